@@ -1,0 +1,215 @@
+//! Queries that read the catalog: the public model for rendering and small look-ups.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::parse_time;
+use crate::model::{Catalog, Icon, Plugin, Settings, Tag, Version};
+use crate::names::{PackageName, PluginVersion, QgisVersion};
+
+/// Reads the settings table (QGIS versions and labels).
+pub fn load_settings(conn: &Connection) -> Result<Settings> {
+    let get = |key: &str| -> Result<Option<String>> {
+        conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .with_context(|| format!("failed to read setting `{key}`"))
+    };
+    let list = get("qgis_versions")?.unwrap_or_default();
+    let mut qgis_versions = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let v = QgisVersion::parse(item)
+            .with_context(|| format!("setting `qgis_versions` holds `{item}`"))?;
+        qgis_versions.push(QgisVersion::new(v.major, v.minor));
+    }
+    anyhow::ensure!(
+        !qgis_versions.is_empty(),
+        "setting `qgis_versions` is empty: set it to a comma-separated list such as `3.40,4.0`"
+    );
+    let mut labels = Vec::new();
+    for label in ["latest", "stable", "ltr"] {
+        if let Some(v) = get(&format!("qgis_{label}"))? {
+            let q = QgisVersion::parse(&v)
+                .with_context(|| format!("setting `qgis_{label}` holds `{v}`"))?;
+            labels.push((label.to_owned(), QgisVersion::new(q.major, q.minor)));
+        }
+    }
+    Ok(Settings { qgis_versions, labels })
+}
+
+/// Loads every plugin with at least one approved version, with its approved versions only.
+pub fn load_catalog(conn: &Connection) -> Result<Catalog> {
+    let settings = load_settings(conn)?;
+    let usernames: HashMap<i64, (String, bool)> = conn
+        .prepare("SELECT id, username, can_approve OR is_superuser FROM users")?
+        .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+        .collect::<rusqlite::Result<_>>()
+        .context("failed to read users")?;
+    let name_of = |id: Option<i64>| id.and_then(|i| usernames.get(&i)).map(|(n, _)| n.clone());
+
+    let mut versions: HashMap<i64, Vec<Version>> = HashMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT id, plugin_id, version, created_on, created_by, min_qgis, max_qgis, changelog,
+                experimental, external_deps, downloads, package_path, package_sha256, package_size
+         FROM plugin_versions WHERE approved = 1",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let text: String = r.get(2)?;
+        let created_by: Option<i64> = r.get(4)?;
+        let min: String = r.get(5)?;
+        let max: String = r.get(6)?;
+        let v = Version {
+            id: r.get(0)?,
+            version: PluginVersion::from_stored(&text)
+                .with_context(|| format!("stored version `{text}` is invalid"))?,
+            created_on: parse_time(&r.get::<_, String>(3)?)?,
+            uploaded_by: name_of(created_by),
+            uploader_trusted: created_by.and_then(|i| usernames.get(&i)).is_some_and(|u| u.1),
+            min_qgis: QgisVersion::from_key(&min)
+                .with_context(|| format!("stored QGIS version `{min}` is invalid"))?,
+            max_qgis: QgisVersion::from_key(&max)
+                .with_context(|| format!("stored QGIS version `{max}` is invalid"))?,
+            changelog: r.get(7)?,
+            experimental: r.get(8)?,
+            external_deps: r.get(9)?,
+            downloads: r.get(10)?,
+            package_path: r.get(11)?,
+            package_sha256: r.get(12)?,
+            package_size: r.get(13)?,
+        };
+        versions.entry(r.get(1)?).or_default().push(v);
+    }
+    drop(rows);
+    for list in versions.values_mut() {
+        list.sort_by(|a, b| b.version.cmp(&a.version));
+    }
+
+    let mut tags: HashMap<i64, Vec<Tag>> = HashMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT pt.plugin_id, t.name, t.slug FROM plugin_tags pt JOIN tags t ON t.id = pt.tag_id
+         ORDER BY pt.plugin_id, pt.position",
+    )?;
+    for row in stmt.query_map([], |r| Ok((r.get(0)?, Tag { name: r.get(1)?, slug: r.get(2)? })))? {
+        let (pid, tag): (i64, Tag) = row?;
+        tags.entry(pid).or_default().push(tag);
+    }
+
+    let mut owners: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT o.plugin_id, u.username FROM plugin_owners o JOIN users u ON u.id = o.user_id
+         ORDER BY u.username",
+    )?;
+    for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
+        let (pid, name): (i64, String) = row?;
+        owners.entry(pid).or_default().push(name);
+    }
+
+    let mut plugins = Vec::new();
+    let mut stmt = conn.prepare(
+        "SELECT id, package_name, name, created_on, modified_on, created_by, maintainer,
+                display_created_by, author, homepage, repository, tracker, description, about,
+                downloads, featured, deprecated, server, is_deleted, deleted_on, rating_votes,
+                rating_score, revision
+         FROM plugins ORDER BY id",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        let Some(vs) = versions.remove(&id) else { continue };
+        let package: String = r.get(1)?;
+        let creator: i64 = r.get(5)?;
+        let maintainer: Option<i64> = r.get(6)?;
+        let deleted_on: Option<String> = r.get(19)?;
+        plugins.push(Plugin {
+            id,
+            package: PackageName::parse(&package)
+                .with_context(|| format!("stored package name `{package}` is invalid"))?,
+            name: r.get(2)?,
+            created_on: parse_time(&r.get::<_, String>(3)?)?,
+            modified_on: parse_time(&r.get::<_, String>(4)?)?,
+            creator: name_of(Some(creator)).unwrap_or_default(),
+            maintainer: name_of(maintainer.or(Some(creator))).unwrap_or_default(),
+            display_created_by: r.get(7)?,
+            owners: owners.remove(&id).unwrap_or_default(),
+            author: r.get(8)?,
+            homepage: r.get(9)?,
+            repository: r.get(10)?,
+            tracker: r.get(11)?,
+            description: r.get(12)?,
+            about: r.get(13)?,
+            downloads: r.get(14)?,
+            featured: r.get(15)?,
+            deprecated: r.get(16)?,
+            server: r.get(17)?,
+            is_deleted: r.get(18)?,
+            deleted_on: deleted_on.as_deref().map(parse_time).transpose()?,
+            rating_votes: r.get(20)?,
+            rating_score: r.get(21)?,
+            revision: r.get(22)?,
+            tags: tags.remove(&id).unwrap_or_default(),
+            versions: vs,
+            icon: None,
+        });
+    }
+    drop(rows);
+
+    // Icons: only the newest approved version that carries one, per plugin.
+    let mut icon_stmt = conn.prepare_cached(
+        "SELECT icon_ext, icon FROM plugin_versions
+         WHERE plugin_id = ?1 AND approved = 1 AND icon IS NOT NULL
+         ORDER BY version_key DESC LIMIT 1",
+    )?;
+    for p in &mut plugins {
+        p.icon = icon_stmt
+            .query_row(params![p.id], |r| Ok(Icon { ext: r.get(0)?, bytes: r.get(1)? }))
+            .optional()?;
+    }
+    Ok(Catalog { settings, plugins })
+}
+
+/// A user row, as the uploader needs it for authentication and permissions.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: Option<String>,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub can_approve: bool,
+}
+
+/// Finds a user by name (case-insensitive).
+pub fn user_by_name(conn: &Connection, username: &str) -> Result<Option<User>> {
+    conn.query_row(
+        "SELECT id, username, email, password_hash, is_active, is_staff, is_superuser, can_approve
+         FROM users WHERE username = ?1",
+        [username],
+        |r| {
+            Ok(User {
+                id: r.get(0)?,
+                username: r.get(1)?,
+                email: r.get(2)?,
+                password_hash: r.get(3)?,
+                is_active: r.get(4)?,
+                is_staff: r.get(5)?,
+                is_superuser: r.get(6)?,
+                can_approve: r.get(7)?,
+            })
+        },
+    )
+    .optional()
+    .with_context(|| format!("failed to look up user `{username}`"))
+}
+
+/// Id of a plugin by package name (case-insensitive), if it exists.
+pub fn plugin_id(conn: &Connection, package: &PackageName) -> Result<Option<i64>> {
+    conn.query_row("SELECT id FROM plugins WHERE package_name = ?1", [package.as_str()], |r| {
+        r.get(0)
+    })
+    .optional()
+    .with_context(|| format!("failed to look up plugin `{package}`"))
+}

@@ -1,0 +1,66 @@
+//! The generator: reads the catalog from SQLite, renders the whole static site in memory
+//! (`render`), and publishes it atomically and incrementally into `site/` (`publish`).
+//! The uploader links this crate for the schema (`db`), the identifier types (`names`) and
+//! to trigger builds.
+
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod fsutil;
+pub mod model;
+pub mod names;
+pub mod publish;
+pub mod render;
+pub mod templates;
+pub mod watch;
+
+use std::time::Instant;
+
+use anyhow::Result;
+use serde::Serialize;
+
+pub use config::Config;
+
+/// What one build did, with timings.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildReport {
+    pub plugins: usize,
+    pub files: usize,
+    pub load_ms: u128,
+    pub render_ms: u128,
+    pub publish_ms: u128,
+    pub publish: publish::PublishReport,
+}
+
+/// Loads the catalog and templates, renders everything, publishes.
+pub fn build(config: &Config) -> Result<BuildReport> {
+    let templates = templates::Templates::load(&config.templates_dir)?;
+    build_with(config, &templates)
+}
+
+/// As `build`, with templates already loaded (the watcher and the uploader keep them).
+pub fn build_with(config: &Config, templates: &templates::Templates) -> Result<BuildReport> {
+    let t0 = Instant::now();
+    let conn = db::open(&config.data_dir)?;
+    let catalog = db::load_catalog(&conn)?;
+    drop(conn);
+    let t1 = Instant::now();
+    let input = render::RenderInput {
+        catalog: &catalog,
+        templates,
+        base_url: &config.base_url,
+        data_dir: &config.data_dir,
+    };
+    let plan = render::render_all(&input)?;
+    let t2 = Instant::now();
+    let publish = publish::publish(&plan, &config.site_dir)?;
+    let t3 = Instant::now();
+    Ok(BuildReport {
+        plugins: catalog.plugins.len(),
+        files: plan.file_count(),
+        load_ms: (t1 - t0).as_millis(),
+        render_ms: (t2 - t1).as_millis(),
+        publish_ms: (t3 - t2).as_millis(),
+        publish,
+    })
+}

@@ -1,0 +1,135 @@
+//! The catalog as the renderer sees it: approved, public data only, loaded from SQLite by
+//! `db::load_catalog`. Unapproved versions never enter this model, so they never reach `site/`.
+
+use chrono::{DateTime, Utc};
+
+use crate::names::{PackageName, PluginVersion, QgisVersion};
+
+/// Everything the renderer needs, in memory.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub settings: Settings,
+    /// Plugins with at least one approved version, ordered by id.
+    pub plugins: Vec<Plugin>,
+}
+
+/// Site-wide settings stored in the `settings` table.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Known QGIS versions (configured list); the generator expands it to every minor.
+    pub qgis_versions: Vec<QgisVersion>,
+    /// `latest`, `stable`, `ltr` labels and the version each points at.
+    pub labels: Vec<(String, QgisVersion)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plugin {
+    pub id: i64,
+    pub package: PackageName,
+    pub name: String,
+    pub created_on: DateTime<Utc>,
+    pub modified_on: DateTime<Utc>,
+    pub creator: String,
+    pub maintainer: String,
+    pub display_created_by: bool,
+    pub owners: Vec<String>,
+    pub author: String,
+    pub homepage: Option<String>,
+    pub repository: Option<String>,
+    pub tracker: Option<String>,
+    pub description: String,
+    pub about: String,
+    pub downloads: i64,
+    pub featured: bool,
+    pub deprecated: bool,
+    pub server: bool,
+    pub is_deleted: bool,
+    pub deleted_on: Option<DateTime<Utc>>,
+    pub rating_votes: i64,
+    pub rating_score: i64,
+    pub revision: i64,
+    pub tags: Vec<Tag>,
+    /// Approved versions, highest version key first.
+    pub versions: Vec<Version>,
+    /// Icon of the highest approved version that has one.
+    pub icon: Option<Icon>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    pub name: String,
+    pub slug: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub id: i64,
+    pub version: PluginVersion,
+    pub created_on: DateTime<Utc>,
+    /// Username of the uploader (for token uploads, the token's user).
+    pub uploaded_by: Option<String>,
+    /// Whether the uploader was trusted (can approve) or superuser.
+    pub uploader_trusted: bool,
+    pub min_qgis: QgisVersion,
+    pub max_qgis: QgisVersion,
+    pub changelog: String,
+    pub experimental: bool,
+    pub external_deps: String,
+    pub downloads: i64,
+    /// Path of the stored zip, relative to the data dir.
+    pub package_path: String,
+    pub package_sha256: String,
+    pub package_size: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Icon {
+    pub ext: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Plugin {
+    /// The approved non-experimental version with the highest key.
+    pub fn stable(&self) -> Option<&Version> {
+        self.versions.iter().find(|v| !v.experimental)
+    }
+
+    /// The approved experimental version with the highest key.
+    pub fn experimental(&self) -> Option<&Version> {
+        self.versions.iter().find(|v| v.experimental)
+    }
+
+    /// The highest approved version, stable or experimental.
+    pub fn latest(&self) -> Option<&Version> {
+        self.versions.first()
+    }
+
+    /// `rating_score / (rating_votes + 0.001)`, as the reference computes `average_vote`.
+    pub fn average_vote(&self) -> f64 {
+        self.rating_score as f64 / (self.rating_votes as f64 + 0.001)
+    }
+
+    /// Bayesian "best rated" score (reference §1.2).
+    pub fn weighted_rating(&self) -> f64 {
+        let v = self.rating_votes as f64;
+        let s = self.rating_score as f64;
+        (v / (v + 5.0)) * (s / (v + 0.001)) + (5.0 / (v + 5.0)) * 3.0
+    }
+
+    /// `downloads · (1 + (S/(v+0.01))/3)` (reference §1.2).
+    pub fn popularity(&self) -> f64 {
+        let v = self.rating_votes as f64;
+        let s = self.rating_score as f64;
+        self.downloads as f64 * (1.0 + (s / (v + 0.01)) / 3.0)
+    }
+
+    /// Date of the newest approved version.
+    pub fn latest_version_date(&self) -> Option<DateTime<Utc>> {
+        self.versions.iter().map(|v| v.created_on).max()
+    }
+
+    /// Has an approved version whose maximum reaches QGIS 4.
+    pub fn qgis4_ready(&self) -> bool {
+        self.versions.iter().any(|v| v.max_qgis.major >= 4)
+    }
+}

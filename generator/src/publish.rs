@@ -1,0 +1,370 @@
+//! Publishing: the only code that writes `site/`. A build becomes a new release directory
+//! that nginx sees only when the `current` symlink is swapped to it, atomically:
+//!
+//! ```text
+//! site/current -> releases/r-000042          nginx's root
+//! site/releases/r-000042/...                 site-wide files; .manifest.json
+//! site/releases/r-000042/plugins/<pkg> -> ../../../trees/<pkg>/<hash>
+//! site/trees/<pkg>/<hash>/...                one immutable subtree per plugin content
+//! ```
+//!
+//! Invariants: a reader sees the old release or the new one, never a mix, and never a
+//! partial file; every byte of a release is on disk (syncfs) before the swap, so a crash
+//! leaves the previous complete site served. Unchanged site-wide files are hard-linked from
+//! the previous release and unchanged plugin trees are reused, so a build writes only the
+//! bytes that changed. A build with nothing changed writes nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::fsutil::{self, sha256_hex};
+use crate::render::{Content, Plan, Tree};
+
+/// What a publish did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct PublishReport {
+    /// The release now served (unchanged when nothing changed).
+    pub release: String,
+    pub changed: bool,
+    pub files_written: usize,
+    pub files_linked: usize,
+    pub bytes_written: u64,
+    pub trees_written: usize,
+    pub trees_reused: usize,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+struct Manifest {
+    files: BTreeMap<String, String>,
+    trees: BTreeMap<String, String>,
+}
+
+const MANIFEST: &str = ".manifest.json";
+/// Releases kept besides the current one, for readers still holding old paths.
+const KEEP_RELEASES: usize = 2;
+
+/// True for files nginx may serve pre-compressed (`gzip_static`).
+fn compressible(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name == "json"
+        || [".xml", ".html", ".json", ".css", ".js", ".xsl", ".svg", ".txt"].iter().any(|e| name.ends_with(e))
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::with_capacity(bytes.len() / 4), Compression::new(6));
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(bytes);
+    enc.finish().unwrap_or_default()
+}
+
+/// Publishes `plan` into `site_dir` and returns what was done.
+pub fn publish(plan: &Plan, site_dir: &Path) -> Result<PublishReport> {
+    fs::create_dir_all(site_dir.join("releases"))
+        .with_context(|| format!("failed to create `{}`", site_dir.display()))?;
+    let lock_path = site_dir.join(".lock");
+    let lock = File::create(&lock_path).with_context(|| format!("failed to open `{}`", lock_path.display()))?;
+    lock.lock().with_context(|| format!("failed to lock `{}`", lock_path.display()))?;
+
+    let current = current_release(site_dir)?;
+    let previous: Manifest = match &current {
+        Some(dir) => read_manifest(dir)?,
+        None => Manifest::default(),
+    };
+
+    // Hash everything (in parallel) to find what changed.
+    let file_hashes: BTreeMap<String, String> =
+        plan.root.par_iter().map(|(p, c)| (p.clone(), content_hash(&plan.root, c))).collect();
+    let tree_hashes: BTreeMap<String, String> =
+        plan.trees.par_iter().map(|(m, t)| (m.clone(), tree_hash(t))).collect();
+    for mount in plan.trees.keys() {
+        if plan.root.keys().any(|p| p.starts_with(&format!("{mount}/"))) {
+            bail!("site-wide file under plugin tree `{mount}`: a package name collides with a list page");
+        }
+    }
+    let manifest = Manifest { files: file_hashes, trees: tree_hashes };
+    if let Some(dir) = &current
+        && manifest == previous
+    {
+        return Ok(PublishReport { release: release_name(dir), changed: false, ..Default::default() });
+    }
+
+    let mut report = PublishReport { changed: true, ..Default::default() };
+
+    // 1. Plugin trees that do not exist yet.
+    let trees_dir = site_dir.join("trees");
+    let results: Vec<Result<(bool, usize, u64)>> = plan
+        .trees
+        .par_iter()
+        .map(|(mount, tree)| {
+            let pkg = mount.rsplit('/').next().unwrap_or(mount);
+            let final_dir = trees_dir.join(pkg).join(&manifest.trees[mount]);
+            if final_dir.is_dir() {
+                return Ok((false, 0, 0));
+            }
+            let tmp = trees_dir.join(pkg).join(format!(".tmp-{}", manifest.trees[mount]));
+            if tmp.exists() {
+                fs::remove_dir_all(&tmp).with_context(|| format!("failed to clear `{}`", tmp.display()))?;
+            }
+            let ((written, _linked), bytes) = write_files(&tmp, &tree.files, None, &BTreeMap::new())?;
+            fs::rename(&tmp, &final_dir)
+                .with_context(|| format!("failed to rename `{}`", final_dir.display()))?;
+            Ok((true, written, bytes))
+        })
+        .collect();
+    for r in results {
+        let (written, n, bytes) = r?;
+        if written {
+            report.trees_written += 1;
+            report.files_written += n;
+            report.bytes_written += bytes;
+        } else {
+            report.trees_reused += 1;
+        }
+    }
+
+    // 2. The release: site-wide files (unchanged ones linked), tree symlinks, manifest.
+    let number = next_release_number(site_dir)?;
+    let name = format!("r-{number:06}");
+    let tmp = site_dir.join("releases").join(format!(".tmp-{name}"));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).with_context(|| format!("failed to clear `{}`", tmp.display()))?;
+    }
+    let reuse = current.as_ref().map(|dir| (dir.as_path(), &previous.files));
+    let ((written, linked), bytes) = write_files(&tmp, &plan.root, reuse, &manifest.files)?;
+    report.files_written += written;
+    report.files_linked += linked;
+    report.bytes_written += bytes;
+    for (mount, hash) in &manifest.trees {
+        let link = tmp.join(mount);
+        let pkg = mount.rsplit('/').next().unwrap_or(mount);
+        let depth = mount.split('/').count();
+        let target = PathBuf::from("../".repeat(depth + 1)).join("trees").join(pkg).join(hash);
+        if let Some(parent) = link.parent() {
+            fs::create_dir_all(parent).with_context(|| format!("failed to create `{}`", parent.display()))?;
+        }
+        symlink(&target, &link).with_context(|| format!("failed to link `{}`", link.display()))?;
+    }
+    let manifest_bytes = serde_json::to_vec(&manifest)?;
+    fs::write(tmp.join(MANIFEST), manifest_bytes).context("failed to write the release manifest")?;
+    let release_dir = site_dir.join("releases").join(&name);
+    fs::rename(&tmp, &release_dir).with_context(|| format!("failed to rename `{}`", release_dir.display()))?;
+
+    // 3. Everything on disk, then the atomic swap.
+    let dir = File::open(site_dir).with_context(|| format!("failed to open `{}`", site_dir.display()))?;
+    rustix::fs::syncfs(&dir).with_context(|| format!("failed to sync the file system of `{}`", site_dir.display()))?;
+    let tmp_link = site_dir.join(".current.tmp");
+    let _ = fs::remove_file(&tmp_link);
+    symlink(Path::new("releases").join(&name), &tmp_link)
+        .with_context(|| format!("failed to create `{}`", tmp_link.display()))?;
+    fs::rename(&tmp_link, site_dir.join("current")).context("failed to swap `current` to the new release")?;
+    fsutil::sync_dir(site_dir)?;
+    report.release = name;
+
+    collect_garbage(site_dir)?;
+    Ok(report)
+}
+
+/// The directory `current` points at, if any.
+pub fn current_release(site_dir: &Path) -> Result<Option<PathBuf>> {
+    let link = site_dir.join("current");
+    match fs::read_link(&link) {
+        Ok(target) => Ok(Some(site_dir.join(target))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("failed to read `{}`", link.display())),
+    }
+}
+
+fn release_name(dir: &Path) -> String {
+    dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join(MANIFEST);
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("failed to parse `{}`", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
+        Err(e) => Err(e).with_context(|| format!("failed to read `{}`", path.display())),
+    }
+}
+
+fn content_hash(files: &BTreeMap<String, Content>, c: &Content) -> String {
+    match c {
+        Content::Bytes(b) => sha256_hex(b),
+        // Stored zips are immutable: a new upload always gets a new path.
+        Content::File(p) => format!("file:{}", p.display()),
+        Content::Same(other) => match files.get(other) {
+            Some(Content::Same(_)) | None => format!("missing:{other}"),
+            Some(target) => content_hash(files, target),
+        },
+    }
+}
+
+fn tree_hash(tree: &Tree) -> String {
+    let mut listing = String::new();
+    for (path, c) in &tree.files {
+        listing.push_str(path);
+        listing.push('\0');
+        listing.push_str(&content_hash(&tree.files, c));
+        listing.push('\n');
+    }
+    sha256_hex(listing.as_bytes())[..32].to_owned()
+}
+
+/// Writes `files` under `dir`. With `reuse`, files whose hash equals the previous
+/// release's are hard-linked from it (with their `.gz`). Returns ((written, linked), bytes).
+fn write_files(
+    dir: &Path,
+    files: &BTreeMap<String, Content>,
+    reuse: Option<(&Path, &BTreeMap<String, String>)>,
+    hashes: &BTreeMap<String, String>,
+) -> Result<((usize, usize), u64)> {
+    fs::create_dir_all(dir).with_context(|| format!("failed to create `{}`", dir.display()))?;
+    let mut dirs: Vec<PathBuf> = files.keys().filter_map(|p| dir.join(p).parent().map(Path::to_path_buf)).collect();
+    dirs.sort();
+    dirs.dedup();
+    for d in &dirs {
+        fs::create_dir_all(d).with_context(|| format!("failed to create `{}`", d.display()))?;
+    }
+    let results: Vec<Result<(bool, u64)>> = files
+        .par_iter()
+        .filter(|(_, c)| !matches!(c, Content::Same(_)))
+        .map(|(path, content)| {
+            let dest = dir.join(path);
+            if let Some((prev_dir, prev)) = reuse
+                && let (Some(old), Some(new)) = (prev.get(path), hashes.get(path))
+                && old == new
+            {
+                let src = prev_dir.join(path);
+                if src.is_file() {
+                    fsutil::link_or_copy(&src, &dest)?;
+                    let gz = gz_path(&src);
+                    if gz.is_file() {
+                        fsutil::link_or_copy(&gz, &gz_path(&dest))?;
+                    }
+                    return Ok((false, 0));
+                }
+            }
+            match content {
+                Content::Bytes(bytes) => {
+                    write_new(&dest, bytes)?;
+                    let mut n = bytes.len() as u64;
+                    if compressible(path) && bytes.len() > 256 {
+                        let gz = gzip(bytes);
+                        n += gz.len() as u64;
+                        write_new(&gz_path(&dest), &gz)?;
+                    }
+                    Ok((true, n))
+                }
+                Content::File(src) => {
+                    fsutil::link_or_copy(src, &dest)
+                        .with_context(|| format!("stored package `{}` is missing", src.display()))?;
+                    Ok((false, 0))
+                }
+                Content::Same(_) => Ok((false, 0)),
+            }
+        })
+        .collect();
+    let (mut written, mut linked, mut bytes) = (0, 0, 0);
+    for r in results {
+        let (w, b) = r?;
+        if w {
+            written += 1;
+        } else {
+            linked += 1;
+        }
+        bytes += b;
+    }
+    // Aliases last: their targets exist now.
+    for (path, content) in files {
+        if let Content::Same(target) = content {
+            let src = dir.join(target);
+            let dest = dir.join(path);
+            fsutil::link_or_copy(&src, &dest)?;
+            let gz = gz_path(&src);
+            if gz.is_file() {
+                fsutil::link_or_copy(&gz, &gz_path(&dest))?;
+            }
+            linked += 1;
+        }
+    }
+    Ok(((written, linked), bytes))
+}
+
+fn gz_path(p: &Path) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(".gz");
+    PathBuf::from(s)
+}
+
+fn write_new(dest: &Path, bytes: &[u8]) -> Result<()> {
+    // The release directory is private until renamed, so a plain write is atomic enough;
+    // syncfs before the swap makes it durable.
+    let mut f = File::create(dest).with_context(|| format!("failed to create `{}`", dest.display()))?;
+    f.write_all(bytes).with_context(|| format!("failed to write `{}`", dest.display()))?;
+    Ok(())
+}
+
+fn next_release_number(site_dir: &Path) -> Result<u64> {
+    let mut max = 0;
+    let dir = site_dir.join("releases");
+    for entry in fs::read_dir(&dir).with_context(|| format!("failed to list `{}`", dir.display()))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if let Some(n) = name.strip_prefix("r-").and_then(|n| n.parse::<u64>().ok()) {
+            max = max.max(n);
+        }
+    }
+    Ok(max + 1)
+}
+
+/// Removes releases beyond the newest few and plugin trees no kept release refers to.
+fn collect_garbage(site_dir: &Path) -> Result<()> {
+    let dir = site_dir.join("releases");
+    let mut releases: Vec<String> = fs::read_dir(&dir)
+        .with_context(|| format!("failed to list `{}`", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    releases.sort();
+    let (old, kept) = releases.split_at(releases.len().saturating_sub(KEEP_RELEASES + 1));
+    for name in old {
+        let path = dir.join(name);
+        fs::remove_dir_all(&path).with_context(|| format!("failed to remove `{}`", path.display()))?;
+    }
+    let mut live: HashMap<String, Vec<String>> = HashMap::new();
+    for name in kept.iter().filter(|n| n.starts_with("r-")) {
+        for (mount, hash) in read_manifest(&dir.join(name))?.trees {
+            let pkg = mount.rsplit('/').next().unwrap_or(&mount).to_owned();
+            live.entry(pkg).or_default().push(hash);
+        }
+    }
+    let trees = site_dir.join("trees");
+    let Ok(pkgs) = fs::read_dir(&trees) else { return Ok(()) };
+    for pkg in pkgs {
+        let pkg = pkg?;
+        let name = pkg.file_name().to_string_lossy().into_owned();
+        let keep = live.get(&name);
+        for tree in fs::read_dir(pkg.path())? {
+            let tree = tree?;
+            let hash = tree.file_name().to_string_lossy().into_owned();
+            if !keep.is_some_and(|k| k.contains(&hash)) {
+                fs::remove_dir_all(tree.path())
+                    .with_context(|| format!("failed to remove `{}`", tree.path().display()))?;
+            }
+        }
+        if keep.is_none() {
+            let _ = fs::remove_dir(pkg.path());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

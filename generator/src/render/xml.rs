@@ -1,0 +1,219 @@
+//! plugins.xml, byte-compatible with plugins.qgis.org (reference §4.4, decisions §3): one
+//! document per QGIS version and variant, and per-plugin documents for `package_name`.
+//!
+//! Each version's `<pyqgis_plugin>` entry does not depend on the requested QGIS version, so
+//! it is rendered once and documents are concatenations of entries.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{Catalog, Plugin, Version};
+use crate::names::QgisVersion;
+
+/// Exact first bytes of every document (declaration with spaces and single quotes, then
+/// the stylesheet instruction), as the reference writes them.
+pub const XML_PREFIX: &str = "<?xml version = '1.0' encoding = 'UTF-8'?>\n<?xml-stylesheet type=\"text/xsl\" href=\"/static/style/plugins.xsl\" ?>\n<plugins>\n    ";
+const XML_SUFFIX: &str = "\n</plugins>\n";
+
+/// Every QGIS version a plugins.xml is generated for: each minor of each major from the
+/// oldest configured version up to the highest configured minor of that major (minor 99
+/// only where configured), so odd development minors and every release are covered.
+pub fn expand_versions(configured: &[QgisVersion]) -> Vec<QgisVersion> {
+    let mut out: Vec<QgisVersion> = Vec::new();
+    let Some(oldest) = configured.iter().min().copied() else { return out };
+    let newest_major = configured.iter().map(|v| v.major).max().unwrap_or(oldest.major);
+    for major in oldest.major..=newest_major {
+        let in_major: Vec<u16> =
+            configured.iter().filter(|v| v.major == major).map(|v| v.minor).collect();
+        let top = in_major.iter().copied().filter(|m| *m < 99).max();
+        let start = if major == oldest.major { oldest.minor.min(top.unwrap_or(0)) } else { 0 };
+        if let Some(top) = top {
+            out.extend((start..=top).map(|m| QgisVersion::new(major, m)));
+        }
+        out.extend(in_major.iter().filter(|m| **m >= 99).map(|m| QgisVersion::new(major, *m)));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Pre-rendered `<pyqgis_plugin>` entries, keyed by version id.
+pub struct Entries {
+    by_version: HashMap<i64, String>,
+}
+
+impl Entries {
+    pub fn new(catalog: &Catalog, base_url: &str) -> Self {
+        let mut by_version = HashMap::new();
+        for p in &catalog.plugins {
+            for v in &p.versions {
+                by_version.insert(v.id, entry(p, v, base_url));
+            }
+        }
+        Self { by_version }
+    }
+
+    fn get(&self, v: &Version) -> &str {
+        &self.by_version[&v.id]
+    }
+}
+
+/// The document QGIS gets for `?qgis=q`: every plugin's newest compatible stable version,
+/// then (unless `stable_only`) every plugin's newest compatible experimental version, each
+/// group in plugin id order (reference §4.2, §4.6).
+pub fn render_catalog(catalog: &Catalog, entries: &Entries, q: QgisVersion, stable_only: bool) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for p in &catalog.plugins {
+        if let Some(v) = p.versions.iter().find(|v| !v.experimental && q.is_within(v.min_qgis, v.max_qgis)) {
+            parts.push(entries.get(v));
+        }
+    }
+    if !stable_only {
+        for p in &catalog.plugins {
+            if let Some(v) = p.versions.iter().find(|v| v.experimental && q.is_within(v.min_qgis, v.max_qgis)) {
+                parts.push(entries.get(v));
+            }
+        }
+    }
+    document(&parts)
+}
+
+/// The `package_name` document: all compatible approved versions of one plugin, stable
+/// ones (highest first) then experimental ones (reference §4.1).
+pub fn render_package(plugin: &Plugin, entries: &Entries, q: QgisVersion, stable_only: bool) -> String {
+    let compatible = |exp: bool| {
+        plugin.versions.iter().filter(move |v| v.experimental == exp && q.is_within(v.min_qgis, v.max_qgis))
+    };
+    let mut parts: Vec<&str> = compatible(false).map(|v| entries.get(v)).collect();
+    if !stable_only {
+        parts.extend(compatible(true).map(|v| entries.get(v)));
+    }
+    document(&parts)
+}
+
+/// An empty but valid document, served for unknown packages.
+pub fn render_empty() -> String {
+    document(&[])
+}
+
+fn document(parts: &[&str]) -> String {
+    let len = parts.iter().map(|p| p.len()).sum::<usize>();
+    let mut out = String::with_capacity(XML_PREFIX.len() + len + XML_SUFFIX.len());
+    out.push_str(XML_PREFIX);
+    for p in parts {
+        out.push_str(p);
+    }
+    out.push_str(XML_SUFFIX);
+    out
+}
+
+fn entry(p: &Plugin, v: &Version, base_url: &str) -> String {
+    let pkg = p.package.as_str();
+    let ver = v.version.as_str();
+    let plugin_url = format!("{base_url}/plugins/{pkg}/");
+    let homepage = p.homepage.as_deref().filter(|h| !h.is_empty()).unwrap_or(&plugin_url);
+    let icon = p
+        .icon
+        .as_ref()
+        .map(|i| format!("{base_url}{}", crate::render::icon_path(p, i)))
+        .unwrap_or_default();
+    let author = if p.author.is_empty() { p.creator.as_str() } else { p.author.as_str() };
+    let tags = p.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(",");
+    let mut s = String::with_capacity(2048 + p.about.len() + p.description.len());
+    let _ = write!(
+        s,
+        "<pyqgis_plugin name=\"{}\" version=\"{}\" plugin_id=\"{}\">\n",
+        esc(&p.name),
+        esc(ver),
+        p.id
+    );
+    let _ = writeln!(s, "        <description><![CDATA[{}]]></description>", esc(&p.description));
+    if p.about.is_empty() {
+        s.push_str("        <about></about>\n");
+    } else {
+        let _ = writeln!(s, "        <about><![CDATA[{}]]></about>", esc(&p.about));
+    }
+    let _ = writeln!(s, "        <trusted>{}</trusted>", py_bool(v.uploader_trusted));
+    let _ = writeln!(s, "        <qgis_minimum_version>{}</qgis_minimum_version>", v.min_qgis.display3());
+    let _ = writeln!(s, "        <qgis_maximum_version>{}</qgis_maximum_version>", v.max_qgis.display3());
+    let _ = writeln!(s, "        <homepage><![CDATA[{}]]></homepage>", esc(homepage));
+    let _ = writeln!(s, "        <file_name>{}</file_name>", esc(&format!("{pkg}.{ver}.zip")));
+    let _ = writeln!(s, "        <icon>{}</icon>", esc(&icon));
+    let _ = writeln!(s, "        <author_name><![CDATA[{}]]></author_name>", esc(author));
+    let _ = writeln!(
+        s,
+        "        <download_url>{}</download_url>",
+        esc(&format!("{base_url}/plugins/{pkg}/version/{ver}/download/"))
+    );
+    let _ = writeln!(
+        s,
+        "        <uploaded_by><![CDATA[{}]]></uploaded_by>",
+        esc(v.uploaded_by.as_deref().unwrap_or("None"))
+    );
+    let _ = writeln!(s, "        <create_date>{}</create_date>", py_datetime(p.created_on));
+    let _ = writeln!(s, "        <update_date>{}</update_date>", py_datetime(v.created_on));
+    let _ = writeln!(s, "        <experimental>{}</experimental>", py_bool(v.experimental));
+    let _ = writeln!(s, "        <deprecated>{}</deprecated>", py_bool(p.deprecated));
+    let _ = writeln!(s, "        <tracker><![CDATA[{}]]></tracker>", esc(p.tracker.as_deref().unwrap_or("None")));
+    let _ = writeln!(
+        s,
+        "        <repository><![CDATA[{}]]></repository>",
+        esc(p.repository.as_deref().unwrap_or("None"))
+    );
+    let _ = writeln!(s, "        <tags><![CDATA[{}]]></tags>", esc(&tags));
+    let _ = writeln!(s, "        <downloads>{}</downloads>", p.downloads);
+    let _ = writeln!(s, "        <average_vote>{}</average_vote>", py_float(p.average_vote()));
+    let _ = writeln!(s, "        <rating_votes>{}</rating_votes>", p.rating_votes);
+    let _ = writeln!(s, "        <external_dependencies>{}</external_dependencies>", esc(&v.external_deps));
+    let _ = write!(s, "        <server>{}</server>\n    </pyqgis_plugin>", py_bool(p.server));
+    s
+}
+
+/// Django's HTML escaping of the five characters `& < > " '` (reference §4.5), applied
+/// inside CDATA too so a description cannot inject markup into QGIS's Plugin Manager and
+/// `]]>` cannot occur. Characters that XML 1.0 cannot carry are dropped so the document
+/// stays well-formed whatever the catalog holds.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c if is_xml_char(c) => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// XML 1.0 `Char` production.
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+fn py_bool(b: bool) -> &'static str {
+    if b { "True" } else { "False" }
+}
+
+/// Python's `datetime.isoformat()` of a UTC time: microseconds only when non-zero.
+pub fn py_datetime(t: DateTime<Utc>) -> String {
+    if t.timestamp_subsec_micros() == 0 {
+        t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+    } else {
+        t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+    }
+}
+
+/// Python's `repr(float)` for the values we print (`0.0`, `4.349130...`).
+fn py_float(f: f64) -> String {
+    let s = format!("{f}");
+    if s.contains('.') || s.contains('e') || s.contains("inf") || s.contains("NaN") { s } else { format!("{s}.0") }
+}
+
+#[cfg(test)]
+mod tests;

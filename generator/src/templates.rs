@@ -1,0 +1,90 @@
+//! Loads the tera templates and static assets from the templates directory. Assets under
+//! `static/` get a content hash in their published name (long caching); templates refer to
+//! them with `{{ asset(path="css/site.css") }}`. The XSL stylesheet keeps its fixed URL
+//! because plugins.xml names it.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use tera::Tera;
+use walkdir::WalkDir;
+
+/// Compiled templates and the static files to publish.
+pub struct Templates {
+    pub tera: Tera,
+    statics: Vec<(String, Vec<u8>)>,
+}
+
+/// Static files published under their own name, not a hashed one.
+const FIXED_NAMES: &[&str] = &["style/plugins.xsl", "robots.txt", "favicon.ico"];
+
+impl Templates {
+    /// Loads `<dir>/**/*.html` as templates and `<dir>/static/**` as assets.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let glob = format!("{}/**/*.html", dir.display());
+        let mut tera = Tera::new(&glob)
+            .with_context(|| format!("failed to load templates from `{}`", dir.display()))?;
+        tera.autoescape_on(vec![".html"]);
+        tera.set_escape_fn(escape_html);
+
+        let mut statics = Vec::new();
+        let mut urls = HashMap::new();
+        let static_dir = dir.join("static");
+        if static_dir.is_dir() {
+            for entry in WalkDir::new(&static_dir).sort_by_file_name() {
+                let entry = entry.with_context(|| format!("failed to list `{}`", static_dir.display()))?;
+                if !entry.file_type().is_file() {
+                    continue;
+                }
+                let rel = entry.path().strip_prefix(&static_dir)?.to_string_lossy().replace('\\', "/");
+                let bytes = std::fs::read(entry.path())
+                    .with_context(|| format!("failed to read `{}`", entry.path().display()))?;
+                let published = if FIXED_NAMES.contains(&rel.as_str()) {
+                    rel.clone()
+                } else {
+                    hashed_name(&rel, &bytes)
+                };
+                urls.insert(rel, format!("/static/{published}"));
+                statics.push((format!("static/{published}"), bytes));
+            }
+        }
+        tera.register_function("asset", move |args: &HashMap<String, tera::Value>| {
+            let path = args.get("path").and_then(|v| v.as_str()).ok_or("asset() needs path=")?;
+            urls.get(path)
+                .map(|u| tera::Value::String(u.clone()))
+                .ok_or_else(|| format!("no static asset `{path}` in templates/static").into())
+        });
+        Ok(Self { tera, statics })
+    }
+
+    /// The static files to publish, as (site path, bytes).
+    pub fn static_files(&self) -> &[(String, Vec<u8>)] {
+        &self.statics
+    }
+}
+
+fn hashed_name(rel: &str, bytes: &[u8]) -> String {
+    let hash = crate::fsutil::short_hash(bytes);
+    match rel.rsplit_once('.') {
+        Some((stem, ext)) if !stem.ends_with('/') => format!("{stem}-{hash}.{ext}"),
+        _ => format!("{rel}-{hash}"),
+    }
+}
+
+/// Django's escaping (`& < > " '`); unlike tera's default it leaves `/` alone so URLs stay
+/// readable. Used for every value that reaches HTML.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
