@@ -16,7 +16,12 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn new(data_dir: PathBuf, site_dir: PathBuf, templates_dir: PathBuf, base_url: &str) -> Result<Self> {
+    pub fn new(
+        data_dir: PathBuf,
+        site_dir: PathBuf,
+        templates_dir: PathBuf,
+        base_url: &str,
+    ) -> Result<Self> {
         let base_url = base_url.trim_end_matches('/').to_owned();
         ensure!(
             base_url.starts_with("http://") || base_url.starts_with("https://"),

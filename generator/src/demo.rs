@@ -33,77 +33,335 @@ const fn p(
     tags: &'static str,
     versions: &'static [(&'static str, &'static str, &'static str, bool, bool)],
 ) -> DemoPlugin {
-    DemoPlugin { package, name, author, description, tags, versions, deprecated: false, server: false }
+    DemoPlugin {
+        package,
+        name,
+        author,
+        description,
+        tags,
+        versions,
+        deprecated: false,
+        server: false,
+    }
 }
 
 const S3: &str = "3.0";
 const E3: &str = "3.99";
 
 static PLUGINS: &[DemoPlugin] = &[
-    p("quick_map_tiles", "Quick Map Tiles", "Anna Kowalska", "Add XYZ and WMTS basemaps from a curated list in one click.", "basemap,web,xyz,tiles",
-      &[("1.0.0", S3, E3, false, true), ("1.1.0", "3.16", E3, false, true), ("1.2.0", "3.22", "4.99", false, true), ("2.0.0-beta", "3.28", "4.99", true, true)]),
-    p("contour_builder", "Contour Builder", "Jonas Berg", "Generate smooth contour lines and filled bands from any DEM.", "raster,dem,contour,terrain",
-      &[("0.9", S3, E3, false, true), ("1.0", S3, E3, false, true), ("1.1", "3.16", E3, false, true)]),
-    p("geocoder_nominatim", "Nominatim Geocoder", "Lucía Fernández", "Search addresses and places with Nominatim and zoom to the results.", "geocoding,search,osm",
-      &[("2.1.0", S3, E3, false, true), ("2.2.0", "3.10", E3, false, true), ("3.0.0", "3.34", "4.99", true, true)]),
-    p("attribute_painter", "Attribute Painter", "Tomás Novák", "Copy attribute values from one feature and paint them onto others.", "attributes,editing,digitizing",
-      &[("1.0", S3, E3, false, true), ("1.3", S3, E3, false, true), ("1.4", "3.22", "4.99", false, true)]),
-    p("profile_tool", "Profile Tool", "Marie Dubois", "Draw elevation profiles along lines across one or more rasters.", "profile,raster,dem,analysis",
-      &[("4.0.0", "2.0", "2.99", false, true), ("4.2.0", S3, E3, false, true), ("4.3.0", "3.16", "4.99", false, true)]),
-    p("topology_doctor", "Topology Doctor", "Kenji Watanabe", "Find and fix gaps, overlaps and dangles in polygon layers.", "topology,validation,vector,cleaning",
-      &[("0.5.0", "3.10", E3, false, true), ("0.6.0", "3.16", E3, false, true), ("0.7.0-rc1", "3.22", E3, true, true)]),
-    p("csv_importer_plus", "CSV Importer Plus", "Priya Raman", "Import delimited text with type detection, encodings and coordinate parsing.", "csv,import,vector",
-      &[("1.0.0", S3, E3, false, true), ("1.0.1", S3, E3, false, true)]),
-    p("sentinel_downloader", "Sentinel Downloader", "Marco Rossi", "Browse and download Sentinel-2 scenes for the current map extent.", "remote sensing,sentinel,satellite,download",
-      &[("0.3", "3.16", E3, false, true), ("0.4", "3.22", E3, false, true), ("0.5", "3.28", "4.99", true, true)]),
-    p("print_layout_tools", "Print Layout Tools", "Sofia Lindqvist", "Batch export print layouts and manage atlas settings.", "print,layout,atlas,export",
-      &[("2.0", S3, E3, false, true), ("2.1", "3.10", E3, false, true)]),
-    p("road_network_router", "Road Network Router", "Ahmed Hassan", "Shortest paths and service areas on any line network.", "network,routing,analysis",
-      &[("1.0.0", S3, E3, false, true), ("1.1.0", "3.16", E3, false, true), ("1.2.0", "3.22", "4.99", false, true)]),
-    p("heatmap_studio", "Heatmap Studio", "Emma Wilson", "Kernel density heatmaps with live preview and styling presets.", "heatmap,density,analysis,styling",
-      &[("0.1.0", "3.22", E3, true, true), ("0.2.0", "3.22", E3, true, true)]),
-    p("layer_board", "Layer Board", "Pierre Martin", "A table of all layers with their CRS, extent and source, editable in place.", "layers,management,crs",
-      &[("1.0", S3, E3, false, true), ("1.1", "3.16", E3, false, true), ("1.2", "3.28", "4.99", false, true)]),
-    p("gpx_tracker", "GPX Tracker", "Lena Fischer", "Load GPX tracks and waypoints with speed and elevation statistics.", "gpx,gps,tracks,import",
-      &[("0.8", S3, E3, false, true), ("0.9", S3, E3, false, true)]),
-    p("ortho_mosaic", "Ortho Mosaic", "Diego Alvarez", "Mosaic orthophotos with seamlines and colour balancing.", "raster,mosaic,orthophoto",
-      &[("1.0", "3.10", E3, false, true), ("1.5", "3.22", E3, false, true)]),
-    p("cadastre_fr", "Cadastre Explorer", "Camille Lefèvre", "Import and query cadastral parcels with owner and area reports.", "cadastre,parcels,import",
-      &[("1.8.0", S3, E3, false, true), ("1.9.0", "3.16", E3, false, true), ("2.0.0", "3.34", "4.99", true, true)]),
-    p("photo2shape", "Photo2Shape", "Oleksandr Shevchenko", "Create a point layer from geotagged photos.", "photos,exif,points,import",
-      &[("1.0", S3, E3, false, true), ("1.1", "3.10", E3, false, true)]),
-    p("data_plotly_demo", "Data Plots", "Chen Wei", "Interactive charts (histograms, scatter, box plots) from layer attributes.", "plots,charts,statistics",
-      &[("3.0", S3, E3, false, true), ("3.1", "3.16", E3, false, true), ("4.0", "4.0", "4.99", false, true)]),
-    p("qgis4_checker", "QGIS 4 Checker", "Ingrid Olsen", "Scan your plugins and projects for APIs removed in QGIS 4.", "qgis4,migration,qt6",
-      &[("0.1", "3.34", "4.99", false, true), ("0.2", "4.0", "4.99", false, true)]),
-    p("wfs_browser", "WFS Browser", "Hugo Santos", "Browse WFS services, preview features and load filtered layers.", "wfs,web,ogc",
-      &[("1.0", S3, E3, false, true), ("1.1", S3, E3, false, true)]),
-    p("buffer_by_percentage", "Buffer by Percentage", "Ruth Cohen", "Buffer polygons so their area grows by a given percentage.", "buffer,vector,processing",
-      &[("0.2", S3, E3, false, true), ("0.3", "3.16", "4.99", false, true)]),
-    p("lidar_viewer", "LiDAR Viewer", "Matteo Bianchi", "Point cloud cross-sections and classification statistics.", "lidar,point cloud,3d",
-      &[("0.4", "3.18", E3, false, true), ("0.5", "3.28", E3, false, true), ("0.6-dev", "3.34", "4.99", true, true)]),
-    p("flood_mapper", "Flood Mapper", "Grace Mwangi", "Simple bathtub flood extents from a DEM and a water level.", "flood,hydrology,dem,analysis",
-      &[("1.0", S3, E3, false, true), ("1.0.1", S3, E3, false, true), ("1.1", "3.22", E3, false, true)]),
-    p("qrcode_labels", "QR Code Labels", "Nils Johansson", "Label features with QR codes that encode any expression.", "labels,qrcode,print",
-      &[("0.1", S3, E3, false, true)]),
-    p("street_view_link", "Street View Link", "Ana Pereira", "Click the map to open the location in a street-level imagery service.", "web,navigation,imagery",
-      &[("1.2", S3, E3, false, true), ("1.3", S3, E3, false, true)]),
-    p("batch_reprojector", "Batch Reprojector", "Yusuf Demir", "Reproject many layers or files to one CRS at once.", "crs,reprojection,batch,processing",
-      &[("2.0", S3, E3, false, true), ("2.1", "3.22", "4.99", false, true)]),
-    p("legacy_table_manager", "Legacy Table Manager", "Stefan Braun", "Manage attribute table fields (superseded by the built-in field calculator).", "attributes,fields,legacy",
-      &[("0.4", "1.8", "2.99", false, true), ("0.5", S3, E3, false, true)]),
-    p("mapserver_export", "MapServer Export", "Olivier Girard", "Export the project as a MapServer mapfile.", "mapserver,export,web,server",
-      &[("1.0", "2.0", "2.99", false, true), ("1.1", S3, E3, false, true)]),
-    p("wps_server_tools", "WPS Server Tools", "Kaito Sato", "Publish Processing algorithms as WPS through QGIS Server.", "server,wps,processing",
-      &[("0.9", S3, E3, false, true), ("1.0", "3.22", E3, false, true)]),
-    p("selection_stats", "Selection Statistics", "Laura Costa", "Live statistics of the selected features in the status bar.", "statistics,selection,attributes",
-      &[("1.0", S3, E3, false, true), ("1.1", S3, E3, false, true), ("1.2", "3.16", E3, false, false)]),
-    p("bathymetry_tools", "Bathymetry Tools", "Finn Larsen", "Interpolate soundings into depth surfaces and contours.", "bathymetry,interpolation,marine",
-      &[("0.1", "3.16", E3, true, true), ("0.2", "3.22", E3, false, true)]),
-    p("tile_cache_seeder", "Tile Cache Seeder", "Mei Lin", "Pre-render XYZ tile caches for offline use.", "tiles,cache,offline,xyz",
-      &[("1.0", S3, E3, false, true), ("1.1", "3.22", "4.99", false, true)]),
-    p("geology_symbols", "Geology Symbols", "Rafael Moreno", "Standard geological map symbols and line styles.", "geology,symbols,styling",
-      &[("2.3", S3, E3, false, true), ("2.4", S3, E3, false, true)]),
+    p(
+        "quick_map_tiles",
+        "Quick Map Tiles",
+        "Anna Kowalska",
+        "Add XYZ and WMTS basemaps from a curated list in one click.",
+        "basemap,web,xyz,tiles",
+        &[
+            ("1.0.0", S3, E3, false, true),
+            ("1.1.0", "3.16", E3, false, true),
+            ("1.2.0", "3.22", "4.99", false, true),
+            ("2.0.0-beta", "3.28", "4.99", true, true),
+        ],
+    ),
+    p(
+        "contour_builder",
+        "Contour Builder",
+        "Jonas Berg",
+        "Generate smooth contour lines and filled bands from any DEM.",
+        "raster,dem,contour,terrain",
+        &[
+            ("0.9", S3, E3, false, true),
+            ("1.0", S3, E3, false, true),
+            ("1.1", "3.16", E3, false, true),
+        ],
+    ),
+    p(
+        "geocoder_nominatim",
+        "Nominatim Geocoder",
+        "Lucía Fernández",
+        "Search addresses and places with Nominatim and zoom to the results.",
+        "geocoding,search,osm",
+        &[
+            ("2.1.0", S3, E3, false, true),
+            ("2.2.0", "3.10", E3, false, true),
+            ("3.0.0", "3.34", "4.99", true, true),
+        ],
+    ),
+    p(
+        "attribute_painter",
+        "Attribute Painter",
+        "Tomás Novák",
+        "Copy attribute values from one feature and paint them onto others.",
+        "attributes,editing,digitizing",
+        &[
+            ("1.0", S3, E3, false, true),
+            ("1.3", S3, E3, false, true),
+            ("1.4", "3.22", "4.99", false, true),
+        ],
+    ),
+    p(
+        "profile_tool",
+        "Profile Tool",
+        "Marie Dubois",
+        "Draw elevation profiles along lines across one or more rasters.",
+        "profile,raster,dem,analysis",
+        &[
+            ("4.0.0", "2.0", "2.99", false, true),
+            ("4.2.0", S3, E3, false, true),
+            ("4.3.0", "3.16", "4.99", false, true),
+        ],
+    ),
+    p(
+        "topology_doctor",
+        "Topology Doctor",
+        "Kenji Watanabe",
+        "Find and fix gaps, overlaps and dangles in polygon layers.",
+        "topology,validation,vector,cleaning",
+        &[
+            ("0.5.0", "3.10", E3, false, true),
+            ("0.6.0", "3.16", E3, false, true),
+            ("0.7.0-rc1", "3.22", E3, true, true),
+        ],
+    ),
+    p(
+        "csv_importer_plus",
+        "CSV Importer Plus",
+        "Priya Raman",
+        "Import delimited text with type detection, encodings and coordinate parsing.",
+        "csv,import,vector",
+        &[("1.0.0", S3, E3, false, true), ("1.0.1", S3, E3, false, true)],
+    ),
+    p(
+        "sentinel_downloader",
+        "Sentinel Downloader",
+        "Marco Rossi",
+        "Browse and download Sentinel-2 scenes for the current map extent.",
+        "remote sensing,sentinel,satellite,download",
+        &[
+            ("0.3", "3.16", E3, false, true),
+            ("0.4", "3.22", E3, false, true),
+            ("0.5", "3.28", "4.99", true, true),
+        ],
+    ),
+    p(
+        "print_layout_tools",
+        "Print Layout Tools",
+        "Sofia Lindqvist",
+        "Batch export print layouts and manage atlas settings.",
+        "print,layout,atlas,export",
+        &[("2.0", S3, E3, false, true), ("2.1", "3.10", E3, false, true)],
+    ),
+    p(
+        "road_network_router",
+        "Road Network Router",
+        "Ahmed Hassan",
+        "Shortest paths and service areas on any line network.",
+        "network,routing,analysis",
+        &[
+            ("1.0.0", S3, E3, false, true),
+            ("1.1.0", "3.16", E3, false, true),
+            ("1.2.0", "3.22", "4.99", false, true),
+        ],
+    ),
+    p(
+        "heatmap_studio",
+        "Heatmap Studio",
+        "Emma Wilson",
+        "Kernel density heatmaps with live preview and styling presets.",
+        "heatmap,density,analysis,styling",
+        &[("0.1.0", "3.22", E3, true, true), ("0.2.0", "3.22", E3, true, true)],
+    ),
+    p(
+        "layer_board",
+        "Layer Board",
+        "Pierre Martin",
+        "A table of all layers with their CRS, extent and source, editable in place.",
+        "layers,management,crs",
+        &[
+            ("1.0", S3, E3, false, true),
+            ("1.1", "3.16", E3, false, true),
+            ("1.2", "3.28", "4.99", false, true),
+        ],
+    ),
+    p(
+        "gpx_tracker",
+        "GPX Tracker",
+        "Lena Fischer",
+        "Load GPX tracks and waypoints with speed and elevation statistics.",
+        "gpx,gps,tracks,import",
+        &[("0.8", S3, E3, false, true), ("0.9", S3, E3, false, true)],
+    ),
+    p(
+        "ortho_mosaic",
+        "Ortho Mosaic",
+        "Diego Alvarez",
+        "Mosaic orthophotos with seamlines and colour balancing.",
+        "raster,mosaic,orthophoto",
+        &[("1.0", "3.10", E3, false, true), ("1.5", "3.22", E3, false, true)],
+    ),
+    p(
+        "cadastre_fr",
+        "Cadastre Explorer",
+        "Camille Lefèvre",
+        "Import and query cadastral parcels with owner and area reports.",
+        "cadastre,parcels,import",
+        &[
+            ("1.8.0", S3, E3, false, true),
+            ("1.9.0", "3.16", E3, false, true),
+            ("2.0.0", "3.34", "4.99", true, true),
+        ],
+    ),
+    p(
+        "photo2shape",
+        "Photo2Shape",
+        "Oleksandr Shevchenko",
+        "Create a point layer from geotagged photos.",
+        "photos,exif,points,import",
+        &[("1.0", S3, E3, false, true), ("1.1", "3.10", E3, false, true)],
+    ),
+    p(
+        "data_plotly_demo",
+        "Data Plots",
+        "Chen Wei",
+        "Interactive charts (histograms, scatter, box plots) from layer attributes.",
+        "plots,charts,statistics",
+        &[
+            ("3.0", S3, E3, false, true),
+            ("3.1", "3.16", E3, false, true),
+            ("4.0", "4.0", "4.99", false, true),
+        ],
+    ),
+    p(
+        "qgis4_checker",
+        "QGIS 4 Checker",
+        "Ingrid Olsen",
+        "Scan your plugins and projects for APIs removed in QGIS 4.",
+        "qgis4,migration,qt6",
+        &[("0.1", "3.34", "4.99", false, true), ("0.2", "4.0", "4.99", false, true)],
+    ),
+    p(
+        "wfs_browser",
+        "WFS Browser",
+        "Hugo Santos",
+        "Browse WFS services, preview features and load filtered layers.",
+        "wfs,web,ogc",
+        &[("1.0", S3, E3, false, true), ("1.1", S3, E3, false, true)],
+    ),
+    p(
+        "buffer_by_percentage",
+        "Buffer by Percentage",
+        "Ruth Cohen",
+        "Buffer polygons so their area grows by a given percentage.",
+        "buffer,vector,processing",
+        &[("0.2", S3, E3, false, true), ("0.3", "3.16", "4.99", false, true)],
+    ),
+    p(
+        "lidar_viewer",
+        "LiDAR Viewer",
+        "Matteo Bianchi",
+        "Point cloud cross-sections and classification statistics.",
+        "lidar,point cloud,3d",
+        &[
+            ("0.4", "3.18", E3, false, true),
+            ("0.5", "3.28", E3, false, true),
+            ("0.6-dev", "3.34", "4.99", true, true),
+        ],
+    ),
+    p(
+        "flood_mapper",
+        "Flood Mapper",
+        "Grace Mwangi",
+        "Simple bathtub flood extents from a DEM and a water level.",
+        "flood,hydrology,dem,analysis",
+        &[
+            ("1.0", S3, E3, false, true),
+            ("1.0.1", S3, E3, false, true),
+            ("1.1", "3.22", E3, false, true),
+        ],
+    ),
+    p(
+        "qrcode_labels",
+        "QR Code Labels",
+        "Nils Johansson",
+        "Label features with QR codes that encode any expression.",
+        "labels,qrcode,print",
+        &[("0.1", S3, E3, false, true)],
+    ),
+    p(
+        "street_view_link",
+        "Street View Link",
+        "Ana Pereira",
+        "Click the map to open the location in a street-level imagery service.",
+        "web,navigation,imagery",
+        &[("1.2", S3, E3, false, true), ("1.3", S3, E3, false, true)],
+    ),
+    p(
+        "batch_reprojector",
+        "Batch Reprojector",
+        "Yusuf Demir",
+        "Reproject many layers or files to one CRS at once.",
+        "crs,reprojection,batch,processing",
+        &[("2.0", S3, E3, false, true), ("2.1", "3.22", "4.99", false, true)],
+    ),
+    p(
+        "legacy_table_manager",
+        "Legacy Table Manager",
+        "Stefan Braun",
+        "Manage attribute table fields (superseded by the built-in field calculator).",
+        "attributes,fields,legacy",
+        &[("0.4", "1.8", "2.99", false, true), ("0.5", S3, E3, false, true)],
+    ),
+    p(
+        "mapserver_export",
+        "MapServer Export",
+        "Olivier Girard",
+        "Export the project as a MapServer mapfile.",
+        "mapserver,export,web,server",
+        &[("1.0", "2.0", "2.99", false, true), ("1.1", S3, E3, false, true)],
+    ),
+    p(
+        "wps_server_tools",
+        "WPS Server Tools",
+        "Kaito Sato",
+        "Publish Processing algorithms as WPS through QGIS Server.",
+        "server,wps,processing",
+        &[("0.9", S3, E3, false, true), ("1.0", "3.22", E3, false, true)],
+    ),
+    p(
+        "selection_stats",
+        "Selection Statistics",
+        "Laura Costa",
+        "Live statistics of the selected features in the status bar.",
+        "statistics,selection,attributes",
+        &[
+            ("1.0", S3, E3, false, true),
+            ("1.1", S3, E3, false, true),
+            ("1.2", "3.16", E3, false, false),
+        ],
+    ),
+    p(
+        "bathymetry_tools",
+        "Bathymetry Tools",
+        "Finn Larsen",
+        "Interpolate soundings into depth surfaces and contours.",
+        "bathymetry,interpolation,marine",
+        &[("0.1", "3.16", E3, true, true), ("0.2", "3.22", E3, false, true)],
+    ),
+    p(
+        "tile_cache_seeder",
+        "Tile Cache Seeder",
+        "Mei Lin",
+        "Pre-render XYZ tile caches for offline use.",
+        "tiles,cache,offline,xyz",
+        &[("1.0", S3, E3, false, true), ("1.1", "3.22", "4.99", false, true)],
+    ),
+    p(
+        "geology_symbols",
+        "Geology Symbols",
+        "Rafael Moreno",
+        "Standard geological map symbols and line styles.",
+        "geology,symbols,styling",
+        &[("2.3", S3, E3, false, true), ("2.4", S3, E3, false, true)],
+    ),
 ];
 
 fn flags(pkg: &str) -> (bool, bool) {
@@ -131,21 +389,40 @@ pub fn seed(data_dir: &Path, if_empty: bool) -> Result<usize> {
     let tx = conn.transaction()?;
     let admin = db::create_user(
         &tx,
-        &NewUser { username: "admin".into(), email: "admin@example.org".into(), is_staff: true, is_superuser: true, can_approve: true, ..Default::default() },
+        &NewUser {
+            username: "admin".into(),
+            email: "admin@example.org".into(),
+            is_staff: true,
+            is_superuser: true,
+            can_approve: true,
+            ..Default::default()
+        },
         epoch,
     )?;
     let _ = admin;
     let mut users = std::collections::HashMap::new();
     for (i, d) in PLUGINS.iter().enumerate() {
         let (deprecated, server) = flags(d.package);
-        let username = d.author.split_whitespace().next().unwrap_or("author").to_lowercase()
-            .chars().filter(char::is_ascii_alphanumeric).collect::<String>();
+        let username = d
+            .author
+            .split_whitespace()
+            .next()
+            .unwrap_or("author")
+            .to_lowercase()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>();
         let user = match users.get(&username) {
             Some(id) => *id,
             None => {
                 let id = db::create_user(
                     &tx,
-                    &NewUser { username: username.clone(), email: format!("{username}@example.org"), can_approve: i % 3 == 0, ..Default::default() },
+                    &NewUser {
+                        username: username.clone(),
+                        email: format!("{username}@example.org"),
+                        can_approve: i % 3 == 0,
+                        ..Default::default()
+                    },
                     epoch,
                 )?;
                 users.insert(username.clone(), id);
@@ -167,14 +444,20 @@ pub fn seed(data_dir: &Path, if_empty: bool) -> Result<usize> {
             server: server || d.server,
         };
         let plugin_id = db::create_plugin(&tx, &package, user, &fields, created)?;
-        let tags: Vec<String> = d.tags.split(',').map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
+        let tags: Vec<String> =
+            d.tags.split(',').map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
         db::set_tags(&tx, plugin_id, &tags)?;
         for (j, (ver, min, max, experimental, approved)) in d.versions.iter().enumerate() {
-            let when = created + Duration::days(j as i64 * 37 + 1) + Duration::seconds(j as i64 * 13 + 1);
+            let when =
+                created + Duration::days(j as i64 * 37 + 1) + Duration::seconds(j as i64 * 13 + 1);
             let icon = png_icon(i as u32, j as u32);
             let zip = plugin_zip(d, &fields, ver, min, max, *experimental, &icon, when)?;
             let sha = crate::fsutil::sha256_hex(&zip);
-            let rel = format!("packages/{pkg}/{pkg}.{ver}-{short}.zip", pkg = d.package, short = &sha[..12]);
+            let rel = format!(
+                "packages/{pkg}/{pkg}.{ver}-{short}.zip",
+                pkg = d.package,
+                short = &sha[..12]
+            );
             crate::fsutil::write_atomic(&data_dir.join(&rel), &zip)?;
             let min_q = QgisVersion::parse(min)?;
             let version = NewVersion {
@@ -194,8 +477,14 @@ pub fn seed(data_dir: &Path, if_empty: bool) -> Result<usize> {
             };
             let vid = db::insert_version(&tx, plugin_id, &version, when)?;
             let downloads = 40 + ((i * 7919 + j * 104729) % 5000) as i64;
-            tx.execute("UPDATE plugin_versions SET downloads = ?2 WHERE id = ?1", (vid, downloads))?;
-            tx.execute("UPDATE plugins SET downloads = downloads + ?2 WHERE id = ?1", (plugin_id, downloads))?;
+            tx.execute(
+                "UPDATE plugin_versions SET downloads = ?2 WHERE id = ?1",
+                (vid, downloads),
+            )?;
+            tx.execute(
+                "UPDATE plugins SET downloads = downloads + ?2 WHERE id = ?1",
+                (plugin_id, downloads),
+            )?;
         }
     }
     tx.commit()?;
@@ -250,10 +539,14 @@ fn plugin_zip(
     let mut buf = Cursor::new(Vec::new());
     let mut zip = zip::ZipWriter::new(&mut buf);
     let dt = zip::DateTime::from_date_and_time(
-        when.format("%Y").to_string().parse()?, when.format("%m").to_string().parse()?,
-        when.format("%d").to_string().parse()?, when.format("%H").to_string().parse()?,
-        when.format("%M").to_string().parse()?, 0,
-    ).map_err(|e| anyhow::anyhow!("bad zip date: {e}"))?;
+        when.format("%Y").to_string().parse()?,
+        when.format("%m").to_string().parse()?,
+        when.format("%d").to_string().parse()?,
+        when.format("%H").to_string().parse()?,
+        when.format("%M").to_string().parse()?,
+        0,
+    )
+    .map_err(|e| anyhow::anyhow!("bad zip date: {e}"))?;
     let opts = SimpleFileOptions::default().last_modified_time(dt).unix_permissions(0o644);
     zip.add_directory(format!("{pkg}/"), opts)?;
     for (name, bytes) in [

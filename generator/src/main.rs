@@ -10,7 +10,11 @@ use clap::{Args, Parser, Subcommand};
 use generator::Config;
 
 #[derive(Parser)]
-#[command(name = "generator", version, about = "Static site generator of the QGIS plugin repository")]
+#[command(
+    name = "generator",
+    version,
+    about = "Static site generator of the QGIS plugin repository"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -13,12 +13,45 @@ pub const MAX_VERSION_KEY_LEN: usize = 32;
 /// List slugs and service paths under `/plugins/`: a plugin with one of these package names
 /// would have an unreachable page, so such names are refused at creation (decisions §2).
 pub const RESERVED_PACKAGE_NAMES: &[&str] = &[
-    "add", "api", "RPC2", "fresh", "latest", "stable", "experimental", "server", "popular",
-    "deprecated", "unapproved", "tags", "tag", "user", "users", "author", "authors", "my",
-    "most_voted", "most_downloaded", "best_rated", "most_rated", "new_qgis_ready", "featured",
-    "feedback_completed", "feedback_pending", "feedback_received", "awaiting_deletion",
-    "confirm-email", "xml", "search", "static", "feeds", "docs", "rate", "packages", "stats",
-    "plugins", "version",
+    "add",
+    "api",
+    "RPC2",
+    "fresh",
+    "latest",
+    "stable",
+    "experimental",
+    "server",
+    "popular",
+    "deprecated",
+    "unapproved",
+    "tags",
+    "tag",
+    "user",
+    "users",
+    "author",
+    "authors",
+    "my",
+    "most_voted",
+    "most_downloaded",
+    "best_rated",
+    "most_rated",
+    "new_qgis_ready",
+    "featured",
+    "feedback_completed",
+    "feedback_pending",
+    "feedback_received",
+    "awaiting_deletion",
+    "confirm-email",
+    "xml",
+    "search",
+    "static",
+    "feeds",
+    "docs",
+    "rate",
+    "packages",
+    "stats",
+    "plugins",
+    "version",
 ];
 
 /// Why a name or version string was refused.
@@ -40,7 +73,9 @@ pub enum NameError {
         "version `{0}` is too long: its padded form exceeds {MAX_VERSION_KEY_LEN} characters; use a shorter version such as `1.2.3`"
     )]
     VersionTooLong(String),
-    #[error("version `{0}` contains a character that is not allowed (`/`, `\\`, whitespace or a control character)")]
+    #[error(
+        "version `{0}` contains a character that is not allowed (`/`, `\\`, whitespace or a control character)"
+    )]
     VersionCharacters(String),
     #[error(
         "QGIS version `{0}` is invalid: use 2 or 3 numbers separated by dots, each from 0 to 999, for example `3.22` or `3.34.5`"
@@ -57,8 +92,8 @@ impl PackageName {
     pub fn parse(s: &str) -> Result<Self, NameError> {
         let mut chars = s.chars();
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
-        let rest_ok = s.len() >= 2
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let rest_ok =
+            s.len() >= 2 && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !first_ok || !rest_ok {
             return Err(NameError::PackageName(s.to_owned()));
         }
@@ -106,10 +141,15 @@ impl PluginVersion {
         if cleaned.is_empty() {
             return Err(NameError::EmptyVersion);
         }
-        if cleaned
-            .chars()
-            .any(|c| c == '/' || c == '\\' || c.is_whitespace() || c.is_control() || c == '?' || c == '#' || c == '%')
-        {
+        if cleaned.chars().any(|c| {
+            c == '/'
+                || c == '\\'
+                || c.is_whitespace()
+                || c.is_control()
+                || c == '?'
+                || c == '#'
+                || c == '%'
+        }) {
             return Err(NameError::VersionCharacters(cleaned.to_owned()));
         }
         if cleaned.split('.').count() > 4 {

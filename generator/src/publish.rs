@@ -56,7 +56,9 @@ const KEEP_RELEASES: usize = 2;
 fn compressible(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     name == "json"
-        || [".xml", ".html", ".json", ".css", ".js", ".xsl", ".svg", ".txt"].iter().any(|e| name.ends_with(e))
+        || [".xml", ".html", ".json", ".css", ".js", ".xsl", ".svg", ".txt"]
+            .iter()
+            .any(|e| name.ends_with(e))
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -71,7 +73,8 @@ pub fn publish(plan: &Plan, site_dir: &Path) -> Result<PublishReport> {
     fs::create_dir_all(site_dir.join("releases"))
         .with_context(|| format!("failed to create `{}`", site_dir.display()))?;
     let lock_path = site_dir.join(".lock");
-    let lock = File::create(&lock_path).with_context(|| format!("failed to open `{}`", lock_path.display()))?;
+    let lock = File::create(&lock_path)
+        .with_context(|| format!("failed to open `{}`", lock_path.display()))?;
     lock.lock().with_context(|| format!("failed to lock `{}`", lock_path.display()))?;
 
     let current = current_release(site_dir)?;
@@ -87,14 +90,20 @@ pub fn publish(plan: &Plan, site_dir: &Path) -> Result<PublishReport> {
         plan.trees.par_iter().map(|(m, t)| (m.clone(), tree_hash(t))).collect();
     for mount in plan.trees.keys() {
         if plan.root.keys().any(|p| p.starts_with(&format!("{mount}/"))) {
-            bail!("site-wide file under plugin tree `{mount}`: a package name collides with a list page");
+            bail!(
+                "site-wide file under plugin tree `{mount}`: a package name collides with a list page"
+            );
         }
     }
     let manifest = Manifest { files: file_hashes, trees: tree_hashes };
     if let Some(dir) = &current
         && manifest == previous
     {
-        return Ok(PublishReport { release: release_name(dir), changed: false, ..Default::default() });
+        return Ok(PublishReport {
+            release: release_name(dir),
+            changed: false,
+            ..Default::default()
+        });
     }
 
     let mut report = PublishReport { changed: true, ..Default::default() };
@@ -112,9 +121,11 @@ pub fn publish(plan: &Plan, site_dir: &Path) -> Result<PublishReport> {
             }
             let tmp = trees_dir.join(pkg).join(format!(".tmp-{}", manifest.trees[mount]));
             if tmp.exists() {
-                fs::remove_dir_all(&tmp).with_context(|| format!("failed to clear `{}`", tmp.display()))?;
+                fs::remove_dir_all(&tmp)
+                    .with_context(|| format!("failed to clear `{}`", tmp.display()))?;
             }
-            let ((written, _linked), bytes) = write_files(&tmp, &tree.files, None, &BTreeMap::new())?;
+            let ((written, _linked), bytes) =
+                write_files(&tmp, &tree.files, None, &BTreeMap::new())?;
             fs::rename(&tmp, &final_dir)
                 .with_context(|| format!("failed to rename `{}`", final_dir.display()))?;
             Ok((true, written, bytes))
@@ -149,23 +160,29 @@ pub fn publish(plan: &Plan, site_dir: &Path) -> Result<PublishReport> {
         let depth = mount.split('/').count();
         let target = PathBuf::from("../".repeat(depth + 1)).join("trees").join(pkg).join(hash);
         if let Some(parent) = link.parent() {
-            fs::create_dir_all(parent).with_context(|| format!("failed to create `{}`", parent.display()))?;
+            fs::create_dir_all(parent)
+                .with_context(|| format!("failed to create `{}`", parent.display()))?;
         }
         symlink(&target, &link).with_context(|| format!("failed to link `{}`", link.display()))?;
     }
     let manifest_bytes = serde_json::to_vec(&manifest)?;
-    fs::write(tmp.join(MANIFEST), manifest_bytes).context("failed to write the release manifest")?;
+    fs::write(tmp.join(MANIFEST), manifest_bytes)
+        .context("failed to write the release manifest")?;
     let release_dir = site_dir.join("releases").join(&name);
-    fs::rename(&tmp, &release_dir).with_context(|| format!("failed to rename `{}`", release_dir.display()))?;
+    fs::rename(&tmp, &release_dir)
+        .with_context(|| format!("failed to rename `{}`", release_dir.display()))?;
 
     // 3. Everything on disk, then the atomic swap.
-    let dir = File::open(site_dir).with_context(|| format!("failed to open `{}`", site_dir.display()))?;
-    rustix::fs::syncfs(&dir).with_context(|| format!("failed to sync the file system of `{}`", site_dir.display()))?;
+    let dir =
+        File::open(site_dir).with_context(|| format!("failed to open `{}`", site_dir.display()))?;
+    rustix::fs::syncfs(&dir)
+        .with_context(|| format!("failed to sync the file system of `{}`", site_dir.display()))?;
     let tmp_link = site_dir.join(".current.tmp");
     let _ = fs::remove_file(&tmp_link);
     symlink(Path::new("releases").join(&name), &tmp_link)
         .with_context(|| format!("failed to create `{}`", tmp_link.display()))?;
-    fs::rename(&tmp_link, site_dir.join("current")).context("failed to swap `current` to the new release")?;
+    fs::rename(&tmp_link, site_dir.join("current"))
+        .context("failed to swap `current` to the new release")?;
     fsutil::sync_dir(site_dir)?;
     report.release = name;
 
@@ -190,7 +207,8 @@ fn release_name(dir: &Path) -> String {
 fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join(MANIFEST);
     match fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("failed to parse `{}`", path.display())),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .with_context(|| format!("failed to parse `{}`", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
         Err(e) => Err(e).with_context(|| format!("failed to read `{}`", path.display())),
     }
@@ -228,7 +246,8 @@ fn write_files(
     hashes: &BTreeMap<String, String>,
 ) -> Result<((usize, usize), u64)> {
     fs::create_dir_all(dir).with_context(|| format!("failed to create `{}`", dir.display()))?;
-    let mut dirs: Vec<PathBuf> = files.keys().filter_map(|p| dir.join(p).parent().map(Path::to_path_buf)).collect();
+    let mut dirs: Vec<PathBuf> =
+        files.keys().filter_map(|p| dir.join(p).parent().map(Path::to_path_buf)).collect();
     dirs.sort();
     dirs.dedup();
     for d in &dirs {
@@ -265,8 +284,9 @@ fn write_files(
                     Ok((true, n))
                 }
                 Content::File(src) => {
-                    fsutil::link_or_copy(src, &dest)
-                        .with_context(|| format!("stored package `{}` is missing", src.display()))?;
+                    fsutil::link_or_copy(src, &dest).with_context(|| {
+                        format!("stored package `{}` is missing", src.display())
+                    })?;
                     Ok((false, 0))
                 }
                 Content::Same(_) => Ok((false, 0)),
@@ -308,7 +328,8 @@ fn gz_path(p: &Path) -> PathBuf {
 fn write_new(dest: &Path, bytes: &[u8]) -> Result<()> {
     // The release directory is private until renamed, so a plain write is atomic enough;
     // syncfs before the swap makes it durable.
-    let mut f = File::create(dest).with_context(|| format!("failed to create `{}`", dest.display()))?;
+    let mut f =
+        File::create(dest).with_context(|| format!("failed to create `{}`", dest.display()))?;
     f.write_all(bytes).with_context(|| format!("failed to write `{}`", dest.display()))?;
     Ok(())
 }
@@ -316,7 +337,9 @@ fn write_new(dest: &Path, bytes: &[u8]) -> Result<()> {
 fn next_release_number(site_dir: &Path) -> Result<u64> {
     let mut max = 0;
     let dir = site_dir.join("releases");
-    for entry in fs::read_dir(&dir).with_context(|| format!("failed to list `{}`", dir.display()))? {
+    for entry in
+        fs::read_dir(&dir).with_context(|| format!("failed to list `{}`", dir.display()))?
+    {
         let name = entry?.file_name().to_string_lossy().into_owned();
         if let Some(n) = name.strip_prefix("r-").and_then(|n| n.parse::<u64>().ok()) {
             max = max.max(n);
@@ -336,7 +359,8 @@ fn collect_garbage(site_dir: &Path) -> Result<()> {
     let (old, kept) = releases.split_at(releases.len().saturating_sub(KEEP_RELEASES + 1));
     for name in old {
         let path = dir.join(name);
-        fs::remove_dir_all(&path).with_context(|| format!("failed to remove `{}`", path.display()))?;
+        fs::remove_dir_all(&path)
+            .with_context(|| format!("failed to remove `{}`", path.display()))?;
     }
     let mut live: HashMap<String, Vec<String>> = HashMap::new();
     for name in kept.iter().filter(|n| n.starts_with("r-")) {

@@ -33,11 +33,13 @@ impl Templates {
         let static_dir = dir.join("static");
         if static_dir.is_dir() {
             for entry in WalkDir::new(&static_dir).sort_by_file_name() {
-                let entry = entry.with_context(|| format!("failed to list `{}`", static_dir.display()))?;
+                let entry =
+                    entry.with_context(|| format!("failed to list `{}`", static_dir.display()))?;
                 if !entry.file_type().is_file() {
                     continue;
                 }
-                let rel = entry.path().strip_prefix(&static_dir)?.to_string_lossy().replace('\\', "/");
+                let rel =
+                    entry.path().strip_prefix(&static_dir)?.to_string_lossy().replace('\\', "/");
                 let bytes = std::fs::read(entry.path())
                     .with_context(|| format!("failed to read `{}`", entry.path().display()))?;
                 let published = if FIXED_NAMES.contains(&rel.as_str()) {

@@ -219,5 +219,9 @@ pub fn slugify(name: &str) -> String {
         }
     }
     let trimmed = out.trim_matches('-');
-    if trimmed.is_empty() { format!("tag-{}", crate::fsutil::short_hash(name.as_bytes())) } else { trimmed.to_owned() }
+    if trimmed.is_empty() {
+        format!("tag-{}", crate::fsutil::short_hash(name.as_bytes()))
+    } else {
+        trimmed.to_owned()
+    }
 }

@@ -75,12 +75,16 @@ pub fn render_all(input: &RenderInput<'_>) -> Result<Plan> {
         .flat_map_iter(|(name, q)| {
             [false, true].map(|stable_only| {
                 let dir = if stable_only { "plugins/xml/stable_only" } else { "plugins/xml" };
-                (format!("{dir}/{name}.xml"), xml::render_catalog(catalog, &entries, *q, stable_only))
+                (
+                    format!("{dir}/{name}.xml"),
+                    xml::render_catalog(catalog, &entries, *q, stable_only),
+                )
             })
         })
         .collect();
     add_deduplicated(&mut plan.root, docs);
-    plan.root.insert("plugins/xml/empty.xml".into(), Content::Bytes(xml::render_empty().into_bytes()));
+    plan.root
+        .insert("plugins/xml/empty.xml".into(), Content::Bytes(xml::render_empty().into_bytes()));
 
     for (path, bytes) in pages::render_site_pages(input)? {
         plan.root.insert(path, Content::Bytes(bytes));
@@ -92,7 +96,12 @@ pub fn render_all(input: &RenderInput<'_>) -> Result<Plan> {
     let trees: Vec<(String, Tree)> = catalog
         .plugins
         .par_iter()
-        .map(|p| Ok((format!("plugins/{}", p.package), render_plugin_tree(input, p, &entries, &requests)?)))
+        .map(|p| {
+            Ok((
+                format!("plugins/{}", p.package),
+                render_plugin_tree(input, p, &entries, &requests)?,
+            ))
+        })
         .collect::<Result<_>>()?;
     plan.trees.extend(trees);
     Ok(plan)
@@ -101,8 +110,12 @@ pub fn render_all(input: &RenderInput<'_>) -> Result<Plan> {
 /// The file names under `plugins/xml/` and the version each answers: every expanded
 /// version, the labels, `major-<M>` (newest of a major) and `newest` (the fallbacks nginx
 /// uses for versions it has no file for).
-pub fn xml_requests(versions: &[QgisVersion], labels: &[(String, QgisVersion)]) -> Vec<(String, QgisVersion)> {
-    let mut out: Vec<(String, QgisVersion)> = versions.iter().map(|v| (v.minor_label(), *v)).collect();
+pub fn xml_requests(
+    versions: &[QgisVersion],
+    labels: &[(String, QgisVersion)],
+) -> Vec<(String, QgisVersion)> {
+    let mut out: Vec<(String, QgisVersion)> =
+        versions.iter().map(|v| (v.minor_label(), *v)).collect();
     out.extend(labels.iter().map(|(l, v)| (l.clone(), *v)));
     let mut majors: BTreeMap<u16, QgisVersion> = BTreeMap::new();
     for v in versions {
@@ -147,15 +160,24 @@ fn render_plugin_tree(
     tree.files.insert("json".into(), Content::Bytes(json::plugin_json(p)));
     for v in &p.versions {
         let dir = format!("version/{}", v.version);
-        tree.files.insert(format!("{dir}/json"), Content::Bytes(json::version_json(p, v, input.base_url)));
+        tree.files.insert(
+            format!("{dir}/json"),
+            Content::Bytes(json::version_json(p, v, input.base_url)),
+        );
         tree.files.insert(
             format!("{dir}/{}", zip_file_name(p, v)),
             Content::File(input.data_dir.join(&v.package_path)),
         );
     }
     if let Some(latest) = p.latest() {
-        tree.files.insert("latest/json".into(), Content::Same(format!("version/{}/json", latest.version)));
-        tree.files.insert("latest/index.html".into(), Content::Same(format!("version/{}/index.html", latest.version)));
+        tree.files.insert(
+            "latest/json".into(),
+            Content::Same(format!("version/{}/json", latest.version)),
+        );
+        tree.files.insert(
+            "latest/index.html".into(),
+            Content::Same(format!("version/{}/index.html", latest.version)),
+        );
     }
     if let Some(icon) = &p.icon {
         let path = icon_path(p, icon);

@@ -105,7 +105,10 @@ fn plugin_view(p: &Plugin) -> PluginView<'_> {
         qgis4_ready: p.qgis4_ready(),
         icon: p.icon.as_ref().map(|i| super::icon_path(p, i)),
         created_on: p.created_on.format("%Y-%m-%d").to_string(),
-        latest_date: p.latest_version_date().map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default(),
+        latest_date: p
+            .latest_version_date()
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
         stable: p.stable().map(|v| version_view(p, v)),
         experimental: p.experimental().map(|v| version_view(p, v)),
         versions: p.versions.iter().map(|v| version_view(p, v)).collect(),
@@ -159,7 +162,10 @@ pub fn render_plugin_pages(input: &RenderInput<'_>, p: &Plugin) -> Result<Vec<(S
     out.push(("index.html".into(), render(input, "plugin.html", &ctx)?));
     for v in &p.versions {
         ctx.insert("version", &version_view(p, v));
-        out.push((format!("version/{}/index.html", v.version), render(input, "version.html", &ctx)?));
+        out.push((
+            format!("version/{}/index.html", v.version),
+            render(input, "version.html", &ctx)?,
+        ));
     }
     Ok(out)
 }

@@ -63,16 +63,25 @@ impl Entries {
 /// The document QGIS gets for `?qgis=q`: every plugin's newest compatible stable version,
 /// then (unless `stable_only`) every plugin's newest compatible experimental version, each
 /// group in plugin id order (reference §4.2, §4.6).
-pub fn render_catalog(catalog: &Catalog, entries: &Entries, q: QgisVersion, stable_only: bool) -> String {
+pub fn render_catalog(
+    catalog: &Catalog,
+    entries: &Entries,
+    q: QgisVersion,
+    stable_only: bool,
+) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for p in &catalog.plugins {
-        if let Some(v) = p.versions.iter().find(|v| !v.experimental && q.is_within(v.min_qgis, v.max_qgis)) {
+        if let Some(v) =
+            p.versions.iter().find(|v| !v.experimental && q.is_within(v.min_qgis, v.max_qgis))
+        {
             parts.push(entries.get(v));
         }
     }
     if !stable_only {
         for p in &catalog.plugins {
-            if let Some(v) = p.versions.iter().find(|v| v.experimental && q.is_within(v.min_qgis, v.max_qgis)) {
+            if let Some(v) =
+                p.versions.iter().find(|v| v.experimental && q.is_within(v.min_qgis, v.max_qgis))
+            {
                 parts.push(entries.get(v));
             }
         }
@@ -82,9 +91,17 @@ pub fn render_catalog(catalog: &Catalog, entries: &Entries, q: QgisVersion, stab
 
 /// The `package_name` document: all compatible approved versions of one plugin, stable
 /// ones (highest first) then experimental ones (reference §4.1).
-pub fn render_package(plugin: &Plugin, entries: &Entries, q: QgisVersion, stable_only: bool) -> String {
+pub fn render_package(
+    plugin: &Plugin,
+    entries: &Entries,
+    q: QgisVersion,
+    stable_only: bool,
+) -> String {
     let compatible = |exp: bool| {
-        plugin.versions.iter().filter(move |v| v.experimental == exp && q.is_within(v.min_qgis, v.max_qgis))
+        plugin
+            .versions
+            .iter()
+            .filter(move |v| v.experimental == exp && q.is_within(v.min_qgis, v.max_qgis))
     };
     let mut parts: Vec<&str> = compatible(false).map(|v| entries.get(v)).collect();
     if !stable_only {
@@ -136,8 +153,16 @@ fn entry(p: &Plugin, v: &Version, base_url: &str) -> String {
         let _ = writeln!(s, "        <about><![CDATA[{}]]></about>", esc(&p.about));
     }
     let _ = writeln!(s, "        <trusted>{}</trusted>", py_bool(v.uploader_trusted));
-    let _ = writeln!(s, "        <qgis_minimum_version>{}</qgis_minimum_version>", v.min_qgis.display3());
-    let _ = writeln!(s, "        <qgis_maximum_version>{}</qgis_maximum_version>", v.max_qgis.display3());
+    let _ = writeln!(
+        s,
+        "        <qgis_minimum_version>{}</qgis_minimum_version>",
+        v.min_qgis.display3()
+    );
+    let _ = writeln!(
+        s,
+        "        <qgis_maximum_version>{}</qgis_maximum_version>",
+        v.max_qgis.display3()
+    );
     let _ = writeln!(s, "        <homepage><![CDATA[{}]]></homepage>", esc(homepage));
     let _ = writeln!(s, "        <file_name>{}</file_name>", esc(&format!("{pkg}.{ver}.zip")));
     let _ = writeln!(s, "        <icon>{}</icon>", esc(&icon));
@@ -156,7 +181,11 @@ fn entry(p: &Plugin, v: &Version, base_url: &str) -> String {
     let _ = writeln!(s, "        <update_date>{}</update_date>", py_datetime(v.created_on));
     let _ = writeln!(s, "        <experimental>{}</experimental>", py_bool(v.experimental));
     let _ = writeln!(s, "        <deprecated>{}</deprecated>", py_bool(p.deprecated));
-    let _ = writeln!(s, "        <tracker><![CDATA[{}]]></tracker>", esc(p.tracker.as_deref().unwrap_or("None")));
+    let _ = writeln!(
+        s,
+        "        <tracker><![CDATA[{}]]></tracker>",
+        esc(p.tracker.as_deref().unwrap_or("None"))
+    );
     let _ = writeln!(
         s,
         "        <repository><![CDATA[{}]]></repository>",
@@ -166,7 +195,11 @@ fn entry(p: &Plugin, v: &Version, base_url: &str) -> String {
     let _ = writeln!(s, "        <downloads>{}</downloads>", p.downloads);
     let _ = writeln!(s, "        <average_vote>{}</average_vote>", py_float(p.average_vote()));
     let _ = writeln!(s, "        <rating_votes>{}</rating_votes>", p.rating_votes);
-    let _ = writeln!(s, "        <external_dependencies>{}</external_dependencies>", esc(&v.external_deps));
+    let _ = writeln!(
+        s,
+        "        <external_dependencies>{}</external_dependencies>",
+        esc(&v.external_deps)
+    );
     let _ = write!(s, "        <server>{}</server>\n    </pyqgis_plugin>", py_bool(p.server));
     s
 }
@@ -212,7 +245,11 @@ pub fn py_datetime(t: DateTime<Utc>) -> String {
 /// Python's `repr(float)` for the values we print (`0.0`, `4.349130...`).
 fn py_float(f: f64) -> String {
     let s = format!("{f}");
-    if s.contains('.') || s.contains('e') || s.contains("inf") || s.contains("NaN") { s } else { format!("{s}.0") }
+    if s.contains('.') || s.contains('e') || s.contains("inf") || s.contains("NaN") {
+        s
+    } else {
+        format!("{s}.0")
+    }
 }
 
 #[cfg(test)]
