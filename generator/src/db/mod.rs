@@ -5,7 +5,10 @@
 //! Migrations are append-only files in `generator/migrations/`, applied in order inside one
 //! exclusive transaction and counted in `PRAGMA user_version`.
 
+mod accounts;
 mod read;
+mod review;
+mod uploads;
 mod write;
 
 use std::path::Path;
@@ -15,7 +18,10 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use accounts::*;
 pub use read::*;
+pub use review::*;
+pub use uploads::*;
 pub use write::*;
 
 /// Every migration, in order. Never remove or reorder an entry; append new ones.

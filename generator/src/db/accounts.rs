@@ -1,0 +1,257 @@
+//! Statements of the upload service for accounts, per-plugin upload tokens and the audit log.
+//! Callers own the transaction (the uploader's single writer connection, `BEGIN IMMEDIATE`).
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{User, fmt_time, parse_time};
+
+const USER_COLUMNS: &str =
+    "id, username, email, password_hash, is_active, is_staff, is_superuser, can_approve";
+
+fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        email: r.get(2)?,
+        password_hash: r.get(3)?,
+        is_active: r.get(4)?,
+        is_staff: r.get(5)?,
+        is_superuser: r.get(6)?,
+        can_approve: r.get(7)?,
+    })
+}
+
+/// Finds a user by id.
+pub fn user_by_id(conn: &Connection, id: i64) -> Result<Option<User>> {
+    conn.query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"), [id], user_from_row)
+        .optional()
+        .with_context(|| format!("failed to look up user {id}"))
+}
+
+/// Sets the password hash of a user (argon2id PHC string).
+pub fn set_password_hash(conn: &Connection, user_id: i64, hash: &str) -> Result<()> {
+    conn.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![user_id, hash])
+        .with_context(|| format!("failed to set the password of user {user_id}"))?;
+    Ok(())
+}
+
+/// Grants or revokes trust (`can_approve`). Bumps the revision of every plugin whose pages
+/// name the user as a (trusted) uploader or editor.
+pub fn set_user_trusted(conn: &Connection, user_id: i64, trusted: bool) -> Result<()> {
+    conn.execute("UPDATE users SET can_approve = ?2 WHERE id = ?1", params![user_id, trusted])
+        .with_context(|| format!("failed to change the trust of user {user_id}"))?;
+    bump_plugins_of_user(conn, user_id)
+}
+
+/// Blocks (`active = false`) or unblocks a user.
+pub fn set_user_active(conn: &Connection, user_id: i64, active: bool) -> Result<()> {
+    conn.execute("UPDATE users SET is_active = ?2 WHERE id = ?1", params![user_id, active])
+        .with_context(|| format!("failed to change the state of user {user_id}"))?;
+    bump_plugins_of_user(conn, user_id)
+}
+
+fn bump_plugins_of_user(conn: &Connection, user_id: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE plugins SET revision = revision + 1
+         WHERE created_by = ?1 OR maintainer = ?1
+            OR id IN (SELECT plugin_id FROM plugin_owners WHERE user_id = ?1)
+            OR id IN (SELECT plugin_id FROM plugin_versions WHERE created_by = ?1)",
+        [user_id],
+    )?;
+    Ok(())
+}
+
+/// A per-plugin upload token row (the token itself is never stored, only its hash).
+#[derive(Debug, Clone)]
+pub struct UploadToken {
+    pub id: i64,
+    pub jti: String,
+    pub token_sha256: String,
+    pub plugin_id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A token to record.
+#[derive(Debug, Clone)]
+pub struct NewUploadToken {
+    pub jti: String,
+    pub token_sha256: String,
+    pub plugin_id: i64,
+    pub user_id: i64,
+    pub description: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+const TOKEN_COLUMNS: &str = "t.id, t.jti, t.token_sha256, t.plugin_id, t.user_id, u.username,
+     t.description, t.created_at, t.expires_at, t.last_used_at, t.revoked_at";
+
+fn token_from_row(r: &Row<'_>) -> rusqlite::Result<UploadToken> {
+    let opt_time = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        r.get::<_, Option<String>>(i)?.as_deref().map(parse_time).transpose()
+    };
+    Ok(UploadToken {
+        id: r.get(0)?,
+        jti: r.get(1)?,
+        token_sha256: r.get(2)?,
+        plugin_id: r.get(3)?,
+        user_id: r.get(4)?,
+        username: r.get(5)?,
+        description: r.get(6)?,
+        created_at: parse_time(&r.get::<_, String>(7)?)?,
+        expires_at: parse_time(&r.get::<_, String>(8)?)?,
+        last_used_at: opt_time(9)?,
+        revoked_at: opt_time(10)?,
+    })
+}
+
+/// Records a newly minted upload token and returns its id.
+pub fn insert_upload_token(
+    conn: &Connection,
+    t: &NewUploadToken,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO upload_tokens (jti, token_sha256, plugin_id, user_id, description,
+                                    created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            t.jti,
+            t.token_sha256,
+            t.plugin_id,
+            t.user_id,
+            t.description,
+            fmt_time(now),
+            fmt_time(t.expires_at)
+        ],
+    )
+    .with_context(|| format!("failed to record a token for plugin {}", t.plugin_id))?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Finds a token by its `jti` (the `refresh_jti` claim of an upload token).
+pub fn upload_token_by_jti(conn: &Connection, jti: &str) -> Result<Option<UploadToken>> {
+    conn.query_row(
+        &format!(
+            "SELECT {TOKEN_COLUMNS} FROM upload_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.jti = ?1"
+        ),
+        [jti],
+        token_from_row,
+    )
+    .optional()
+    .context("failed to look up a token")
+}
+
+/// Finds a token of a plugin by id.
+pub fn upload_token_by_id(
+    conn: &Connection,
+    plugin_id: i64,
+    id: i64,
+) -> Result<Option<UploadToken>> {
+    conn.query_row(
+        &format!(
+            "SELECT {TOKEN_COLUMNS} FROM upload_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.id = ?1 AND t.plugin_id = ?2"
+        ),
+        params![id, plugin_id],
+        token_from_row,
+    )
+    .optional()
+    .context("failed to look up a token")
+}
+
+/// Live (not revoked, not expired) tokens of a plugin, newest first; only those of
+/// `only_user` when given.
+pub fn live_upload_tokens(
+    conn: &Connection,
+    plugin_id: i64,
+    only_user: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<Vec<UploadToken>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM upload_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.plugin_id = ?1 AND t.revoked_at IS NULL AND t.expires_at > ?2
+           AND (?3 IS NULL OR t.user_id = ?3)
+         ORDER BY t.created_at DESC, t.id DESC"
+    ))?;
+    let rows = stmt
+        .query_map(params![plugin_id, fmt_time(now), only_user], token_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .context("failed to list tokens")?;
+    Ok(rows)
+}
+
+/// Records a successful use of a token.
+pub fn touch_upload_token(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<()> {
+    conn.execute(
+        "UPDATE upload_tokens SET last_used_at = ?2 WHERE id = ?1",
+        params![id, fmt_time(now)],
+    )?;
+    Ok(())
+}
+
+/// Revokes a token (no un-revoke). Returns false when it was already revoked.
+pub fn revoke_upload_token(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE upload_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+        params![id, fmt_time(now)],
+    )?;
+    Ok(n == 1)
+}
+
+/// Appends a row to the audit log.
+pub fn log_event(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    actor_id: Option<i64>,
+    action: &str,
+    plugin_id: Option<i64>,
+    detail: &str,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO events (at, actor_id, action, plugin_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![fmt_time(now), actor_id, action, plugin_id, detail],
+    )
+    .with_context(|| format!("failed to log event `{action}`"))?;
+    Ok(())
+}
+
+/// One audit-log row.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: i64,
+    pub at: String,
+    pub actor_id: Option<i64>,
+    pub action: String,
+    pub plugin_id: Option<i64>,
+    pub detail: String,
+}
+
+/// The newest `limit` audit-log rows, newest first.
+pub fn recent_events(conn: &Connection, limit: i64) -> Result<Vec<Event>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, at, actor_id, action, plugin_id, detail FROM events ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = stmt
+        .query_map([limit], |r| {
+            Ok(Event {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                actor_id: r.get(2)?,
+                action: r.get(3)?,
+                plugin_id: r.get(4)?,
+                detail: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .context("failed to read events")?;
+    Ok(rows)
+}

@@ -1,0 +1,165 @@
+//! Statements of the upload service for review and plugin management: approval, version
+//! deletion, soft deletion, owners, maintainer, deprecation, and the review queue.
+//! Callers own the transaction; every change bumps the plugin's revision.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+
+use super::{fmt_time, parse_time};
+
+fn bump(conn: &Connection, plugin_id: i64, now: DateTime<Utc>) -> Result<()> {
+    conn.execute(
+        "UPDATE plugins SET revision = revision + 1, modified_on = ?2 WHERE id = ?1",
+        params![plugin_id, fmt_time(now)],
+    )?;
+    Ok(())
+}
+
+/// Approves (recording who and when) or unapproves a version. Returns false when the
+/// version already had that state (nothing changed).
+pub fn set_version_approved(
+    conn: &Connection,
+    plugin_id: i64,
+    version_id: i64,
+    approved: bool,
+    by: i64,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let n = conn
+        .execute(
+            "UPDATE plugin_versions SET approved = ?3,
+                approved_by = CASE WHEN ?3 THEN ?4 END,
+                approved_on = CASE WHEN ?3 THEN ?5 END
+             WHERE id = ?1 AND plugin_id = ?2 AND approved <> ?3",
+            params![version_id, plugin_id, approved, by, fmt_time(now)],
+        )
+        .with_context(|| format!("failed to change the approval of version {version_id}"))?;
+    if n == 1 {
+        bump(conn, plugin_id, now)?;
+    }
+    Ok(n == 1)
+}
+
+/// Deletes a version row (its zip is removed by the caller after COMMIT).
+pub fn delete_version(
+    conn: &Connection,
+    plugin_id: i64,
+    version_id: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    conn.execute(
+        "DELETE FROM plugin_versions WHERE id = ?1 AND plugin_id = ?2",
+        params![version_id, plugin_id],
+    )
+    .with_context(|| format!("failed to delete version {version_id}"))?;
+    bump(conn, plugin_id, now)
+}
+
+/// Marks a plugin for deletion (`deleted = true`) or restores it.
+pub fn set_plugin_deleted(
+    conn: &Connection,
+    plugin_id: i64,
+    deleted: bool,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE plugins SET is_deleted = ?2, deleted_on = CASE WHEN ?2 THEN ?3 END WHERE id = ?1",
+        params![plugin_id, deleted, fmt_time(now)],
+    )
+    .with_context(|| format!("failed to change the deletion mark of plugin {plugin_id}"))?;
+    bump(conn, plugin_id, now)
+}
+
+/// Replaces the owners of a plugin (the creator stays an editor regardless).
+pub fn set_plugin_owners(
+    conn: &Connection,
+    plugin_id: i64,
+    owners: &[i64],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    conn.execute("DELETE FROM plugin_owners WHERE plugin_id = ?1", [plugin_id])?;
+    for owner in owners {
+        conn.execute(
+            "INSERT OR IGNORE INTO plugin_owners (plugin_id, user_id) VALUES (?1, ?2)",
+            params![plugin_id, owner],
+        )
+        .with_context(|| format!("failed to add owner {owner} to plugin {plugin_id}"))?;
+    }
+    bump(conn, plugin_id, now)
+}
+
+/// Sets the maintainer (a display role) of a plugin.
+pub fn set_plugin_maintainer(
+    conn: &Connection,
+    plugin_id: i64,
+    maintainer: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE plugins SET maintainer = ?2 WHERE id = ?1",
+        params![plugin_id, maintainer],
+    )?;
+    bump(conn, plugin_id, now)
+}
+
+/// Sets the deprecated flag of a plugin.
+pub fn set_plugin_deprecated(
+    conn: &Connection,
+    plugin_id: i64,
+    deprecated: bool,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE plugins SET deprecated = ?2 WHERE id = ?1",
+        params![plugin_id, deprecated],
+    )?;
+    bump(conn, plugin_id, now)
+}
+
+/// A version waiting for review.
+#[derive(Debug, Clone)]
+pub struct PendingVersion {
+    pub plugin_id: i64,
+    pub package_name: String,
+    pub plugin_name: String,
+    pub version_id: i64,
+    pub version: String,
+    pub experimental: bool,
+    pub created_on: DateTime<Utc>,
+    pub uploaded_by: Option<String>,
+    pub is_from_token: bool,
+}
+
+/// Unapproved versions of plugins not marked for deletion, oldest first; restricted to the
+/// plugins `editor` edits when given.
+pub fn pending_versions(conn: &Connection, editor: Option<i64>) -> Result<Vec<PendingVersion>> {
+    let mut stmt = conn.prepare(
+        "SELECT p.id, p.package_name, p.name, v.id, v.version, v.experimental, v.created_on,
+                u.username, v.is_from_token
+         FROM plugin_versions v
+         JOIN plugins p ON p.id = v.plugin_id
+         LEFT JOIN users u ON u.id = v.created_by
+         WHERE v.approved = 0 AND p.is_deleted = 0
+           AND (?1 IS NULL OR p.created_by = ?1
+                OR p.id IN (SELECT plugin_id FROM plugin_owners WHERE user_id = ?1))
+         ORDER BY v.created_on, v.id",
+    )?;
+    let rows = stmt
+        .query_map([editor], |r| {
+            Ok(PendingVersion {
+                plugin_id: r.get(0)?,
+                package_name: r.get(1)?,
+                plugin_name: r.get(2)?,
+                version_id: r.get(3)?,
+                version: r.get(4)?,
+                experimental: r.get(5)?,
+                created_on: parse_time(&r.get::<_, String>(6)?)?,
+                uploaded_by: r.get(7)?,
+                is_from_token: r.get(8)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .context("failed to read the review queue")?;
+    Ok(rows)
+}
