@@ -64,3 +64,6 @@ pub fn build_with(config: &Config, templates: &templates::Templates) -> Result<B
         publish,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,153 @@
-//! Tests (being written).
+//! Publishing tests: atomic swap, write-only-what-changed, tree reuse, crash leftovers, GC.
+
+use std::os::unix::fs::MetadataExt;
+
+use super::*;
+use crate::render::{Content, Plan, Tree};
+
+fn plan(files: &[(&str, &str)], trees: &[(&str, &[(&str, &str)])]) -> Plan {
+    let mut p = Plan::default();
+    for (path, body) in files {
+        p.root.insert((*path).into(), Content::Bytes(body.as_bytes().to_vec()));
+    }
+    for (mount, tfiles) in trees {
+        let mut t = Tree::default();
+        for (path, body) in *tfiles {
+            t.files.insert((*path).into(), Content::Bytes(body.as_bytes().to_vec()));
+        }
+        p.trees.insert((*mount).into(), t);
+    }
+    p
+}
+
+fn read(site: &Path, rel: &str) -> String {
+    fs::read_to_string(site.join("current").join(rel)).unwrap()
+}
+
+fn inode(site: &Path, rel: &str) -> u64 {
+    fs::metadata(site.join("current").join(rel)).unwrap().ino()
+}
+
+#[test]
+fn first_publish_then_nothing_changed_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path();
+    let big = "x".repeat(1000);
+    let p = plan(
+        &[("index.html", &big), ("plugins/xml/3.34.xml", "<plugins/>")],
+        &[("plugins/foo", &[("index.html", "foo page")])],
+    );
+    let r1 = publish(&p, site).unwrap();
+    assert!(r1.changed);
+    assert_eq!(r1.release, "r-000001");
+    assert_eq!(read(site, "index.html"), big);
+    assert_eq!(read(site, "plugins/foo/index.html"), "foo page");
+    assert!(site.join("current/index.html.gz").is_file(), "large HTML gets a .gz");
+    assert!(
+        !site.join("current/plugins/xml/3.34.xml.gz").exists(),
+        "tiny files are not compressed"
+    );
+    let mode = fs::metadata(site.join("current/index.html")).unwrap().mode() & 0o777;
+    assert_eq!(mode & 0o044, 0o044, "readable by nginx");
+
+    let r2 = publish(&p, site).unwrap();
+    assert!(!r2.changed);
+    assert_eq!(r2.release, "r-000001");
+    assert_eq!(r2.files_written, 0);
+}
+
+#[test]
+fn one_change_writes_one_file_and_links_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path();
+    let p1 = plan(
+        &[("a.html", "A1"), ("b.html", "B")],
+        &[("plugins/foo", &[("index.html", "foo")]), ("plugins/bar", &[("index.html", "bar")])],
+    );
+    publish(&p1, site).unwrap();
+    let (b_before, foo_before) =
+        (inode(site, "b.html"), fs::canonicalize(site.join("current/plugins/foo")).unwrap());
+    let p2 = plan(
+        &[("a.html", "A2"), ("b.html", "B")],
+        &[("plugins/foo", &[("index.html", "foo")]), ("plugins/bar", &[("index.html", "bar2")])],
+    );
+    let r = publish(&p2, site).unwrap();
+    assert_eq!(r.release, "r-000002");
+    assert_eq!(
+        (r.files_written, r.files_linked),
+        (2, 1),
+        "a.html and bar's page written, b.html linked"
+    );
+    assert_eq!((r.trees_written, r.trees_reused), (1, 1));
+    assert_eq!(inode(site, "b.html"), b_before, "unchanged file is the same inode (hard link)");
+    assert_eq!(
+        fs::canonicalize(site.join("current/plugins/foo")).unwrap(),
+        foo_before,
+        "unchanged tree reused"
+    );
+    assert_eq!(read(site, "a.html"), "A2");
+    assert_eq!(read(site, "plugins/bar/index.html"), "bar2");
+}
+
+#[test]
+fn aliases_share_bytes_and_removed_files_disappear() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path();
+    let mut p = plan(&[("xml/3.0.xml", "doc"), ("old.html", "old")], &[]);
+    p.root.insert("xml/3.1.xml".into(), Content::Same("xml/3.0.xml".into()));
+    publish(&p, site).unwrap();
+    assert_eq!(inode(site, "xml/3.0.xml"), inode(site, "xml/3.1.xml"));
+    p.root.remove("old.html");
+    publish(&p, site).unwrap();
+    assert!(!site.join("current/old.html").exists());
+    assert_eq!(read(site, "xml/3.1.xml"), "doc");
+}
+
+#[test]
+fn crash_leftovers_do_not_disturb_the_next_publish() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path();
+    publish(&plan(&[("a.html", "1")], &[("plugins/foo", &[("index.html", "f")])]), site).unwrap();
+    // A build that died mid-way leaves temporary directories and a stray link behind.
+    fs::create_dir_all(site.join("releases/.tmp-r-000002/partial")).unwrap();
+    fs::write(site.join("releases/.tmp-r-000002/a.html"), "half").unwrap();
+    fs::create_dir_all(site.join("trees/foo/.tmp-deadbeef")).unwrap();
+    symlink("releases/nowhere", site.join(".current.tmp")).unwrap();
+    assert_eq!(read(site, "a.html"), "1", "the previous site is still served");
+    let r = publish(&plan(&[("a.html", "2")], &[("plugins/foo", &[("index.html", "g")])]), site)
+        .unwrap();
+    assert!(r.changed);
+    assert_eq!(read(site, "a.html"), "2");
+    assert_eq!(read(site, "plugins/foo/index.html"), "g");
+    assert!(!site.join("releases/.tmp-r-000002").exists());
+    assert!(!site.join("trees/foo/.tmp-deadbeef").exists());
+}
+
+#[test]
+fn old_releases_and_unreferenced_trees_are_collected() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path();
+    for i in 0..6 {
+        let body = format!("v{i}");
+        publish(&plan(&[("a.html", &body)], &[("plugins/foo", &[("index.html", &body)])]), site)
+            .unwrap();
+    }
+    let releases: Vec<_> = fs::read_dir(site.join("releases")).unwrap().flatten().collect();
+    assert_eq!(releases.len(), KEEP_RELEASES + 1);
+    let trees: Vec<_> = fs::read_dir(site.join("trees/foo")).unwrap().flatten().collect();
+    assert_eq!(trees.len(), KEEP_RELEASES + 1);
+    // Every kept release still resolves completely.
+    for r in releases {
+        let page = r.path().join("plugins/foo/index.html");
+        assert!(page.is_file(), "{} resolves", page.display());
+    }
+}
+
+#[test]
+fn a_plugin_tree_may_not_shadow_a_site_wide_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let p =
+        plan(&[("plugins/tags/index.html", "tags")], &[("plugins/tags", &[("index.html", "x")])]);
+    let err = publish(&p, dir.path()).unwrap_err();
+    assert!(format!("{err:#}").contains("collides"));
+}

@@ -139,9 +139,9 @@ fn entry(p: &Plugin, v: &Version, base_url: &str) -> String {
     let author = if p.author.is_empty() { p.creator.as_str() } else { p.author.as_str() };
     let tags = p.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(",");
     let mut s = String::with_capacity(2048 + p.about.len() + p.description.len());
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<pyqgis_plugin name=\"{}\" version=\"{}\" plugin_id=\"{}\">\n",
+        "<pyqgis_plugin name=\"{}\" version=\"{}\" plugin_id=\"{}\">",
         esc(&p.name),
         esc(ver),
         p.id
