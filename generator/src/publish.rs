@@ -276,7 +276,8 @@ fn write_files(
                 Content::Bytes(bytes) => {
                     write_new(&dest, bytes)?;
                     let mut n = bytes.len() as u64;
-                    if compressible(path) && bytes.len() > 256 {
+                    // Every plugins.xml gets its .gz (nginx gzip_static); other text only when it pays.
+                    if compressible(path) && (bytes.len() > 256 || path.ends_with(".xml")) {
                         let gz = gzip(bytes);
                         n += gz.len() as u64;
                         write_new(&gz_path(&dest), &gz)?;
