@@ -50,6 +50,7 @@ pub fn build_with(config: &Config, templates: &templates::Templates) -> Result<B
         templates,
         base_url: &config.base_url,
         data_dir: &config.data_dir,
+        now: chrono::Utc::now(),
     };
     let plan = render::render_all(&input)?;
     let t2 = Instant::now();

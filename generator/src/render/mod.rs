@@ -2,8 +2,11 @@
 //! Pure: nothing here touches the disk (templates are loaded beforehand, zips are referred
 //! to by path and linked by `publish`).
 
+pub mod feeds;
 pub mod json;
+pub mod listings;
 pub mod pages;
+pub mod search;
 pub mod xml;
 
 use std::collections::BTreeMap;
@@ -59,6 +62,8 @@ pub struct RenderInput<'a> {
     pub base_url: &'a str,
     /// Where stored zips live (`package_path` is relative to it).
     pub data_dir: &'a Path,
+    /// The build's clock, for the "new" and "updated" windows.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 /// Renders the whole site.
@@ -86,9 +91,13 @@ pub fn render_all(input: &RenderInput<'_>) -> Result<Plan> {
     plan.root
         .insert("plugins/xml/empty.xml".into(), Content::Bytes(xml::render_empty().into_bytes()));
 
-    for (path, bytes) in pages::render_site_pages(input)? {
+    for (path, bytes) in listings::render_site_pages(input)? {
         plan.root.insert(path, Content::Bytes(bytes));
     }
+    for (path, bytes) in feeds::site_feeds(catalog, input.base_url) {
+        plan.root.insert(path, Content::Bytes(bytes));
+    }
+    plan.root.insert("search/index.json".into(), Content::Bytes(search::search_index(catalog)));
     for (path, bytes) in input.templates.static_files() {
         plan.root.insert(path.clone(), Content::Bytes(bytes.clone()));
     }
@@ -158,6 +167,7 @@ fn render_plugin_tree(
         tree.files.insert(path, Content::Bytes(bytes));
     }
     tree.files.insert("json".into(), Content::Bytes(json::plugin_json(p)));
+    tree.files.insert("feed.xml".into(), Content::Bytes(feeds::plugin_feed(p, input.base_url)));
     for v in &p.versions {
         let dir = format!("version/{}", v.version);
         tree.files.insert(

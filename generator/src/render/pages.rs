@@ -1,5 +1,4 @@
-//! HTML pages rendered with tera: the home page, the "All plugins" listing, plugin pages and
-//! version pages. Templates see borrowed view structs, never the model itself, so the model
+//! A plugin's own HTML pages (plugin page, version pages) rendered with tera. Templates see borrowed view structs, never the model itself, so the model
 //! can change without breaking templates.
 
 use anyhow::{Context, Result};
@@ -10,7 +9,7 @@ use super::RenderInput;
 use crate::model::{Plugin, Version};
 
 #[derive(Serialize)]
-struct PluginView<'a> {
+pub(super) struct PluginView<'a> {
     id: i64,
     package: &'a str,
     name: &'a str,
@@ -18,6 +17,7 @@ struct PluginView<'a> {
     description: &'a str,
     about: &'a str,
     author: &'a str,
+    author_url: Option<String>,
     homepage: Option<&'a str>,
     repository: Option<&'a str>,
     tracker: Option<&'a str>,
@@ -41,13 +41,14 @@ struct PluginView<'a> {
 }
 
 #[derive(Serialize)]
-struct TagView<'a> {
+pub(super) struct TagView<'a> {
     name: &'a str,
     slug: &'a str,
+    url: String,
 }
 
 #[derive(Serialize)]
-struct VersionView<'a> {
+pub(super) struct VersionView<'a> {
     version: &'a str,
     url: String,
     download_url: String,
@@ -60,10 +61,11 @@ struct VersionView<'a> {
     uploaded_by: Option<&'a str>,
     date: String,
     size: i64,
+    size_text: String,
     sha256: &'a str,
 }
 
-fn version_view<'a>(p: &'a Plugin, v: &'a Version) -> VersionView<'a> {
+pub(super) fn version_view<'a>(p: &'a Plugin, v: &'a Version) -> VersionView<'a> {
     let url = format!("/plugins/{}/version/{}/", p.package, v.version);
     VersionView {
         version: v.version.as_str(),
@@ -78,11 +80,12 @@ fn version_view<'a>(p: &'a Plugin, v: &'a Version) -> VersionView<'a> {
         uploaded_by: v.uploaded_by.as_deref(),
         date: v.created_on.format("%Y-%m-%d").to_string(),
         size: v.package_size,
+        size_text: human_size(v.package_size),
         sha256: &v.package_sha256,
     }
 }
 
-fn plugin_view(p: &Plugin) -> PluginView<'_> {
+pub(super) fn plugin_view(p: &Plugin) -> PluginView<'_> {
     PluginView {
         id: p.id,
         package: p.package.as_str(),
@@ -91,10 +94,19 @@ fn plugin_view(p: &Plugin) -> PluginView<'_> {
         description: &p.description,
         about: &p.about,
         author: &p.author,
+        author_url: super::listings::author_url(&p.author),
         homepage: p.homepage.as_deref().filter(|s| !s.is_empty()),
         repository: p.repository.as_deref().filter(|s| !s.is_empty()),
         tracker: p.tracker.as_deref().filter(|s| !s.is_empty()),
-        tags: p.tags.iter().map(|t| TagView { name: &t.name, slug: &t.slug }).collect(),
+        tags: p
+            .tags
+            .iter()
+            .map(|t| TagView {
+                name: &t.name,
+                slug: &t.slug,
+                url: format!("/plugins/tags/{}/", t.slug),
+            })
+            .collect(),
         owners: &p.owners,
         maintainer: &p.maintainer,
         creator: p.display_created_by.then_some(p.creator.as_str()),
@@ -117,7 +129,11 @@ fn plugin_view(p: &Plugin) -> PluginView<'_> {
     }
 }
 
-fn render(input: &RenderInput<'_>, template: &str, ctx: &TeraContext) -> Result<Vec<u8>> {
+pub(super) fn render(
+    input: &RenderInput<'_>,
+    template: &str,
+    ctx: &TeraContext,
+) -> Result<Vec<u8>> {
     let mut ctx = ctx.clone();
     ctx.insert("base_url", input.base_url);
     input
@@ -126,31 +142,6 @@ fn render(input: &RenderInput<'_>, template: &str, ctx: &TeraContext) -> Result<
         .render(template, &ctx)
         .map(String::into_bytes)
         .with_context(|| format!("failed to render template `{template}`"))
-}
-
-/// Site-wide pages: home and the "All plugins" listing.
-pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>)>> {
-    let catalog = input.catalog;
-    let mut by_name: Vec<&Plugin> = catalog.plugins.iter().collect();
-    by_name.sort_by_key(|p| p.name.to_lowercase());
-    let all: Vec<PluginView<'_>> = by_name.iter().map(|p| plugin_view(p)).collect();
-
-    let mut updated: Vec<&Plugin> = catalog.plugins.iter().filter(|p| !p.deprecated).collect();
-    updated.sort_by_key(|p| std::cmp::Reverse(p.latest_version_date()));
-    let mut popular: Vec<&Plugin> = catalog.plugins.iter().filter(|p| !p.deprecated).collect();
-    popular.sort_by(|a, b| b.popularity().total_cmp(&a.popularity()));
-
-    let mut ctx = TeraContext::new();
-    ctx.insert("plugins", &all);
-    ctx.insert("count", &all.len());
-    let list = render(input, "plugins.html", &ctx)?;
-
-    let mut ctx = TeraContext::new();
-    ctx.insert("updated", &updated.iter().take(5).map(|p| plugin_view(p)).collect::<Vec<_>>());
-    ctx.insert("popular", &popular.iter().take(5).map(|p| plugin_view(p)).collect::<Vec<_>>());
-    ctx.insert("count", &all.len());
-    let home = render(input, "index.html", &ctx)?;
-    Ok(vec![("index.html".into(), home), ("plugins/index.html".into(), list)])
 }
 
 /// A plugin's own pages, relative to `plugins/<pkg>/`.
@@ -168,4 +159,16 @@ pub fn render_plugin_pages(input: &RenderInput<'_>, p: &Plugin) -> Result<Vec<(S
         ));
     }
     Ok(out)
+}
+
+/// `12.3 kB`-style sizes (decimal units, as file managers show them).
+fn human_size(bytes: i64) -> String {
+    let b = bytes.max(0) as f64;
+    if b < 1000.0 {
+        format!("{bytes} bytes")
+    } else if b < 1_000_000.0 {
+        format!("{:.1} kB", b / 1000.0)
+    } else {
+        format!("{:.1} MB", b / 1_000_000.0)
+    }
 }

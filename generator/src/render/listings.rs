@@ -1,0 +1,488 @@
+//! Site-wide HTML: the home page, every list page of reference §5.1 (pre-rendered in pages of
+//! 20, in the default order and in each alternative order), tags with a tag cloud, authors,
+//! users, the search page and the docs pages.
+
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use chrono::Duration;
+use serde::Serialize;
+use tera::Context as TeraContext;
+
+use super::RenderInput;
+use super::pages::render;
+use crate::model::Plugin;
+
+/// Plugins per list page (the reference's default `per_page`).
+pub const PAGE_SIZE: usize = 20;
+/// "New" and "Updated" lists cover this many days (reference `PLUGINS_FRESH_DAYS`).
+pub const FRESH_DAYS: i64 = 30;
+/// Tags used by fewer plugins are left out of the cloud (reference `TAGCLOUD_COUNT_GTE`).
+pub const TAGCLOUD_MIN: usize = 3;
+
+/// A plugin as list pages show it.
+#[derive(Serialize)]
+pub(super) struct Card<'a> {
+    package: &'a str,
+    name: &'a str,
+    url: String,
+    description: &'a str,
+    author: &'a str,
+    author_url: Option<String>,
+    downloads: i64,
+    deprecated: bool,
+    server: bool,
+    qgis4_ready: bool,
+    icon: Option<String>,
+    latest_date: String,
+    created_on: String,
+    stable: Option<&'a str>,
+    experimental: Option<&'a str>,
+    download_url: Option<String>,
+    rating_votes: i64,
+}
+
+pub(super) fn card(p: &Plugin) -> Card<'_> {
+    let latest = p.stable().or(p.latest());
+    Card {
+        package: p.package.as_str(),
+        name: &p.name,
+        url: format!("/plugins/{}/", p.package),
+        description: &p.description,
+        author: &p.author,
+        author_url: author_url(&p.author),
+        downloads: p.downloads,
+        deprecated: p.deprecated,
+        server: p.server,
+        qgis4_ready: p.qgis4_ready(),
+        icon: p.icon.as_ref().map(|i| super::icon_path(p, i)),
+        latest_date: p
+            .latest_version_date()
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
+        created_on: p.created_on.format("%Y-%m-%d").to_string(),
+        stable: p.stable().map(|v| v.version.as_str()),
+        experimental: p.experimental().map(|v| v.version.as_str()),
+        download_url: latest
+            .map(|v| format!("/plugins/{}/version/{}/download/", p.package, v.version)),
+        rating_votes: p.rating_votes,
+    }
+}
+
+/// Orders a list can be shown in.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Order {
+    Name,
+    Created,
+    Updated,
+    Popularity,
+    Downloads,
+    Votes,
+    Rating,
+}
+
+impl Order {
+    fn sort(self, list: &mut [&Plugin]) {
+        match self {
+            Order::Name => list.sort_by_cached_key(|p| (p.name.to_lowercase(), p.id)),
+            Order::Created => list.sort_by_key(|p| (Reverse(p.created_on), p.id)),
+            Order::Updated => list.sort_by_key(|p| (Reverse(p.latest_version_date()), p.id)),
+            Order::Popularity => {
+                list.sort_by(|a, b| b.popularity().total_cmp(&a.popularity()).then(a.id.cmp(&b.id)))
+            }
+            Order::Downloads => list.sort_by_key(|p| (Reverse(p.downloads), p.id)),
+            Order::Votes => list.sort_by_key(|p| (Reverse(p.rating_votes), p.id)),
+            Order::Rating => list.sort_by(|a, b| {
+                b.weighted_rating().total_cmp(&a.weighted_rating()).then(a.id.cmp(&b.id))
+            }),
+        }
+    }
+}
+
+/// The alternative orders offered on every list: (URL key, label, order).
+const SORTS: &[(&str, &str, Order)] = &[
+    ("name", "Name", Order::Name),
+    ("downloads", "Downloads", Order::Downloads),
+    ("date", "Last update", Order::Updated),
+    ("rating", "Rating", Order::Rating),
+];
+
+struct ListSpec {
+    /// Directory under `plugins/` ("" for "All plugins").
+    slug: &'static str,
+    title: &'static str,
+    intro: &'static str,
+    order: Order,
+    keep: fn(&Plugin, &Ctx) -> bool,
+}
+
+struct Ctx {
+    fresh_since: chrono::DateTime<chrono::Utc>,
+}
+
+const LISTS: &[ListSpec] = &[
+    ListSpec {
+        slug: "",
+        title: "All plugins",
+        intro: "Every plugin with at least one approved version.",
+        order: Order::Name,
+        keep: |_, _| true,
+    },
+    ListSpec {
+        slug: "stable",
+        title: "Stable plugins",
+        intro: "Plugins with an approved stable version.",
+        order: Order::Name,
+        keep: |p, _| p.stable().is_some(),
+    },
+    ListSpec {
+        slug: "experimental",
+        title: "Experimental plugins",
+        intro: "Plugins with an approved experimental version.",
+        order: Order::Name,
+        keep: |p, _| p.experimental().is_some(),
+    },
+    ListSpec {
+        slug: "server",
+        title: "Server plugins",
+        intro: "Plugins with a QGIS Server interface.",
+        order: Order::Name,
+        keep: |p, _| p.server,
+    },
+    ListSpec {
+        slug: "deprecated",
+        title: "Deprecated plugins",
+        intro: "Plugins their authors no longer recommend.",
+        order: Order::Name,
+        keep: |p, _| p.deprecated,
+    },
+    ListSpec {
+        slug: "fresh",
+        title: "New plugins",
+        intro: "Plugins published in the last 30 days.",
+        order: Order::Created,
+        keep: |p, c| !p.deprecated && p.created_on >= c.fresh_since,
+    },
+    ListSpec {
+        slug: "latest",
+        title: "Updated plugins",
+        intro: "Plugins with a version approved in the last 30 days.",
+        order: Order::Updated,
+        keep: |p, c| !p.deprecated && p.latest_version_date().is_some_and(|d| d >= c.fresh_since),
+    },
+    ListSpec {
+        slug: "popular",
+        title: "Popular plugins",
+        intro: "Ranked by downloads weighted by rating.",
+        order: Order::Popularity,
+        keep: |p, _| !p.deprecated,
+    },
+    ListSpec {
+        slug: "most_downloaded",
+        title: "Most downloaded plugins",
+        intro: "Ranked by total downloads.",
+        order: Order::Downloads,
+        keep: |p, _| !p.deprecated,
+    },
+    ListSpec {
+        slug: "most_voted",
+        title: "Most voted plugins",
+        intro: "Ranked by number of votes.",
+        order: Order::Votes,
+        keep: |p, _| !p.deprecated,
+    },
+    ListSpec {
+        slug: "best_rated",
+        title: "Best rated plugins",
+        intro: "Ranked by a weighted average of votes.",
+        order: Order::Rating,
+        keep: |p, _| !p.deprecated,
+    },
+    ListSpec {
+        slug: "new_qgis_ready",
+        title: "QGIS 4 ready plugins",
+        intro: "Plugins with an approved version that supports QGIS 4.",
+        order: Order::Created,
+        keep: |p, _| p.qgis4_ready(),
+    },
+];
+
+#[derive(Serialize)]
+struct PageLink {
+    number: usize,
+    url: String,
+    current: bool,
+}
+
+#[derive(Serialize)]
+struct SortLink {
+    label: &'static str,
+    url: String,
+    current: bool,
+}
+
+/// Renders one list in all its orders and pages under `dir` (e.g. `plugins/stable`).
+#[allow(clippy::too_many_arguments)]
+fn render_list(
+    input: &RenderInput<'_>,
+    out: &mut Vec<(String, Vec<u8>)>,
+    dir: &str,
+    title: &str,
+    intro: &str,
+    default: Order,
+    plugins: &[&Plugin],
+    extra: &TeraContext,
+) -> Result<()> {
+    let base_url = format!("/{dir}/");
+    let mut variants: Vec<(Option<&str>, Order)> = vec![(None, default)];
+    variants.extend(SORTS.iter().map(|(key, _, order)| (Some(*key), *order)));
+    for (key, order) in variants {
+        let mut list: Vec<&Plugin> = plugins.to_vec();
+        order.sort(&mut list);
+        let prefix = match key {
+            None => base_url.clone(),
+            Some(k) => format!("{base_url}sort/{k}/"),
+        };
+        let sorts: Vec<SortLink> = SORTS
+            .iter()
+            .map(|(k, label, _)| SortLink {
+                label,
+                url: format!("{base_url}sort/{k}/"),
+                current: key == Some(*k),
+            })
+            .collect();
+        let pages = list.len().div_ceil(PAGE_SIZE).max(1);
+        for page in 1..=pages {
+            let chunk =
+                &list[((page - 1) * PAGE_SIZE).min(list.len())..(page * PAGE_SIZE).min(list.len())];
+            let page_url =
+                |n: usize| if n == 1 { prefix.clone() } else { format!("{prefix}page/{n}/") };
+            let links: Vec<PageLink> = (1..=pages)
+                .map(|n| PageLink { number: n, url: page_url(n), current: n == page })
+                .collect();
+            let mut ctx = extra.clone();
+            ctx.insert("title", title);
+            ctx.insert("intro", intro);
+            ctx.insert("plugins", &chunk.iter().map(|p| card(p)).collect::<Vec<_>>());
+            ctx.insert("count", &list.len());
+            ctx.insert("page", &page);
+            ctx.insert("pages", &links);
+            ctx.insert("prev_url", &(page > 1).then(|| page_url(page - 1)));
+            ctx.insert("next_url", &(page < pages).then(|| page_url(page + 1)));
+            ctx.insert("sorts", &sorts);
+            ctx.insert("default_url", &base_url);
+            ctx.insert("sorted", &key.is_some());
+            ctx.insert("feed_url", &extra.get("feed_url"));
+            let rel = page_url(page);
+            out.push((
+                format!("{}index.html", rel.trim_start_matches('/')),
+                render(input, "list.html", &ctx)?,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// URL of an author's list page, or None when the name cannot be a path segment.
+pub fn author_url(author: &str) -> Option<String> {
+    path_segment(author).map(|s| format!("/plugins/author/{}/", percent_encode(&s)))
+}
+
+/// The on-disk directory name for a URL segment: nginx decodes the URI, so the file name is
+/// the raw text. Names that cannot be one directory (`.`, `..`, control characters, too long)
+/// get no page.
+fn path_segment(s: &str) -> Option<String> {
+    let ok = !s.is_empty()
+        && s != "."
+        && s != ".."
+        && s.len() <= 200
+        && !s.contains(['/', '\\', '\0'])
+        && !s.chars().any(char::is_control);
+    ok.then(|| s.to_owned())
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct CloudTag<'a> {
+    name: &'a str,
+    url: String,
+    count: usize,
+    weight: usize,
+}
+
+#[derive(Serialize)]
+struct Person {
+    name: String,
+    url: String,
+    count: usize,
+}
+
+/// Every site-wide page.
+pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>)>> {
+    let catalog = input.catalog;
+    let ctx = Ctx { fresh_since: input.now - Duration::days(FRESH_DAYS) };
+    let all: Vec<&Plugin> = catalog.plugins.iter().collect();
+    let mut out = Vec::new();
+    let empty = TeraContext::new();
+
+    for spec in LISTS {
+        let list: Vec<&Plugin> = all.iter().copied().filter(|p| (spec.keep)(p, &ctx)).collect();
+        let dir = if spec.slug.is_empty() {
+            "plugins".to_owned()
+        } else {
+            format!("plugins/{}", spec.slug)
+        };
+        let mut extra = empty.clone();
+        if spec.slug == "fresh" {
+            extra.insert("feed_url", "/plugins/feeds/new.xml");
+        } else if spec.slug == "latest" {
+            extra.insert("feed_url", "/plugins/feeds/updated.xml");
+        }
+        render_list(input, &mut out, &dir, spec.title, spec.intro, spec.order, &list, &extra)?;
+    }
+
+    // Tags: one list per tag, and the cloud of tags used by at least TAGCLOUD_MIN plugins.
+    let mut by_tag: BTreeMap<&str, (&str, Vec<&Plugin>)> = BTreeMap::new();
+    for p in &all {
+        for t in &p.tags {
+            by_tag
+                .entry(t.slug.as_str())
+                .or_insert_with(|| (t.name.as_str(), Vec::new()))
+                .1
+                .push(p);
+        }
+    }
+    for (slug, (name, list)) in &by_tag {
+        let title = format!("Plugins tagged with: {name}");
+        let mut extra = empty.clone();
+        extra.insert("feed_url", &format!("/plugins/tags/{slug}/feed.xml"));
+        render_list(
+            input,
+            &mut out,
+            &format!("plugins/tags/{slug}"),
+            &title,
+            "",
+            Order::Name,
+            list,
+            &extra,
+        )?;
+    }
+    let counts: Vec<usize> = by_tag
+        .values()
+        .map(|(_, l)| l.iter().filter(|p| !p.deprecated).count())
+        .filter(|n| *n >= TAGCLOUD_MIN)
+        .collect();
+    let (lo, hi) =
+        (counts.iter().min().copied().unwrap_or(0), counts.iter().max().copied().unwrap_or(0));
+    let cloud: Vec<CloudTag<'_>> = by_tag
+        .iter()
+        .filter_map(|(slug, (name, list))| {
+            let count = list.iter().filter(|p| !p.deprecated).count();
+            (count >= TAGCLOUD_MIN).then(|| CloudTag {
+                name,
+                url: format!("/plugins/tags/{slug}/"),
+                count,
+                // Six font weights, scaled linearly between the least and most used tag.
+                weight: if hi > lo { 1 + (count - lo) * 5 / (hi - lo) } else { 3 },
+            })
+        })
+        .collect();
+    let all_tags: Vec<CloudTag<'_>> = by_tag
+        .iter()
+        .map(|(slug, (name, list))| CloudTag {
+            name,
+            url: format!("/plugins/tags/{slug}/"),
+            count: list.len(),
+            weight: 0,
+        })
+        .collect();
+    let mut tctx = TeraContext::new();
+    tctx.insert("cloud", &cloud);
+    tctx.insert("tags", &all_tags);
+    out.push(("plugins/tags/index.html".into(), render(input, "tags.html", &tctx)?));
+
+    // Authors (metadata `author`) and users (accounts that created plugins).
+    let mut authors: BTreeMap<String, Vec<&Plugin>> = BTreeMap::new();
+    let mut users: BTreeMap<String, Vec<&Plugin>> = BTreeMap::new();
+    for p in &all {
+        authors.entry(p.author.clone()).or_default().push(p);
+        users.entry(p.creator.clone()).or_default().push(p);
+        for o in &p.owners {
+            if *o != p.creator {
+                users.entry(o.clone()).or_default().push(p);
+            }
+        }
+    }
+    let mut people =
+        |kind: &str, map: &BTreeMap<String, Vec<&Plugin>>, title: &str| -> Result<Vec<Person>> {
+            let mut index = Vec::new();
+            for (name, list) in map {
+                let Some(seg) = path_segment(name) else { continue };
+                let url = format!("/plugins/{kind}/{}/", percent_encode(&seg));
+                let heading = format!("{title} {name}");
+                render_list(
+                    input,
+                    &mut out,
+                    &format!("plugins/{kind}/{seg}"),
+                    &heading,
+                    "",
+                    Order::Name,
+                    list,
+                    &empty,
+                )?;
+                index.push(Person { name: name.clone(), url, count: list.len() });
+            }
+            index.sort_by_key(|p| p.name.to_lowercase());
+            Ok(index)
+        };
+    let author_index = people("author", &authors, "Plugins by")?;
+    let user_index = people("user", &users, "Plugins from")?;
+    for (path, title, list) in [
+        ("plugins/authors/index.html", "Authors", author_index),
+        ("plugins/users/index.html", "Users", user_index),
+    ] {
+        let mut c = TeraContext::new();
+        c.insert("title", title);
+        c.insert("people", &list);
+        out.push((path.into(), render(input, "people.html", &c)?));
+    }
+
+    // Home: top five of the updated, new, popular and QGIS 4 ready lists.
+    let top = |order: Order, keep: &dyn Fn(&Plugin) -> bool| {
+        let mut list: Vec<&Plugin> = all.iter().copied().filter(|p| keep(p)).collect();
+        order.sort(&mut list);
+        list.into_iter().take(5).map(card).collect::<Vec<_>>()
+    };
+    let mut h = TeraContext::new();
+    h.insert("updated", &top(Order::Updated, &|p| !p.deprecated));
+    h.insert("fresh", &top(Order::Created, &|p| !p.deprecated));
+    h.insert("popular", &top(Order::Popularity, &|p| !p.deprecated));
+    h.insert("qgis4", &top(Order::Created, &|p| p.qgis4_ready()));
+    h.insert("count", &all.len());
+    h.insert("cloud", &cloud);
+    out.push(("index.html".into(), render(input, "index.html", &h)?));
+
+    out.push(("search/index.html".into(), render(input, "search.html", &empty)?));
+    for page in ["publish", "approval", "faq"] {
+        out.push((
+            format!("docs/{page}/index.html"),
+            render(input, &format!("docs/{page}.html"), &empty)?,
+        ));
+    }
+    out.push(("docs/index.html".into(), render(input, "docs/index.html", &empty)?));
+    out.push(("404.html".into(), render(input, "404.html", &empty)?));
+    Ok(out)
+}
