@@ -1,0 +1,208 @@
+//! The application: shared state (configuration, keys, the single writer connection, the
+//! store, the rebuild worker) and the router from `(method, path)` to the handlers in
+//! `routes`. Requests arrive here with their body already read and bounded (`server`), so
+//! tests call `handle` in-process with a `Request<Bytes>`.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use anyhow::Context;
+use bytes::Bytes;
+use hyper::{Method, Request, StatusCode};
+use rusqlite::Connection;
+
+use crate::auth::Keys;
+use crate::config::ServiceConfig;
+use crate::error::{ApiError, ApiResult, HttpResponse, json_response};
+use crate::rebuild::Rebuilder;
+use crate::routes;
+use crate::store::Store;
+
+/// State shared by every request.
+pub struct AppState {
+    pub config: ServiceConfig,
+    pub keys: Keys,
+    /// The one writer connection (decisions §7); every statement runs behind this mutex in a
+    /// blocking task, writes inside `BEGIN IMMEDIATE`.
+    db: Mutex<Connection>,
+    pub store: Store,
+    pub rebuild: Arc<Rebuilder>,
+}
+
+/// Handle to the shared state.
+pub type App = Arc<AppState>;
+
+impl AppState {
+    /// Opens the catalog, sweeps orphan zips, and wires the rebuild worker (which must have
+    /// been started on the runtime that will serve, unless building is disabled).
+    pub fn open(config: ServiceConfig, rebuild: Arc<Rebuilder>) -> anyhow::Result<App> {
+        let conn = generator::db::open(&config.site.data_dir)?;
+        let store = Store::new(&config.site.data_dir);
+        let keep = generator::db::all_package_paths(&conn)?;
+        let removed = store.sweep_orphans(&keep).context("failed to sweep the zip store")?;
+        if removed > 0 {
+            tracing::warn!(removed, "removed orphan files left by an interrupted upload");
+        }
+        let keys = Keys::new(&config.jwt_secret);
+        Ok(Arc::new(AppState { config, keys, db: Mutex::new(conn), store, rebuild }))
+    }
+
+    /// Runs `f` with the writer connection in a blocking task.
+    pub async fn db<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            // A panic in an earlier closure rolled its transaction back while unwinding; the
+            // connection itself is fine.
+            let mut conn = this.db.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("database task failed: {e}")))?
+    }
+
+    /// Runs CPU-heavy work (validation, password hashing) in a blocking task.
+    pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("worker task failed: {e}")))
+    }
+}
+
+/// Which body limit applies to a path (checked before the body is read).
+pub fn body_limit(config: &ServiceConfig, path: &str) -> u64 {
+    if path.starts_with("/plugins/RPC2") {
+        config.max_xmlrpc_bytes()
+    } else if path.starts_with("/plugins/add") || path.starts_with("/plugins/api/") {
+        config.max_multipart_bytes()
+    } else {
+        config.max_json_bytes
+    }
+}
+
+/// Splits a path into percent-decoded segments, ignoring one trailing slash.
+/// `None` when a segment is not valid percent-encoded UTF-8 or is empty inside the path.
+pub fn segments(path: &str) -> Option<Vec<String>> {
+    let trimmed = path.strip_prefix('/')?;
+    let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+    if trimmed.is_empty() {
+        return Some(Vec::new());
+    }
+    trimmed.split('/').map(percent_decode).collect()
+}
+
+fn percent_decode(seg: &str) -> Option<String> {
+    if seg.is_empty() {
+        return None;
+    }
+    let bytes = seg.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = seg.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let s = String::from_utf8(out).ok()?;
+    (!s.contains(['/', '\0'])).then_some(s)
+}
+
+/// Routes one request (body already read) to its handler.
+pub async fn handle(app: &App, req: Request<Bytes>) -> HttpResponse {
+    match route(app, req).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn route(app: &App, req: Request<Bytes>) -> ApiResult {
+    let Some(segs) = segments(req.uri().path()) else {
+        return Err(ApiError::NotFound("No such resource.".into()));
+    };
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let method = req.method().clone();
+    use routes::*;
+    match segs.as_slice() {
+        ["healthz"] => {
+            only(&method, &[Method::GET, Method::HEAD], "GET, HEAD")?;
+            health(app)
+        }
+        ["api", "v1", "token"] => {
+            only(&method, &[Method::POST], "POST")?;
+            accounts::token(app, req).await
+        }
+        ["api", "v1", "users", name, action] => {
+            only(&method, &[Method::POST], "POST")?;
+            accounts::user_action(app, &req, name, action).await
+        }
+        ["api", "v1", "review"] => {
+            only(&method, &[Method::GET], "GET")?;
+            review::queue(app, &req).await
+        }
+        ["api", "v1", "plugins", pkg] => match method {
+            Method::GET => review::plugin_info(app, &req, pkg).await,
+            Method::PATCH => review::patch_plugin(app, &req, pkg).await,
+            Method::DELETE => review::delete_plugin(app, &req, pkg).await,
+            _ => Err(ApiError::MethodNotAllowed { allow: "GET, PATCH, DELETE" }),
+        },
+        ["api", "v1", "plugins", pkg, "restore"] => {
+            only(&method, &[Method::POST], "POST")?;
+            review::restore_plugin(app, &req, pkg).await
+        }
+        ["api", "v1", "plugins", pkg, "tokens"] => match method {
+            Method::GET => tokens::list(app, &req, pkg).await,
+            Method::POST => tokens::create(app, &req, pkg).await,
+            _ => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
+        },
+        ["api", "v1", "plugins", pkg, "tokens", id] => {
+            only(&method, &[Method::DELETE], "DELETE")?;
+            tokens::revoke(app, &req, pkg, id).await
+        }
+        ["api", "v1", "plugins", pkg, "versions", version] => {
+            only(&method, &[Method::DELETE], "DELETE")?;
+            review::delete_version(app, &req, pkg, version).await
+        }
+        ["api", "v1", "plugins", pkg, "versions", version, action @ ("approve" | "unapprove")] => {
+            only(&method, &[Method::POST], "POST")?;
+            review::set_approval(app, &req, pkg, version, *action == "approve").await
+        }
+        ["plugins", "add"] => {
+            only(&method, &[Method::POST], "POST")?;
+            upload::add(app, req).await
+        }
+        ["plugins", "api", pkg, "version", "add"] => Ok(token_api::add(app, req, pkg).await),
+        ["plugins", "api", pkg, "version", version, "update"] => {
+            Ok(token_api::update(app, req, pkg, version).await)
+        }
+        ["plugins", "RPC2"] => xmlrpc::handle(app, req).await,
+        _ => Err(ApiError::NotFound("No such resource.".into())),
+    }
+}
+
+/// Ok when `method` is allowed, else a 405 naming `allow`.
+fn only(method: &Method, allowed: &[Method], allow: &'static str) -> Result<(), ApiError> {
+    if allowed.contains(method) { Ok(()) } else { Err(ApiError::MethodNotAllowed { allow }) }
+}
+
+fn health(app: &App) -> ApiResult {
+    let status = app.rebuild.status();
+    let ready = !app.rebuild.is_enabled() || status.completed >= 1;
+    Ok(json_response(
+        if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
+        &serde_json::json!({
+            "status": if ready { "ok" } else { "starting" },
+            "site": status,
+        }),
+    ))
+}

@@ -1,0 +1,248 @@
+//! Credentials: argon2id password hashes, HS256 JWTs (user tokens and per-plugin upload
+//! tokens with the reference's claim names), and parsing of `Authorization` headers.
+//!
+//! Only the signature and the claims are checked here; authority (the token row exists, is
+//! not revoked, the user is active and still an editor) is checked against the database by
+//! the callers in `routes`.
+
+use std::sync::LazyLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm as ArgonAlgorithm, Argon2, Params, Version};
+use base64::Engine as _;
+use hyper::HeaderMap;
+use hyper::header::AUTHORIZATION;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+pub const LEEWAY_SECS: u64 = 30;
+/// Longest accepted token; longer ones are refused before any parsing.
+pub const MAX_TOKEN_LEN: usize = 4096;
+
+/// `token_type` of a user JWT (ours; from `POST /api/v1/token`).
+pub const USER_TOKEN: &str = "user";
+/// `token_type` of a per-plugin upload token (the reference's derived access token).
+pub const PLUGIN_TOKEN: &str = "access";
+
+/// Claims of both token kinds; names as the reference's simplejwt tokens.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub token_type: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_jti: Option<String>,
+}
+
+/// Why a token was refused (never shown in detail to clients).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("malformed token")]
+    Malformed,
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    #[error("token of the wrong kind")]
+    WrongKind,
+}
+
+/// Signs and checks JWTs with one HS256 secret.
+#[derive(Clone)]
+pub struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl Keys {
+    pub fn new(secret: &[u8]) -> Self {
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+
+    /// Signs `claims` with HS256.
+    pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)?)
+    }
+
+    /// Checks signature, algorithm (HS256 only), `exp` (required), `nbf`, `iat` (not in the
+    /// future), `jti`, and the kind. `now` is a Unix time in seconds.
+    pub fn verify(&self, token: &str, kind: &str, now: i64) -> Result<Claims, TokenError> {
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Malformed);
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["exp"]);
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let c = data.claims;
+        let leeway = LEEWAY_SECS as i64;
+        // Re-check with our clock too (typed claims: strings or floats fail to parse above).
+        if c.exp < now - leeway {
+            return Err(TokenError::Invalid("expired".into()));
+        }
+        if c.nbf.is_some_and(|nbf| nbf > now + leeway) {
+            return Err(TokenError::Invalid("not yet valid".into()));
+        }
+        if c.iat > now + leeway {
+            return Err(TokenError::Invalid("issued in the future".into()));
+        }
+        if c.jti.is_empty() || c.jti.len() > 128 {
+            return Err(TokenError::Invalid("bad jti".into()));
+        }
+        if c.token_type != kind {
+            return Err(TokenError::WrongKind);
+        }
+        match kind {
+            USER_TOKEN if c.user_id.is_none() || c.plugin_id.is_some() => {
+                Err(TokenError::WrongKind)
+            }
+            PLUGIN_TOKEN if c.plugin_id.is_none() || c.refresh_jti.is_none() => {
+                Err(TokenError::WrongKind)
+            }
+            _ => Ok(c),
+        }
+    }
+
+    /// Mints a user JWT; returns it with its expiry (Unix seconds).
+    pub fn user_token(
+        &self,
+        user_id: i64,
+        now: i64,
+        ttl_secs: i64,
+    ) -> anyhow::Result<(String, i64)> {
+        let exp = now + ttl_secs;
+        let claims = Claims {
+            token_type: USER_TOKEN.into(),
+            exp,
+            iat: now,
+            jti: new_jti(),
+            nbf: None,
+            user_id: Some(user_id),
+            plugin_id: None,
+            refresh_jti: None,
+        };
+        Ok((self.sign(&claims)?, exp))
+    }
+
+    /// Mints a per-plugin upload token; `refresh_jti` names its database row.
+    pub fn plugin_token(
+        &self,
+        plugin_id: i64,
+        refresh_jti: &str,
+        now: i64,
+        exp: i64,
+    ) -> anyhow::Result<String> {
+        let claims = Claims {
+            token_type: PLUGIN_TOKEN.into(),
+            exp,
+            iat: now,
+            jti: new_jti(),
+            nbf: None,
+            user_id: None,
+            plugin_id: Some(plugin_id),
+            refresh_jti: Some(refresh_jti.to_owned()),
+        };
+        self.sign(&claims)
+    }
+}
+
+/// A random 128-bit identifier, hex.
+pub fn new_jti() -> String {
+    let mut raw = [0u8; 16];
+    rand::fill(&mut raw);
+    hex::encode(raw)
+}
+
+/// Where the credentials of a request are.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Credentials {
+    None,
+    Bearer(String),
+    Basic {
+        username: String,
+        password: String,
+    },
+    /// Present but unusable (two headers, unknown scheme, bad encoding, too long).
+    Malformed,
+}
+
+/// Reads the `Authorization` header(s).
+pub fn credentials(headers: &HeaderMap) -> Credentials {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else { return Credentials::None };
+    if values.next().is_some() || value.len() > MAX_TOKEN_LEN + 16 {
+        return Credentials::Malformed;
+    }
+    let Ok(value) = value.to_str() else { return Credentials::Malformed };
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        let token = token.trim();
+        if token.is_empty() || token.contains(char::is_whitespace) {
+            return Credentials::Malformed;
+        }
+        return Credentials::Bearer(token.to_owned());
+    }
+    if let Some(b64) = value.strip_prefix("Basic ") {
+        let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
+            return Credentials::Malformed;
+        };
+        let Ok(text) = String::from_utf8(raw) else { return Credentials::Malformed };
+        let Some((username, password)) = text.split_once(':') else {
+            return Credentials::Malformed;
+        };
+        return Credentials::Basic { username: username.to_owned(), password: password.to_owned() };
+    }
+    Credentials::Malformed
+}
+
+fn argon2() -> Argon2<'static> {
+    // OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane.
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(ArgonAlgorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password with argon2id and a random salt (PHC string).
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let mut salt = [0u8; 16];
+    rand::fill(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let hash = argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("failed to hash the password: {e}"))?;
+    Ok(hash.to_string())
+}
+
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password(&new_jti()).unwrap_or_default());
+
+/// Checks a password against a stored PHC hash. With no stored hash (unknown user or no
+/// password), a dummy hash is verified instead so timing does not reveal which case it was.
+pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
+    let (hash, real) = match stored {
+        Some(h) => (h, true),
+        None => (DUMMY_HASH.as_str(), false),
+    };
+    let Ok(parsed) = PasswordHash::new(hash) else { return false };
+    let ok = argon2().verify_password(password.as_bytes(), &parsed).is_ok();
+    ok && real
+}
+
+/// SHA-256 of a token, hex (what `upload_tokens.token_sha256` holds).
+pub fn token_hash(token: &str) -> String {
+    generator::fsutil::sha256_hex(token.as_bytes())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,272 @@
+//! The service's subcommands: `serve`, `user add`, `token create`. `main.rs` declares them
+//! beside `check` and calls `run_*` here.
+
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+
+use generator::db;
+
+use crate::config::{ServiceConfig, load_secret};
+
+/// Paths shared by every service subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Data dir holding catalog.sqlite3 and the stored zips.
+    #[arg(long, env = "PLUGINS_DATA_DIR", default_value = "data")]
+    pub data: PathBuf,
+}
+
+/// `uploader serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Site dir that nginx serves (the service rebuilds it after every change).
+    #[arg(long, env = "PLUGINS_SITE_DIR", default_value = "site")]
+    pub site: PathBuf,
+    /// Templates dir of the generator.
+    #[arg(long, env = "PLUGINS_TEMPLATES_DIR", default_value = "templates")]
+    pub templates: PathBuf,
+    /// Public base URL (as in plugins.xml), e.g. http://127.0.0.1:8080.
+    #[arg(long, env = "PLUGINS_BASE_URL", default_value = "http://127.0.0.1:8080")]
+    pub base_url: String,
+    /// Address to listen on (nginx proxies to it).
+    #[arg(long, env = "PLUGINS_UPLOADER_LISTEN", default_value = "127.0.0.1:8081")]
+    pub listen: SocketAddr,
+    /// File holding the JWT signing secret (at least 32 bytes). Default: the
+    /// PLUGINS_JWT_SECRET variable, else <data>/jwt-secret.
+    #[arg(long, env = "PLUGINS_JWT_SECRET_FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// Create <data>/jwt-secret (mode 0600, random) when no secret is configured.
+    #[arg(long)]
+    pub generate_secret: bool,
+    /// Largest accepted plugin zip, in bytes.
+    #[arg(long, env = "PLUGINS_MAX_UPLOAD_BYTES", default_value_t = 25_000_000)]
+    pub max_upload_bytes: u64,
+    /// Lifetime of user tokens from POST /api/v1/token, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub user_token_ttl: u64,
+    /// Lifetime of per-plugin upload tokens, in days.
+    #[arg(long, default_value_t = 365)]
+    pub plugin_token_days: u64,
+    /// Seconds allowed to receive request headers.
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds allowed between two chunks of a request body.
+    #[arg(long, default_value_t = 30)]
+    pub body_idle_timeout: u64,
+    /// Most simultaneous connections.
+    #[arg(long, default_value_t = 256)]
+    pub max_connections: usize,
+    /// Do not rebuild the site after changes (API only; for debugging).
+    #[arg(long)]
+    pub no_rebuild: bool,
+}
+
+impl ServeArgs {
+    pub fn config(&self) -> Result<ServiceConfig> {
+        let site = generator::Config::new(
+            self.data.data.clone(),
+            self.site.clone(),
+            self.templates.clone(),
+            &self.base_url,
+        )?;
+        let env = std::env::var("PLUGINS_JWT_SECRET").ok();
+        let secret = load_secret(
+            self.secret_file.as_deref(),
+            env.as_deref(),
+            &self.data.data,
+            self.generate_secret,
+        )?;
+        let mut c = ServiceConfig::new(site, secret)?;
+        c.listen = self.listen;
+        c.max_upload_bytes = self.max_upload_bytes;
+        c.user_token_ttl = Duration::from_secs(self.user_token_ttl.max(60));
+        c.plugin_token_ttl = Duration::from_secs(self.plugin_token_days.clamp(1, 3650) * 86_400);
+        c.header_timeout = Duration::from_secs(self.header_timeout.max(1));
+        c.body_idle_timeout = Duration::from_secs(self.body_idle_timeout.max(1));
+        c.max_connections = self.max_connections.max(1);
+        c.rebuild = !self.no_rebuild;
+        Ok(c)
+    }
+}
+
+/// `uploader user ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Create an account; the password is read from standard input.
+    Add(UserAddArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UserAddArgs {
+    /// User name (letters, digits, @.+-_).
+    pub name: String,
+    #[arg(long, default_value = "")]
+    pub email: String,
+    /// Staff: approves everything, manages users.
+    #[arg(long)]
+    pub staff: bool,
+    /// Trusted (can_approve): uploads are approved at once; approves plugins they edit.
+    #[arg(long)]
+    pub trusted: bool,
+    /// Read the password from standard input (first line). Without it the account has no
+    /// password and cannot log in.
+    #[arg(long)]
+    pub password_stdin: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// `uploader token ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenCommand {
+    /// Mint a per-plugin upload token for a user (printed once on standard output).
+    Create(TokenCreateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenCreateArgs {
+    /// The user the token acts for (must be an editor of the plugin, or staff).
+    #[arg(long)]
+    pub user: String,
+    /// Package name of the plugin.
+    #[arg(long)]
+    pub plugin: String,
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// Lifetime in days.
+    #[arg(long, default_value_t = 365)]
+    pub days: u64,
+    /// File holding the JWT signing secret (default: PLUGINS_JWT_SECRET, else
+    /// <data>/jwt-secret), the same the service uses.
+    #[arg(long, env = "PLUGINS_JWT_SECRET_FILE")]
+    pub secret_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PLUGINS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn report(result: Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `uploader serve`.
+pub fn run_serve(args: &ServeArgs) -> ExitCode {
+    init_logging();
+    report((|| {
+        let config = args.config()?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("failed to start the async runtime")?;
+        rt.block_on(crate::server::run(config))
+    })())
+}
+
+/// `uploader user add`.
+pub fn run_user(cmd: &UserCommand) -> ExitCode {
+    init_logging();
+    report((|| match cmd {
+        UserCommand::Add(a) => {
+            let password = if a.password_stdin {
+                let mut text = String::new();
+                std::io::stdin()
+                    .take(4096)
+                    .read_to_string(&mut text)
+                    .context("failed to read the password from standard input")?;
+                let line = text.lines().next().unwrap_or("").to_owned();
+                anyhow::ensure!(!line.is_empty(), "no password on standard input");
+                Some(line)
+            } else {
+                None
+            };
+            let mut conn = db::open(&a.data.data)?;
+            let id = crate::routes::accounts::add_user(
+                &mut conn,
+                &a.name,
+                &a.email,
+                password.as_deref(),
+                a.staff,
+                a.trusted,
+            )?;
+            eprintln!(
+                "created user `{}` (id {id}{}{})",
+                a.name,
+                if a.staff { ", staff" } else { "" },
+                if a.trusted { ", trusted" } else { "" }
+            );
+            Ok(())
+        }
+    })())
+}
+
+/// `uploader token create`.
+pub fn run_token(cmd: &TokenCommand) -> ExitCode {
+    init_logging();
+    report((|| match cmd {
+        TokenCommand::Create(a) => {
+            let env = std::env::var("PLUGINS_JWT_SECRET").ok();
+            let secret =
+                load_secret(a.secret_file.as_deref(), env.as_deref(), &a.data.data, false)?;
+            anyhow::ensure!(
+                secret.len() >= crate::config::MIN_SECRET_BYTES,
+                "the JWT secret is too short"
+            );
+            let keys = crate::auth::Keys::new(&secret);
+            let mut conn = db::open(&a.data.data)?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let user = db::user_by_name(&tx, &a.user)?
+                .with_context(|| format!("there is no user `{}`", a.user))?;
+            anyhow::ensure!(user.is_active, "user `{}` is blocked", a.user);
+            let plugin = db::plugin_by_package(&tx, &a.plugin)?
+                .with_context(|| format!("there is no plugin `{}`", a.plugin))?;
+            anyhow::ensure!(
+                user.is_staff || user.is_superuser || db::is_editor(&tx, plugin.id, user.id)?,
+                "user `{}` is not an editor of `{}`: the token would be refused",
+                a.user,
+                plugin.package_name
+            );
+            let minted = crate::routes::tokens::mint(
+                &tx,
+                &keys,
+                &plugin,
+                &user,
+                &a.description,
+                Duration::from_secs(a.days.clamp(1, 3650) * 86_400),
+                db::now(),
+            )?;
+            tx.commit()?;
+            eprintln!(
+                "token {} for plugin `{}` acting as `{}`, expires {} (shown once):",
+                minted.id,
+                plugin.package_name,
+                user.username,
+                crate::routes::fmt_api_time(minted.expires_at)
+            );
+            println!("{}", minted.token);
+            Ok(())
+        }
+    })())
+}

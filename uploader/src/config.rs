@@ -1,0 +1,157 @@
+//! Configuration of the upload service: paths, listen address, the JWT signing secret, token
+//! lifetimes, body limits and timeouts. Built by the `serve` command or directly by tests.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+
+/// Smallest accepted signing secret (HS256 wants at least 256 bits).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Everything the service needs to run.
+#[derive(Clone)]
+pub struct ServiceConfig {
+    /// Where the catalog, the stored zips and the site live, and the public base URL.
+    pub site: generator::Config,
+    /// Address to listen on (nginx proxies to it).
+    pub listen: SocketAddr,
+    /// HS256 signing secret for every JWT.
+    pub jwt_secret: Vec<u8>,
+    /// Lifetime of a user JWT from `POST /api/v1/token`.
+    pub user_token_ttl: Duration,
+    /// Lifetime of a per-plugin upload token (default one year).
+    pub plugin_token_ttl: Duration,
+    /// Largest accepted plugin zip.
+    pub max_upload_bytes: u64,
+    /// Largest accepted body of a JSON request.
+    pub max_json_bytes: u64,
+    /// Time allowed to receive the request headers.
+    pub header_timeout: Duration,
+    /// Time allowed between two chunks of a request body.
+    pub body_idle_timeout: Duration,
+    /// Time allowed to receive a whole request body.
+    pub body_total_timeout: Duration,
+    /// How long an approval response waits for the site to include the change.
+    pub live_wait: Duration,
+    /// Most connections served at once.
+    pub max_connections: usize,
+    /// Whether uploads check that metadata URLs answer (outbound HEAD requests).
+    pub check_urls_online: bool,
+    /// Whether changes trigger site builds (tests of pure API behaviour switch it off).
+    pub rebuild: bool,
+}
+
+impl std::fmt::Debug for ServiceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("ServiceConfig")
+            .field("site", &self.site)
+            .field("listen", &self.listen)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceConfig {
+    /// Defaults for everything but paths and the secret.
+    pub fn new(site: generator::Config, jwt_secret: Vec<u8>) -> Result<Self> {
+        ensure!(
+            jwt_secret.len() >= MIN_SECRET_BYTES,
+            "the JWT secret is too short ({} bytes): use at least {MIN_SECRET_BYTES} random bytes, e.g. `head -c 48 /dev/urandom | base64 > data/jwt-secret`",
+            jwt_secret.len()
+        );
+        Ok(Self {
+            site,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            jwt_secret,
+            user_token_ttl: Duration::from_secs(3600),
+            plugin_token_ttl: Duration::from_secs(365 * 24 * 3600),
+            max_upload_bytes: 25_000_000,
+            max_json_bytes: 64 * 1024,
+            header_timeout: Duration::from_secs(10),
+            body_idle_timeout: Duration::from_secs(30),
+            body_total_timeout: Duration::from_secs(300),
+            live_wait: Duration::from_secs(10),
+            max_connections: 256,
+            check_urls_online: false,
+            rebuild: true,
+        })
+    }
+
+    /// Largest body accepted on a route taking a zip as multipart or raw bytes.
+    pub fn max_multipart_bytes(&self) -> u64 {
+        self.max_upload_bytes + 256 * 1024
+    }
+
+    /// Largest XML-RPC body: base64 with line breaks is about 1.37 times the zip.
+    pub fn max_xmlrpc_bytes(&self) -> u64 {
+        self.max_upload_bytes / 100 * 140 + 64 * 1024
+    }
+}
+
+/// Reads the signing secret from a file (trimmed; may be text or raw bytes).
+pub fn read_secret_file(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("failed to read the JWT secret file `{}`", path.display()))?;
+    Ok(trim_secret(bytes))
+}
+
+/// Takes the secret from `--secret-file`, else from `PLUGINS_JWT_SECRET` (passed in), else
+/// from `<data>/jwt-secret`, which `generate` creates (mode 0600) on first run when allowed.
+pub fn load_secret(
+    file: Option<&Path>,
+    env: Option<&str>,
+    data_dir: &Path,
+    generate: bool,
+) -> Result<Vec<u8>> {
+    if let Some(path) = file {
+        return read_secret_file(path);
+    }
+    if let Some(value) = env.filter(|v| !v.trim().is_empty()) {
+        return Ok(trim_secret(value.as_bytes().to_vec()));
+    }
+    let default = data_dir.join("jwt-secret");
+    if default.exists() {
+        return read_secret_file(&default);
+    }
+    ensure!(
+        generate,
+        "no JWT secret: pass --secret-file FILE, set PLUGINS_JWT_SECRET, or create `{}` (or pass --generate-secret)",
+        default.display()
+    );
+    generate_secret_file(&default)?;
+    read_secret_file(&default)
+}
+
+fn trim_secret(bytes: Vec<u8>) -> Vec<u8> {
+    match std::str::from_utf8(&bytes) {
+        Ok(s) => s.trim().as_bytes().to_vec(),
+        Err(_) => bytes,
+    }
+}
+
+/// Writes 48 random bytes, base64-encoded, to `path` with mode 0600.
+pub fn generate_secret_file(path: &Path) -> Result<PathBuf> {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut raw = [0u8; 48];
+    rand::fill(&mut raw);
+    let text = base64::engine::general_purpose::STANDARD.encode(raw);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create `{}`", dir.display()))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("failed to create the JWT secret file `{}`", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()?;
+    Ok(path.to_path_buf())
+}

@@ -1,0 +1,210 @@
+//! The one error type at the HTTP edge. Every failure becomes a JSON body
+//! `{"detail": "...", "code": "..."}` with a fitting status; internal errors are logged and
+//! answered with a generic message, so no path, SQL or secret ever reaches a client.
+//! The reference-compatible endpoints (`/plugins/api/...`, `/plugins/RPC2/`) shape their own
+//! bodies from these variants (see `routes::token_api` and `routes::xmlrpc`).
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{self, HeaderValue};
+use hyper::{Response, StatusCode};
+use serde::Serialize;
+
+/// The response type of every handler.
+pub type HttpResponse = Response<Full<Bytes>>;
+
+/// A failure of a request, mapped to a status code.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed or its content is invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 400 with the validator's problems.
+    #[error("the plugin package is invalid")]
+    Invalid { errors: Vec<serde_json::Value>, warnings: Vec<serde_json::Value>, text: Vec<String> },
+    /// 401: missing or bad credentials (Bearer).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 401: missing or bad HTTP Basic credentials.
+    #[error("{0}")]
+    BasicUnauthorized(String),
+    /// 403: valid credentials without the right.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405 with the allowed methods.
+    #[error("method not allowed; use {allow}")]
+    MethodNotAllowed { allow: &'static str },
+    /// 408: the body did not arrive in time.
+    #[error("the request body did not arrive in time")]
+    Timeout,
+    /// 409: the change conflicts with the current state (duplicate version, ...).
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: body larger than `limit` bytes.
+    #[error("request body too large: the limit is {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// 415.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 503: temporarily unable (database busy, disk full).
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: a bug or an environment failure; details go to the log only.
+    #[error("internal error")]
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        from_anyhow(e)
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        from_anyhow(e.into())
+    }
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) | ApiError::BasicUnauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Invalid { .. } => "invalid_package",
+            ApiError::Unauthorized(_) | ApiError::BasicUnauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::Timeout => "timeout",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::TooLarge { .. } => "too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The human message shown to clients (generic for internal errors).
+    pub fn detail(&self) -> String {
+        match self {
+            ApiError::Invalid { text, .. } => {
+                format!("The plugin package is invalid: {}", text.join(" "))
+            }
+            ApiError::Internal(_) => {
+                "Internal server error; the request was not applied. Try again later.".into()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// Logs internal errors (with their cause chain) and builds the JSON response.
+    pub fn into_response(self) -> HttpResponse {
+        if let ApiError::Internal(e) = &self {
+            tracing::error!(error = format!("{e:#}"), "request failed");
+        }
+        let status = self.status();
+        let mut body = serde_json::json!({ "detail": self.detail(), "code": self.code() });
+        if let ApiError::Invalid { errors, warnings, .. } = &self {
+            body["errors"] = serde_json::Value::Array(errors.clone());
+            body["warnings"] = serde_json::Value::Array(warnings.clone());
+        }
+        let mut resp = json_response(status, &body);
+        match &self {
+            ApiError::Unauthorized(_) => {
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+            }
+            ApiError::BasicUnauthorized(_) => {
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"QGIS plugins\", charset=\"UTF-8\""),
+                );
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::TooLarge { .. } | ApiError::Timeout => {
+                resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            ApiError::Unavailable(_) => {
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+/// Maps an error from blocking work: database busy/full → 503, else internal.
+pub fn from_anyhow(e: anyhow::Error) -> ApiError {
+    for cause in e.chain() {
+        if let Some(rusqlite::Error::SqliteFailure(f, _)) = cause.downcast_ref::<rusqlite::Error>()
+        {
+            match f.code {
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
+                    return ApiError::Unavailable(
+                        "The catalog is busy; try again in a few seconds.".into(),
+                    );
+                }
+                rusqlite::ErrorCode::DiskFull => {
+                    return ApiError::Unavailable("The server is out of disk space.".into());
+                }
+                _ => {}
+            }
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::StorageFull {
+                return ApiError::Unavailable("The server is out of disk space.".into());
+            }
+            if io.kind() == std::io::ErrorKind::ReadOnlyFilesystem {
+                return ApiError::Unavailable("The store is read-only.".into());
+            }
+        }
+    }
+    ApiError::Internal(e)
+}
+
+/// A JSON response with `status`.
+pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> HttpResponse {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// A plain-text response (the reference's `Invalid token`).
+pub fn text_response(status: StatusCode, text: &'static str) -> HttpResponse {
+    let mut resp = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Result of a handler.
+pub type ApiResult = Result<HttpResponse, ApiError>;

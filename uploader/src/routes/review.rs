@@ -1,0 +1,403 @@
+//! Review and plugin management (user JWT): approve/unapprove a version, the review queue,
+//! plugin edits (owners, maintainer, deprecated), version deletion, soft deletion and
+//! restore. Permissions as reference §3.2 with decisions §5. Every change writes an event,
+//! bumps the plugin's revision and triggers the coalescing rebuild; approval responses wait
+//! (bounded) for the build that includes them and say when the change went live.
+
+use bytes::Bytes;
+use hyper::{Request, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use generator::db::{self, PluginRow, User, VersionRow};
+use generator::names::PluginVersion;
+
+use super::upload::wait_live;
+use super::{
+    can_approve, can_edit, fmt_api_time, immediate, now, parse_json, plugin_or_404,
+    user_from_bearer,
+};
+use crate::app::App;
+use crate::error::{ApiError, ApiResult, json_response};
+
+fn version_or_404(
+    conn: &rusqlite::Connection,
+    plugin: &PluginRow,
+    version: &str,
+) -> Result<VersionRow, ApiError> {
+    let not_found = || {
+        ApiError::NotFound(format!("Plugin `{}` has no version `{version}`.", plugin.package_name))
+    };
+    let v = PluginVersion::parse(version).map_err(|_| not_found())?;
+    db::version_by_key(conn, plugin.id, v.key())?.ok_or_else(not_found)
+}
+
+fn forbid_non_editor(
+    conn: &rusqlite::Connection,
+    plugin: &PluginRow,
+    user: &User,
+    what: &str,
+) -> Result<(), ApiError> {
+    if can_edit(conn, plugin, user)? {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "Only editors of `{}` and staff can {what}.",
+            plugin.package_name
+        )))
+    }
+}
+
+/// `POST /api/v1/plugins/<pkg>/versions/<v>/approve` and `.../unapprove`.
+pub async fn set_approval(
+    app: &App,
+    req: &Request<Bytes>,
+    package: &str,
+    version: &str,
+    approve: bool,
+) -> ApiResult {
+    let user = user_from_bearer(app, req.headers()).await?;
+    let (package, version) = (package.to_owned(), version.to_owned());
+    let app2 = app.clone();
+    let (plugin, row, changed) = app
+        .db(move |conn| {
+            let tx = immediate(conn)?;
+            let plugin = plugin_or_404(&tx, &package)?;
+            if !can_approve(&tx, &plugin, &user)? {
+                return Err(ApiError::Forbidden(
+                    "You do not have approval rights for this plugin.".into(),
+                ));
+            }
+            let row = version_or_404(&tx, &plugin, &version)?;
+            if approve
+                && !row.approved
+                && !app2.store.verify(&row.package_path, &row.package_sha256, row.package_size)
+            {
+                return Err(ApiError::Conflict(format!(
+                    "The stored package of {} {} is missing or damaged; it cannot be published. Upload the version again.",
+                    plugin.package_name, row.version
+                )));
+            }
+            let now = now();
+            let changed = db::set_version_approved(&tx, plugin.id, row.id, approve, user.id, now)?;
+            if changed {
+                db::log_event(
+                    &tx,
+                    now,
+                    Some(user.id),
+                    if approve { "version.approve" } else { "version.unapprove" },
+                    Some(plugin.id),
+                    &json!({"version": row.version}).to_string(),
+                )?;
+            }
+            tx.commit()?;
+            Ok((plugin, row, changed))
+        })
+        .await?;
+    // Idempotent: a repeated approval causes no new build, but still reports liveness.
+    let ticket = if changed { app.rebuild.request() } else { app.rebuild.status().requested };
+    let (live, live_after_ms) = wait_live(app, ticket).await;
+    let state = if approve { "approved" } else { "unapproved" };
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "package": plugin.package_name,
+            "version": row.version,
+            "approved": approve,
+            "changed": changed,
+            "live": live,
+            "live_after_ms": live_after_ms,
+            "message": format!(
+                "The plugin version '{} {}' is now {state}.{}",
+                plugin.name,
+                row.version,
+                if live { " The change is live." } else { " The site is being regenerated." }
+            ),
+        }),
+    ))
+}
+
+/// `GET /api/v1/review`: versions awaiting review; staff see all, trusted users those of
+/// plugins they edit.
+pub async fn queue(app: &App, req: &Request<Bytes>) -> ApiResult {
+    let user = user_from_bearer(app, req.headers()).await?;
+    let filter = if user.is_staff || user.is_superuser {
+        None
+    } else if user.can_approve {
+        Some(user.id)
+    } else {
+        return Err(ApiError::Forbidden(
+            "Only staff and trusted users can see the review queue.".into(),
+        ));
+    };
+    let rows = app.db(move |conn| Ok(db::pending_versions(conn, filter)?)).await?;
+    let base = &app.config.site.base_url;
+    let items: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "package": r.package_name,
+                "name": r.plugin_name,
+                "version": r.version,
+                "version_id": r.version_id,
+                "experimental": r.experimental,
+                "uploaded_by": r.uploaded_by,
+                "uploaded_at": fmt_api_time(r.created_on),
+                "from_token": r.is_from_token,
+                "approve_url": format!(
+                    "{base}/api/v1/plugins/{}/versions/{}/approve",
+                    r.package_name, r.version
+                ),
+            })
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &json!({"count": items.len(), "versions": items})))
+}
+
+/// `GET /api/v1/plugins/<pkg>`: the plugin with every version, approved or not (editors and
+/// staff; this is where authors see their drafts).
+pub async fn plugin_info(app: &App, req: &Request<Bytes>, package: &str) -> ApiResult {
+    let user = user_from_bearer(app, req.headers()).await?;
+    let body = plugin_state(app, user, package.to_owned()).await?;
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+async fn plugin_state(
+    app: &App,
+    user: User,
+    package: String,
+) -> Result<serde_json::Value, ApiError> {
+    let (plugin, owners, versions, creator, maintainer) = app
+        .db(move |conn| {
+            let plugin = plugin_or_404(conn, &package)?;
+            forbid_non_editor(conn, &plugin, &user, "see its drafts")?;
+            let owners = db::plugin_owners(conn, plugin.id)?;
+            let versions = db::versions_of_plugin(conn, plugin.id)?;
+            let name_of = |id: Option<i64>| -> Result<Option<String>, ApiError> {
+                Ok(match id {
+                    Some(id) => db::user_by_id(conn, id)?.map(|u| u.username),
+                    None => None,
+                })
+            };
+            let creator = name_of(Some(plugin.created_by))?;
+            let maintainer = name_of(plugin.maintainer)?;
+            Ok((plugin, owners, versions, creator, maintainer))
+        })
+        .await?;
+    Ok(json!({
+        "id": plugin.id,
+        "package": plugin.package_name,
+        "name": plugin.name,
+        "creator": creator,
+        "maintainer": maintainer,
+        "owners": owners.iter().map(|(_, n)| n).collect::<Vec<_>>(),
+        "deprecated": plugin.deprecated,
+        "deleted": plugin.is_deleted,
+        "deleted_on": plugin.deleted_on.map(fmt_api_time),
+        "revision": plugin.revision,
+        "versions": versions.iter().map(|v| json!({
+            "id": v.id,
+            "version": v.version,
+            "approved": v.approved,
+            "experimental": v.experimental,
+            "uploaded_at": fmt_api_time(v.created_on),
+            "sha256": v.package_sha256,
+            "size": v.package_size,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PluginPatch {
+    /// Replaces the owners (editors beside the creator), by user name.
+    owners: Option<Vec<String>>,
+    /// User name of the maintainer (must be the creator or an owner).
+    maintainer: Option<String>,
+    deprecated: Option<bool>,
+}
+
+/// `PATCH /api/v1/plugins/<pkg>` with `{"owners"?, "maintainer"?, "deprecated"?}`.
+pub async fn patch_plugin(app: &App, req: &Request<Bytes>, package: &str) -> ApiResult {
+    let user = user_from_bearer(app, req.headers()).await?;
+    let patch: PluginPatch = parse_json(req.body())?;
+    if patch.owners.as_ref().is_some_and(|o| o.len() > 100) {
+        return Err(ApiError::BadRequest("At most 100 owners.".into()));
+    }
+    let package = package.to_owned();
+    let (actor, pkg) = (user.clone(), package.clone());
+    app.db(move |conn| {
+        let tx = immediate(conn)?;
+        let plugin = plugin_or_404(&tx, &package)?;
+        forbid_non_editor(&tx, &plugin, &user, "edit it")?;
+        let now = now();
+        let lookup = |name: &str| -> Result<User, ApiError> {
+            db::user_by_name(&tx, name)?
+                .ok_or_else(|| ApiError::BadRequest(format!("There is no user `{name}`.")))
+        };
+        let mut owner_ids =
+            db::plugin_owners(&tx, plugin.id)?.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+        if let Some(owners) = &patch.owners {
+            owner_ids = owners.iter().map(|n| lookup(n).map(|u| u.id)).collect::<Result<_, _>>()?;
+            owner_ids.retain(|id| *id != plugin.created_by);
+            owner_ids.sort_unstable();
+            owner_ids.dedup();
+            db::set_plugin_owners(&tx, plugin.id, &owner_ids, now)?;
+            // A maintainer who is no longer an editor falls back to the creator.
+            if plugin.maintainer.is_some_and(|m| m != plugin.created_by && !owner_ids.contains(&m))
+                && patch.maintainer.is_none()
+            {
+                db::set_plugin_maintainer(&tx, plugin.id, plugin.created_by, now)?;
+            }
+        }
+        if let Some(name) = &patch.maintainer {
+            let m = lookup(name)?;
+            if m.id != plugin.created_by && !owner_ids.contains(&m.id) {
+                return Err(ApiError::BadRequest(format!(
+                    "`{name}` is not an editor of `{}`: add them to the owners first.",
+                    plugin.package_name
+                )));
+            }
+            db::set_plugin_maintainer(&tx, plugin.id, m.id, now)?;
+        }
+        if let Some(deprecated) = patch.deprecated {
+            db::set_plugin_deprecated(&tx, plugin.id, deprecated, now)?;
+        }
+        db::log_event(
+            &tx,
+            now,
+            Some(user.id),
+            "plugin.update",
+            Some(plugin.id),
+            &json!({
+                "owners": patch.owners,
+                "maintainer": patch.maintainer,
+                "deprecated": patch.deprecated,
+            })
+            .to_string(),
+        )?;
+        tx.commit()?;
+        Ok(())
+    })
+    .await?;
+    let ticket = app.rebuild.request();
+    let (live, live_after_ms) = wait_live(app, ticket).await;
+    let mut body = plugin_state(app, actor, pkg).await?;
+    body["live"] = json!(live);
+    body["live_after_ms"] = json!(live_after_ms);
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `DELETE /api/v1/plugins/<pkg>/versions/<v>`: editors and staff; the zip is removed after
+/// the row.
+pub async fn delete_version(
+    app: &App,
+    req: &Request<Bytes>,
+    package: &str,
+    version: &str,
+) -> ApiResult {
+    let user = user_from_bearer(app, req.headers()).await?;
+    let (package, version) = (package.to_owned(), version.to_owned());
+    let (plugin, row) = app
+        .db(move |conn| {
+            let tx = immediate(conn)?;
+            let plugin = plugin_or_404(&tx, &package)?;
+            forbid_non_editor(&tx, &plugin, &user, "delete its versions")?;
+            let row = version_or_404(&tx, &plugin, &version)?;
+            let now = now();
+            db::delete_version(&tx, plugin.id, row.id, now)?;
+            db::log_event(
+                &tx,
+                now,
+                Some(user.id),
+                "version.delete",
+                Some(plugin.id),
+                &json!({"version": row.version, "was_approved": row.approved}).to_string(),
+            )?;
+            tx.commit()?;
+            Ok((plugin, row))
+        })
+        .await?;
+    if let Err(e) = app.store.remove(&row.package_path) {
+        tracing::warn!(
+            error = format!("{e:#}"),
+            "failed to remove a deleted zip; the startup sweep will"
+        );
+    }
+    let ticket = app.rebuild.request();
+    let (live, live_after_ms) = wait_live(app, ticket).await;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "package": plugin.package_name,
+            "version": row.version,
+            "deleted": true,
+            "live": live,
+            "live_after_ms": live_after_ms,
+        }),
+    ))
+}
+
+/// `DELETE /api/v1/plugins/<pkg>` (soft delete) and `POST /api/v1/plugins/<pkg>/restore`.
+async fn set_deleted(app: &App, req: &Request<Bytes>, package: &str, delete: bool) -> ApiResult {
+    let user = user_from_bearer(app, req.headers()).await?;
+    let package = package.to_owned();
+    let (plugin, changed) = app
+        .db(move |conn| {
+            let tx = immediate(conn)?;
+            let plugin = plugin_or_404(&tx, &package)?;
+            forbid_non_editor(
+                &tx,
+                &plugin,
+                &user,
+                if delete { "delete it" } else { "restore it" },
+            )?;
+            if !delete && !plugin.is_deleted {
+                return Err(ApiError::NotFound(format!(
+                    "Plugin `{}` is not marked for deletion.",
+                    plugin.package_name
+                )));
+            }
+            let changed = plugin.is_deleted != delete;
+            if changed {
+                let now = now();
+                db::set_plugin_deleted(&tx, plugin.id, delete, now)?;
+                db::log_event(
+                    &tx,
+                    now,
+                    Some(user.id),
+                    if delete { "plugin.delete" } else { "plugin.restore" },
+                    Some(plugin.id),
+                    "{}",
+                )?;
+            }
+            tx.commit()?;
+            Ok((plugin, changed))
+        })
+        .await?;
+    let ticket = if changed { app.rebuild.request() } else { app.rebuild.status().requested };
+    let (live, live_after_ms) = wait_live(app, ticket).await;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "package": plugin.package_name,
+            "deleted": delete,
+            "changed": changed,
+            "live": live,
+            "live_after_ms": live_after_ms,
+            "message": if delete {
+                format!("The plugin {} is marked for deletion; restore it with POST /api/v1/plugins/{}/restore.", plugin.name, plugin.package_name)
+            } else {
+                format!("The plugin {} has been restored.", plugin.name)
+            },
+        }),
+    ))
+}
+
+pub async fn delete_plugin(app: &App, req: &Request<Bytes>, package: &str) -> ApiResult {
+    set_deleted(app, req, package, true).await
+}
+
+pub async fn restore_plugin(app: &App, req: &Request<Bytes>, package: &str) -> ApiResult {
+    set_deleted(app, req, package, false).await
+}

@@ -1,0 +1,227 @@
+//! The hyper 1 HTTP/1.1 server: bounded connections, header read timeout, bounded body size
+//! (413 from `Content-Length` before reading, or as soon as the limit is crossed), body idle
+//! and total timeouts (408), graceful shutdown on SIGTERM or Ctrl-C. Requests without
+//! credentials on authenticated routes are answered without reading their body.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt as _;
+use hyper::Request;
+use hyper::body::Incoming;
+use hyper::header::{AUTHORIZATION, CONNECTION, CONTENT_LENGTH, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::app::{self, App};
+use crate::error::{ApiError, HttpResponse};
+
+/// How long shutdown waits for open connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Serves `listener` until `shutdown` resolves, then drains connections (bounded).
+pub async fn serve(
+    app: App,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let config = &app.config;
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        .keep_alive(true)
+        .max_buf_size(64 * 1024);
+    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = Arc::clone(&slots).acquire_owned() => p.context("connection limiter closed")?,
+            () = &mut shutdown => break,
+        };
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = Arc::clone(&app);
+        let service = service_fn(move |req: Request<Incoming>| {
+            let app = Arc::clone(&app);
+            async move { Ok::<_, Infallible>(handle_incoming(&app, req).await) }
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut conn = std::pin::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => {
+                    // Finish the request in flight, then close.
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    tracing::info!("shutting down: no new connections; waiting for open ones");
+    let _ = stop_tx.send(true);
+    let all = u32::try_from(config.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all)).await.is_err() {
+        tracing::warn!("some connections did not finish within the grace period");
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Routes whose handlers refuse requests without credentials: those can be answered
+/// without reading the body.
+fn needs_credentials(path: &str) -> bool {
+    (path.starts_with("/api/v1/") && !path.starts_with("/api/v1/token"))
+        || path.starts_with("/plugins/api/")
+        || path.starts_with("/plugins/add")
+}
+
+async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
+    let started = Instant::now();
+    let method = req.method().clone();
+    // Log the path only: a query string could carry a secret.
+    let path = req.uri().path().to_owned();
+    let (parts, body) = req.into_parts();
+    let limit = app::body_limit(&app.config, &path);
+    let mut close = false;
+    let declared = match parts.headers.get(CONTENT_LENGTH) {
+        Some(v) => match v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) {
+            Some(n) => Some(n),
+            None => {
+                return finish(
+                    ApiError::BadRequest("Invalid Content-Length header.".into()).into_response(),
+                    true,
+                    &method,
+                    &path,
+                    started,
+                );
+            }
+        },
+        None => None,
+    };
+    let resp = if declared.is_some_and(|n| n > limit) {
+        close = true;
+        ApiError::TooLarge { limit }.into_response()
+    } else if needs_credentials(&path) && !parts.headers.contains_key(AUTHORIZATION) {
+        // The handler refuses it anyway; do not read (possibly 25 MB of) body for that.
+        close = declared.is_some_and(|n| n > 0) || parts.headers.contains_key("transfer-encoding");
+        app::handle(app, Request::from_parts(parts, Bytes::new())).await
+    } else {
+        match read_body(app, body, limit).await {
+            Ok(bytes) => app::handle(app, Request::from_parts(parts, bytes)).await,
+            Err(e) => {
+                close = true;
+                e.into_response()
+            }
+        }
+    };
+    finish(resp, close, &method, &path, started)
+}
+
+fn finish(
+    mut resp: HttpResponse,
+    close: bool,
+    method: &hyper::Method,
+    path: &str,
+    started: Instant,
+) -> HttpResponse {
+    if close {
+        resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    let status = resp.status();
+    let ms = started.elapsed().as_millis() as u64;
+    if status.is_server_error() {
+        tracing::warn!(%method, path, status = status.as_u16(), ms, "request");
+    } else {
+        tracing::info!(%method, path, status = status.as_u16(), ms, "request");
+    }
+    resp
+}
+
+/// Reads the whole body: at most `limit` bytes, no pause longer than the idle timeout, all
+/// of it within the total timeout.
+async fn read_body(app: &App, mut body: Incoming, limit: u64) -> Result<Bytes, ApiError> {
+    let idle = app.config.body_idle_timeout;
+    let deadline = tokio::time::Instant::now() + app.config.body_total_timeout;
+    let mut buf = BytesMut::new();
+    loop {
+        let wait = idle.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        let frame = match tokio::time::timeout(wait, body.frame()).await {
+            Err(_) => return Err(ApiError::Timeout),
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return Err(ApiError::BadRequest(format!(
+                    "The request body could not be read: {e}"
+                )));
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if let Ok(data) = frame.into_data() {
+            if buf.len() as u64 + data.len() as u64 > limit {
+                return Err(ApiError::TooLarge { limit });
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// Builds the application, binds the listener and serves until SIGTERM or Ctrl-C.
+pub async fn run(config: crate::config::ServiceConfig) -> Result<()> {
+    tracing::info!(sqlite = rusqlite::version(), "starting the upload service");
+    let rebuild = if config.rebuild {
+        let templates = generator::templates::Templates::load(&config.site.templates_dir)?;
+        crate::rebuild::Rebuilder::start(config.site.clone(), templates)
+    } else {
+        crate::rebuild::Rebuilder::disabled()
+    };
+    let listen = config.listen;
+    let app = crate::app::AppState::open(config, rebuild)?;
+    let listener =
+        TcpListener::bind(listen).await.with_context(|| format!("failed to listen on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    serve(app, listener, shutdown_signal()).await
+}
