@@ -51,3 +51,93 @@ fn demo_site_builds_and_hides_unapproved_versions() {
     let second = build(&config).unwrap();
     assert!(!second.publish.changed, "nothing changed, nothing written");
 }
+
+/// Markup and script in every metadata field render as text on every page, feed, XML and in
+/// the search index (reliability catalogue B).
+#[test]
+fn hostile_metadata_is_escaped_everywhere() {
+    use crate::db::{NewUser, NewVersion, PluginFields};
+    use crate::names::{PackageName, PluginVersion, QgisVersion};
+
+    const EVIL: &str = "\"><script>alert(1)</script><img src=x onerror=alert(2)>'&";
+    let dir = tempfile::tempdir().unwrap();
+    let (data, site) = (dir.path().join("data"), dir.path().join("site"));
+    let conn = db::open(&data).unwrap();
+    let now = db::now();
+    let user = db::create_user(
+        &conn,
+        &NewUser { username: "mallory".into(), can_approve: true, ..Default::default() },
+        now,
+    )
+    .unwrap();
+    let fields = PluginFields {
+        name: format!("Evil {EVIL}"),
+        author: format!("Mal {EVIL}"),
+        email: "m@example.org".into(),
+        homepage: Some(format!("https://example.org/{EVIL}")),
+        repository: Some(format!("javascript:alert(3)//{EVIL}")),
+        tracker: Some(format!("https://example.org/t?{EVIL}")),
+        description: format!("Desc {EVIL}"),
+        about: format!("About {EVIL}\nsecond line {EVIL}"),
+        deprecated: false,
+        server: false,
+    };
+    let pkg = PackageName::parse("evil_plugin").unwrap();
+    let pid = db::create_plugin(&conn, &pkg, user, &fields, now).unwrap();
+    db::set_tags(&conn, pid, &[format!("tag {EVIL}")]).unwrap();
+    let rel = "packages/evil_plugin/evil_plugin.1.0.zip";
+    fsutil::write_atomic(&data.join(rel), b"PK\x05\x06").unwrap();
+    let v = NewVersion {
+        version: PluginVersion::parse("1.0").unwrap(),
+        created_by: user,
+        min_qgis: QgisVersion::parse("3.0").unwrap(),
+        max_qgis: QgisVersion::parse("3.99").unwrap(),
+        changelog: format!("Changes {EVIL}"),
+        experimental: false,
+        approved: true,
+        external_deps: format!("dep {EVIL}"),
+        token_id: None,
+        package_path: rel.into(),
+        package_sha256: "0".repeat(64),
+        package_size: 4,
+        icon: None,
+    };
+    db::insert_version(&conn, pid, &v, now).unwrap();
+    drop(conn);
+    let config = Config::new(data, site.clone(), templates_dir(), "http://127.0.0.1:9").unwrap();
+    build(&config).unwrap();
+
+    let mut checked = 0;
+    for entry in walkdir::WalkDir::new(site.join("current")).follow_links(true) {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        let is_static = path.components().any(|c| c.as_os_str() == "static");
+        if !entry.file_type().is_file()
+            || is_static
+            || path.extension().is_some_and(|e| e == "gz" || e == "zip")
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy();
+        if name == "json" || name.ends_with(".json") {
+            // JSON carries the text as data; it must still parse.
+            serde_json::from_str::<serde_json::Value>(&text).unwrap();
+            continue;
+        }
+        for raw in ["<script>alert", "<img src=x", "\"><script"] {
+            assert!(!text.contains(raw), "{} contains raw `{raw}`", path.display());
+        }
+        if text.contains("alert(1)") {
+            checked += 1;
+        }
+        if name.ends_with(".html") {
+            assert!(
+                !text.contains("href=\"javascript:"),
+                "{} links to javascript:",
+                path.display()
+            );
+        }
+    }
+    assert!(checked > 10, "the payload appeared (escaped) in {checked} files");
+}

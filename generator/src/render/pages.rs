@@ -95,9 +95,9 @@ pub(super) fn plugin_view(p: &Plugin) -> PluginView<'_> {
         about: &p.about,
         author: &p.author,
         author_url: super::listings::author_url(&p.author),
-        homepage: p.homepage.as_deref().filter(|s| !s.is_empty()),
-        repository: p.repository.as_deref().filter(|s| !s.is_empty()),
-        tracker: p.tracker.as_deref().filter(|s| !s.is_empty()),
+        homepage: web_url(p.homepage.as_deref()),
+        repository: web_url(p.repository.as_deref()),
+        tracker: web_url(p.tracker.as_deref()),
         tags: p
             .tags
             .iter()
@@ -171,4 +171,13 @@ fn human_size(bytes: i64) -> String {
     } else {
         format!("{:.1} MB", b / 1_000_000.0)
     }
+}
+
+/// Only http(s) URLs become links: a `javascript:` URL must never reach an `href`, whatever
+/// the catalog holds (the validator refuses them too).
+fn web_url(url: Option<&str>) -> Option<&str> {
+    url.filter(|u| {
+        let lower = u.trim_start().to_ascii_lowercase();
+        lower.starts_with("https://") || lower.starts_with("http://")
+    })
 }
