@@ -27,6 +27,7 @@ impl Templates {
             .with_context(|| format!("failed to load templates from `{}`", dir.display()))?;
         tera.autoescape_on(vec![".html"]);
         tera.set_escape_fn(escape_html);
+        tera.register_filter("thousands", thousands);
 
         let mut statics = Vec::new();
         let mut urls = HashMap::new();
@@ -89,4 +90,18 @@ pub fn escape_html(s: &str) -> String {
         }
     }
     out
+}
+
+/// `12345` → `12,345` (the reference shows downloads with thousands separators).
+fn thousands(value: &tera::Value, _: &HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    let n = value.as_i64().ok_or("thousands: expected an integer")?;
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    Ok(tera::Value::String(if n < 0 { format!("-{out}") } else { out }))
 }
