@@ -45,13 +45,31 @@ pub fn build_with(config: &Config, templates: &templates::Templates) -> Result<B
     let catalog = db::load_catalog(&conn)?;
     drop(conn);
     let t1 = Instant::now();
+    let existing = publish::existing_trees(&config.site_dir)?;
     let input = render::RenderInput {
         catalog: &catalog,
         templates,
         base_url: &config.base_url,
         data_dir: &config.data_dir,
         now: chrono::Utc::now(),
+        existing_trees: &existing,
     };
+    // Nothing changed since the published build: render nothing, write nothing.
+    let fingerprint = render::site_fingerprint(&input);
+    if publish::published_fingerprint(&config.site_dir)?.as_deref() == Some(fingerprint.as_str()) {
+        let t2 = Instant::now();
+        let release = publish::current_release(&config.site_dir)?
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        return Ok(BuildReport {
+            plugins: catalog.plugins.len(),
+            files: 0,
+            load_ms: (t1 - t0).as_millis(),
+            render_ms: (t2 - t1).as_millis(),
+            publish_ms: 0,
+            publish: publish::PublishReport { release, ..Default::default() },
+        });
+    }
     let plan = render::render_all(&input)?;
     let t2 = Instant::now();
     let publish = publish::publish(&plan, &config.site_dir)?;

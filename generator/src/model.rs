@@ -2,11 +2,12 @@
 //! `db::load_catalog`. Unapproved versions never enter this model, so they never reach `site/`.
 
 use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer};
 
 use crate::names::{PackageName, PluginVersion, QgisVersion};
 
 /// Everything the renderer needs, in memory.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Catalog {
     pub settings: Settings,
     /// Plugins with at least one approved version, ordered by id.
@@ -14,7 +15,7 @@ pub struct Catalog {
 }
 
 /// Site-wide settings stored in the `settings` table.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Settings {
     /// Known QGIS versions (configured list); the generator expands it to every minor.
     pub qgis_versions: Vec<QgisVersion>,
@@ -22,7 +23,7 @@ pub struct Settings {
     pub labels: Vec<(String, QgisVersion)>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Plugin {
     pub id: i64,
     pub package: PackageName,
@@ -55,13 +56,13 @@ pub struct Plugin {
     pub icon: Option<Icon>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Tag {
     pub name: String,
     pub slug: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Version {
     pub id: i64,
     pub version: PluginVersion,
@@ -132,4 +133,17 @@ impl Plugin {
     pub fn qgis4_ready(&self) -> bool {
         self.versions.iter().any(|v| v.max_qgis.major >= 4)
     }
+}
+
+/// Fingerprints serialize an icon as the hash of its bytes, not the bytes.
+impl Serialize for Icon {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}:{}", self.ext, crate::fsutil::sha256_hex(&self.bytes)))
+    }
+}
+
+/// A stable digest of a value's serialized form: equal digests mean equal rendering inputs.
+pub fn fingerprint<T: Serialize + ?Sized>(parts: &T) -> String {
+    let bytes = serde_json::to_vec(parts).unwrap_or_default();
+    crate::fsutil::sha256_hex(&bytes)[..32].to_owned()
 }

@@ -27,7 +27,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil::{self, sha256_hex};
-use crate::render::{Content, Plan, Tree};
+use crate::render::{Content, Plan};
 
 /// What a publish did.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -44,8 +44,38 @@ pub struct PublishReport {
 
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 struct Manifest {
+    /// The plan's fingerprint: equal means nothing to render or write.
+    #[serde(default)]
+    fingerprint: String,
     files: BTreeMap<String, String>,
     trees: BTreeMap<String, String>,
+}
+
+/// The fingerprint of the site currently published, if any.
+pub fn published_fingerprint(site_dir: &Path) -> Result<Option<String>> {
+    match current_release(site_dir)? {
+        Some(dir) => Ok(Some(read_manifest(&dir)?.fingerprint).filter(|f| !f.is_empty())),
+        None => Ok(None),
+    }
+}
+
+/// Plugin trees already on disk, as `<package>/<key>`: the renderer skips them.
+pub fn existing_trees(site_dir: &Path) -> Result<std::collections::HashSet<String>> {
+    let mut out = std::collections::HashSet::new();
+    let trees = site_dir.join("trees");
+    let Ok(pkgs) = fs::read_dir(&trees) else { return Ok(out) };
+    for pkg in pkgs {
+        let pkg = pkg.with_context(|| format!("failed to list `{}`", trees.display()))?;
+        let name = pkg.file_name().to_string_lossy().into_owned();
+        let Ok(keys) = fs::read_dir(pkg.path()) else { continue };
+        for key in keys.flatten() {
+            let key = key.file_name().to_string_lossy().into_owned();
+            if !key.starts_with('.') {
+                out.insert(format!("{name}/{key}"));
+            }
+        }
+    }
+    Ok(out)
 }
 
 const MANIFEST: &str = ".manifest.json";
@@ -87,7 +117,7 @@ pub fn publish(plan: &Plan, site_dir: &Path) -> Result<PublishReport> {
     let file_hashes: BTreeMap<String, String> =
         plan.root.par_iter().map(|(p, c)| (p.clone(), content_hash(&plan.root, c))).collect();
     let tree_hashes: BTreeMap<String, String> =
-        plan.trees.par_iter().map(|(m, t)| (m.clone(), tree_hash(t))).collect();
+        plan.trees.iter().map(|(m, t)| (m.clone(), t.key.clone())).collect();
     for mount in plan.trees.keys() {
         if plan.root.keys().any(|p| p.starts_with(&format!("{mount}/"))) {
             bail!(
@@ -95,7 +125,8 @@ pub fn publish(plan: &Plan, site_dir: &Path) -> Result<PublishReport> {
             );
         }
     }
-    let manifest = Manifest { files: file_hashes, trees: tree_hashes };
+    let manifest =
+        Manifest { fingerprint: plan.fingerprint.clone(), files: file_hashes, trees: tree_hashes };
     if let Some(dir) = &current
         && manifest == previous
     {
@@ -119,13 +150,15 @@ pub fn publish(plan: &Plan, site_dir: &Path) -> Result<PublishReport> {
             if final_dir.is_dir() {
                 return Ok((false, 0, 0));
             }
+            let Some(files) = &tree.files else {
+                bail!("plugin tree `{}` vanished while building; build again", final_dir.display());
+            };
             let tmp = trees_dir.join(pkg).join(format!(".tmp-{}", manifest.trees[mount]));
             if tmp.exists() {
                 fs::remove_dir_all(&tmp)
                     .with_context(|| format!("failed to clear `{}`", tmp.display()))?;
             }
-            let ((written, _linked), bytes) =
-                write_files(&tmp, &tree.files, None, &BTreeMap::new())?;
+            let ((written, _linked), bytes) = write_files(&tmp, files, None, &BTreeMap::new())?;
             fs::rename(&tmp, &final_dir)
                 .with_context(|| format!("failed to rename `{}`", final_dir.display()))?;
             Ok((true, written, bytes))
@@ -223,18 +256,8 @@ fn content_hash(files: &BTreeMap<String, Content>, c: &Content) -> String {
             Some(Content::Same(_)) | None => format!("missing:{other}"),
             Some(target) => content_hash(files, target),
         },
+        Content::Deferred { key, .. } => format!("deferred:{key}"),
     }
-}
-
-fn tree_hash(tree: &Tree) -> String {
-    let mut listing = String::new();
-    for (path, c) in &tree.files {
-        listing.push_str(path);
-        listing.push('\0');
-        listing.push_str(&content_hash(&tree.files, c));
-        listing.push('\n');
-    }
-    sha256_hex(listing.as_bytes())[..32].to_owned()
 }
 
 /// Writes `files` under `dir`. With `reuse`, files whose hash equals the previous
@@ -272,6 +295,14 @@ fn write_files(
                     return Ok((false, 0));
                 }
             }
+            let deferred;
+            let content = match content {
+                Content::Deferred { make, .. } => {
+                    deferred = Content::Bytes(make());
+                    &deferred
+                }
+                other => other,
+            };
             match content {
                 Content::Bytes(bytes) => {
                     write_new(&dest, bytes)?;
@@ -290,7 +321,7 @@ fn write_files(
                     })?;
                     Ok((false, 0))
                 }
-                Content::Same(_) => Ok((false, 0)),
+                Content::Same(_) | Content::Deferred { .. } => Ok((false, 0)),
             }
         })
         .collect();

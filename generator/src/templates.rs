@@ -14,6 +14,8 @@ use walkdir::WalkDir;
 pub struct Templates {
     pub tera: Tera,
     statics: Vec<(String, Vec<u8>)>,
+    /// Digest of every template and asset: a change re-renders every page.
+    pub fingerprint: String,
 }
 
 /// Static files published under their own name, not a hashed one.
@@ -29,6 +31,21 @@ impl Templates {
         tera.set_escape_fn(escape_html);
         tera.register_filter("thousands", thousands);
 
+        let mut sources: Vec<(String, Vec<u8>)> = Vec::new();
+        for entry in WalkDir::new(dir).sort_by_file_name() {
+            let entry = entry.with_context(|| format!("failed to list `{}`", dir.display()))?;
+            if entry.file_type().is_file() {
+                let bytes = std::fs::read(entry.path())
+                    .with_context(|| format!("failed to read `{}`", entry.path().display()))?;
+                sources.push((entry.path().to_string_lossy().into_owned(), bytes));
+            }
+        }
+        let fingerprint = crate::model::fingerprint(
+            &sources
+                .iter()
+                .map(|(p, b)| (p.as_str(), crate::fsutil::sha256_hex(b)))
+                .collect::<Vec<_>>(),
+        );
         let mut statics = Vec::new();
         let mut urls = HashMap::new();
         let static_dir = dir.join("static");
@@ -58,7 +75,7 @@ impl Templates {
                 .map(|u| tera::Value::String(u.clone()))
                 .ok_or_else(|| format!("no static asset `{path}` in templates/static").into())
         });
-        Ok(Self { tera, statics })
+        Ok(Self { tera, statics, fingerprint })
     }
 
     /// The static files to publish, as (site path, bytes).

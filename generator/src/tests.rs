@@ -141,3 +141,29 @@ fn hostile_metadata_is_escaped_everywhere() {
     }
     assert!(checked > 10, "the payload appeared (escaped) in {checked} files");
 }
+
+/// A change to one plugin renders that plugin's tree only; the others are reused as they are.
+#[test]
+fn one_plugin_change_renders_one_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, site) = (dir.path().join("data"), dir.path().join("site"));
+    demo::seed(&data, false).unwrap();
+    let config = Config::new(data.clone(), site, templates_dir(), "http://127.0.0.1:9").unwrap();
+    let first = build(&config).unwrap();
+    let conn = db::open(&data).unwrap();
+    let pid =
+        db::plugin_id(&conn, &names::PackageName::parse("gpx_tracker").unwrap()).unwrap().unwrap();
+    db::set_tags(&conn, pid, &["gpx".into(), "tracks".into(), "hiking".into()]).unwrap();
+    drop(conn);
+    let second = build(&config).unwrap();
+    assert!(second.publish.changed);
+    assert_eq!(second.publish.trees_written, 1, "only gpx_tracker's tree is new");
+    assert_eq!(second.publish.trees_reused, first.plugins - 1);
+    let tree_files = first.files - second.files;
+    assert!(tree_files > 1000, "the other {} trees were not rendered again", first.plugins - 1);
+    let page =
+        std::fs::read_to_string(config.site_dir.join("current/plugins/gpx_tracker/index.html"))
+            .unwrap();
+    assert!(page.contains("hiking"));
+    assert!(config.site_dir.join("current/plugins/tags/hiking/index.html").is_file());
+}

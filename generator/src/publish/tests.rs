@@ -11,11 +11,12 @@ fn plan(files: &[(&str, &str)], trees: &[(&str, &[(&str, &str)])]) -> Plan {
         p.root.insert((*path).into(), Content::Bytes(body.as_bytes().to_vec()));
     }
     for (mount, tfiles) in trees {
-        let mut t = Tree::default();
+        let mut files = std::collections::BTreeMap::new();
         for (path, body) in *tfiles {
-            t.files.insert((*path).into(), Content::Bytes(body.as_bytes().to_vec()));
+            files.insert((*path).into(), Content::Bytes(body.as_bytes().to_vec()));
         }
-        p.trees.insert((*mount).into(), t);
+        let key = crate::model::fingerprint(tfiles);
+        p.trees.insert((*mount).into(), Tree { key, files: Some(files) });
     }
     p
 }

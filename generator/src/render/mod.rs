@@ -9,8 +9,9 @@ pub mod pages;
 pub mod search;
 pub mod xml;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Result;
 use rayon::prelude::*;
@@ -20,7 +21,7 @@ use crate::names::QgisVersion;
 use crate::templates::Templates;
 
 /// One output file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Content {
     /// Rendered bytes.
     Bytes(Vec<u8>),
@@ -28,19 +29,38 @@ pub enum Content {
     File(PathBuf),
     /// The same bytes as another path of the same tree (identical plugins.xml variants).
     Same(String),
+    /// Bytes produced only when publishing needs them (large plugins.xml documents), so a
+    /// build never holds them all; `key` is a digest of exactly what `make` produces.
+    Deferred { key: String, make: Arc<dyn Fn() -> Vec<u8> + Send + Sync> },
+}
+
+impl std::fmt::Debug for Content {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Content::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Content::File(p) => write!(f, "File({})", p.display()),
+            Content::Same(p) => write!(f, "Same({p})"),
+            Content::Deferred { key, .. } => write!(f, "Deferred({key})"),
+        }
+    }
 }
 
 /// A plugin's own subtree (`plugins/<pkg>/`): published as one unit, reused unchanged
 /// between builds when its content is identical.
 #[derive(Debug, Default)]
 pub struct Tree {
-    /// Paths relative to the tree's mount point.
-    pub files: BTreeMap<String, Content>,
+    /// Digest of everything the tree is rendered from; names its directory.
+    pub key: String,
+    /// Paths relative to the tree's mount point; `None` when a tree with this key is
+    /// already published and rendering was skipped.
+    pub files: Option<BTreeMap<String, Content>>,
 }
 
 /// Everything a build publishes.
 #[derive(Debug, Default)]
 pub struct Plan {
+    /// Digest of everything the site is rendered from; equal digests, equal sites.
+    pub fingerprint: String,
     /// Site-wide files (listings, plugins.xml, static assets), relative to the site root.
     pub root: BTreeMap<String, Content>,
     /// Per-plugin trees, keyed by mount path (`plugins/<pkg>`).
@@ -50,7 +70,8 @@ pub struct Plan {
 impl Plan {
     /// Number of files the plan describes, trees included.
     pub fn file_count(&self) -> usize {
-        self.root.len() + self.trees.values().map(|t| t.files.len()).sum::<usize>()
+        self.root.len()
+            + self.trees.values().filter_map(|t| t.files.as_ref()).map(|f| f.len()).sum::<usize>()
     }
 }
 
@@ -64,7 +85,37 @@ pub struct RenderInput<'a> {
     pub data_dir: &'a Path,
     /// The build's clock, for the "new" and "updated" windows.
     pub now: chrono::DateTime<chrono::Utc>,
+    /// Plugin trees already published, as `<package>/<key>`: not rendered again.
+    pub existing_trees: &'a HashSet<String>,
 }
+
+/// The digest of one plugin's tree: everything its files are rendered from.
+pub fn tree_key(input: &RenderInput<'_>, p: &Plugin) -> String {
+    crate::model::fingerprint(&(
+        TREE_FORMAT,
+        &input.templates.fingerprint,
+        input.base_url,
+        &input.catalog.settings,
+        p,
+    ))
+}
+
+/// The digest of the whole site: when it equals the published one, there is nothing to do.
+/// The clock enters at day precision (the "new" and "updated" windows move daily).
+pub fn site_fingerprint(input: &RenderInput<'_>) -> String {
+    let trees: Vec<String> = input.catalog.plugins.par_iter().map(|p| tree_key(input, p)).collect();
+    crate::model::fingerprint(&(
+        TREE_FORMAT,
+        &input.templates.fingerprint,
+        input.base_url,
+        &input.catalog.settings,
+        trees,
+        input.now.date_naive(),
+    ))
+}
+
+/// Bump when the generator's own output format changes, so old trees are not reused.
+const TREE_FORMAT: u32 = 1;
 
 /// Renders the whole site.
 pub fn render_all(input: &RenderInput<'_>) -> Result<Plan> {
@@ -73,21 +124,19 @@ pub fn render_all(input: &RenderInput<'_>) -> Result<Plan> {
     let versions = xml::expand_versions(&catalog.settings.qgis_versions);
     let requests = xml_requests(&versions, &catalog.settings.labels);
 
-    let mut plan = Plan::default();
-    // Site-wide plugins.xml: identical documents are emitted once and aliased.
-    let docs: Vec<(String, String)> = requests
+    let entries = Arc::new(entries);
+    let mut plan = Plan { fingerprint: site_fingerprint(input), ..Plan::default() };
+    // Site-wide plugins.xml, deferred: identical selections are emitted once and aliased.
+    let selections: Vec<(String, Vec<i64>)> = requests
         .par_iter()
         .flat_map_iter(|(name, q)| {
             [false, true].map(|stable_only| {
                 let dir = if stable_only { "plugins/xml/stable_only" } else { "plugins/xml" };
-                (
-                    format!("{dir}/{name}.xml"),
-                    xml::render_catalog(catalog, &entries, *q, stable_only),
-                )
+                (format!("{dir}/{name}.xml"), xml::select_catalog(catalog, *q, stable_only))
             })
         })
         .collect();
-    add_deduplicated(&mut plan.root, docs);
+    add_documents(&mut plan.root, &entries, selections);
     plan.root
         .insert("plugins/xml/empty.xml".into(), Content::Bytes(xml::render_empty().into_bytes()));
 
@@ -106,10 +155,13 @@ pub fn render_all(input: &RenderInput<'_>) -> Result<Plan> {
         .plugins
         .par_iter()
         .map(|p| {
-            Ok((
-                format!("plugins/{}", p.package),
-                render_plugin_tree(input, p, &entries, &requests)?,
-            ))
+            let key = tree_key(input, p);
+            let files = if input.existing_trees.contains(&format!("{}/{key}", p.package)) {
+                None
+            } else {
+                Some(render_plugin_tree(input, p, &entries, &requests)?)
+            };
+            Ok((format!("plugins/{}", p.package), Tree { key, files }))
         })
         .collect::<Result<_>>()?;
     plan.trees.extend(trees);
@@ -141,50 +193,56 @@ pub fn xml_requests(
     out
 }
 
-fn add_deduplicated(into: &mut BTreeMap<String, Content>, docs: Vec<(String, String)>) {
-    let mut first_of: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
-    for (path, doc) in &docs {
-        match first_of.get(doc.as_str()) {
-            Some(first) => {
-                into.insert(path.clone(), Content::Same((*first).to_owned()));
-            }
-            None => {
-                first_of.insert(doc, path);
-                into.insert(path.clone(), Content::Bytes(doc.clone().into_bytes()));
-            }
+/// Adds plugins.xml documents given by their selections; the first path of each distinct
+/// selection gets a deferred document, the others an alias to it.
+fn add_documents(
+    into: &mut BTreeMap<String, Content>,
+    entries: &Arc<xml::Entries>,
+    selections: Vec<(String, Vec<i64>)>,
+) {
+    let mut first_of: HashMap<Vec<i64>, String> = HashMap::new();
+    for (path, ids) in selections {
+        if let Some(first) = first_of.get(&ids) {
+            into.insert(path, Content::Same(first.clone()));
+            continue;
         }
+        let key = entries.digest(&ids);
+        first_of.insert(ids.clone(), path.clone());
+        let entries = Arc::clone(entries);
+        let make = Arc::new(move || entries.document(&ids).into_bytes());
+        into.insert(path, Content::Deferred { key, make });
     }
 }
 
 fn render_plugin_tree(
     input: &RenderInput<'_>,
     p: &Plugin,
-    entries: &xml::Entries,
+    entries: &Arc<xml::Entries>,
     requests: &[(String, QgisVersion)],
-) -> Result<Tree> {
-    let mut tree = Tree::default();
+) -> Result<BTreeMap<String, Content>> {
+    let mut tree: BTreeMap<String, Content> = BTreeMap::new();
     for (path, bytes) in pages::render_plugin_pages(input, p)? {
-        tree.files.insert(path, Content::Bytes(bytes));
+        tree.insert(path, Content::Bytes(bytes));
     }
-    tree.files.insert("json".into(), Content::Bytes(json::plugin_json(p)));
-    tree.files.insert("feed.xml".into(), Content::Bytes(feeds::plugin_feed(p, input.base_url)));
+    tree.insert("json".into(), Content::Bytes(json::plugin_json(p)));
+    tree.insert("feed.xml".into(), Content::Bytes(feeds::plugin_feed(p, input.base_url)));
     for v in &p.versions {
         let dir = format!("version/{}", v.version);
-        tree.files.insert(
+        tree.insert(
             format!("{dir}/json"),
             Content::Bytes(json::version_json(p, v, input.base_url)),
         );
-        tree.files.insert(
+        tree.insert(
             format!("{dir}/{}", zip_file_name(p, v)),
             Content::File(input.data_dir.join(&v.package_path)),
         );
     }
     if let Some(latest) = p.latest() {
-        tree.files.insert(
+        tree.insert(
             "latest/json".into(),
             Content::Same(format!("version/{}/json", latest.version)),
         );
-        tree.files.insert(
+        tree.insert(
             "latest/index.html".into(),
             Content::Same(format!("version/{}/index.html", latest.version)),
         );
@@ -192,18 +250,18 @@ fn render_plugin_tree(
     if let Some(icon) = &p.icon {
         let path = icon_path(p, icon);
         let rel = path.trim_start_matches(&format!("/plugins/{}/", p.package)).to_owned();
-        tree.files.insert(rel, Content::Bytes(icon.bytes.clone()));
+        tree.insert(rel, Content::Bytes(icon.bytes.clone()));
     }
-    let docs: Vec<(String, String)> = requests
+    let selections: Vec<(String, Vec<i64>)> = requests
         .iter()
         .flat_map(|(name, q)| {
             [false, true].map(|stable_only| {
                 let dir = if stable_only { "xml/stable_only" } else { "xml" };
-                (format!("{dir}/{name}.xml"), xml::render_package(p, entries, *q, stable_only))
+                (format!("{dir}/{name}.xml"), xml::select_package(p, *q, stable_only))
             })
         })
         .collect();
-    add_deduplicated(&mut tree.files, docs);
+    add_documents(&mut tree, entries, selections);
     Ok(tree)
 }
 

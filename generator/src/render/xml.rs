@@ -39,75 +39,97 @@ pub fn expand_versions(configured: &[QgisVersion]) -> Vec<QgisVersion> {
     out
 }
 
-/// Pre-rendered `<pyqgis_plugin>` entries, keyed by version id.
+/// Pre-rendered `<pyqgis_plugin>` entries with a short digest each, keyed by version id.
 pub struct Entries {
-    by_version: HashMap<i64, String>,
+    by_version: HashMap<i64, (String, String)>,
 }
 
 impl Entries {
     pub fn new(catalog: &Catalog, base_url: &str) -> Self {
-        let mut by_version = HashMap::new();
-        for p in &catalog.plugins {
-            for v in &p.versions {
-                by_version.insert(v.id, entry(p, v, base_url));
-            }
-        }
+        let by_version = catalog
+            .plugins
+            .iter()
+            .flat_map(|p| p.versions.iter().map(move |v| (p, v)))
+            .map(|(p, v)| {
+                let text = entry(p, v, base_url);
+                let digest = crate::fsutil::short_hash(text.as_bytes());
+                (v.id, (text, digest))
+            })
+            .collect();
         Self { by_version }
     }
 
-    fn get(&self, v: &Version) -> &str {
-        &self.by_version[&v.id]
+    fn text(&self, id: i64) -> &str {
+        self.by_version.get(&id).map(|e| e.0.as_str()).unwrap_or_default()
+    }
+
+    /// A digest of the document made of these entries: equal digests, equal bytes.
+    pub fn digest(&self, ids: &[i64]) -> String {
+        let mut all = String::with_capacity(ids.len() * 11);
+        for id in ids {
+            all.push_str(self.by_version.get(id).map(|e| e.1.as_str()).unwrap_or("-"));
+            all.push(',');
+        }
+        crate::fsutil::sha256_hex(all.as_bytes())[..32].to_owned()
+    }
+
+    /// The document made of these entries, in this order.
+    pub fn document(&self, ids: &[i64]) -> String {
+        let parts: Vec<&str> = ids.iter().map(|id| self.text(*id)).collect();
+        document(&parts)
     }
 }
 
-/// The document QGIS gets for `?qgis=q`: every plugin's newest compatible stable version,
+/// The versions listed for `?qgis=q`: every plugin's newest compatible stable version,
 /// then (unless `stable_only`) every plugin's newest compatible experimental version, each
 /// group in plugin id order (reference §4.2, §4.6).
+pub fn select_catalog(catalog: &Catalog, q: QgisVersion, stable_only: bool) -> Vec<i64> {
+    fn newest(p: &Plugin, q: QgisVersion, exp: bool) -> Option<&Version> {
+        p.versions.iter().find(|v| v.experimental == exp && q.is_within(v.min_qgis, v.max_qgis))
+    }
+    let mut ids: Vec<i64> =
+        catalog.plugins.iter().filter_map(|p| newest(p, q, false)).map(|v| v.id).collect();
+    if !stable_only {
+        ids.extend(catalog.plugins.iter().filter_map(|p| newest(p, q, true)).map(|v| v.id));
+    }
+    ids
+}
+
+/// The versions of the `package_name` document: all compatible approved versions of one
+/// plugin, stable ones (highest first) then experimental ones (reference §4.1).
+pub fn select_package(plugin: &Plugin, q: QgisVersion, stable_only: bool) -> Vec<i64> {
+    let compatible = |exp: bool| {
+        plugin
+            .versions
+            .iter()
+            .filter(move |v| v.experimental == exp && q.is_within(v.min_qgis, v.max_qgis))
+            .map(|v| v.id)
+    };
+    let mut ids: Vec<i64> = compatible(false).collect();
+    if !stable_only {
+        ids.extend(compatible(true));
+    }
+    ids
+}
+
+/// The document QGIS gets for `?qgis=q`.
 pub fn render_catalog(
     catalog: &Catalog,
     entries: &Entries,
     q: QgisVersion,
     stable_only: bool,
 ) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for p in &catalog.plugins {
-        if let Some(v) =
-            p.versions.iter().find(|v| !v.experimental && q.is_within(v.min_qgis, v.max_qgis))
-        {
-            parts.push(entries.get(v));
-        }
-    }
-    if !stable_only {
-        for p in &catalog.plugins {
-            if let Some(v) =
-                p.versions.iter().find(|v| v.experimental && q.is_within(v.min_qgis, v.max_qgis))
-            {
-                parts.push(entries.get(v));
-            }
-        }
-    }
-    document(&parts)
+    entries.document(&select_catalog(catalog, q, stable_only))
 }
 
-/// The `package_name` document: all compatible approved versions of one plugin, stable
-/// ones (highest first) then experimental ones (reference §4.1).
+/// The `package_name` document of one plugin.
 pub fn render_package(
     plugin: &Plugin,
     entries: &Entries,
     q: QgisVersion,
     stable_only: bool,
 ) -> String {
-    let compatible = |exp: bool| {
-        plugin
-            .versions
-            .iter()
-            .filter(move |v| v.experimental == exp && q.is_within(v.min_qgis, v.max_qgis))
-    };
-    let mut parts: Vec<&str> = compatible(false).map(|v| entries.get(v)).collect();
-    if !stable_only {
-        parts.extend(compatible(true).map(|v| entries.get(v)));
-    }
-    document(&parts)
+    entries.document(&select_package(plugin, q, stable_only))
 }
 
 /// An empty but valid document, served for unknown packages.
