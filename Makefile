@@ -1,0 +1,26 @@
+# The two commands of the README. Both work on a fresh Debian machine with the Rust
+# toolchain, as root: they install what they need (apt) and build what they run.
+#
+#   make serve   the whole system on http://127.0.0.1:$(PORT)/ until Ctrl-C
+#                (PORT=8080, UPLOADER_PORT=8081; PLUGINS_DATA_DIR, PLUGINS_SITE_DIR, ...)
+#   make test    every test of the workspace, end to end ones included (real nginx,
+#                QGIS's own plugin installer); a missing component fails, never skips
+
+SHELL := /bin/bash
+PORT ?= 8080
+UPLOADER_PORT ?= 8081
+CARGO ?= cargo
+
+.PHONY: serve test deps-test build
+
+serve:
+	PORT=$(PORT) UPLOADER_PORT=$(UPLOADER_PORT) scripts/serve.sh
+
+deps-test:
+	scripts/ensure-deps.sh test
+
+build:
+	$(CARGO) build --release --workspace
+
+test: deps-test
+	$(CARGO) test --workspace --release
