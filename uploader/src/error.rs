@@ -124,6 +124,10 @@ impl ApiError {
         }
         let status = self.status();
         let mut body = serde_json::json!({ "detail": self.detail(), "code": self.code() });
+        if let ApiError::TooLarge { .. } = &self {
+            // The reference's body for oversized requests, kept for its clients.
+            body["error"] = "Request data is too large. Please upload smaller files.".into();
+        }
         if let ApiError::Invalid { errors, warnings, .. } = &self {
             body["errors"] = serde_json::Value::Array(errors.clone());
             body["warnings"] = serde_json::Value::Array(warnings.clone());

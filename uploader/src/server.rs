@@ -148,10 +148,10 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
     } else if needs_credentials(&path) && !parts.headers.contains_key(AUTHORIZATION) {
         // The handler refuses it anyway; do not read (possibly 25 MB of) body for that.
         close = declared.is_some_and(|n| n > 0) || parts.headers.contains_key("transfer-encoding");
-        app::handle(app, Request::from_parts(parts, Bytes::new())).await
+        dispatch(app, Request::from_parts(parts, Bytes::new())).await
     } else {
         match read_body(app, body, limit).await {
-            Ok(bytes) => app::handle(app, Request::from_parts(parts, bytes)).await,
+            Ok(bytes) => dispatch(app, Request::from_parts(parts, bytes)).await,
             Err(e) => {
                 close = true;
                 e.into_response()
@@ -159,6 +159,18 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
         }
     };
     finish(resp, close, &method, &path, started)
+}
+
+/// Runs the handler in its own task: should a bug ever panic inside it, this request gets a
+/// 500 and the connection and every other request carry on.
+async fn dispatch(app: &App, req: Request<Bytes>) -> HttpResponse {
+    let app = Arc::clone(app);
+    match tokio::spawn(async move { app::handle(&app, req).await }).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            ApiError::Internal(anyhow::anyhow!("request handler failed: {e}")).into_response()
+        }
+    }
 }
 
 fn finish(

@@ -82,10 +82,8 @@ impl Store {
         let guard =
             Stored { path: remove_on_drop.then(|| path.clone()), relative: relative.to_owned() };
         fsutil::sync_dir(&dir)?;
-        if created_dir {
-            if let Some(parent) = dir.parent() {
-                fsutil::sync_dir(parent)?;
-            }
+        if created_dir && let Some(parent) = dir.parent() {
+            fsutil::sync_dir(parent)?;
         }
         Ok(guard)
     }
