@@ -1,1 +1,12 @@
 //! Library of the uploader.
+pub mod app;
+pub mod auth;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod rebuild;
+pub mod routes;
+pub mod server;
+pub mod store;
+pub mod validate;

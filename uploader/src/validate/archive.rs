@@ -1,0 +1,1013 @@
+//! Hardened raw zip reading: walks every record of the archive itself (EOCD, ZIP64 records,
+//! central directory, local headers) and inflates entries under hard limits, so framing
+//! tricks that other zip readers tolerate (prefix/suffix data, header disagreement, overlaps,
+//! data descriptors, ZIP64 confusion, ambiguous names) are refused before anything is trusted.
+//!
+//! The layout we accept is the one every mainstream writer produces: local headers with
+//! their data back to back from offset 0, the central directory right after them, an
+//! optional ZIP64 end record + locator, then the end record whose comment reaches the end of
+//! the file. Anything else is a place where two unzip tools could see different files.
+
+use super::{Limits, Problem};
+
+const SIG_LOCAL: u32 = 0x0403_4b50;
+const SIG_CENTRAL: u32 = 0x0201_4b50;
+const SIG_EOCD: u32 = 0x0605_4b50;
+const SIG_EOCD64: u32 = 0x0606_4b50;
+const SIG_LOCATOR64: u32 = 0x0706_4b50;
+
+const EOCD_LEN: usize = 22;
+const LOCATOR64_LEN: usize = 20;
+const EOCD64_LEN: usize = 56;
+const LOCAL_LEN: usize = 30;
+const CENTRAL_LEN: usize = 46;
+
+const FLAG_ENCRYPTED: u16 = 1 << 0;
+const FLAG_DATA_DESCRIPTOR: u16 = 1 << 3;
+const FLAG_STRONG_ENCRYPTION: u16 = 1 << 6;
+const FLAG_UTF8: u16 = 1 << 11;
+/// Flags whose disagreement between local header and central directory changes how an
+/// entry is read.
+const FLAGS_COMPARED: u16 =
+    FLAG_ENCRYPTED | FLAG_DATA_DESCRIPTOR | FLAG_STRONG_ENCRYPTION | FLAG_UTF8;
+
+const METHOD_STORED: u16 = 0;
+const METHOD_DEFLATED: u16 = 8;
+const METHOD_AES: u16 = 99;
+
+const EXTRA_ZIP64: u16 = 0x0001;
+const EXTRA_UNICODE_PATH: u16 = 0x7075;
+
+/// Longest archive comment we keep (GitHub zipballs carry a 40-character commit id).
+const MAX_ARCHIVE_COMMENT: usize = 1024;
+
+/// One member as the central directory and its local header agree on it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The name decoded exactly as Python's zipfile decodes it (UTF-8 flag or ASCII only).
+    pub name: String,
+    pub method: u16,
+    pub crc32: u32,
+    pub compressed_size: u64,
+    pub uncompressed_size: u64,
+    /// Offset of the first byte of compressed data.
+    pub data_offset: u64,
+}
+
+impl Entry {
+    pub fn is_dir(&self) -> bool {
+        self.name.ends_with('/')
+    }
+}
+
+/// A zip whose framing has been checked; entries are in central directory order.
+#[derive(Debug)]
+pub struct Archive<'a> {
+    data: &'a [u8],
+    pub entries: Vec<Entry>,
+}
+
+fn err(code: &str, message: impl Into<String>, hint: impl Into<String>) -> Problem {
+    Problem::new(code, message, hint)
+}
+
+fn err_file(
+    code: &str,
+    file: &str,
+    message: impl Into<String>,
+    hint: impl Into<String>,
+) -> Problem {
+    Problem::new(code, message, hint).with_file(file)
+}
+
+const HINT_REZIP: &str = "Re-create the zip with a standard tool, for example `cd <parent folder> && zip -r plugin.zip <plugin folder>` or Python's `shutil.make_archive`.";
+
+/// Little-endian reader over a byte slice that never panics: every read is bounds-checked.
+struct Cursor<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    fn slice(&self, pos: usize, len: usize) -> Option<&'a [u8]> {
+        self.data.get(pos..pos.checked_add(len)?)
+    }
+    fn u16(&self, pos: usize) -> Option<u16> {
+        self.slice(pos, 2).map(|b| u16::from_le_bytes([b[0], b[1]]))
+    }
+    fn u32(&self, pos: usize) -> Option<u32> {
+        self.slice(pos, 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&self, pos: usize) -> Option<u64> {
+        self.slice(pos, 8).map(|b| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(b);
+            u64::from_le_bytes(a)
+        })
+    }
+}
+
+fn truncated(what: &str) -> Problem {
+    err(
+        "archive.truncated",
+        format!("The zip file is truncated or damaged: {what} runs past the end of the file."),
+        "Upload the complete file; if it was downloaded or copied, do it again. ".to_owned()
+            + HINT_REZIP,
+    )
+}
+
+/// The end of central directory values that matter, ZIP64 values applied.
+struct EndRecord {
+    pos: usize,
+    entries: u64,
+    cd_size: u64,
+    cd_offset: u64,
+    /// Position of the ZIP64 end record when the archive uses one.
+    eocd64_pos: Option<usize>,
+}
+
+/// Finds the end record whose comment reaches exactly the end of the file.
+fn find_eocd(data: &[u8], limits: &Limits) -> Result<EndRecord, Problem> {
+    let cur = Cursor { data };
+    if data.len() < EOCD_LEN {
+        return Err(not_zip_or_truncated(data));
+    }
+    let lowest = data.len().saturating_sub(EOCD_LEN + u16::MAX as usize);
+    let mut any_signature = false;
+    let mut found = None;
+    for pos in (lowest..=data.len() - EOCD_LEN).rev() {
+        if cur.u32(pos) != Some(SIG_EOCD) {
+            continue;
+        }
+        any_signature = true;
+        let comment_len = cur.u16(pos + 20).unwrap_or(0) as usize;
+        if pos + EOCD_LEN + comment_len == data.len() {
+            found = Some(pos);
+            break;
+        }
+    }
+    let Some(pos) = found else {
+        if any_signature {
+            return Err(err(
+                "archive.trailing_data",
+                "The zip file has data after its end-of-central-directory record (two zips glued together, or bytes appended to the file).",
+                "Remove the appended bytes: ".to_owned() + HINT_REZIP,
+            ));
+        }
+        return Err(not_zip_or_truncated(data));
+    };
+    let disk = cur.u16(pos + 4).unwrap_or(0);
+    let cd_disk = cur.u16(pos + 6).unwrap_or(0);
+    let on_disk = cur.u16(pos + 8).unwrap_or(0);
+    let total = cur.u16(pos + 10).unwrap_or(0);
+    let cd_size = cur.u32(pos + 12).unwrap_or(0);
+    let cd_offset = cur.u32(pos + 16).unwrap_or(0);
+    let comment = cur.slice(pos + EOCD_LEN, data.len() - pos - EOCD_LEN).unwrap_or(&[]);
+    if comment.len() > MAX_ARCHIVE_COMMENT
+        || comment
+            .iter()
+            .any(|&b| !(0x20..0x7f).contains(&b) && !matches!(b, b'\n' | b'\r' | b'\t'))
+    {
+        return Err(err(
+            "archive.comment",
+            format!(
+                "The zip file's archive comment is {} bytes long or contains non-ASCII or control bytes; only printable ASCII comments up to {MAX_ARCHIVE_COMMENT} bytes are accepted.",
+                comment.len()
+            ),
+            "Remove the archive comment (`zip -z` lets you edit it) or re-create the zip.",
+        ));
+    }
+
+    let zip64_marked = disk == 0xFFFF
+        || cd_disk == 0xFFFF
+        || on_disk == 0xFFFF
+        || total == 0xFFFF
+        || cd_size == 0xFFFF_FFFF
+        || cd_offset == 0xFFFF_FFFF;
+    let has_locator = pos >= LOCATOR64_LEN && cur.u32(pos - LOCATOR64_LEN) == Some(SIG_LOCATOR64);
+    let mut rec = EndRecord {
+        pos,
+        entries: u64::from(total),
+        cd_size: u64::from(cd_size),
+        cd_offset: u64::from(cd_offset),
+        eocd64_pos: None,
+    };
+    if has_locator {
+        let loc = pos - LOCATOR64_LEN;
+        let loc_disk = cur.u32(loc + 4).unwrap_or(1);
+        let eocd64_off = cur.u64(loc + 8).unwrap_or(u64::MAX);
+        let disks = cur.u32(loc + 16).unwrap_or(0);
+        let expected = loc.checked_sub(EOCD64_LEN);
+        if loc_disk != 0 || disks != 1 || expected.map(|e| e as u64) != Some(eocd64_off) {
+            return Err(zip64_err(
+                "its ZIP64 locator does not point at a ZIP64 end record placed right before it",
+            ));
+        }
+        let e = loc - EOCD64_LEN;
+        if cur.u32(e) != Some(SIG_EOCD64) {
+            return Err(zip64_err(
+                "the ZIP64 locator points at something that is not a ZIP64 end record",
+            ));
+        }
+        let size = cur.u64(e + 4).unwrap_or(0);
+        if size != (EOCD64_LEN - 12) as u64 {
+            return Err(zip64_err("its ZIP64 end record carries extensible data"));
+        }
+        let disk64 = cur.u32(e + 16).unwrap_or(1);
+        let cd_disk64 = cur.u32(e + 20).unwrap_or(1);
+        let on_disk64 = cur.u64(e + 24).unwrap_or(0);
+        let total64 = cur.u64(e + 32).unwrap_or(0);
+        let cd_size64 = cur.u64(e + 40).unwrap_or(0);
+        let cd_offset64 = cur.u64(e + 48).unwrap_or(0);
+        if disk64 != 0 || cd_disk64 != 0 || on_disk64 != total64 {
+            return Err(multi_disk());
+        }
+        // A classic field that is not the ZIP64 sentinel must agree with the ZIP64 value,
+        // otherwise readers that ignore ZIP64 see a different central directory.
+        let agrees =
+            |classic: u64, sentinel: u64, wide: u64| classic == sentinel || classic == wide;
+        if !agrees(u64::from(total), 0xFFFF, total64)
+            || !agrees(u64::from(on_disk), 0xFFFF, total64)
+            || !agrees(u64::from(cd_size), 0xFFFF_FFFF, cd_size64)
+            || !agrees(u64::from(cd_offset), 0xFFFF_FFFF, cd_offset64)
+        {
+            return Err(zip64_err("its ZIP64 end record and its classic end record disagree"));
+        }
+        rec.entries = total64;
+        rec.cd_size = cd_size64;
+        rec.cd_offset = cd_offset64;
+        rec.eocd64_pos = Some(e);
+    } else if zip64_marked {
+        if disk == 0xFFFF || cd_disk == 0xFFFF {
+            return Err(multi_disk());
+        }
+        return Err(zip64_err("its end record says ZIP64 but there is no ZIP64 locator"));
+    }
+    if !has_locator && (disk != 0 || cd_disk != 0 || on_disk != total) {
+        return Err(multi_disk());
+    }
+    if rec.entries > limits.max_entries as u64 {
+        return Err(too_many_entries(rec.entries, limits));
+    }
+    Ok(rec)
+}
+
+fn too_many_entries(n: u64, limits: &Limits) -> Problem {
+    err(
+        "archive.too_many_entries",
+        format!("The zip file has {n} entries; at most {} are allowed.", limits.max_entries),
+        "Remove generated or vendored files from the plugin folder before zipping it.",
+    )
+}
+
+fn not_zip_or_truncated(data: &[u8]) -> Problem {
+    if data.starts_with(b"PK\x03\x04") {
+        return truncated("the end-of-central-directory record is missing, so the file");
+    }
+    err(
+        "archive.not_zip",
+        "Could not unzip file: this is not a zip archive.",
+        "Upload the plugin as a .zip file (not .tar.gz, .rar or .7z). ".to_owned() + HINT_REZIP,
+    )
+}
+
+fn multi_disk() -> Problem {
+    err(
+        "archive.multi_disk",
+        "The zip file is a split (multi-disk) archive.",
+        "Create a single-file zip: ".to_owned() + HINT_REZIP,
+    )
+}
+
+fn zip64_err(what: &str) -> Problem {
+    err(
+        "archive.zip64",
+        format!("The zip file's ZIP64 records are inconsistent: {what}."),
+        HINT_REZIP,
+    )
+}
+
+/// Sizes found in an entry's extra fields.
+struct Extras {
+    zip64: Option<Vec<u8>>,
+    unicode_path: Option<Vec<u8>>,
+}
+
+/// Checks the extra-field framing: whole `(id, len, data)` records, no duplicate ZIP64 or
+/// Unicode Path records (readers disagree about which one wins).
+fn parse_extras(extra: &[u8], name: &str) -> Result<Extras, Problem> {
+    let bad = |what: &str| {
+        err_file(
+            "archive.extra_field",
+            name,
+            format!("The extra field of zip entry '{name}' is malformed: {what}."),
+            HINT_REZIP,
+        )
+    };
+    let mut out = Extras { zip64: None, unicode_path: None };
+    let mut rest = extra;
+    while !rest.is_empty() {
+        if rest.len() < 4 {
+            return Err(bad("a record is shorter than its 4-byte header"));
+        }
+        let id = u16::from_le_bytes([rest[0], rest[1]]);
+        let len = u16::from_le_bytes([rest[2], rest[3]]) as usize;
+        let Some(body) = rest.get(4..4 + len) else {
+            return Err(bad("a record is longer than the extra field"));
+        };
+        let slot = match id {
+            EXTRA_ZIP64 => Some(&mut out.zip64),
+            EXTRA_UNICODE_PATH => Some(&mut out.unicode_path),
+            _ => None,
+        };
+        if let Some(slot) = slot {
+            if slot.is_some() {
+                return Err(bad(&format!("the record 0x{id:04x} appears twice")));
+            }
+            *slot = Some(body.to_vec());
+        }
+        rest = &rest[4 + len..];
+    }
+    Ok(out)
+}
+
+/// Decodes a raw entry name the way Python's zipfile does, refusing every case where
+/// another reader could decode it differently.
+fn decode_name(raw: &[u8], flags: u16, extras: &Extras) -> Result<String, Problem> {
+    let shown = String::from_utf8_lossy(raw).into_owned();
+    let ambiguous = |what: &str| {
+        err_file(
+            "archive.name_encoding",
+            &shown,
+            format!("The name of zip entry '{shown}' is ambiguous: {what}."),
+            "Use ASCII file names, or a zip tool that marks names as UTF-8 (Info-ZIP zip 3, 7-Zip, Python's zipfile).",
+        )
+    };
+    let name = if flags & FLAG_UTF8 != 0 {
+        std::str::from_utf8(raw)
+            .map_err(|_| ambiguous("it is marked UTF-8 but is not valid UTF-8"))?
+            .to_owned()
+    } else if raw.is_ascii() {
+        String::from_utf8_lossy(raw).into_owned()
+    } else {
+        return Err(ambiguous(
+            "it has non-ASCII bytes without the UTF-8 flag, so QGIS (Python) reads it as CP437 while other tools read it as UTF-8",
+        ));
+    };
+    if let Some(up) = &extras.unicode_path {
+        // Version 1, CRC of the header name, then the UTF-8 name. Python ≥ 3.12 prefers it.
+        let same = up.len() >= 5
+            && up[0] == 1
+            && u32::from_le_bytes([up[1], up[2], up[3], up[4]]) == crc32fast::hash(raw)
+            && &up[5..] == name.as_bytes();
+        if !same {
+            return Err(ambiguous("its Info-ZIP Unicode Path extra field names a different file"));
+        }
+    }
+    Ok(name)
+}
+
+/// Values read from one local header.
+struct Local {
+    offset: usize,
+    raw_name: Vec<u8>,
+    flags: u16,
+    method: u16,
+    crc32: u32,
+    compressed_size: u64,
+    uncompressed_size: u64,
+    data_offset: usize,
+}
+
+fn parse_local(cur: &Cursor<'_>, pos: usize, limit: usize) -> Result<Local, Problem> {
+    let header = cur.slice(pos, LOCAL_LEN).filter(|_| pos + LOCAL_LEN <= limit);
+    let Some(_) = header else { return Err(truncated("a local file header")) };
+    let flags = cur.u16(pos + 6).unwrap_or(0);
+    let method = cur.u16(pos + 8).unwrap_or(0);
+    let crc32 = cur.u32(pos + 14).unwrap_or(0);
+    let csize = cur.u32(pos + 18).unwrap_or(0);
+    let usize_ = cur.u32(pos + 22).unwrap_or(0);
+    let nlen = cur.u16(pos + 26).unwrap_or(0) as usize;
+    let xlen = cur.u16(pos + 28).unwrap_or(0) as usize;
+    let name_pos = pos + LOCAL_LEN;
+    let (Some(raw_name), Some(extra)) =
+        (cur.slice(name_pos, nlen), cur.slice(name_pos + nlen, xlen))
+    else {
+        return Err(truncated("a local file header"));
+    };
+    if name_pos + nlen + xlen > limit {
+        return Err(truncated("a local file header"));
+    }
+    let shown = String::from_utf8_lossy(raw_name).into_owned();
+    let extras = parse_extras(extra, &shown)?;
+    if flags & FLAG_DATA_DESCRIPTOR != 0 {
+        return Err(err_file(
+            "archive.data_descriptor",
+            &shown,
+            format!(
+                "Zip entry '{shown}' uses a data descriptor (sizes written after the data, as streaming zip tools do); its sizes cannot be cross-checked before reading."
+            ),
+            "Re-create the zip with a tool that writes sizes in the headers, for example `zip -r plugin.zip <plugin folder>` (not `zip -` to a pipe) or Python's `shutil.make_archive`.",
+        ));
+    }
+    let mut compressed_size = u64::from(csize);
+    let mut uncompressed_size = u64::from(usize_);
+    // Local ZIP64 extras follow PyPI's reading (warehouse utils/zipfiles.py): the local
+    // header must carry both sizes unless the entry is stored.
+    match extras.zip64.as_deref() {
+        None => {
+            if csize == 0xFFFF_FFFF || usize_ == 0xFFFF_FFFF {
+                return Err(zip64_entry_err(
+                    &shown,
+                    "a size is 0xFFFFFFFF but there is no ZIP64 extra field",
+                ));
+            }
+        }
+        Some(z) => match z.len() {
+            0 => {
+                if csize == 0xFFFF_FFFF || usize_ == 0xFFFF_FFFF {
+                    return Err(zip64_entry_err(&shown, "its ZIP64 extra field is empty"));
+                }
+            }
+            8 => {
+                if method != METHOD_STORED {
+                    return Err(zip64_entry_err(
+                        &shown,
+                        "its local ZIP64 extra field lacks the compressed size",
+                    ));
+                }
+                let u = cur_u64(z, 0);
+                compressed_size = u;
+                if usize_ == 0xFFFF_FFFF {
+                    uncompressed_size = u;
+                }
+            }
+            16 | 24 | 28 => {
+                if usize_ == 0xFFFF_FFFF {
+                    uncompressed_size = cur_u64(z, 0);
+                }
+                compressed_size = cur_u64(z, 8);
+            }
+            n => {
+                return Err(zip64_entry_err(
+                    &shown,
+                    &format!("its local ZIP64 extra field has {n} bytes"),
+                ));
+            }
+        },
+    }
+    let data_offset = name_pos + nlen + xlen;
+    Ok(Local {
+        offset: pos,
+        raw_name: raw_name.to_vec(),
+        flags,
+        method,
+        crc32,
+        compressed_size,
+        uncompressed_size,
+        data_offset,
+    })
+}
+
+fn cur_u64(b: &[u8], at: usize) -> u64 {
+    Cursor { data: b }.u64(at).unwrap_or(u64::MAX)
+}
+
+fn zip64_entry_err(name: &str, what: &str) -> Problem {
+    err_file(
+        "archive.zip64",
+        name,
+        format!("Zip entry '{name}' has inconsistent ZIP64 information: {what}."),
+        HINT_REZIP,
+    )
+}
+
+fn mismatch(name: &str, what: &str) -> Problem {
+    err_file(
+        "archive.header_mismatch",
+        name,
+        format!(
+            "The local header and the central directory of the zip file disagree about '{name}': {what}."
+        ),
+        "Zip readers would extract different files from this archive. ".to_owned() + HINT_REZIP,
+    )
+}
+
+/// Walks and cross-checks every record; refuses at the first framing problem.
+pub fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, Problem> {
+    if data.is_empty() {
+        return Err(err(
+            "archive.empty",
+            "The uploaded file is empty (0 bytes).",
+            "Upload the zip file of your plugin.",
+        ));
+    }
+    let cur = Cursor { data };
+    let end = find_eocd(data, limits)?;
+    let cd_offset = usize::try_from(end.cd_offset).unwrap_or(usize::MAX);
+    let cd_size = usize::try_from(end.cd_size).unwrap_or(usize::MAX);
+    let cd_end = cd_offset.checked_add(cd_size).unwrap_or(usize::MAX);
+    let cd_limit = end.eocd64_pos.unwrap_or(end.pos);
+    if cd_end > cd_limit {
+        return Err(truncated("the central directory"));
+    }
+
+    // Local headers from offset 0, back to back.
+    let first = cur.u32(0);
+    if first != Some(SIG_LOCAL) && cd_offset != 0 {
+        return Err(prefix_problem(first));
+    }
+    let mut locals: Vec<Local> = Vec::new();
+    let mut pos = 0usize;
+    while pos < cd_offset {
+        if cur.u32(pos) != Some(SIG_LOCAL) {
+            return Err(if pos == 0 {
+                prefix_problem(first)
+            } else {
+                err(
+                    "archive.trailing_data",
+                    format!(
+                        "The zip file has {} bytes between its last entry and its central directory that belong to no entry.",
+                        cd_offset - pos
+                    ),
+                    "Hidden data is not allowed. ".to_owned() + HINT_REZIP,
+                )
+            });
+        }
+        if locals.len() as u64 >= end.entries {
+            let l = parse_local(&cur, pos, cd_offset)?;
+            return Err(mismatch(
+                &String::from_utf8_lossy(&l.raw_name),
+                "it has a local header but no central directory entry",
+            ));
+        }
+        let l = parse_local(&cur, pos, cd_offset)?;
+        let next = (l.data_offset as u64).checked_add(l.compressed_size);
+        match next {
+            Some(n) if n <= cd_offset as u64 => pos = n as usize,
+            _ => {
+                return Err(err_file(
+                    "archive.overlapping_entries",
+                    &String::from_utf8_lossy(&l.raw_name),
+                    format!(
+                        "The data of zip entry '{}' runs into the central directory.",
+                        String::from_utf8_lossy(&l.raw_name)
+                    ),
+                    HINT_REZIP,
+                ));
+            }
+        }
+        locals.push(l);
+    }
+    if pos != cd_offset {
+        return Err(truncated("the central directory offset"));
+    }
+
+    // Central directory.
+    let mut entries = Vec::with_capacity(locals.len());
+    let mut used = vec![false; locals.len()];
+    let mut pos = cd_offset;
+    for _ in 0..end.entries {
+        if pos + CENTRAL_LEN > cd_limit || cur.u32(pos) != Some(SIG_CENTRAL) {
+            return Err(if locals.is_empty() && pos == 0 && cur.u32(0) == Some(SIG_CENTRAL) {
+                mismatch("?", "a central directory entry has no local header")
+            } else {
+                truncated("the central directory")
+            });
+        }
+        let made_by = cur.u16(pos + 4).unwrap_or(0);
+        let flags = cur.u16(pos + 8).unwrap_or(0);
+        let method = cur.u16(pos + 10).unwrap_or(0);
+        let crc32 = cur.u32(pos + 16).unwrap_or(0);
+        let csize = cur.u32(pos + 20).unwrap_or(0);
+        let usize_ = cur.u32(pos + 24).unwrap_or(0);
+        let nlen = cur.u16(pos + 28).unwrap_or(0) as usize;
+        let xlen = cur.u16(pos + 30).unwrap_or(0) as usize;
+        let clen = cur.u16(pos + 32).unwrap_or(0) as usize;
+        let disk = cur.u16(pos + 34).unwrap_or(0);
+        let external = cur.u32(pos + 38).unwrap_or(0);
+        let offset32 = cur.u32(pos + 42).unwrap_or(0);
+        let name_pos = pos + CENTRAL_LEN;
+        let rec_end = name_pos + nlen + xlen + clen;
+        if rec_end > cd_end {
+            return Err(truncated("a central directory entry"));
+        }
+        let raw_name = cur.slice(name_pos, nlen).unwrap_or(&[]);
+        let extra = cur.slice(name_pos + nlen, xlen).unwrap_or(&[]);
+        let shown = String::from_utf8_lossy(raw_name).into_owned();
+        if clen != 0 {
+            return Err(err_file(
+                "archive.entry_comment",
+                &shown,
+                format!(
+                    "Zip entry '{shown}' carries a file comment; comments on entries are not allowed."
+                ),
+                "Remove the entry comments (`zip -c` edits them) or re-create the zip.",
+            ));
+        }
+        let extras = parse_extras(extra, &shown)?;
+        // Central ZIP64 extras are read as Python reads them: only the fields whose classic
+        // value is the sentinel, in order.
+        let mut uncompressed_size = u64::from(usize_);
+        let mut compressed_size = u64::from(csize);
+        let mut offset = u64::from(offset32);
+        let needs = [usize_ == 0xFFFF_FFFF, csize == 0xFFFF_FFFF, offset32 == 0xFFFF_FFFF];
+        if needs.iter().any(|&n| n) || disk == 0xFFFF {
+            let Some(z) = extras.zip64.as_deref() else {
+                return Err(zip64_entry_err(
+                    &shown,
+                    "a field is 0xFFFFFFFF but there is no ZIP64 extra field",
+                ));
+            };
+            let mut at = 0;
+            for (i, need) in needs.iter().enumerate() {
+                if !need {
+                    continue;
+                }
+                let Some(v) = Cursor { data: z }.u64(at) else {
+                    return Err(zip64_entry_err(&shown, "its ZIP64 extra field is too short"));
+                };
+                match i {
+                    0 => uncompressed_size = v,
+                    1 => compressed_size = v,
+                    _ => offset = v,
+                }
+                at += 8;
+            }
+            if disk == 0xFFFF {
+                return Err(multi_disk());
+            }
+        } else if disk != 0 {
+            return Err(multi_disk());
+        }
+        let name = decode_name(raw_name, flags, &extras)?;
+
+        // Match with the local header at the recorded offset.
+        let idx = locals.binary_search_by_key(&offset, |l| l.offset as u64);
+        let Ok(idx) = idx else {
+            let inside = locals.iter().any(|l| {
+                offset > l.offset as u64 && offset < l.data_offset as u64 + l.compressed_size
+            });
+            return Err(if inside {
+                err_file(
+                    "archive.overlapping_entries",
+                    &name,
+                    format!(
+                        "Zip entry '{name}' points into the data of another entry (overlapping entries, as in non-recursive zip bombs)."
+                    ),
+                    HINT_REZIP,
+                )
+            } else {
+                mismatch(&name, "its central directory entry points to no local header")
+            });
+        };
+        if std::mem::replace(&mut used[idx], true) {
+            return Err(err_file(
+                "archive.overlapping_entries",
+                &name,
+                format!(
+                    "Zip entry '{name}' shares its data with another entry (overlapping entries, as in non-recursive zip bombs)."
+                ),
+                HINT_REZIP,
+            ));
+        }
+        let l = &locals[idx];
+        if l.raw_name != raw_name {
+            return Err(mismatch(
+                &name,
+                &format!("the local header names it '{}'", String::from_utf8_lossy(&l.raw_name)),
+            ));
+        }
+        if (l.flags ^ flags) & FLAGS_COMPARED != 0 {
+            return Err(mismatch(&name, "their flags differ"));
+        }
+        if l.method != method {
+            return Err(mismatch(&name, "their compression methods differ"));
+        }
+        if l.crc32 != crc32 {
+            return Err(mismatch(&name, "their CRC-32 values differ"));
+        }
+        if l.compressed_size != compressed_size {
+            return Err(mismatch(&name, "their compressed sizes differ"));
+        }
+        if l.uncompressed_size != uncompressed_size {
+            return Err(mismatch(&name, "their uncompressed sizes differ"));
+        }
+
+        if flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION) != 0 || method == METHOD_AES {
+            return Err(err_file(
+                "archive.encrypted",
+                &name,
+                format!("Zip entry '{name}' is encrypted (password-protected)."),
+                "Create the zip without a password.",
+            ));
+        }
+        if method != METHOD_STORED && method != METHOD_DEFLATED {
+            return Err(err_file(
+                "archive.compression",
+                &name,
+                format!(
+                    "Zip entry '{name}' uses compression method {method}; only stored (0) and deflate (8) are accepted, which are what QGIS can unpack everywhere."
+                ),
+                "Re-create the zip with the default deflate compression (for 7-Zip: `-mm=Deflate`).",
+            ));
+        }
+        check_mode(&name, made_by, external, uncompressed_size)?;
+        entries.push(Entry {
+            name,
+            method,
+            crc32,
+            compressed_size,
+            uncompressed_size,
+            data_offset: l.data_offset as u64,
+        });
+        pos = rec_end;
+    }
+    if used.iter().any(|u| !u) {
+        let l = locals.iter().zip(&used).find(|(_, u)| !**u).map(|(l, _)| l);
+        let n = l.map(|l| String::from_utf8_lossy(&l.raw_name).into_owned()).unwrap_or_default();
+        return Err(mismatch(&n, "it has a local header but no central directory entry"));
+    }
+    if pos != cd_end {
+        return Err(err(
+            "archive.header_mismatch",
+            "The central directory of the zip file is larger than its entries (hidden records).",
+            HINT_REZIP,
+        ));
+    }
+    // What follows the central directory must be exactly the end records.
+    let expected_end = match end.eocd64_pos {
+        Some(e) => e,
+        None => end.pos,
+    };
+    if cd_end != expected_end {
+        return Err(err(
+            "archive.trailing_data",
+            format!(
+                "The zip file has {} unexpected bytes between its central directory and its end record.",
+                expected_end.abs_diff(cd_end)
+            ),
+            HINT_REZIP,
+        ));
+    }
+    check_names_unique(&entries)?;
+    Ok(Archive { data, entries })
+}
+
+fn prefix_problem(first: Option<u32>) -> Problem {
+    if first == Some(SIG_CENTRAL) {
+        return mismatch("?", "a central directory entry has no local header");
+    }
+    err(
+        "archive.prefix_data",
+        "The zip file does not start with a zip entry: data is prepended to it (a self-extractor stub, or a file that is both HTML and zip).",
+        "Upload a plain zip file. ".to_owned() + HINT_REZIP,
+    )
+}
+
+/// Refuses symlinks, devices, FIFOs, sockets, setuid/setgid bits and directories with data.
+fn check_mode(name: &str, made_by: u16, external: u32, size: u64) -> Result<(), Problem> {
+    const S_IFMT: u32 = 0o170_000;
+    const S_IFLNK: u32 = 0o120_000;
+    const S_IFREG: u32 = 0o100_000;
+    const S_IFDIR: u32 = 0o040_000;
+    if name.ends_with('/') && size != 0 {
+        return Err(err_file(
+            "archive.special_file",
+            name,
+            format!("Zip entry '{name}' is a folder but carries data."),
+            HINT_REZIP,
+        ));
+    }
+    // Unix modes are only meaningful when the entry was made on Unix (3) or macOS (19).
+    if !matches!(made_by >> 8, 3 | 19) {
+        return Ok(());
+    }
+    let mode = external >> 16;
+    let kind = mode & S_IFMT;
+    if kind == S_IFLNK {
+        return Err(err_file(
+            "archive.symlink",
+            name,
+            format!(
+                "Zip entry '{name}' is a symbolic link; links are not allowed, even to files inside the plugin."
+            ),
+            "Replace the link by a copy of the file it points to (`zip -r` without `-y` does this).",
+        ));
+    }
+    if kind != 0 && kind != S_IFREG && kind != S_IFDIR {
+        return Err(err_file(
+            "archive.special_file",
+            name,
+            format!(
+                "Zip entry '{name}' is a device, FIFO or socket (mode {mode:o}), not a file or folder."
+            ),
+            "Only regular files and folders may be in the plugin.",
+        ));
+    }
+    if mode & 0o6000 != 0 {
+        return Err(err_file(
+            "archive.special_file",
+            name,
+            format!("Zip entry '{name}' has the setuid or setgid bit set (mode {mode:o})."),
+            "Clear the bits with `chmod u-s,g-s <file>` before zipping.",
+        ));
+    }
+    Ok(())
+}
+
+fn check_names_unique(entries: &[Entry]) -> Result<(), Problem> {
+    let mut seen = std::collections::HashSet::with_capacity(entries.len());
+    for e in entries {
+        if !seen.insert(e.name.as_str()) {
+            return Err(err_file(
+                "archive.duplicate_name",
+                &e.name,
+                format!(
+                    "The zip file contains '{}' twice; unzip tools disagree about which copy wins.",
+                    e.name
+                ),
+                "Keep one copy of the file. ".to_owned() + HINT_REZIP,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Running totals across entries, so a bomb is stopped while it inflates.
+#[derive(Debug, Default)]
+pub struct Totals {
+    pub uncompressed: u64,
+}
+
+/// Size of the scratch buffer entries are inflated through; only kept files are copied out.
+const CHUNK: usize = 64 * 1024;
+
+impl Archive<'_> {
+    /// Checks declared sizes against the limits before anything is inflated.
+    pub fn check_declared(&self, limits: &Limits) -> Result<(), Problem> {
+        let mut total: u64 = 0;
+        for e in &self.entries {
+            if e.uncompressed_size > limits.max_entry_uncompressed {
+                return Err(entry_too_large(&e.name, limits));
+            }
+            total = total.saturating_add(e.uncompressed_size);
+        }
+        if total > limits.max_total_uncompressed {
+            return Err(total_too_large(limits));
+        }
+        let zip_len = self.data.len().max(1) as u64;
+        if total > limits.ratio_threshold && total / zip_len > limits.max_ratio {
+            return Err(err(
+                "archive.ratio",
+                format!(
+                    "The zip file expands from {zip_len} bytes to {total} bytes, a compression ratio above {}:1 (a zip bomb).",
+                    limits.max_ratio
+                ),
+                "Remove the highly compressible bulk data from the plugin.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads one entry to its end: inflates under the limits, checks the size and CRC, and
+    /// returns the first `keep` bytes (plus whether the entry was longer than `keep`).
+    pub fn read(
+        &self,
+        e: &Entry,
+        keep: usize,
+        totals: &mut Totals,
+        limits: &Limits,
+    ) -> Result<(Vec<u8>, bool), Problem> {
+        let start = e.data_offset as usize;
+        let comp = self
+            .data
+            .get(start..start.saturating_add(e.compressed_size as usize))
+            .ok_or_else(|| truncated(&format!("the data of '{}'", e.name)))?;
+        let mut kept = Vec::new();
+        let mut longer = false;
+        let mut hasher = crc32fast::Hasher::new();
+        let mut produced: u64 = 0;
+        let mut sink = |chunk: &[u8], totals: &mut Totals| -> Result<(), Problem> {
+            produced += chunk.len() as u64;
+            totals.uncompressed += chunk.len() as u64;
+            if produced > e.uncompressed_size {
+                return Err(size_lie(&e.name));
+            }
+            if produced > limits.max_entry_uncompressed {
+                return Err(entry_too_large(&e.name, limits));
+            }
+            if totals.uncompressed > limits.max_total_uncompressed {
+                return Err(total_too_large(limits));
+            }
+            hasher.update(chunk);
+            let room = keep.saturating_sub(kept.len());
+            if room > 0 {
+                kept.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            }
+            if chunk.len() > room {
+                longer = true;
+            }
+            Ok(())
+        };
+        match e.method {
+            METHOD_STORED => {
+                if e.compressed_size != e.uncompressed_size {
+                    return Err(size_lie(&e.name));
+                }
+                for chunk in comp.chunks(CHUNK) {
+                    sink(chunk, totals)?;
+                }
+            }
+            _ => inflate(comp, &e.name, |c| sink(c, totals))?,
+        }
+        if produced != e.uncompressed_size {
+            return Err(size_lie(&e.name));
+        }
+        if hasher.finalize() != e.crc32 {
+            return Err(err_file(
+                "archive.crc",
+                &e.name,
+                format!("Bad zip (maybe a CRC error) on file {}", e.name),
+                "The file is damaged: its content does not match its CRC-32. ".to_owned()
+                    + HINT_REZIP,
+            ));
+        }
+        Ok((kept, longer))
+    }
+}
+
+/// Inflates a raw deflate stream that must end exactly at the end of `comp`.
+fn inflate(
+    comp: &[u8],
+    name: &str,
+    mut sink: impl FnMut(&[u8]) -> Result<(), Problem>,
+) -> Result<(), Problem> {
+    use flate2::{Decompress, FlushDecompress, Status};
+    let corrupt = |what: &str| {
+        err_file(
+            "archive.corrupt_data",
+            name,
+            format!("Bad zip (maybe a CRC error) on file {name}: {what}."),
+            "The file is damaged. ".to_owned() + HINT_REZIP,
+        )
+    };
+    let mut d = Decompress::new(false);
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let in_before = d.total_in() as usize;
+        let out_before = d.total_out();
+        let status = d
+            .decompress(&comp[in_before.min(comp.len())..], &mut buf, FlushDecompress::Finish)
+            .or_else(|_| Err(corrupt("invalid deflate data")))?;
+        let produced = (d.total_out() - out_before) as usize;
+        if produced > 0 {
+            sink(&buf[..produced])?;
+        }
+        let consumed = d.total_in() as usize - in_before;
+        match status {
+            Status::StreamEnd => {
+                if d.total_in() as usize != comp.len() {
+                    return Err(corrupt("bytes follow the end of its deflate stream"));
+                }
+                return Ok(());
+            }
+            Status::Ok | Status::BufError => {
+                if produced == 0 && consumed == 0 {
+                    return Err(corrupt("its deflate stream is truncated"));
+                }
+            }
+        }
+    }
+}
+
+fn size_lie(name: &str) -> Problem {
+    err_file(
+        "archive.size_mismatch",
+        name,
+        format!("Zip entry '{name}' does not contain the number of bytes its headers declare."),
+        "The archive is damaged or forged. ".to_owned() + HINT_REZIP,
+    )
+}
+
+fn entry_too_large(name: &str, limits: &Limits) -> Problem {
+    err_file(
+        "archive.entry_too_large",
+        name,
+        format!(
+            "Zip entry '{name}' expands to more than {} bytes, the limit for one file.",
+            limits.max_entry_uncompressed
+        ),
+        "Remove large data files from the plugin; download them at run time instead.",
+    )
+}
+
+fn total_too_large(limits: &Limits) -> Problem {
+    err(
+        "archive.too_large_uncompressed",
+        format!(
+            "The zip file expands to more than {} bytes in total, the limit for a plugin.",
+            limits.max_total_uncompressed
+        ),
+        "Remove large data files from the plugin; download them at run time instead.",
+    )
+}

@@ -1,0 +1,76 @@
+//! `uploader bench-validate`: times `validate()` on generated 5 MB and 25 MB plugins against
+//! merely reading and CRC-checking the same archive with the `zip` crate; prints medians.
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use super::{Mode, Options, builder, validate};
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Timed runs per measurement (the median is printed).
+    #[arg(long, default_value_t = 15)]
+    pub runs: usize,
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Reads every entry to its end with the `zip` crate, which checks each CRC.
+fn read_and_crc(zip: &[u8]) -> Result<u64, String> {
+    let mut a = zip::ZipArchive::new(std::io::Cursor::new(zip)).map_err(|e| e.to_string())?;
+    let mut total = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    for i in 0..a.len() {
+        let mut f = a.by_index(i).map_err(|e| e.to_string())?;
+        loop {
+            let n = f.read(&mut buf).map_err(|e| e.to_string())?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+        }
+    }
+    Ok(total)
+}
+
+pub fn run(args: &BenchArgs) -> ExitCode {
+    let runs = args.runs.max(1);
+    let opts = Options::default();
+    for (label, target) in [("5 MB", 5_000_000usize), ("25 MB", 24_500_000usize)] {
+        let zip = builder::sized_plugin(target);
+        if let Err(r) = validate(&zip, &Mode::New, &opts) {
+            eprintln!("error: the generated {label} plugin is invalid: {r}");
+            return ExitCode::FAILURE;
+        }
+        let time = |f: &dyn Fn() -> bool| -> Option<Duration> {
+            let mut v = Vec::with_capacity(runs);
+            for _ in 0..runs {
+                let t = Instant::now();
+                if !f() {
+                    return None;
+                }
+                v.push(t.elapsed());
+            }
+            Some(median(v))
+        };
+        let (Some(val), Some(base)) = (
+            time(&|| validate(&zip, &Mode::New, &opts).is_ok()),
+            time(&|| read_and_crc(&zip).is_ok()),
+        ) else {
+            eprintln!("error: a run failed");
+            return ExitCode::FAILURE;
+        };
+        println!(
+            "{label} plugin ({} bytes): validate median {:.1} ms, read+CRC (zip crate) median {:.1} ms, ratio {:.2}x",
+            zip.len(),
+            val.as_secs_f64() * 1e3,
+            base.as_secs_f64() * 1e3,
+            val.as_secs_f64() / base.as_secs_f64()
+        );
+    }
+    ExitCode::SUCCESS
+}
