@@ -1487,3 +1487,60 @@ async fn rebuilds_coalesce() {
     let s = env.app.rebuild.status();
     assert_eq!(s.completed, s.requested);
 }
+
+/// Measures approval-to-live on the demo catalog (median over repeated approvals):
+/// `cargo test -p uploader --release --lib -- --ignored approval_latency --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "measurement; run explicitly"]
+async fn approval_latency_on_the_demo_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    generator::demo::seed(&dir.path().join("data"), false).unwrap();
+    let config = test_config(dir.path());
+    let templates = generator::templates::Templates::load(&config.site.templates_dir).unwrap();
+    let rebuild = Rebuilder::start(config.site.clone(), templates);
+    let app = AppState::open(config, rebuild).unwrap();
+    let env = Env { dir, app };
+    let first = env.app.rebuild.request();
+    env.app.rebuild.wait_for(first, std::time::Duration::from_secs(120)).await.unwrap();
+    add_user(&env, "staff", true, false);
+    let staff = login(&env, "staff").await;
+    let (pkg, version): (String, String) = env
+        .conn()
+        .query_row(
+            "SELECT p.package_name, v.version FROM plugin_versions v JOIN plugins p
+             ON p.id = v.plugin_id WHERE v.approved = 0 LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let needle = format!("{pkg}.{version}.zip");
+    let mut approve_ms = Vec::new();
+    let mut live_ms = Vec::new();
+    for _ in 0..15 {
+        let t = std::time::Instant::now();
+        let r = approve(&env, &staff, &pkg, &version).await;
+        approve_ms.push(t.elapsed().as_millis() as u64);
+        assert_eq!(r.json()["live"], true);
+        live_ms.push(r.json()["live_after_ms"].as_u64().unwrap());
+        assert!(published_xml_contains(&env, &needle));
+        let r = call(
+            &env.app,
+            Method::POST,
+            &format!("/api/v1/plugins/{pkg}/versions/{version}/unapprove"),
+            &[bearer(&staff)],
+            "",
+        )
+        .await;
+        assert_eq!(r.json()["live"], true);
+        assert!(!published_xml_contains(&env, &needle));
+    }
+    approve_ms.sort_unstable();
+    live_ms.sort_unstable();
+    println!(
+        "approval of {pkg} {version}: response median {} ms (max {}), build wait median {} ms (max {})",
+        approve_ms[approve_ms.len() / 2],
+        approve_ms[approve_ms.len() - 1],
+        live_ms[live_ms.len() / 2],
+        live_ms[live_ms.len() - 1]
+    );
+}
