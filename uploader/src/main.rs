@@ -20,6 +20,18 @@ struct Cli {
 enum Command {
     /// Validate a plugin zip offline with exactly the rules of an upload.
     Check(CheckArgs),
+    /// Run the upload service (token API, XML-RPC, accounts, review) behind nginx.
+    Serve(uploader::cli::ServeArgs),
+    /// Manage accounts (`user add NAME [--email E] [--staff] [--trusted] --password-stdin`).
+    User {
+        #[command(subcommand)]
+        command: uploader::cli::UserCommand,
+    },
+    /// Mint per-plugin upload tokens (`token create --user U --plugin PKG`).
+    Token {
+        #[command(subcommand)]
+        command: uploader::cli::TokenCommand,
+    },
     /// Benchmark the validator against reading and CRC-checking (prints medians).
     #[command(hide = true)]
     BenchValidate(uploader::validate::bench::BenchArgs),
@@ -29,6 +41,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => uploader::check::run(&args),
+        Command::Serve(args) => uploader::cli::run_serve(&args),
+        Command::User { command } => uploader::cli::run_user(&command),
+        Command::Token { command } => uploader::cli::run_token(&command),
         Command::BenchValidate(args) => uploader::validate::bench::run(&args),
     }
 }
