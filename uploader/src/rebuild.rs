@@ -127,6 +127,9 @@ impl Rebuilder {
                             ticket = target,
                             files = report.files,
                             written = report.publish.files_written,
+                            load_ms = report.load_ms as u64,
+                            render_ms = report.render_ms as u64,
+                            publish_ms = report.publish_ms as u64,
                             ms,
                             "site rebuilt"
                         );
