@@ -1,1 +1,7 @@
-//! End-to-end tests.
+//! End-to-end tests: the generated site served by the real nginx with our configuration,
+//! and QGIS's own plugin installer (Debian `python3-qgis`) fetching and installing from it.
+//! Missing nginx or QGIS make these tests fail with the command that installs them.
+
+mod qgis;
+mod serve;
+mod support;

@@ -1,0 +1,483 @@
+//! The generated demo site behind the real nginx (`nginx/site.conf.in` rendered by
+//! `nginx/render.sh`): plugins.xml routing and its never-404 fallback, `stable_only` and
+//! `package_name`, gzip_static, revalidation headers, JSON types, download URLs, no
+//! directory listing, unapproved versions, and the upload service's proxied paths.
+
+use std::io::Read;
+
+use generator::names::QgisVersion;
+use generator::render::xml::expand_versions;
+
+use crate::support::http::{self, Response};
+use crate::support::{self, Nginx, Site, served, xml};
+
+fn get(path: &str) -> Response {
+    get_with(path, &[])
+}
+
+fn get_with(path: &str, headers: &[(&str, &str)]) -> Response {
+    let s = served();
+    http::get(s.nginx.port, path, headers).unwrap_or_err(path)
+}
+
+trait UnwrapOrErr<T> {
+    fn unwrap_or_err(self, what: &str) -> T;
+}
+impl<T> UnwrapOrErr<T> for anyhow::Result<T> {
+    fn unwrap_or_err(self, what: &str) -> T {
+        self.unwrap_or_else(|e| panic!("{what}: {e:#}"))
+    }
+}
+
+/// Every QGIS version the site has a plugins.xml for.
+fn expanded() -> Vec<QgisVersion> {
+    expand_versions(&served().site.catalog().settings.qgis_versions)
+}
+
+/// The file decisions.md §2 says answers `?qgis=q`: its own, else the newest generated
+/// release (not a `.99` development alias) not newer than the request, else the newest.
+fn expected_stem(q: Option<QgisVersion>, versions: &[QgisVersion]) -> String {
+    let releases = versions.iter().filter(|v| v.minor < 99);
+    let newest = releases.clone().max().expect("some QGIS versions").minor_label();
+    let Some(q) = q else { return newest };
+    let q = QgisVersion::new(q.major, q.minor);
+    if versions.contains(&q) {
+        return q.minor_label();
+    }
+    releases.filter(|v| **v <= q).max().map(|v| v.minor_label()).unwrap_or(newest)
+}
+
+fn assert_xml_answer(path: &str, expected_file: &str) -> Vec<xml::Entry> {
+    let r = get(path);
+    assert_eq!(r.status, 200, "{path}: status (body {})", r.text());
+    assert!(
+        matches!(r.mime(), "application/xml" | "text/xml"),
+        "{path}: Content-Type {:?}",
+        r.header("content-type")
+    );
+    let entries = xml::parse(&r.body).unwrap_or_else(|e| panic!("{path}: {e:#}"));
+    let expected = served().site.file(expected_file);
+    assert!(r.body == expected, "{path}: the body is not {expected_file}");
+    entries
+}
+
+#[test]
+fn plugins_xml_answers_the_named_qgis_versions_with_their_files() {
+    let versions = expanded();
+    let x = |q: &str| QgisVersion::parse(q).ok();
+    let newest = expected_stem(None, &versions);
+    let cases: Vec<(&str, String)> = vec![
+        ("?qgis=3.34", "3.34".into()),
+        ("?qgis=3.39", "3.39".into()),
+        ("?qgis=4.0", "4.0".into()),
+        ("?qgis=9.9", expected_stem(x("9.9"), &versions)),
+        ("?qgis=3.34.1", "3.34".into()),
+        ("?qgis=03.034", "3.34".into()),
+        ("?qgis=3.22&other=1", "3.22".into()),
+        ("?qgis=latest", "latest".into()),
+        ("?qgis=stable", "stable".into()),
+        ("?qgis=ltr", "ltr".into()),
+        ("", newest.clone()),
+        ("?qgis=", newest.clone()),
+        ("?qgis=not-a-version", newest.clone()),
+        ("?qgis=3.999", expected_stem(x("3.999"), &versions)),
+        ("?qgis=2.50", expected_stem(x("2.50"), &versions)),
+        ("?qgis=0.5", expected_stem(x("0.5"), &versions)),
+    ];
+    assert_eq!(expected_stem(x("9.9"), &versions), newest);
+    for (query, stem) in &cases {
+        assert_xml_answer(
+            &format!("/plugins/plugins.xml{query}"),
+            &format!("plugins/xml/{stem}.xml"),
+        );
+    }
+    // The legacy spellings (reference.md §4.1) answer the same file.
+    assert_xml_answer("/plugins/plugins_3.34.xml", "plugins/xml/3.34.xml");
+    assert_xml_answer("/plugins/version_filtered/4.0.xml", "plugins/xml/4.0.xml");
+
+    // The fixture's 3.39-only version makes 3.39.xml unique, so the check above would
+    // have caught a 3.39 request served from a neighbouring file.
+    let site = &served().site;
+    let dev = xml::parse(&site.file("plugins/xml/3.39.xml")).expect("3.39.xml");
+    assert!(
+        dev.iter()
+            .any(|e| e.id() == support::DEV_ONLY_PLUGIN && e.version == support::DEV_ONLY_VERSION),
+        "3.39.xml lacks the 3.39-only version"
+    );
+    for other in ["3.38", "3.40", "3.34"] {
+        assert_ne!(
+            site.file(&format!("plugins/xml/{other}.xml")),
+            site.file("plugins/xml/3.39.xml")
+        );
+    }
+    // 4.0 and 3.x documents differ, so the 9.9 and fallback checks are discriminating.
+    assert_ne!(site.file("plugins/xml/4.0.xml"), site.file("plugins/xml/3.34.xml"));
+    assert_ne!(
+        site.file(&format!("plugins/xml/{}.xml", expected_stem(x("3.999"), &versions))),
+        site.file(&format!("plugins/xml/{newest}.xml"))
+    );
+}
+
+#[test]
+fn every_generated_qgis_version_is_served_never_404() {
+    let versions = expanded();
+    assert!(versions.len() > 60, "only {} QGIS versions expanded", versions.len());
+    assert!(
+        versions.contains(&QgisVersion::new(1, 8)) && versions.contains(&QgisVersion::new(4, 0))
+    );
+    for v in &versions {
+        let label = v.minor_label();
+        assert_xml_answer(
+            &format!("/plugins/plugins.xml?qgis={label}"),
+            &format!("plugins/xml/{label}.xml"),
+        );
+        assert_xml_answer(
+            &format!("/plugins/plugins.xml?qgis={label}&stable_only=1"),
+            &format!("plugins/xml/stable_only/{label}.xml"),
+        );
+    }
+}
+
+#[test]
+fn stable_only_and_package_name_select_their_files() {
+    let site = &served().site;
+    let catalog = site.catalog();
+    let q = QgisVersion::new(3, 34);
+
+    let all = assert_xml_answer("/plugins/plugins.xml?qgis=3.34", "plugins/xml/3.34.xml");
+    let stable = assert_xml_answer(
+        "/plugins/plugins.xml?qgis=3.34&stable_only=1",
+        "plugins/xml/stable_only/3.34.xml",
+    );
+    assert!(
+        all.iter().any(xml::Entry::is_experimental),
+        "the demo has experimental entries for 3.34"
+    );
+    assert!(
+        stable.iter().all(|e| !e.is_experimental()),
+        "stable_only=1 lists an experimental entry"
+    );
+    assert_eq!(stable.len(), all.iter().filter(|e| !e.is_experimental()).count());
+    assert_xml_answer("/plugins/plugins.xml?qgis=3.34&stable_only=0", "plugins/xml/3.34.xml");
+
+    // package_name: all compatible approved versions of that plugin (reference.md §4.1),
+    // whatever the order of the parameters.
+    let p = catalog
+        .plugins
+        .iter()
+        .max_by_key(|p| p.versions.iter().filter(|v| q.is_within(v.min_qgis, v.max_qgis)).count())
+        .expect("a demo plugin");
+    let pkg = p.package.as_str();
+    let want: Vec<String> = p
+        .versions
+        .iter()
+        .filter(|v| q.is_within(v.min_qgis, v.max_qgis))
+        .map(|v| v.version.to_string())
+        .collect();
+    assert!(want.len() >= 2, "{pkg} should have several versions for 3.34");
+    for path in [
+        format!("/plugins/plugins.xml?qgis=3.34&package_name={pkg}"),
+        format!("/plugins/plugins.xml?package_name={pkg}&qgis=3.34"),
+    ] {
+        let entries = assert_xml_answer(&path, &format!("plugins/{pkg}/xml/3.34.xml"));
+        assert!(entries.iter().all(|e| e.id() == pkg), "{path}: another plugin listed");
+        let mut got: Vec<String> = entries.iter().map(|e| e.version.clone()).collect();
+        let mut want = want.clone();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{path}: versions listed");
+    }
+    assert_xml_answer(
+        &format!("/plugins/plugins.xml?qgis=3.34&package_name={pkg}&stable_only=1"),
+        &format!("plugins/{pkg}/xml/stable_only/3.34.xml"),
+    );
+    assert_xml_answer(
+        &format!("/plugins/plugins.xml?qgis=9.9&package_name={pkg}"),
+        &format!(
+            "plugins/{pkg}/xml/{}.xml",
+            expected_stem(QgisVersion::parse("9.9").ok(), &expanded())
+        ),
+    );
+    assert_xml_answer(
+        &format!("/plugins/plugins.xml?package_name={pkg}"),
+        &format!("plugins/{pkg}/xml/{}.xml", expected_stem(None, &expanded())),
+    );
+
+    // Unknown or invalid package names: the valid empty document, never a 404.
+    for bad in ["no_such_plugin", "..%2F..%2Fetc", "x", "a%20b", "_hidden"] {
+        let entries = assert_xml_answer(
+            &format!("/plugins/plugins.xml?qgis=3.34&package_name={bad}"),
+            "plugins/xml/empty.xml",
+        );
+        assert!(entries.is_empty(), "package_name={bad} lists entries");
+    }
+}
+
+#[test]
+fn gzip_static_is_served_to_clients_that_accept_gzip() {
+    let site = &served().site;
+    for (path, file) in [
+        ("/plugins/plugins.xml?qgis=3.34", "plugins/xml/3.34.xml"),
+        ("/plugins/plugins.xml?qgis=4.0&stable_only=1", "plugins/xml/stable_only/4.0.xml"),
+        ("/plugins/selection_stats/json", "plugins/selection_stats/json"),
+        ("/plugins/", "plugins/index.html"),
+    ] {
+        let plain = site.file(file);
+        let gz = site.file(&format!("{file}.gz"));
+        let r = get_with(path, &[("Accept-Encoding", "gzip, deflate")]);
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.header("content-encoding"), Some("gzip"), "{path}: not gzip-encoded");
+        assert!(r.header("vary").is_some_and(|v| v.contains("Accept-Encoding")), "{path}: no Vary");
+        assert!(r.body == gz, "{path}: not the pre-compressed {file}.gz");
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&r.body[..]).read_to_end(&mut out).expect("gunzip");
+        assert!(out == plain, "{path}: decompresses to something other than {file}");
+
+        let r = get(path);
+        assert_eq!(r.header("content-encoding"), None, "{path}: gzip without Accept-Encoding");
+        assert!(r.body == plain, "{path}: identity body");
+    }
+}
+
+#[test]
+fn xml_revalidates_with_etag_and_last_modified() {
+    for path in [
+        "/plugins/plugins.xml?qgis=3.34",
+        "/plugins/plugins.xml?qgis=3.34&package_name=selection_stats",
+    ] {
+        let r = get(path);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("cache-control"), Some("no-cache"), "{path}");
+        let etag = r.header("etag").unwrap_or_else(|| panic!("{path}: no ETag")).to_owned();
+        let lm = r
+            .header("last-modified")
+            .unwrap_or_else(|| panic!("{path}: no Last-Modified"))
+            .to_owned();
+        let r = get_with(path, &[("If-None-Match", &etag)]);
+        assert_eq!(r.status, 304, "{path}: If-None-Match");
+        assert!(r.body.is_empty());
+        let r = get_with(path, &[("If-Modified-Since", &lm)]);
+        assert_eq!(r.status, 304, "{path}: If-Modified-Since");
+        let r = get_with(path, &[("If-None-Match", "\"something-else\"")]);
+        assert_eq!(r.status, 200, "{path}: a stale ETag");
+    }
+    // The stylesheet the XML names is served too.
+    let r = get("/static/style/plugins.xsl");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("xsl:stylesheet"), "plugins.xsl is not a stylesheet");
+}
+
+#[test]
+fn json_is_served_as_application_json() {
+    let catalog = served().site.catalog();
+    let p = catalog.plugins.iter().find(|p| p.versions.len() >= 2).expect("a plugin with versions");
+    let pkg = p.package.as_str();
+    let latest = p.latest().expect("a latest version");
+    let paths = [
+        format!("/plugins/{pkg}/json"),
+        format!("/plugins/{pkg}/version/{}/json", latest.version),
+        format!("/plugins/{pkg}/latest/json"),
+    ];
+    let mut docs = Vec::new();
+    for path in &paths {
+        let r = get(path);
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(
+            r.mime(),
+            "application/json",
+            "{path}: Content-Type {:?}",
+            r.header("content-type")
+        );
+        let j: serde_json::Value =
+            serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(j["package_name"], pkg, "{path}");
+        docs.push(j);
+    }
+    assert_eq!(docs[0]["latest_version"], latest.version.as_str());
+    let listed: Vec<&str> = docs[0]["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .filter_map(|v| v["version"].as_str())
+        .collect();
+    let approved: Vec<&str> = p.versions.iter().map(|v| v.version.as_str()).collect();
+    assert_eq!(listed, approved, "versions of /json");
+    assert_eq!(docs[1], docs[2], "latest/json is not the latest version's json");
+    // Unknown plugin: a 404, not an empty JSON.
+    assert_eq!(get("/plugins/no_such_plugin/json").status, 404);
+}
+
+#[test]
+fn download_urls_answer_the_zip() {
+    let s = served();
+    let catalog = s.site.catalog();
+    let p = &catalog.plugins[0];
+    let v = p.latest().expect("a version");
+    let (pkg, ver) = (p.package.as_str(), v.version.as_str());
+    let path = format!("/plugins/{pkg}/version/{ver}/download/");
+    let r = get(&path);
+    assert_eq!(r.status, 200, "{path}");
+    assert_eq!(r.mime(), "application/zip");
+    assert_eq!(
+        r.header("content-disposition"),
+        Some(format!("attachment; filename={pkg}-{ver}.zip").as_str())
+    );
+    assert!(r.header("cache-control").is_some_and(|c| c.contains("max-age=31536000")));
+    let stored = std::fs::read(s.site.data.join(&v.package_path)).expect("stored zip");
+    assert!(r.body == stored, "{path}: not the stored zip");
+    assert!(r.body.starts_with(b"PK\x03\x04"));
+    // Without the trailing slash too; unknown versions are 404.
+    assert_eq!(get(&format!("/plugins/{pkg}/version/{ver}/download")).body, stored);
+    assert_eq!(get(&format!("/plugins/{pkg}/version/0.0.0.0/download/")).status, 404);
+    assert!(
+        s.nginx.downloads_log().lines().any(|l| l.contains(&format!(" {pkg} {ver} 200 "))),
+        "download not in downloads.log: {}",
+        s.nginx.downloads_log()
+    );
+
+    // No plugins.xml points at a missing zip: every download_url of two documents answers.
+    for doc in ["plugins/xml/3.34.xml", "plugins/xml/4.0.xml"] {
+        for e in xml::parse(&s.site.file(doc)).expect(doc) {
+            let path = e.download_url.strip_prefix(&s.site.base_url).unwrap_or_else(|| {
+                panic!("{doc}: download_url {} is not on this site", e.download_url)
+            });
+            let r = http::request(s.nginx.port, "HEAD", path, &[], b"").unwrap_or_err(path);
+            assert_eq!(r.status, 200, "{doc}: {path}");
+            assert_eq!(r.mime(), "application/zip", "{doc}: {path}");
+            assert_eq!(e.file_name, format!("{}.{}.zip", e.id(), e.version));
+        }
+    }
+}
+
+#[test]
+fn no_directory_listing_anywhere() {
+    for path in [
+        "/plugins/xml/",
+        "/plugins/xml/stable_only/",
+        "/static/",
+        "/static/css/",
+        "/plugins/selection_stats/version/",
+    ] {
+        let r = get(path);
+        assert_eq!(r.status, 404, "{path}");
+        assert!(!r.text().contains("Index of"), "{path} lists a directory");
+    }
+    // A directory with a page: a relative redirect to the slash form, like APPEND_SLASH.
+    let r = get("/plugins/selection_stats");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("/plugins/selection_stats/"));
+    assert_eq!(get("/plugins/xml").status, 404);
+    // Pages and friendly 404.
+    let r = get("/plugins/selection_stats/");
+    assert_eq!((r.status, r.mime()), (200, "text/html"));
+    assert_eq!(r.header("server"), Some("nginx"), "server_tokens off");
+    let r = get("/no/such/page");
+    assert_eq!(r.status, 404);
+    if served().site.root().join("404.html").is_file() {
+        assert!(r.body == served().site.file("404.html"), "the friendly 404 page is not used");
+    }
+}
+
+#[test]
+fn unapproved_versions_are_never_published() {
+    let s = served();
+    let (pkg, ver) = (support::UNAPPROVED_PLUGIN, support::UNAPPROVED_VERSION);
+    // The fixture really holds the unapproved version (else this test proves nothing).
+    let conn = generator::db::open(&s.site.data).expect("catalog");
+    let approved: bool = conn
+        .query_row(
+            "SELECT v.approved FROM plugin_versions v JOIN plugins p ON p.id = v.plugin_id
+             WHERE p.package_name = ?1 AND v.version = ?2",
+            [pkg, ver],
+            |r| r.get(0),
+        )
+        .expect("the demo's unapproved version");
+    assert!(!approved);
+
+    let xmls = s.site.files_ending_with(".xml");
+    assert!(xmls.len() > 1000, "only {} XML files", xmls.len());
+    let mut checked = 0;
+    for f in xmls
+        .iter()
+        .filter(|f| f.starts_with("plugins/xml/") || f.starts_with(&format!("plugins/{pkg}/xml/")))
+    {
+        let entries = xml::parse(&s.site.file(f)).unwrap_or_else(|e| panic!("{f}: {e:#}"));
+        assert!(
+            !entries.iter().any(|e| e.id() == pkg && e.version == ver),
+            "{f} lists unapproved {pkg} {ver}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 200);
+    assert_eq!(get(&format!("/plugins/{pkg}/version/{ver}/download/")).status, 404);
+    assert_eq!(get(&format!("/plugins/{pkg}/version/{ver}/json")).status, 404);
+    assert_eq!(get(&format!("/plugins/{pkg}/version/{ver}/")).status, 404);
+    let j: serde_json::Value =
+        serde_json::from_slice(&get(&format!("/plugins/{pkg}/json")).body).expect("json");
+    assert!(
+        !j["versions"].as_array().expect("versions").iter().any(|v| v["version"] == ver),
+        "/plugins/{pkg}/json lists {ver}"
+    );
+}
+
+#[test]
+fn upload_service_paths_are_proxied_and_others_are_not() {
+    let s = served();
+    for (method, path) in [
+        ("POST", "/plugins/add/"),
+        ("POST", "/plugins/add"),
+        ("POST", "/plugins/api/selection_stats/version/add/"),
+        ("POST", "/plugins/api/selection_stats/version/1.1/update/"),
+        ("POST", "/plugins/RPC2/"),
+        ("POST", "/plugins/RPC2"),
+        ("POST", "/api/v1/token"),
+        ("GET", "/api/v1/plugins/selection_stats/tokens?x=1"),
+    ] {
+        let r = http::request(s.nginx.port, method, path, &[], b"{}").unwrap_or_err(path);
+        assert_eq!(r.status, 200, "{method} {path}");
+        assert_eq!(r.text(), format!("upstream saw: {method} {path}"), "{method} {path}");
+    }
+    let seen = s.uploader.seen.lock().expect("lock").clone();
+    let head = seen.iter().find(|h| h.starts_with("POST /api/v1/token ")).expect("token request");
+    let lower = head.to_ascii_lowercase();
+    assert!(lower.contains("x-forwarded-for: 127.0.0.1"), "{head}");
+    assert!(lower.contains(&format!("host: 127.0.0.1:{}", s.nginx.port)), "{head}");
+    // Look-alike paths stay static.
+    for path in ["/plugins/address_tools/", "/plugins/RPC2x/", "/apix/"] {
+        let r = get(path);
+        assert_eq!(r.status, 404, "{path} was not answered by the static site");
+    }
+    // Bodies above the limit are refused by nginx with a JSON message.
+    let r = http::request(
+        s.nginx.port,
+        "POST",
+        "/plugins/add/",
+        &[("Content-Length", "30000000")],
+        b"",
+    )
+    .unwrap_or_err("large body");
+    assert_eq!(r.status, 413);
+    assert_eq!(r.mime(), "application/json");
+}
+
+#[test]
+fn uploader_down_answers_json_503_and_the_guard_stops_nginx() {
+    let site: &Site = &served().site;
+    // Nobody listens on this port.
+    let down = std::net::SocketAddr::from(([127, 0, 0, 1], support::free_port()));
+    let nginx = Nginx::start(&site.root(), down).expect("second nginx");
+    let port = nginx.port;
+    let r = http::request(port, "POST", "/plugins/add/", &[], b"x").expect("request");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.mime(), "application/json");
+    let j: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON error");
+    assert!(j["error"].as_str().is_some_and(|e| e.contains("upload service")));
+    // Static files do not depend on the service.
+    assert_eq!(http::get(port, "/plugins/plugins.xml?qgis=3.34", &[]).expect("xml").status, 200);
+
+    drop(nginx);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let closed =
+        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(500)).is_err();
+    assert!(closed, "nginx still listens on {port} after its guard dropped");
+}
