@@ -490,6 +490,9 @@ async fn non_editors_cannot_add_versions_and_failed_uploads_leave_no_trace() {
     )
     .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    // Same package name in another case: refused, whoever uploads.
+    let r = web_upload(&env, &owner, &plugin_zip("Test_Plugin", "0.0.9")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
     // A reserved package name.
     let r = web_upload(&env, &owner, &plugin_zip("latest", "1.0")).await;
     assert!(r.status.is_client_error(), "{}", r.status);
@@ -826,6 +829,13 @@ async fn catalogue_c_every_bad_token_is_refused_and_nothing_written() {
         ("exp as string", forge(&with(json!({"exp": (now + 600).to_string()})), SECRET)),
         ("unknown refresh jti", forge(&with(json!({"refresh_jti": "nope"})), SECRET)),
         ("user token", jwt.clone()),
+        (
+            "user token with a plugin id",
+            forge(
+                &json!({"token_type": "user", "exp": now + 600, "iat": now, "jti": "x", "user_id": 1, "plugin_id": 1, "refresh_jti": base["refresh_jti"]}),
+                SECRET,
+            ),
+        ),
         ("garbage", "a.b.c".into()),
     ];
     let files = env.stored_files();
@@ -834,6 +844,9 @@ async fn catalogue_c_every_bad_token_is_refused_and_nothing_written() {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{what}");
         assert_eq!(r.text(), "Invalid token", "{what}");
     }
+    // A plugin token is not a user token: 401 on the service's own API.
+    let r = call(&env.app, Method::GET, "/api/v1/plugins/test_plugin", &[bearer(&token)], "").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // Sanity: the real token works (then its version is removed again for the next cases).
     let r = token_upload(&env, &token, ADD, &plugin_zip("test_plugin", "0.0.2")).await;
     assert_eq!(r.status, StatusCode::CREATED);

@@ -224,7 +224,20 @@ fn commit(
     let mut plugin_created = false;
     let mut replacing = None;
     let plugin = match &req.target {
-        Target::AddOrCreate => db::plugin_by_package(&tx, pkg.as_str())?,
+        Target::AddOrCreate => {
+            let p = db::plugin_by_package(&tx, pkg.as_str())?;
+            // Package names are unique without case; the folder must match exactly, or QGIS
+            // would install this version into another folder than the plugin's.
+            if let Some(p) = &p
+                && p.package_name != pkg.as_str()
+            {
+                return Err(UploadError::WrongPlugin(format!(
+                    "A plugin `{}` exists already: the zip's top folder must be named exactly `{}` (not `{pkg}`).",
+                    p.package_name, p.package_name
+                )));
+            }
+            p
+        }
         Target::AddTo(id) | Target::Replace { plugin_id: id, .. } => {
             let p = db::plugin_by_id(&tx, *id)?
                 .ok_or_else(|| UploadError::NotFound("The plugin no longer exists.".into()))?;
