@@ -1,7 +1,8 @@
 //! The hyper 1 HTTP/1.1 server: bounded connections, header read timeout, bounded body size
 //! (413 from `Content-Length` before reading, or as soon as the limit is crossed), body idle
-//! and total timeouts (408), graceful shutdown on SIGTERM or Ctrl-C. Requests without
-//! credentials on authenticated routes are answered without reading their body.
+//! and total timeouts (408), graceful shutdown on SIGTERM or Ctrl-C. Requests on
+//! authenticated routes without a token that could pass are answered without reading their
+//! body.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt as _;
 use hyper::Request;
 use hyper::body::Incoming;
-use hyper::header::{AUTHORIZATION, CONNECTION, CONTENT_LENGTH, HeaderValue};
+use hyper::header::{CONNECTION, CONTENT_LENGTH, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -21,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::app::{self, App};
+use crate::auth::{self, Credentials};
 use crate::error::{ApiError, HttpResponse};
 
 /// How long shutdown waits for open connections.
@@ -119,6 +121,20 @@ fn needs_credentials(path: &str) -> bool {
         || path.starts_with("/plugins/add")
 }
 
+/// False when the request carries no Bearer token that could pass (missing, malformed, bad
+/// signature, expired): the handler will refuse it whatever the body holds. Signature only;
+/// the database is consulted by the handler.
+fn bearer_may_be_valid(app: &App, headers: &hyper::HeaderMap) -> bool {
+    match auth::credentials(headers) {
+        Credentials::Bearer(token) => {
+            let now = chrono::Utc::now().timestamp();
+            app.keys.verify(&token, auth::USER_TOKEN, now).is_ok()
+                || app.keys.verify(&token, auth::PLUGIN_TOKEN, now).is_ok()
+        }
+        _ => false,
+    }
+}
+
 async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
     let started = Instant::now();
     let method = req.method().clone();
@@ -145,7 +161,7 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
     let resp = if declared.is_some_and(|n| n > limit) {
         close = true;
         ApiError::TooLarge { limit }.into_response()
-    } else if needs_credentials(&path) && !parts.headers.contains_key(AUTHORIZATION) {
+    } else if needs_credentials(&path) && !bearer_may_be_valid(app, &parts.headers) {
         // The handler refuses it anyway; do not read (possibly 25 MB of) body for that.
         close = declared.is_some_and(|n| n > 0) || parts.headers.contains_key("transfer-encoding");
         dispatch(app, Request::from_parts(parts, Bytes::new())).await

@@ -87,6 +87,14 @@ async fn server_limits_uploads_and_shuts_down_gracefully() {
     .await;
     assert!(r.starts_with("HTTP/1.1 401"), "{r}");
 
+    // A bad token: refused before the body is read (the body is never sent here).
+    let r = raw(
+        srv.addr,
+        b"POST /plugins/api/x/version/add/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a.b.c\r\nContent-Type: application/zip\r\nContent-Length: 100000\r\n\r\n",
+    )
+    .await;
+    assert!(r.starts_with("HTTP/1.1 403") && r.ends_with("Invalid token"), "{r}");
+
     // A body that stalls: 408 after the idle timeout.
     let req = format!(
         "POST /plugins/add/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {jwt}\r\nContent-Type: application/zip\r\nContent-Length: 1000\r\n\r\nPK"
