@@ -11,6 +11,7 @@ pub mod model;
 pub mod names;
 pub mod publish;
 pub mod render;
+pub mod synth;
 pub mod templates;
 pub mod watch;
 
@@ -45,14 +46,12 @@ pub fn build_with(config: &Config, templates: &templates::Templates) -> Result<B
     let catalog = db::load_catalog(&conn)?;
     drop(conn);
     let t1 = Instant::now();
-    let existing = publish::existing_trees(&config.site_dir)?;
     let input = render::RenderInput {
         catalog: &catalog,
         templates,
         base_url: &config.base_url,
         data_dir: &config.data_dir,
         now: chrono::Utc::now(),
-        existing_trees: &existing,
     };
     // Nothing changed since the published build: render nothing, write nothing.
     let fingerprint = render::site_fingerprint(&input);
@@ -70,13 +69,14 @@ pub fn build_with(config: &Config, templates: &templates::Templates) -> Result<B
             publish: publish::PublishReport { release, ..Default::default() },
         });
     }
-    let plan = render::render_all(&input)?;
+    let renderer = render::Renderer::new(&input);
+    let plan = renderer.plan()?;
     let t2 = Instant::now();
-    let publish = publish::publish(&plan, &config.site_dir)?;
+    let publish = publish::publish(&plan, &config.site_dir, &renderer)?;
     let t3 = Instant::now();
     Ok(BuildReport {
         plugins: catalog.plugins.len(),
-        files: plan.file_count(),
+        files: plan.root.len() + publish.files_written + publish.files_linked,
         load_ms: (t1 - t0).as_millis(),
         render_ms: (t2 - t1).as_millis(),
         publish_ms: (t3 - t2).as_millis(),

@@ -54,6 +54,18 @@ enum Command {
         #[command(flatten)]
         paths: Paths,
     },
+    /// Write a synthetic catalog the size of plugins.qgis.org into an empty data dir.
+    Synth {
+        /// Number of plugins (about 10 versions each).
+        #[arg(long, default_value_t = 2500)]
+        plugins: usize,
+        /// Data dir to fill (must hold no catalog yet).
+        #[arg(long, env = "PLUGINS_DATA_DIR", default_value = "data")]
+        data: PathBuf,
+        /// The real 2025 listing whose names, authors, downloads and votes are used.
+        #[arg(long, default_value = "../shared/data/qgis_plugins_listing_2025-02-10.json")]
+        listing: PathBuf,
+    },
     /// Seed the demo catalog (30+ plugins with real zips) into an empty data dir.
     Demo {
         /// Data dir to seed.
@@ -89,6 +101,14 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", serde_json::to_string(&report)?);
         }
         Command::Watch { paths } => generator::watch::run(&paths.config()?)?,
+        Command::Synth { plugins, data, listing } => {
+            let listing = listing.is_file().then_some(listing.as_path());
+            if listing.is_none() {
+                eprintln!("note: no listing file; names and download counts are synthetic");
+            }
+            let report = generator::synth::synth(&data, plugins, listing)?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
         Command::Demo { data, if_empty } => {
             let n = generator::demo::seed(&data, if_empty)?;
             eprintln!("demo catalog: {n} plugins in `{}`", data.display());

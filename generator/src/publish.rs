@@ -27,7 +27,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil::{self, sha256_hex};
-use crate::render::{Content, Plan};
+use crate::render::{Content, Plan, TreeSource};
 
 /// What a publish did.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -59,32 +59,17 @@ pub fn published_fingerprint(site_dir: &Path) -> Result<Option<String>> {
     }
 }
 
-/// Plugin trees already on disk, as `<package>/<key>`: the renderer skips them.
-pub fn existing_trees(site_dir: &Path) -> Result<std::collections::HashSet<String>> {
-    let mut out = std::collections::HashSet::new();
-    let trees = site_dir.join("trees");
-    let Ok(pkgs) = fs::read_dir(&trees) else { return Ok(out) };
-    for pkg in pkgs {
-        let pkg = pkg.with_context(|| format!("failed to list `{}`", trees.display()))?;
-        let name = pkg.file_name().to_string_lossy().into_owned();
-        let Ok(keys) = fs::read_dir(pkg.path()) else { continue };
-        for key in keys.flatten() {
-            let key = key.file_name().to_string_lossy().into_owned();
-            if !key.starts_with('.') {
-                out.insert(format!("{name}/{key}"));
-            }
-        }
-    }
-    Ok(out)
-}
-
 const MANIFEST: &str = ".manifest.json";
 /// Releases kept besides the current one, for readers still holding old paths.
 const KEEP_RELEASES: usize = 2;
 
-/// True for files nginx may serve pre-compressed (`gzip_static`).
-fn compressible(path: &str) -> bool {
+/// True for files nginx may serve pre-compressed (`gzip_static`). Pages inside plugin trees
+/// are small and numerous; nginx compresses those on the fly instead.
+fn compressible(path: &str, in_tree: bool) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
+    if in_tree {
+        return name.ends_with(".xml") || name == "json";
+    }
     name == "json"
         || [".xml", ".html", ".json", ".css", ".js", ".xsl", ".svg", ".txt"]
             .iter()
@@ -99,7 +84,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Publishes `plan` into `site_dir` and returns what was done.
-pub fn publish(plan: &Plan, site_dir: &Path) -> Result<PublishReport> {
+pub fn publish(plan: &Plan, site_dir: &Path, trees: &dyn TreeSource) -> Result<PublishReport> {
     fs::create_dir_all(site_dir.join("releases"))
         .with_context(|| format!("failed to create `{}`", site_dir.display()))?;
     let lock_path = site_dir.join(".lock");
@@ -116,8 +101,6 @@ pub fn publish(plan: &Plan, site_dir: &Path) -> Result<PublishReport> {
     // Hash everything (in parallel) to find what changed.
     let file_hashes: BTreeMap<String, String> =
         plan.root.par_iter().map(|(p, c)| (p.clone(), content_hash(&plan.root, c))).collect();
-    let tree_hashes: BTreeMap<String, String> =
-        plan.trees.iter().map(|(m, t)| (m.clone(), t.key.clone())).collect();
     for mount in plan.trees.keys() {
         if plan.root.keys().any(|p| p.starts_with(&format!("{mount}/"))) {
             bail!(
@@ -125,8 +108,11 @@ pub fn publish(plan: &Plan, site_dir: &Path) -> Result<PublishReport> {
             );
         }
     }
-    let manifest =
-        Manifest { fingerprint: plan.fingerprint.clone(), files: file_hashes, trees: tree_hashes };
+    let manifest = Manifest {
+        fingerprint: plan.fingerprint.clone(),
+        files: file_hashes,
+        trees: plan.trees.clone(),
+    };
     if let Some(dir) = &current
         && manifest == previous
     {
@@ -144,21 +130,21 @@ pub fn publish(plan: &Plan, site_dir: &Path) -> Result<PublishReport> {
     let results: Vec<Result<(bool, usize, u64)>> = plan
         .trees
         .par_iter()
-        .map(|(mount, tree)| {
+        .map(|(mount, key)| {
             let pkg = mount.rsplit('/').next().unwrap_or(mount);
-            let final_dir = trees_dir.join(pkg).join(&manifest.trees[mount]);
+            let final_dir = trees_dir.join(pkg).join(key);
             if final_dir.is_dir() {
                 return Ok((false, 0, 0));
             }
-            let Some(files) = &tree.files else {
-                bail!("plugin tree `{}` vanished while building; build again", final_dir.display());
-            };
-            let tmp = trees_dir.join(pkg).join(format!(".tmp-{}", manifest.trees[mount]));
+            // Rendered here, written, dropped: one tree in memory per thread.
+            let files = trees.render_tree(mount)?;
+            let tmp = trees_dir.join(pkg).join(format!(".tmp-{key}"));
             if tmp.exists() {
                 fs::remove_dir_all(&tmp)
                     .with_context(|| format!("failed to clear `{}`", tmp.display()))?;
             }
-            let ((written, _linked), bytes) = write_files(&tmp, files, None, &BTreeMap::new())?;
+            let ((written, _linked), bytes) =
+                write_files(&tmp, &files, None, &BTreeMap::new(), true)?;
             fs::rename(&tmp, &final_dir)
                 .with_context(|| format!("failed to rename `{}`", final_dir.display()))?;
             Ok((true, written, bytes))
@@ -183,7 +169,7 @@ pub fn publish(plan: &Plan, site_dir: &Path) -> Result<PublishReport> {
         fs::remove_dir_all(&tmp).with_context(|| format!("failed to clear `{}`", tmp.display()))?;
     }
     let reuse = current.as_ref().map(|dir| (dir.as_path(), &previous.files));
-    let ((written, linked), bytes) = write_files(&tmp, &plan.root, reuse, &manifest.files)?;
+    let ((written, linked), bytes) = write_files(&tmp, &plan.root, reuse, &manifest.files, false)?;
     report.files_written += written;
     report.files_linked += linked;
     report.bytes_written += bytes;
@@ -267,6 +253,7 @@ fn write_files(
     files: &BTreeMap<String, Content>,
     reuse: Option<(&Path, &BTreeMap<String, String>)>,
     hashes: &BTreeMap<String, String>,
+    in_tree: bool,
 ) -> Result<((usize, usize), u64)> {
     fs::create_dir_all(dir).with_context(|| format!("failed to create `{}`", dir.display()))?;
     let mut dirs: Vec<PathBuf> =
@@ -308,7 +295,8 @@ fn write_files(
                     write_new(&dest, bytes)?;
                     let mut n = bytes.len() as u64;
                     // Every plugins.xml gets its .gz (nginx gzip_static); other text only when it pays.
-                    if compressible(path) && (bytes.len() > 256 || path.ends_with(".xml")) {
+                    if compressible(path, in_tree) && (bytes.len() > 256 || path.ends_with(".xml"))
+                    {
                         let gz = gzip(bytes);
                         n += gz.len() as u64;
                         write_new(&gz_path(&dest), &gz)?;

@@ -159,8 +159,12 @@ fn one_plugin_change_renders_one_tree() {
     assert!(second.publish.changed);
     assert_eq!(second.publish.trees_written, 1, "only gpx_tracker's tree is new");
     assert_eq!(second.publish.trees_reused, first.plugins - 1);
-    let tree_files = first.files - second.files;
-    assert!(tree_files > 1000, "the other {} trees were not rendered again", first.plugins - 1);
+    assert!(
+        second.publish.files_written * 5 < first.publish.files_written,
+        "wrote {} files after one change, {} on the first build",
+        second.publish.files_written,
+        first.publish.files_written
+    );
     let page =
         std::fs::read_to_string(config.site_dir.join("current/plugins/gpx_tracker/index.html"))
             .unwrap();

@@ -3,22 +3,38 @@
 use std::os::unix::fs::MetadataExt;
 
 use super::*;
-use crate::render::{Content, Plan, Tree};
+use crate::render::{Content, Plan, TreeSource};
 
-fn plan(files: &[(&str, &str)], trees: &[(&str, &[(&str, &str)])]) -> Plan {
-    let mut p = Plan::default();
+/// A plan and the trees it names.
+struct Fx {
+    plan: Plan,
+    trees: BTreeMap<String, BTreeMap<String, Content>>,
+}
+
+impl TreeSource for Fx {
+    fn render_tree(&self, mount: &str) -> Result<BTreeMap<String, Content>> {
+        Ok(self.trees[mount].clone())
+    }
+}
+
+fn plan(files: &[(&str, &str)], trees: &[(&str, &[(&str, &str)])]) -> Fx {
+    let mut fx = Fx { plan: Plan::default(), trees: BTreeMap::new() };
     for (path, body) in files {
-        p.root.insert((*path).into(), Content::Bytes(body.as_bytes().to_vec()));
+        fx.plan.root.insert((*path).into(), Content::Bytes(body.as_bytes().to_vec()));
     }
     for (mount, tfiles) in trees {
-        let mut files = std::collections::BTreeMap::new();
+        let mut files = BTreeMap::new();
         for (path, body) in *tfiles {
             files.insert((*path).into(), Content::Bytes(body.as_bytes().to_vec()));
         }
-        let key = crate::model::fingerprint(tfiles);
-        p.trees.insert((*mount).into(), Tree { key, files: Some(files) });
+        fx.plan.trees.insert((*mount).into(), crate::model::fingerprint(tfiles));
+        fx.trees.insert((*mount).into(), files);
     }
-    p
+    fx
+}
+
+fn go(fx: &Fx, site: &Path) -> Result<PublishReport> {
+    publish(&fx.plan, site, fx)
 }
 
 fn read(site: &Path, rel: &str) -> String {
@@ -38,7 +54,7 @@ fn first_publish_then_nothing_changed_writes_nothing() {
         &[("index.html", &big), ("small.html", "tiny"), ("plugins/xml/3.34.xml", "<plugins/>")],
         &[("plugins/foo", &[("index.html", "foo page")])],
     );
-    let r1 = publish(&p, site).unwrap();
+    let r1 = go(&p, site).unwrap();
     assert!(r1.changed);
     assert_eq!(r1.release, "r-000001");
     assert_eq!(read(site, "index.html"), big);
@@ -49,7 +65,7 @@ fn first_publish_then_nothing_changed_writes_nothing() {
     let mode = fs::metadata(site.join("current/index.html")).unwrap().mode() & 0o777;
     assert_eq!(mode & 0o044, 0o044, "readable by nginx");
 
-    let r2 = publish(&p, site).unwrap();
+    let r2 = go(&p, site).unwrap();
     assert!(!r2.changed);
     assert_eq!(r2.release, "r-000001");
     assert_eq!(r2.files_written, 0);
@@ -63,14 +79,14 @@ fn one_change_writes_one_file_and_links_the_rest() {
         &[("a.html", "A1"), ("b.html", "B")],
         &[("plugins/foo", &[("index.html", "foo")]), ("plugins/bar", &[("index.html", "bar")])],
     );
-    publish(&p1, site).unwrap();
+    go(&p1, site).unwrap();
     let (b_before, foo_before) =
         (inode(site, "b.html"), fs::canonicalize(site.join("current/plugins/foo")).unwrap());
     let p2 = plan(
         &[("a.html", "A2"), ("b.html", "B")],
         &[("plugins/foo", &[("index.html", "foo")]), ("plugins/bar", &[("index.html", "bar2")])],
     );
-    let r = publish(&p2, site).unwrap();
+    let r = go(&p2, site).unwrap();
     assert_eq!(r.release, "r-000002");
     assert_eq!(
         (r.files_written, r.files_linked),
@@ -93,11 +109,11 @@ fn aliases_share_bytes_and_removed_files_disappear() {
     let dir = tempfile::tempdir().unwrap();
     let site = dir.path();
     let mut p = plan(&[("xml/3.0.xml", "doc"), ("old.html", "old")], &[]);
-    p.root.insert("xml/3.1.xml".into(), Content::Same("xml/3.0.xml".into()));
-    publish(&p, site).unwrap();
+    p.plan.root.insert("xml/3.1.xml".into(), Content::Same("xml/3.0.xml".into()));
+    go(&p, site).unwrap();
     assert_eq!(inode(site, "xml/3.0.xml"), inode(site, "xml/3.1.xml"));
-    p.root.remove("old.html");
-    publish(&p, site).unwrap();
+    p.plan.root.remove("old.html");
+    go(&p, site).unwrap();
     assert!(!site.join("current/old.html").exists());
     assert_eq!(read(site, "xml/3.1.xml"), "doc");
 }
@@ -106,15 +122,15 @@ fn aliases_share_bytes_and_removed_files_disappear() {
 fn crash_leftovers_do_not_disturb_the_next_publish() {
     let dir = tempfile::tempdir().unwrap();
     let site = dir.path();
-    publish(&plan(&[("a.html", "1")], &[("plugins/foo", &[("index.html", "f")])]), site).unwrap();
+    go(&plan(&[("a.html", "1")], &[("plugins/foo", &[("index.html", "f")])]), site).unwrap();
     // A build that died mid-way leaves temporary directories and a stray link behind.
     fs::create_dir_all(site.join("releases/.tmp-r-000002/partial")).unwrap();
     fs::write(site.join("releases/.tmp-r-000002/a.html"), "half").unwrap();
     fs::create_dir_all(site.join("trees/foo/.tmp-deadbeef")).unwrap();
     symlink("releases/nowhere", site.join(".current.tmp")).unwrap();
     assert_eq!(read(site, "a.html"), "1", "the previous site is still served");
-    let r = publish(&plan(&[("a.html", "2")], &[("plugins/foo", &[("index.html", "g")])]), site)
-        .unwrap();
+    let r =
+        go(&plan(&[("a.html", "2")], &[("plugins/foo", &[("index.html", "g")])]), site).unwrap();
     assert!(r.changed);
     assert_eq!(read(site, "a.html"), "2");
     assert_eq!(read(site, "plugins/foo/index.html"), "g");
@@ -128,7 +144,7 @@ fn old_releases_and_unreferenced_trees_are_collected() {
     let site = dir.path();
     for i in 0..6 {
         let body = format!("v{i}");
-        publish(&plan(&[("a.html", &body)], &[("plugins/foo", &[("index.html", &body)])]), site)
+        go(&plan(&[("a.html", &body)], &[("plugins/foo", &[("index.html", &body)])]), site)
             .unwrap();
     }
     let releases: Vec<_> = fs::read_dir(site.join("releases")).unwrap().flatten().collect();
@@ -147,6 +163,6 @@ fn a_plugin_tree_may_not_shadow_a_site_wide_page() {
     let dir = tempfile::tempdir().unwrap();
     let p =
         plan(&[("plugins/tags/index.html", "tags")], &[("plugins/tags", &[("index.html", "x")])]);
-    let err = publish(&p, dir.path()).unwrap_err();
+    let err = go(&p, dir.path()).unwrap_err();
     assert!(format!("{err:#}").contains("collides"));
 }

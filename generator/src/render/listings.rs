@@ -233,10 +233,13 @@ fn render_list(
     default: Order,
     plugins: &[&Plugin],
     extra: &TeraContext,
+    with_sorts: bool,
 ) -> Result<()> {
     let base_url = format!("/{dir}/");
     let mut variants: Vec<(Option<&str>, Order)> = vec![(None, default)];
-    variants.extend(SORTS.iter().map(|(key, _, order)| (Some(*key), *order)));
+    if with_sorts {
+        variants.extend(SORTS.iter().map(|(key, _, order)| (Some(*key), *order)));
+    }
     for (key, order) in variants {
         let mut list: Vec<&Plugin> = plugins.to_vec();
         order.sort(&mut list);
@@ -246,6 +249,7 @@ fn render_list(
         };
         let sorts: Vec<SortLink> = SORTS
             .iter()
+            .filter(|_| with_sorts)
             .map(|(k, label, _)| SortLink {
                 label,
                 url: format!("{base_url}sort/{k}/"),
@@ -351,7 +355,9 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>
         } else if spec.slug == "latest" {
             extra.insert("feed_url", "/plugins/feeds/updated.xml");
         }
-        render_list(input, &mut out, &dir, spec.title, spec.intro, spec.order, &list, &extra)?;
+        render_list(
+            input, &mut out, &dir, spec.title, spec.intro, spec.order, &list, &extra, true,
+        )?;
     }
 
     // Tags: one list per tag, and the cloud of tags used by at least TAGCLOUD_MIN plugins.
@@ -378,6 +384,7 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>
             Order::Name,
             list,
             &extra,
+            false,
         )?;
     }
     let counts: Vec<usize> = by_tag
@@ -442,6 +449,7 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>
                     Order::Name,
                     list,
                     &empty,
+                    false,
                 )?;
                 index.push(Person { name: name.clone(), url, count: list.len() });
             }

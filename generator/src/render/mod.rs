@@ -1,6 +1,7 @@
-//! Rendering: turns a `Catalog` into a `Plan`, the complete list of files of the site.
-//! Pure: nothing here touches the disk (templates are loaded beforehand, zips are referred
-//! to by path and linked by `publish`).
+//! Rendering: turns a `Catalog` into a `Plan` (the site-wide files and the key of every
+//! plugin tree) and renders plugin trees on demand, so `publish` can render, write and drop
+//! one tree at a time and memory stays bounded. Pure: nothing here touches the disk
+//! (templates are loaded beforehand, zips are referred to by path and linked by `publish`).
 
 pub mod feeds;
 pub mod json;
@@ -9,7 +10,7 @@ pub mod pages;
 pub mod search;
 pub mod xml;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -45,15 +46,10 @@ impl std::fmt::Debug for Content {
     }
 }
 
-/// A plugin's own subtree (`plugins/<pkg>/`): published as one unit, reused unchanged
-/// between builds when its content is identical.
-#[derive(Debug, Default)]
-pub struct Tree {
-    /// Digest of everything the tree is rendered from; names its directory.
-    pub key: String,
-    /// Paths relative to the tree's mount point; `None` when a tree with this key is
-    /// already published and rendering was skipped.
-    pub files: Option<BTreeMap<String, Content>>,
+/// Renders a plugin's subtree (`plugins/<pkg>/`) when `publish` finds no tree with its key.
+pub trait TreeSource: Sync {
+    /// The files of the tree mounted at `mount`, relative to it.
+    fn render_tree(&self, mount: &str) -> Result<BTreeMap<String, Content>>;
 }
 
 /// Everything a build publishes.
@@ -63,16 +59,9 @@ pub struct Plan {
     pub fingerprint: String,
     /// Site-wide files (listings, plugins.xml, static assets), relative to the site root.
     pub root: BTreeMap<String, Content>,
-    /// Per-plugin trees, keyed by mount path (`plugins/<pkg>`).
-    pub trees: BTreeMap<String, Tree>,
-}
-
-impl Plan {
-    /// Number of files the plan describes, trees included.
-    pub fn file_count(&self) -> usize {
-        self.root.len()
-            + self.trees.values().filter_map(|t| t.files.as_ref()).map(|f| f.len()).sum::<usize>()
-    }
+    /// Per-plugin trees: mount path (`plugins/<pkg>`) → digest of everything the tree is
+    /// rendered from. A published tree with the same digest is reused without rendering.
+    pub trees: BTreeMap<String, String>,
 }
 
 /// What a render needs besides the catalog.
@@ -85,8 +74,6 @@ pub struct RenderInput<'a> {
     pub data_dir: &'a Path,
     /// The build's clock, for the "new" and "updated" windows.
     pub now: chrono::DateTime<chrono::Utc>,
-    /// Plugin trees already published, as `<package>/<key>`: not rendered again.
-    pub existing_trees: &'a HashSet<String>,
 }
 
 /// The digest of one plugin's tree: everything its files are rendered from.
@@ -117,55 +104,83 @@ pub fn site_fingerprint(input: &RenderInput<'_>) -> String {
 /// Bump when the generator's own output format changes, so old trees are not reused.
 const TREE_FORMAT: u32 = 1;
 
-/// Renders the whole site.
-pub fn render_all(input: &RenderInput<'_>) -> Result<Plan> {
-    let catalog = input.catalog;
-    let entries = xml::Entries::new(catalog, input.base_url);
-    let versions = xml::expand_versions(&catalog.settings.qgis_versions);
-    let requests = xml_requests(&versions, &catalog.settings.labels);
+/// Renders a site: `plan` gives the site-wide files and the tree keys, `render_tree`
+/// (through `TreeSource`) a plugin's files.
+pub struct Renderer<'a> {
+    input: &'a RenderInput<'a>,
+    entries: Arc<xml::Entries>,
+    requests: Vec<(String, QgisVersion)>,
+    by_mount: HashMap<String, &'a Plugin>,
+}
 
-    let entries = Arc::new(entries);
-    let mut plan = Plan { fingerprint: site_fingerprint(input), ..Plan::default() };
-    // Site-wide plugins.xml, deferred: identical selections are emitted once and aliased.
-    let selections: Vec<(String, Vec<i64>)> = requests
-        .par_iter()
-        .flat_map_iter(|(name, q)| {
-            [false, true].map(|stable_only| {
-                let dir = if stable_only { "plugins/xml/stable_only" } else { "plugins/xml" };
-                (format!("{dir}/{name}.xml"), xml::select_catalog(catalog, *q, stable_only))
+impl<'a> Renderer<'a> {
+    pub fn new(input: &'a RenderInput<'a>) -> Self {
+        let catalog = input.catalog;
+        let versions = xml::expand_versions(&catalog.settings.qgis_versions);
+        Self {
+            input,
+            entries: Arc::new(xml::Entries::new(catalog, input.base_url)),
+            requests: xml_requests(&versions, &catalog.settings.labels),
+            by_mount: catalog
+                .plugins
+                .iter()
+                .map(|p| (format!("plugins/{}", p.package), p))
+                .collect(),
+        }
+    }
+
+    /// The site-wide files and the key of every plugin tree.
+    pub fn plan(&self) -> Result<Plan> {
+        let input = self.input;
+        let catalog = input.catalog;
+        let mut plan = Plan { fingerprint: site_fingerprint(input), ..Plan::default() };
+        // Site-wide plugins.xml, deferred: identical selections are emitted once and aliased.
+        let selections: Vec<(String, Vec<i64>)> = self
+            .requests
+            .par_iter()
+            .flat_map_iter(|(name, q)| {
+                [false, true].map(|stable_only| {
+                    let dir = if stable_only { "plugins/xml/stable_only" } else { "plugins/xml" };
+                    (format!("{dir}/{name}.xml"), xml::select_catalog(catalog, *q, stable_only))
+                })
             })
-        })
-        .collect();
-    add_documents(&mut plan.root, &entries, selections);
-    plan.root
-        .insert("plugins/xml/empty.xml".into(), Content::Bytes(xml::render_empty().into_bytes()));
+            .collect();
+        add_documents(&mut plan.root, &self.entries, selections);
+        let empty = xml::render_empty().into_bytes();
+        plan.root.insert("plugins/xml/empty.xml".into(), Content::Bytes(empty));
+        // Marks the versions that have a site-wide file: nginx answers an empty document for
+        // a known version a package has nothing for (instead of falling back to another).
+        for (name, _) in &self.requests {
+            plan.root.insert(
+                format!("plugins/xml/empty-for/{name}.xml"),
+                Content::Same("plugins/xml/empty.xml".into()),
+            );
+        }
+        for (path, bytes) in listings::render_site_pages(input)? {
+            plan.root.insert(path, Content::Bytes(bytes));
+        }
+        for (path, bytes) in feeds::site_feeds(catalog, input.base_url) {
+            plan.root.insert(path, Content::Bytes(bytes));
+        }
+        plan.root.insert("search/index.json".into(), Content::Bytes(search::search_index(catalog)));
+        for (path, bytes) in input.templates.static_files() {
+            plan.root.insert(path.clone(), Content::Bytes(bytes.clone()));
+        }
+        plan.trees = catalog
+            .plugins
+            .par_iter()
+            .map(|p| (format!("plugins/{}", p.package), tree_key(input, p)))
+            .collect();
+        Ok(plan)
+    }
+}
 
-    for (path, bytes) in listings::render_site_pages(input)? {
-        plan.root.insert(path, Content::Bytes(bytes));
+impl TreeSource for Renderer<'_> {
+    fn render_tree(&self, mount: &str) -> Result<BTreeMap<String, Content>> {
+        let p =
+            self.by_mount.get(mount).ok_or_else(|| anyhow::anyhow!("no plugin at `{mount}`"))?;
+        render_plugin_tree(self.input, p, &self.entries, &self.requests)
     }
-    for (path, bytes) in feeds::site_feeds(catalog, input.base_url) {
-        plan.root.insert(path, Content::Bytes(bytes));
-    }
-    plan.root.insert("search/index.json".into(), Content::Bytes(search::search_index(catalog)));
-    for (path, bytes) in input.templates.static_files() {
-        plan.root.insert(path.clone(), Content::Bytes(bytes.clone()));
-    }
-
-    let trees: Vec<(String, Tree)> = catalog
-        .plugins
-        .par_iter()
-        .map(|p| {
-            let key = tree_key(input, p);
-            let files = if input.existing_trees.contains(&format!("{}/{key}", p.package)) {
-                None
-            } else {
-                Some(render_plugin_tree(input, p, &entries, &requests)?)
-            };
-            Ok((format!("plugins/{}", p.package), Tree { key, files }))
-        })
-        .collect::<Result<_>>()?;
-    plan.trees.extend(trees);
-    Ok(plan)
 }
 
 /// The file names under `plugins/xml/` and the version each answers: every expanded

@@ -41,6 +41,13 @@ pub(super) struct PluginView<'a> {
 }
 
 #[derive(Serialize)]
+struct SlimPlugin<'a> {
+    name: &'a str,
+    url: &'a str,
+    description: &'a str,
+}
+
+#[derive(Serialize)]
 pub(super) struct TagView<'a> {
     name: &'a str,
     slug: &'a str,
@@ -151,6 +158,13 @@ pub fn render_plugin_pages(input: &RenderInput<'_>, p: &Plugin) -> Result<Vec<(S
     let mut ctx = TeraContext::new();
     ctx.insert("plugin", &view);
     out.push(("index.html".into(), render(input, "plugin.html", &ctx)?));
+    // Version pages need only a few plugin fields: a slim context keeps a plugin with many
+    // versions from costing versions² serialization.
+    let mut ctx = TeraContext::new();
+    ctx.insert(
+        "plugin",
+        &SlimPlugin { name: &p.name, url: &view.url, description: &p.description },
+    );
     for v in &p.versions {
         ctx.insert("version", &version_view(p, v));
         out.push((
