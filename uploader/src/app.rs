@@ -75,6 +75,16 @@ impl AppState {
     }
 }
 
+/// Crash-test hook (reliability §6 H4): when `PLUGINS_FAILPOINT` names this point, the
+/// process aborts here, as a `kill -9` would stop it. Points: `upload.before_commit` (zip
+/// stored and synced, row not committed), `upload.after_commit` (committed, no response).
+pub fn failpoint(name: &str) {
+    if std::env::var_os("PLUGINS_FAILPOINT").is_some_and(|v| v == name) {
+        tracing::error!(failpoint = name, "failpoint hit: aborting");
+        std::process::abort();
+    }
+}
+
 /// Which body limit applies to a path (checked before the body is read).
 pub fn body_limit(config: &ServiceConfig, path: &str) -> u64 {
     if path.starts_with("/plugins/RPC2") {

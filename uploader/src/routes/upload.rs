@@ -377,8 +377,10 @@ fn commit(
         "sha256": checked.sha256,
     });
     db::log_event(&tx, now, Some(actor.id), action, Some(plugin_id), &detail.to_string())?;
+    crate::app::failpoint("upload.before_commit");
     tx.commit().map_err(ApiError::from)?;
     stored.keep();
+    crate::app::failpoint("upload.after_commit");
     if let Some(old) = &replacing
         && old.package_path != relative
         && let Err(e) = app.store.remove(&old.package_path)
