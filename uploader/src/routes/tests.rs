@@ -1557,3 +1557,41 @@ async fn approval_latency_on_the_demo_catalog() {
         live_ms[live_ms.len() - 1]
     );
 }
+
+// ---------------------------------------------------------------- never a panic
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn xmlrpc_parser_never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+        let _ = super::xmlrpc::parse_call(&body);
+    }
+
+    #[test]
+    fn xmlrpc_parser_never_panics_on_near_valid_calls(
+        name in "[a-z.]{0,20}",
+        value in "<(int|boolean|string|base64|array|struct|double|nil)>[^<]{0,20}</(int|boolean|string|base64|data|struct|double)>",
+    ) {
+        let body = format!(
+            "<?xml version='1.0'?><methodCall><methodName>{name}</methodName><params><param><value>{value}</value></param></params></methodCall>"
+        );
+        let _ = super::xmlrpc::parse_call(body.as_bytes());
+    }
+
+    #[test]
+    fn path_segments_never_panic(path in "/[a-zA-Z0-9%/._~-]{0,60}") {
+        let _ = app::segments(&path);
+    }
+
+    #[test]
+    fn authorization_parsing_never_panics(value in "[ -~]{0,200}") {
+        let mut h = hyper::HeaderMap::new();
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&value) {
+            h.insert(hyper::header::AUTHORIZATION, v);
+        }
+        if let crate::auth::Credentials::Bearer(t) = crate::auth::credentials(&h) {
+            let _ = crate::auth::Keys::new(SECRET).verify(&t, "access", 0);
+        }
+    }
+}
