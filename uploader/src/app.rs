@@ -26,6 +26,10 @@ pub struct AppState {
     db: Mutex<Connection>,
     pub store: Store,
     pub rebuild: Arc<Rebuilder>,
+    /// Bounds the memory of concurrent large bodies (zips held in memory while validated).
+    pub upload_slots: tokio::sync::Semaphore,
+    /// Bounds concurrent argon2 verifications (19 MiB each).
+    pub hash_slots: tokio::sync::Semaphore,
 }
 
 /// Handle to the shared state.
@@ -43,7 +47,19 @@ impl AppState {
             tracing::warn!(removed, "removed orphan files left by an interrupted upload");
         }
         let keys = Keys::new(&config.jwt_secret);
-        Ok(Arc::new(AppState { config, keys, db: Mutex::new(conn), store, rebuild }))
+        let upload_slots = tokio::sync::Semaphore::new(config.max_concurrent_uploads.max(1));
+        let hash_slots = tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 16),
+        );
+        Ok(Arc::new(AppState {
+            config,
+            keys,
+            db: Mutex::new(conn),
+            store,
+            rebuild,
+            upload_slots,
+            hash_slots,
+        }))
     }
 
     /// Runs `f` with the writer connection in a blocking task.
@@ -83,6 +99,13 @@ pub fn failpoint(name: &str) {
         tracing::error!(failpoint = name, "failpoint hit: aborting");
         std::process::abort();
     }
+}
+
+/// True for routes whose bodies carry zips (they take an upload slot while read).
+pub fn is_upload_path(path: &str) -> bool {
+    path.starts_with("/plugins/RPC2")
+        || path.starts_with("/plugins/add")
+        || path.starts_with("/plugins/api/")
 }
 
 /// Which body limit applies to a path (checked before the body is read).

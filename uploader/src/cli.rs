@@ -64,6 +64,9 @@ pub struct ServeArgs {
     /// Most simultaneous connections.
     #[arg(long, default_value_t = 256)]
     pub max_connections: usize,
+    /// Most uploads received and validated at once (memory: each up to the upload limit).
+    #[arg(long, default_value_t = 8)]
+    pub max_concurrent_uploads: usize,
     /// Do not rebuild the site after changes (API only; for debugging).
     #[arg(long)]
     pub no_rebuild: bool,
@@ -92,6 +95,7 @@ impl ServeArgs {
         c.header_timeout = Duration::from_secs(self.header_timeout.max(1));
         c.body_idle_timeout = Duration::from_secs(self.body_idle_timeout.max(1));
         c.max_connections = self.max_connections.max(1);
+        c.max_concurrent_uploads = self.max_concurrent_uploads.max(1);
         c.rebuild = !self.no_rebuild;
         Ok(c)
     }

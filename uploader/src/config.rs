@@ -37,6 +37,8 @@ pub struct ServiceConfig {
     pub live_wait: Duration,
     /// Most connections served at once.
     pub max_connections: usize,
+    /// Most upload bodies received and validated at once (each up to the upload limit).
+    pub max_concurrent_uploads: usize,
     /// Whether uploads check that metadata URLs answer (outbound HEAD requests).
     pub check_urls_online: bool,
     /// Whether changes trigger site builds (tests of pure API behaviour switch it off).
@@ -75,6 +77,7 @@ impl ServiceConfig {
             body_total_timeout: Duration::from_secs(300),
             live_wait: Duration::from_secs(10),
             max_connections: 256,
+            max_concurrent_uploads: 8,
             check_urls_online: false,
             rebuild: true,
         })

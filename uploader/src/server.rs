@@ -166,13 +166,18 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
         close = declared.is_some_and(|n| n > 0) || parts.headers.contains_key("transfer-encoding");
         dispatch(app, Request::from_parts(parts, Bytes::new())).await
     } else {
-        match read_body(app, body, limit).await {
+        // Zip bodies wait for an upload slot (bounded memory), then are read and handled.
+        let slot =
+            if app::is_upload_path(&path) { app.upload_slots.acquire().await.ok() } else { None };
+        let resp = match read_body(app, body, limit).await {
             Ok(bytes) => dispatch(app, Request::from_parts(parts, bytes)).await,
             Err(e) => {
                 close = true;
                 e.into_response()
             }
-        }
+        };
+        drop(slot);
+        resp
     };
     finish(resp, close, &method, &path, started)
 }

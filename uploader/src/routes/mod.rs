@@ -84,6 +84,11 @@ pub async fn check_password(
         app.db(move |conn| Ok(db::user_by_name(conn, &name)?)).await?
     };
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    let _slot = app
+        .hash_slots
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Unavailable("The service is shutting down.".into()))?;
     let ok = AppState::blocking(move || auth::verify_password(hash.as_deref(), &password)).await?;
     Ok(match user {
         Some(u) if ok && !u.is_active => BasicAuth::Blocked,
