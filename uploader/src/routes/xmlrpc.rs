@@ -286,9 +286,12 @@ async fn upload_method(app: &App, req: &Request<Bytes>, params: Vec<Value>) -> A
             ));
         }
     };
-    let zip = match params.first() {
-        Some(Value::Base64(bytes)) => Bytes::from(bytes.clone()),
-        Some(Value::Str(s)) => match decode_base64(s) {
+    if params.len() > 2 {
+        return Ok(fault(1, "plugin.upload takes one or two parameters."));
+    }
+    let zip = match params.into_iter().next() {
+        Some(Value::Base64(bytes)) => Bytes::from(bytes),
+        Some(Value::Str(s)) => match decode_base64(&s) {
             Ok(bytes) => Bytes::from(bytes),
             Err(e) => return Ok(fault(1, &e)),
         },
@@ -299,9 +302,6 @@ async fn upload_method(app: &App, req: &Request<Bytes>, params: Vec<Value>) -> A
             ));
         }
     };
-    if params.len() > 2 {
-        return Ok(fault(1, "plugin.upload takes one or two parameters."));
-    }
     let request = UploadRequest {
         zip,
         actor: user,
