@@ -1595,3 +1595,25 @@ proptest::proptest! {
         }
     }
 }
+
+/// E5: a change committed before a crash (no build ran) is published by the startup build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn startup_build_publishes_changes_committed_before_a_crash() {
+    let env = env();
+    add_user(&env, "trusted", false, true);
+    let jwt = login(&env, "trusted").await;
+    assert_eq!(
+        web_upload(&env, &jwt, &plugin_zip("crash_plugin", "1.0")).await.json()["approved"],
+        true
+    );
+    assert!(!published_xml_contains(&env, "crash_plugin.1.0.zip"), "no build ran");
+    // "Restart" with the rebuild worker, as `uploader serve` does.
+    let config = test_config(env.dir.path());
+    let templates = generator::templates::Templates::load(&config.site.templates_dir).unwrap();
+    let rebuild = Rebuilder::start(config.site.clone(), templates);
+    let restarted = AppState::open(config, rebuild).unwrap();
+    assert!(restarted.rebuild.wait_for(1, std::time::Duration::from_secs(60)).await.is_some());
+    assert!(published_xml_contains(&env, "crash_plugin.1.0.zip"));
+    let health = call(&restarted, Method::GET, "/healthz", &[], "").await;
+    assert_eq!(health.status, StatusCode::OK);
+}
