@@ -48,6 +48,7 @@ async fn server_limits_uploads_and_shuts_down_gracefully() {
     config.rebuild = false;
     config.max_upload_bytes = 200_000;
     config.body_idle_timeout = Duration::from_millis(500);
+    config.header_timeout = Duration::from_secs(1);
     let app = AppState::open(config, Rebuilder::disabled()).unwrap();
     let env = Env { dir, app: app.clone() };
     add_user(&env, "author", false, false);
@@ -101,6 +102,12 @@ async fn server_limits_uploads_and_shuts_down_gracefully() {
     );
     let r = raw(srv.addr, req.as_bytes()).await;
     assert!(r.starts_with("HTTP/1.1 408"), "{r}");
+
+    // Slow headers: the connection is closed after the header timeout.
+    let t = std::time::Instant::now();
+    let r = raw(srv.addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
+    assert!(t.elapsed() < Duration::from_secs(4), "closed after {:?}: {r}", t.elapsed());
+    assert!(!r.contains("200 OK"), "{r}");
 
     // A whole upload over the socket.
     let zip = plugin_zip("socket_plugin", "1.0");
