@@ -318,14 +318,16 @@ pub async fn delete_version(
             Ok((plugin, row))
         })
         .await?;
+    // The zip goes after the build that drops the version: a build already running may
+    // still be publishing it.
+    let ticket = app.rebuild.request();
+    let (live, live_after_ms) = wait_live(app, ticket).await;
     if let Err(e) = app.store.remove(&row.package_path) {
         tracing::warn!(
             error = format!("{e:#}"),
             "failed to remove a deleted zip; the startup sweep will"
         );
     }
-    let ticket = app.rebuild.request();
-    let (live, live_after_ms) = wait_live(app, ticket).await;
     Ok(json_response(
         StatusCode::OK,
         &json!({
