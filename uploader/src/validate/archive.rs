@@ -368,7 +368,8 @@ fn decode_name(raw: &[u8], flags: u16, extras: &Extras) -> Result<String, Proble
 
 /// Values read from one local header.
 struct Local {
-    offset: usize,
+    /// A ZIP64 extra is present: a data descriptor then has 8-byte sizes.
+    zip64: bool,
     raw_name: Vec<u8>,
     flags: u16,
     method: u16,
@@ -399,16 +400,6 @@ fn parse_local(cur: &Cursor<'_>, pos: usize, limit: usize) -> Result<Local, Prob
     }
     let shown = String::from_utf8_lossy(raw_name).into_owned();
     let extras = parse_extras(extra, &shown)?;
-    if flags & FLAG_DATA_DESCRIPTOR != 0 {
-        return Err(err_file(
-            "archive.data_descriptor",
-            &shown,
-            format!(
-                "Zip entry '{shown}' uses a data descriptor (sizes written after the data, as streaming zip tools do); its sizes cannot be cross-checked before reading."
-            ),
-            "Re-create the zip with a tool that writes sizes in the headers, for example `zip -r plugin.zip <plugin folder>` (not `zip -` to a pipe) or Python's `shutil.make_archive`.",
-        ));
-    }
     let mut compressed_size = u64::from(csize);
     let mut uncompressed_size = u64::from(usize_);
     // Local ZIP64 extras follow PyPI's reading (warehouse utils/zipfiles.py): the local
@@ -457,7 +448,7 @@ fn parse_local(cur: &Cursor<'_>, pos: usize, limit: usize) -> Result<Local, Prob
     }
     let data_offset = name_pos + nlen + xlen;
     Ok(Local {
-        offset: pos,
+        zip64: extras.zip64.is_some(),
         raw_name: raw_name.to_vec(),
         flags,
         method,
@@ -492,87 +483,54 @@ fn mismatch(name: &str, what: &str) -> Problem {
     )
 }
 
-/// Walks and cross-checks every record; refuses at the first framing problem.
-pub fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, Problem> {
-    if data.is_empty() {
-        return Err(err(
-            "archive.empty",
-            "The uploaded file is empty (0 bytes).",
-            "Upload the zip file of your plugin.",
-        ));
-    }
-    let cur = Cursor { data };
-    let end = find_eocd(data, limits)?;
-    let cd_offset = usize::try_from(end.cd_offset).unwrap_or(usize::MAX);
-    let cd_size = usize::try_from(end.cd_size).unwrap_or(usize::MAX);
-    let cd_end = cd_offset.checked_add(cd_size).unwrap_or(usize::MAX);
-    let cd_limit = end.eocd64_pos.unwrap_or(end.pos);
-    if cd_end > cd_limit {
-        return Err(truncated("the central directory"));
-    }
+/// One central directory record, ZIP64 values applied.
+struct Central {
+    raw_name: Vec<u8>,
+    name: String,
+    made_by: u16,
+    flags: u16,
+    method: u16,
+    crc32: u32,
+    compressed_size: u64,
+    uncompressed_size: u64,
+    offset: u64,
+    external: u32,
+}
 
-    // Local headers from offset 0, back to back.
-    let first = cur.u32(0);
-    if first != Some(SIG_LOCAL) && cd_offset != 0 {
-        return Err(prefix_problem(first));
-    }
-    let mut locals: Vec<Local> = Vec::new();
-    let mut pos = 0usize;
-    while pos < cd_offset {
-        if cur.u32(pos) != Some(SIG_LOCAL) {
-            return Err(if pos == 0 {
-                prefix_problem(first)
-            } else {
-                err(
-                    "archive.trailing_data",
-                    format!(
-                        "The zip file has {} bytes between its last entry and its central directory that belong to no entry.",
-                        cd_offset - pos
-                    ),
-                    "Hidden data is not allowed. ".to_owned() + HINT_REZIP,
-                )
-            });
-        }
-        if locals.len() as u64 >= end.entries {
-            let l = parse_local(&cur, pos, cd_offset)?;
-            return Err(mismatch(
-                &String::from_utf8_lossy(&l.raw_name),
-                "it has a local header but no central directory entry",
-            ));
-        }
-        let l = parse_local(&cur, pos, cd_offset)?;
-        let next = (l.data_offset as u64).checked_add(l.compressed_size);
-        match next {
-            Some(n) if n <= cd_offset as u64 => pos = n as usize,
-            _ => {
-                return Err(err_file(
-                    "archive.overlapping_entries",
-                    &String::from_utf8_lossy(&l.raw_name),
-                    format!(
-                        "The data of zip entry '{}' runs into the central directory.",
-                        String::from_utf8_lossy(&l.raw_name)
-                    ),
-                    HINT_REZIP,
-                ));
-            }
-        }
-        locals.push(l);
-    }
-    if pos != cd_offset {
-        return Err(truncated("the central directory offset"));
-    }
+const SIG_DESCRIPTOR: u32 = 0x0807_4b50;
 
-    // Central directory.
-    let mut entries = Vec::with_capacity(locals.len());
-    let mut used = vec![false; locals.len()];
+fn overlapping(name: &str, what: &str) -> Problem {
+    err_file(
+        "archive.overlapping_entries",
+        name,
+        format!("Zip entry '{name}' {what} (overlapping entries, as in non-recursive zip bombs)."),
+        HINT_REZIP,
+    )
+}
+
+fn descriptor_problem(name: &str, what: &str) -> Problem {
+    err_file(
+        "archive.data_descriptor",
+        name,
+        format!(
+            "The data descriptor of zip entry '{name}' (sizes written after the data by streaming zip tools) {what}."
+        ),
+        "Re-create the zip with a tool that writes sizes in the headers, for example `zip -r plugin.zip <plugin folder>` or Python's `shutil.make_archive`.",
+    )
+}
+
+/// Reads the central directory records between `cd_offset` and `cd_end`.
+fn parse_central(
+    cur: &Cursor<'_>,
+    cd_offset: usize,
+    cd_end: usize,
+    count: u64,
+) -> Result<Vec<Central>, Problem> {
+    let mut out = Vec::with_capacity(count.min(1 << 16) as usize);
     let mut pos = cd_offset;
-    for _ in 0..end.entries {
-        if pos + CENTRAL_LEN > cd_limit || cur.u32(pos) != Some(SIG_CENTRAL) {
-            return Err(if locals.is_empty() && pos == 0 && cur.u32(0) == Some(SIG_CENTRAL) {
-                mismatch("?", "a central directory entry has no local header")
-            } else {
-                truncated("the central directory")
-            });
+    for _ in 0..count {
+        if pos + CENTRAL_LEN > cd_end || cur.u32(pos) != Some(SIG_CENTRAL) {
+            return Err(truncated("the central directory"));
         }
         let made_by = cur.u16(pos + 4).unwrap_or(0);
         let flags = cur.u16(pos + 8).unwrap_or(0);
@@ -611,7 +569,7 @@ pub fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, Problem
         let mut compressed_size = u64::from(csize);
         let mut offset = u64::from(offset32);
         let needs = [usize_ == 0xFFFF_FFFF, csize == 0xFFFF_FFFF, offset32 == 0xFFFF_FFFF];
-        if needs.iter().any(|&n| n) || disk == 0xFFFF {
+        if needs.iter().any(|&n| n) {
             let Some(z) = extras.zip64.as_deref() else {
                 return Err(zip64_entry_err(
                     &shown,
@@ -623,7 +581,7 @@ pub fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, Problem
                 if !need {
                     continue;
                 }
-                let Some(v) = Cursor { data: z }.u64(at) else {
+                let Some(v) = (Cursor { data: z }).u64(at) else {
                     return Err(zip64_entry_err(&shown, "its ZIP64 extra field is too short"));
                 };
                 match i {
@@ -633,99 +591,24 @@ pub fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, Problem
                 }
                 at += 8;
             }
-            if disk == 0xFFFF {
-                return Err(multi_disk());
-            }
-        } else if disk != 0 {
+        }
+        if disk != 0 {
             return Err(multi_disk());
         }
         let name = decode_name(raw_name, flags, &extras)?;
-
-        // Match with the local header at the recorded offset.
-        let idx = locals.binary_search_by_key(&offset, |l| l.offset as u64);
-        let Ok(idx) = idx else {
-            let inside = locals.iter().any(|l| {
-                offset > l.offset as u64 && offset < l.data_offset as u64 + l.compressed_size
-            });
-            return Err(if inside {
-                err_file(
-                    "archive.overlapping_entries",
-                    &name,
-                    format!(
-                        "Zip entry '{name}' points into the data of another entry (overlapping entries, as in non-recursive zip bombs)."
-                    ),
-                    HINT_REZIP,
-                )
-            } else {
-                mismatch(&name, "its central directory entry points to no local header")
-            });
-        };
-        if std::mem::replace(&mut used[idx], true) {
-            return Err(err_file(
-                "archive.overlapping_entries",
-                &name,
-                format!(
-                    "Zip entry '{name}' shares its data with another entry (overlapping entries, as in non-recursive zip bombs)."
-                ),
-                HINT_REZIP,
-            ));
-        }
-        let l = &locals[idx];
-        if l.raw_name != raw_name {
-            return Err(mismatch(
-                &name,
-                &format!("the local header names it '{}'", String::from_utf8_lossy(&l.raw_name)),
-            ));
-        }
-        if (l.flags ^ flags) & FLAGS_COMPARED != 0 {
-            return Err(mismatch(&name, "their flags differ"));
-        }
-        if l.method != method {
-            return Err(mismatch(&name, "their compression methods differ"));
-        }
-        if l.crc32 != crc32 {
-            return Err(mismatch(&name, "their CRC-32 values differ"));
-        }
-        if l.compressed_size != compressed_size {
-            return Err(mismatch(&name, "their compressed sizes differ"));
-        }
-        if l.uncompressed_size != uncompressed_size {
-            return Err(mismatch(&name, "their uncompressed sizes differ"));
-        }
-
-        if flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION) != 0 || method == METHOD_AES {
-            return Err(err_file(
-                "archive.encrypted",
-                &name,
-                format!("Zip entry '{name}' is encrypted (password-protected)."),
-                "Create the zip without a password.",
-            ));
-        }
-        if method != METHOD_STORED && method != METHOD_DEFLATED {
-            return Err(err_file(
-                "archive.compression",
-                &name,
-                format!(
-                    "Zip entry '{name}' uses compression method {method}; only stored (0) and deflate (8) are accepted, which are what QGIS can unpack everywhere."
-                ),
-                "Re-create the zip with the default deflate compression (for 7-Zip: `-mm=Deflate`).",
-            ));
-        }
-        check_mode(&name, made_by, external, uncompressed_size)?;
-        entries.push(Entry {
+        out.push(Central {
+            raw_name: raw_name.to_vec(),
             name,
+            made_by,
+            flags,
             method,
             crc32,
             compressed_size,
             uncompressed_size,
-            data_offset: l.data_offset as u64,
+            offset,
+            external,
         });
         pos = rec_end;
-    }
-    if used.iter().any(|u| !u) {
-        let l = locals.iter().zip(&used).find(|(_, u)| !**u).map(|(l, _)| l);
-        let n = l.map(|l| String::from_utf8_lossy(&l.raw_name).into_owned()).unwrap_or_default();
-        return Err(mismatch(&n, "it has a local header but no central directory entry"));
     }
     if pos != cd_end {
         return Err(err(
@@ -734,20 +617,182 @@ pub fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, Problem
             HINT_REZIP,
         ));
     }
+    Ok(out)
+}
+
+/// Walks and cross-checks every record; refuses at the first framing problem.
+pub fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, Problem> {
+    if data.is_empty() {
+        return Err(err(
+            "archive.empty",
+            "The uploaded file is empty (0 bytes).",
+            "Upload the zip file of your plugin.",
+        ));
+    }
+    let cur = Cursor { data };
+    let end = find_eocd(data, limits)?;
+    let cd_offset = usize::try_from(end.cd_offset).unwrap_or(usize::MAX);
+    let cd_size = usize::try_from(end.cd_size).unwrap_or(usize::MAX);
+    let cd_end = cd_offset.checked_add(cd_size).unwrap_or(usize::MAX);
+    let cd_limit = end.eocd64_pos.unwrap_or(end.pos);
+    if cd_end > cd_limit {
+        return Err(truncated("the central directory"));
+    }
+    let first = cur.u32(0);
+    if first != Some(SIG_LOCAL) && cd_offset != 0 {
+        return Err(prefix_problem(first));
+    }
+    let centrals = parse_central(&cur, cd_offset, cd_end, end.entries)?;
     // What follows the central directory must be exactly the end records.
-    let expected_end = match end.eocd64_pos {
-        Some(e) => e,
-        None => end.pos,
-    };
-    if cd_end != expected_end {
+    if cd_end != cd_limit {
         return Err(err(
             "archive.trailing_data",
             format!(
                 "The zip file has {} unexpected bytes between its central directory and its end record.",
-                expected_end.abs_diff(cd_end)
+                cd_limit - cd_end
             ),
             HINT_REZIP,
         ));
+    }
+
+    // Local headers from offset 0, back to back, each matching the central entry that
+    // points at it; two central entries pointing at one local header share its data.
+    let mut by_offset: Vec<(u64, usize)> =
+        centrals.iter().enumerate().map(|(i, c)| (c.offset, i)).collect();
+    by_offset.sort_unstable();
+    if let Some(w) = by_offset.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(overlapping(&centrals[w[1].1].name, "shares its data with another entry"));
+    }
+    let mut data_offsets = vec![0u64; centrals.len()];
+    let mut next = 0usize;
+    let mut pos = 0usize;
+    while pos < cd_offset {
+        if cur.u32(pos) != Some(SIG_LOCAL) {
+            return Err(if pos == 0 {
+                prefix_problem(first)
+            } else {
+                err(
+                    "archive.trailing_data",
+                    format!(
+                        "The zip file has {} bytes between its last entry and its central directory that belong to no entry.",
+                        cd_offset - pos
+                    ),
+                    HINT_REZIP,
+                )
+            });
+        }
+        let l = parse_local(&cur, pos, cd_offset)?;
+        let lname = String::from_utf8_lossy(&l.raw_name).into_owned();
+        let Some(&(_, ci)) = by_offset.get(next).filter(|(o, _)| *o == pos as u64) else {
+            return Err(match by_offset.get(next) {
+                Some(&(o, ci)) if o < pos as u64 => {
+                    overlapping(&centrals[ci].name, "points into the data of another entry")
+                }
+                _ => mismatch(&lname, "it has a local header but no central directory entry"),
+            });
+        };
+        next += 1;
+        let c = &centrals[ci];
+        if l.raw_name != c.raw_name {
+            return Err(mismatch(&c.name, &format!("the local header names it '{lname}'")));
+        }
+        if (l.flags ^ c.flags) & FLAGS_COMPARED != 0 {
+            return Err(mismatch(&c.name, "their flags differ"));
+        }
+        if l.method != c.method {
+            return Err(mismatch(&c.name, "their compression methods differ"));
+        }
+        let data_end = (l.data_offset as u64)
+            .checked_add(c.compressed_size)
+            .filter(|e| *e <= cd_offset as u64)
+            .ok_or_else(|| overlapping(&c.name, "has data running into the central directory"))?
+            as usize;
+        if l.flags & FLAG_DATA_DESCRIPTOR != 0 {
+            // Streaming writers leave zeros in the local header; anything else must agree.
+            if (l.crc32 != 0 && l.crc32 != c.crc32)
+                || (l.compressed_size != 0 && l.compressed_size != c.compressed_size)
+                || (l.uncompressed_size != 0 && l.uncompressed_size != c.uncompressed_size)
+            {
+                return Err(mismatch(&c.name, "the local header's sizes or CRC differ"));
+            }
+            // A stored entry ends where a streaming reader finds the descriptor signature.
+            if c.method == METHOD_STORED
+                && data[l.data_offset..data_end]
+                    .windows(4)
+                    .any(|w| w == SIG_DESCRIPTOR.to_le_bytes())
+            {
+                return Err(descriptor_problem(
+                    &c.name,
+                    "is ambiguous: the stored data contains a descriptor signature",
+                ));
+            }
+            let mut d = data_end;
+            if cur.u32(d) == Some(SIG_DESCRIPTOR) {
+                d += 4;
+            }
+            let w = if l.zip64 { 8 } else { 4 };
+            let read = |at: usize| if w == 8 { cur.u64(at) } else { cur.u32(at).map(u64::from) };
+            let agrees = cur.u32(d) == Some(c.crc32)
+                && read(d + 4) == Some(c.compressed_size)
+                && read(d + 4 + w) == Some(c.uncompressed_size)
+                && d + 4 + 2 * w <= cd_offset;
+            if !agrees {
+                return Err(descriptor_problem(&c.name, "disagrees with the central directory"));
+            }
+            pos = d + 4 + 2 * w;
+        } else {
+            if l.crc32 != c.crc32 {
+                return Err(mismatch(&c.name, "their CRC-32 values differ"));
+            }
+            if l.compressed_size != c.compressed_size {
+                return Err(mismatch(&c.name, "their compressed sizes differ"));
+            }
+            if l.uncompressed_size != c.uncompressed_size {
+                return Err(mismatch(&c.name, "their uncompressed sizes differ"));
+            }
+            pos = data_end;
+        }
+        data_offsets[ci] = l.data_offset as u64;
+    }
+    if let Some(&(o, ci)) = by_offset.get(next) {
+        return Err(if o < cd_offset as u64 {
+            overlapping(&centrals[ci].name, "points into the data of another entry")
+        } else {
+            mismatch(&centrals[ci].name, "its central directory entry points to no local header")
+        });
+    }
+
+    let mut entries = Vec::with_capacity(centrals.len());
+    for (c, data_offset) in centrals.into_iter().zip(data_offsets) {
+        let name = c.name;
+        if c.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION) != 0 || c.method == METHOD_AES {
+            return Err(err_file(
+                "archive.encrypted",
+                &name,
+                format!("Zip entry '{name}' is encrypted (password-protected)."),
+                "Create the zip without a password.",
+            ));
+        }
+        if c.method != METHOD_STORED && c.method != METHOD_DEFLATED {
+            return Err(err_file(
+                "archive.compression",
+                &name,
+                format!(
+                    "Zip entry '{name}' uses compression method {}; only stored (0) and deflate (8) are accepted, which are what QGIS can unpack everywhere.",
+                    c.method
+                ),
+                "Re-create the zip with the default deflate compression (for 7-Zip: `-mm=Deflate`).",
+            ));
+        }
+        check_mode(&name, c.made_by, c.external, c.uncompressed_size)?;
+        entries.push(Entry {
+            name,
+            method: c.method,
+            crc32: c.crc32,
+            compressed_size: c.compressed_size,
+            uncompressed_size: c.uncompressed_size,
+            data_offset,
+        });
     }
     check_names_unique(&entries)?;
     Ok(Archive { data, entries })

@@ -24,6 +24,9 @@ pub struct ZipEntry {
     /// Local-header-only overrides.
     pub local_name: Option<Vec<u8>>,
     pub local_usize: Option<u32>,
+    pub local_csize: Option<u32>,
+    /// Bytes written right after the data (a data descriptor).
+    pub descriptor: Option<Vec<u8>>,
     pub local_crc: Option<u32>,
     pub local_extra: Vec<u8>,
     pub central_extra: Vec<u8>,
@@ -50,6 +53,8 @@ impl ZipEntry {
             csize: None,
             local_name: None,
             local_usize: None,
+            local_csize: None,
+            descriptor: None,
             local_crc: None,
             local_extra: Vec::new(),
             central_extra: Vec::new(),
@@ -121,6 +126,23 @@ impl ZipBuilder {
         }
         self
     }
+    /// Turns every deflated entry into a streamed one: zeros in the local header and a
+    /// data descriptor (with signature) after the data, as streaming writers do.
+    pub fn streamed(mut self) -> Self {
+        for e in self.entries.iter_mut().filter(|e| e.method == 8) {
+            let comp = e.raw.clone().unwrap_or_else(|| deflate(&e.data));
+            let mut d = 0x0807_4b50u32.to_le_bytes().to_vec();
+            d.extend_from_slice(&crc32fast::hash(&e.data).to_le_bytes());
+            d.extend_from_slice(&(comp.len() as u32).to_le_bytes());
+            d.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
+            e.flags |= 0x8;
+            e.local_crc = Some(0);
+            e.local_csize = Some(0);
+            e.local_usize = Some(0);
+            e.descriptor = Some(d);
+        }
+        self
+    }
     pub fn without(mut self, name: &str) -> Self {
         self.entries.retain(|e| e.name != name.as_bytes());
         self
@@ -149,13 +171,14 @@ impl ZipBuilder {
                 put16(&mut out, 0);
                 put16(&mut out, 0x21);
                 put32(&mut out, e.local_crc.unwrap_or(crc));
-                put32(&mut out, csize);
+                put32(&mut out, e.local_csize.unwrap_or(csize));
                 put32(&mut out, e.local_usize.unwrap_or(usize_));
                 put16(&mut out, name.len() as u16);
                 put16(&mut out, e.local_extra.len() as u16);
                 out.extend_from_slice(name);
                 out.extend_from_slice(&e.local_extra);
                 out.extend_from_slice(&comp);
+                out.extend_from_slice(e.descriptor.as_deref().unwrap_or_default());
             }
             payloads.push((crc, usize_, csize));
         }

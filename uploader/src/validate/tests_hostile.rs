@@ -404,8 +404,13 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ),
         (
             "A24 no local header",
-            edit("test_modul/plugin.py", |e| e.skip_local = true),
+            plugin().file("test_modul/ghost.py", "x").edit_last(|e| e.skip_local = true).build(),
             "archive.header_mismatch",
+        ),
+        (
+            "A24 local header skipped",
+            edit("test_modul/plugin.py", |e| e.skip_local = true),
+            "archive.overlapping_entries",
         ),
         (
             "A24 no central entry",
@@ -419,9 +424,51 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ),
         // A25 data descriptors.
         (
-            "A25 data descriptor",
+            "A25 flag without descriptor",
             edit("test_modul/plugin.py", |e| e.flags |= 0x8),
             "archive.data_descriptor",
+        ),
+        ("A25 consistent descriptors ok", plugin().streamed().build(), "valid"),
+        (
+            "A25 descriptor without signature ok",
+            plugin()
+                .streamed()
+                .edit("test_modul/plugin.py", |e| {
+                    if let Some(d) = &mut e.descriptor {
+                        d.drain(..4);
+                    }
+                })
+                .build(),
+            "valid",
+        ),
+        (
+            "A25 descriptor crc differs",
+            plugin()
+                .streamed()
+                .edit("test_modul/plugin.py", |e| {
+                    if let Some(d) = &mut e.descriptor {
+                        d[4] ^= 1;
+                    }
+                })
+                .build(),
+            "archive.data_descriptor",
+        ),
+        (
+            "A25 descriptor size differs",
+            plugin()
+                .streamed()
+                .edit("test_modul/plugin.py", |e| {
+                    if let Some(d) = &mut e.descriptor {
+                        d[12] ^= 1;
+                    }
+                })
+                .build(),
+            "archive.data_descriptor",
+        ),
+        (
+            "A25 local sizes differ",
+            plugin().streamed().edit("test_modul/plugin.py", |e| e.local_usize = Some(1)).build(),
+            "archive.header_mismatch",
         ),
         // A26 ZIP64.
         (
