@@ -61,9 +61,38 @@ pub fn request(
     head.push_str("Connection: close\r\n\r\n");
     stream.write_all(head.as_bytes())?;
     stream.write_all(body)?;
+    // Read until the response is complete (not until EOF: after an early answer such as
+    // a 413, nginx keeps the connection open for a while to drain the body).
+    let head_only = method == "HEAD";
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).with_context(|| format!("reading the answer to {path}"))?;
-    parse(&raw, method == "HEAD").with_context(|| format!("parsing the answer to {method} {path}"))
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        let n = stream.read(&mut chunk).with_context(|| format!("reading the answer to {path}"))?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&chunk[..n]);
+        if let Ok(r) = parse(&raw, head_only)
+            && is_complete(&r, &raw, head_only)
+        {
+            return Ok(r);
+        }
+    }
+    parse(&raw, head_only).with_context(|| format!("parsing the answer to {method} {path}"))
+}
+
+/// Whether `raw` holds the whole response `r` was parsed from.
+fn is_complete(r: &Response, raw: &[u8], head_only: bool) -> bool {
+    if head_only || r.status == 304 || r.status == 204 || r.status < 200 {
+        return true;
+    }
+    if r.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        return raw.ends_with(b"0\r\n\r\n");
+    }
+    match r.header("content-length").and_then(|l| l.parse::<usize>().ok()) {
+        Some(len) => r.body.len() == len,
+        None => false,
+    }
 }
 
 fn parse(raw: &[u8], head_only: bool) -> Result<Response> {
