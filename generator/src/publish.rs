@@ -60,6 +60,9 @@ pub fn published_fingerprint(site_dir: &Path) -> Result<Option<String>> {
 }
 
 const MANIFEST: &str = ".manifest.json";
+/// Up to this many new files a build fsyncs each file and directory it writes; beyond, one
+/// syncfs is cheaper.
+const SYNC_EACH_LIMIT: usize = 2000;
 /// Releases kept besides the current one, for readers still holding old paths.
 const KEEP_RELEASES: usize = 2;
 
@@ -68,12 +71,23 @@ const KEEP_RELEASES: usize = 2;
 fn compressible(path: &str, in_tree: bool) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     if in_tree {
-        return name.ends_with(".xml") || name == "json";
+        // Plugin trees hold many small files: nginx compresses them on the fly, and a cold
+        // build creates half as many inodes.
+        return false;
     }
     name == "json"
-        || [".xml", ".html", ".json", ".css", ".js", ".xsl", ".svg", ".txt"]
+        || [".xml", ".json", ".css", ".js", ".xsl", ".svg", ".txt"]
             .iter()
             .any(|e| name.ends_with(e))
+}
+
+/// Whether a site-wide file gets a `.gz`: every plugins.xml and asset; HTML only when large
+/// enough to pay for an extra inode (list pages; not the thousands of small tag pages).
+fn wants_gzip(path: &str, len: usize, in_tree: bool) -> bool {
+    if path.ends_with(".html") && !in_tree {
+        return len > 8 * 1024;
+    }
+    compressible(path, in_tree) && (len > 256 || path.ends_with(".xml"))
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -102,7 +116,8 @@ pub fn publish(plan: &Plan, site_dir: &Path, trees: &dyn TreeSource) -> Result<P
     let file_hashes: BTreeMap<String, String> =
         plan.root.par_iter().map(|(p, c)| (p.clone(), content_hash(&plan.root, c))).collect();
     for mount in plan.trees.keys() {
-        if plan.root.keys().any(|p| p.starts_with(&format!("{mount}/"))) {
+        let prefix = format!("{mount}/");
+        if plan.root.range(prefix.clone()..).next().is_some_and(|(p, _)| p.starts_with(&prefix)) {
             bail!(
                 "site-wide file under plugin tree `{mount}`: a package name collides with a list page"
             );
@@ -125,8 +140,21 @@ pub fn publish(plan: &Plan, site_dir: &Path, trees: &dyn TreeSource) -> Result<P
 
     let mut report = PublishReport { changed: true, ..Default::default() };
 
-    // 1. Plugin trees that do not exist yet.
+    // Durability: a small build syncs exactly what it writes (fast, and independent of
+    // whatever else is writing to the disk); a large one syncs the whole file system once.
     let trees_dir = site_dir.join("trees");
+    let new_trees = plan
+        .trees
+        .iter()
+        .filter(|(mount, key)| {
+            !trees_dir.join(mount.rsplit('/').next().unwrap_or(mount)).join(key).is_dir()
+        })
+        .count();
+    let changed_root =
+        manifest.files.iter().filter(|(p, h)| previous.files.get(*p) != Some(*h)).count();
+    let sync_each = changed_root + new_trees * 60 <= SYNC_EACH_LIMIT;
+
+    // 1. Plugin trees that do not exist yet.
     let results: Vec<Result<(bool, usize, u64)>> = plan
         .trees
         .par_iter()
@@ -144,15 +172,17 @@ pub fn publish(plan: &Plan, site_dir: &Path, trees: &dyn TreeSource) -> Result<P
                     .with_context(|| format!("failed to clear `{}`", tmp.display()))?;
             }
             let ((written, _linked), bytes) =
-                write_files(&tmp, &files, None, &BTreeMap::new(), true)?;
+                write_files(&tmp, &files, None, &BTreeMap::new(), true, sync_each)?;
             fs::rename(&tmp, &final_dir)
                 .with_context(|| format!("failed to rename `{}`", final_dir.display()))?;
             Ok((true, written, bytes))
         })
         .collect();
-    for r in results {
+    let mut written_pkgs = Vec::new();
+    for (r, mount) in results.into_iter().zip(plan.trees.keys()) {
         let (written, n, bytes) = r?;
         if written {
+            written_pkgs.push(mount.rsplit('/').next().unwrap_or(mount).to_owned());
             report.trees_written += 1;
             report.files_written += n;
             report.bytes_written += bytes;
@@ -169,7 +199,8 @@ pub fn publish(plan: &Plan, site_dir: &Path, trees: &dyn TreeSource) -> Result<P
         fs::remove_dir_all(&tmp).with_context(|| format!("failed to clear `{}`", tmp.display()))?;
     }
     let reuse = current.as_ref().map(|dir| (dir.as_path(), &previous.files));
-    let ((written, linked), bytes) = write_files(&tmp, &plan.root, reuse, &manifest.files, false)?;
+    let ((written, linked), bytes) =
+        write_files(&tmp, &plan.root, reuse, &manifest.files, false, sync_each)?;
     report.files_written += written;
     report.files_linked += linked;
     report.bytes_written += bytes;
@@ -188,14 +219,33 @@ pub fn publish(plan: &Plan, site_dir: &Path, trees: &dyn TreeSource) -> Result<P
     fs::write(tmp.join(MANIFEST), manifest_bytes)
         .context("failed to write the release manifest")?;
     let release_dir = site_dir.join("releases").join(&name);
+    if sync_each {
+        // The manifest, the tree symlinks and their directories.
+        File::open(tmp.join(MANIFEST))
+            .and_then(|f| f.sync_all())
+            .context("failed to sync the manifest")?;
+        for mount in manifest.trees.keys() {
+            if let Some(parent) = tmp.join(mount).parent() {
+                fsutil::sync_dir(parent)?;
+            }
+        }
+    }
     fs::rename(&tmp, &release_dir)
         .with_context(|| format!("failed to rename `{}`", release_dir.display()))?;
 
     // 3. Everything on disk, then the atomic swap.
-    let dir =
-        File::open(site_dir).with_context(|| format!("failed to open `{}`", site_dir.display()))?;
-    rustix::fs::syncfs(&dir)
-        .with_context(|| format!("failed to sync the file system of `{}`", site_dir.display()))?;
+    if sync_each {
+        fsutil::sync_dir(&site_dir.join("releases"))?;
+        for pkg in &written_pkgs {
+            fsutil::sync_dir(&trees_dir.join(pkg))?;
+        }
+    } else {
+        let dir = File::open(site_dir)
+            .with_context(|| format!("failed to open `{}`", site_dir.display()))?;
+        rustix::fs::syncfs(&dir).with_context(|| {
+            format!("failed to sync the file system of `{}`", site_dir.display())
+        })?;
+    }
     let tmp_link = site_dir.join(".current.tmp");
     let _ = fs::remove_file(&tmp_link);
     symlink(Path::new("releases").join(&name), &tmp_link)
@@ -254,6 +304,7 @@ fn write_files(
     reuse: Option<(&Path, &BTreeMap<String, String>)>,
     hashes: &BTreeMap<String, String>,
     in_tree: bool,
+    sync: bool,
 ) -> Result<((usize, usize), u64)> {
     fs::create_dir_all(dir).with_context(|| format!("failed to create `{}`", dir.display()))?;
     let mut dirs: Vec<PathBuf> =
@@ -292,14 +343,13 @@ fn write_files(
             };
             match content {
                 Content::Bytes(bytes) => {
-                    write_new(&dest, bytes)?;
+                    write_new(&dest, bytes, sync)?;
                     let mut n = bytes.len() as u64;
                     // Every plugins.xml gets its .gz (nginx gzip_static); other text only when it pays.
-                    if compressible(path, in_tree) && (bytes.len() > 256 || path.ends_with(".xml"))
-                    {
+                    if wants_gzip(path, bytes.len(), in_tree) {
                         let gz = gzip(bytes);
                         n += gz.len() as u64;
-                        write_new(&gz_path(&dest), &gz)?;
+                        write_new(&gz_path(&dest), &gz, sync)?;
                     }
                     Ok((true, n))
                 }
@@ -336,6 +386,12 @@ fn write_files(
             linked += 1;
         }
     }
+    if sync {
+        // Links and new names live in directory entries: sync every directory written.
+        dirs.par_iter()
+            .chain(rayon::iter::once(&dir.to_path_buf()))
+            .try_for_each(|d| fsutil::sync_dir(d))?;
+    }
     Ok(((written, linked), bytes))
 }
 
@@ -345,12 +401,15 @@ fn gz_path(p: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn write_new(dest: &Path, bytes: &[u8]) -> Result<()> {
+fn write_new(dest: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     // The release directory is private until renamed, so a plain write is atomic enough;
     // syncfs before the swap makes it durable.
     let mut f =
         File::create(dest).with_context(|| format!("failed to create `{}`", dest.display()))?;
     f.write_all(bytes).with_context(|| format!("failed to write `{}`", dest.display()))?;
+    if sync {
+        f.sync_all().with_context(|| format!("failed to sync `{}`", dest.display()))?;
+    }
     Ok(())
 }
 

@@ -49,7 +49,7 @@ fn inode(site: &Path, rel: &str) -> u64 {
 fn first_publish_then_nothing_changed_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let site = dir.path();
-    let big = "x".repeat(1000);
+    let big = "x".repeat(10_000);
     let p = plan(
         &[("index.html", &big), ("small.html", "tiny"), ("plugins/xml/3.34.xml", "<plugins/>")],
         &[("plugins/foo", &[("index.html", "foo page")])],

@@ -1501,11 +1501,10 @@ async fn rebuilds_coalesce() {
     assert_eq!(s.completed, s.requested);
 }
 
-/// Measures approval-to-live on the demo catalog (median over repeated approvals):
-/// `cargo test -p uploader --release --lib -- --ignored approval_latency --nocapture`.
+/// Approval and unapproval on the demo catalog are live (in the published plugins.xml) when
+/// their responses arrive, repeatedly. Timings are printed, not asserted (`--nocapture`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "measurement; run explicitly"]
-async fn approval_latency_on_the_demo_catalog() {
+async fn approval_is_live_when_answered_on_the_demo_catalog() {
     let dir = tempfile::tempdir().unwrap();
     generator::demo::seed(&dir.path().join("data"), false).unwrap();
     let config = test_config(dir.path());
@@ -1529,7 +1528,7 @@ async fn approval_latency_on_the_demo_catalog() {
     let needle = format!("{pkg}.{version}.zip");
     let mut approve_ms = Vec::new();
     let mut live_ms = Vec::new();
-    for _ in 0..15 {
+    for _ in 0..3 {
         let t = std::time::Instant::now();
         let r = approve(&env, &staff, &pkg, &version).await;
         approve_ms.push(t.elapsed().as_millis() as u64);
