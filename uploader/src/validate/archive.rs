@@ -633,7 +633,7 @@ pub fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, Problem
     let end = find_eocd(data, limits)?;
     let cd_offset = usize::try_from(end.cd_offset).unwrap_or(usize::MAX);
     let cd_size = usize::try_from(end.cd_size).unwrap_or(usize::MAX);
-    let cd_end = cd_offset.checked_add(cd_size).unwrap_or(usize::MAX);
+    let cd_end = cd_offset.saturating_add(cd_size);
     let cd_limit = end.eocd64_pos.unwrap_or(end.pos);
     if cd_end > cd_limit {
         return Err(truncated("the central directory"));
@@ -1003,7 +1003,7 @@ fn inflate(
         let out_before = d.total_out();
         let status = d
             .decompress(&comp[in_before.min(comp.len())..], &mut buf, FlushDecompress::Finish)
-            .or_else(|_| Err(corrupt("invalid deflate data")))?;
+            .map_err(|_| corrupt("invalid deflate data"))?;
         let produced = (d.total_out() - out_before) as usize;
         if produced > 0 {
             sink(&buf[..produced])?;

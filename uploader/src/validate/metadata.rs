@@ -178,11 +178,14 @@ fn python_only_separator(c: char) -> Option<&'static str> {
     })
 }
 
+/// Options of one section: key as written, value lines, line number.
+type Options = Vec<(String, Vec<String>, usize)>;
+
 /// Raw result of the configparser algorithm, before interpolation and policy.
 #[derive(Debug, Default)]
 struct Raw {
     /// Sections in order: name, first line, options (key as written, value lines, line).
-    sections: Vec<(String, usize, Vec<(String, Vec<String>, usize)>)>,
+    sections: Vec<(String, usize, Options)>,
     default_line: Option<usize>,
 }
 
@@ -215,10 +218,10 @@ pub fn parse(bytes: &[u8], max_bytes: usize) -> Result<Vec<Field>, Vec<MetadataE
         if c == '\n' {
             line += 1;
         } else if c == '\r' && chars.peek() == Some(&'\n') {
-        } else if let Some(what) = python_only_separator(c) {
-            if errors.len() < 10 {
-                errors.push(MetadataError::LineSeparator { line, what: what.to_owned() });
-            }
+        } else if let Some(what) = python_only_separator(c)
+            && errors.len() < 10
+        {
+            errors.push(MetadataError::LineSeparator { line, what: what.to_owned() });
         }
     }
     if !errors.is_empty() {
@@ -234,7 +237,7 @@ fn read(text: &str, errors: &mut Vec<MetadataError>) -> Raw {
     let mut raw = Raw::default();
     // Index into raw.sections of the current section; usize::MAX means [DEFAULT].
     let mut cursect: Option<usize> = None;
-    let mut default_opts: Vec<(String, Vec<String>, usize)> = Vec::new();
+    let mut default_opts: Options = Vec::new();
     // Current option: index within the current section's options (or default_opts).
     let mut optidx: Option<usize> = None;
     let mut indent_level = 0usize;
@@ -330,9 +333,9 @@ fn read(text: &str, errors: &mut Vec<MetadataError>) -> Raw {
 
 fn section_opts<'a>(
     raw: &'a mut Raw,
-    default_opts: &'a mut Vec<(String, Vec<String>, usize)>,
+    default_opts: &'a mut Options,
     cursect: Option<usize>,
-) -> &'a mut Vec<(String, Vec<String>, usize)> {
+) -> &'a mut Options {
     match cursect {
         Some(i) if i != usize::MAX && i < raw.sections.len() => &mut raw.sections[i].2,
         _ => default_opts,

@@ -2,19 +2,22 @@
 //! plugin (typed metadata, package, version, QGIS range, icon, sha256, warnings) or every
 //! problem found. Pure: no disk writes, no extraction, no network.
 //!
-//! Order (reference §2.2 with decisions.md §4):
-//! 1. size; 2. zip framing (`archive`): EOCD, ZIP64, local headers vs central directory,
-//!    extras, name encoding, data descriptors, encryption, methods, symlinks, duplicates;
-//! 3. names: absolute/`..`, `.pyc`, `__MACOSX`/`.git`/`__pycache__`;
-//! 6. backslashes, drive letters, then control characters, non-canonical and unportable
-//!    names, length, depth, junk files, case collisions;
-//! 5/7. exactly one top-level folder, and the first entry is inside it;
-//! 4. every entry inflated to its end under the limits, sizes and CRC checked;
-//! 8. PEP 8 folder name (new) / folder equals the plugin being updated (existing);
-//!    9.–20. plugin files, metadata.txt, required keys, icon, supportsQt6, booleans, ASCII
-//!    folder name, legacy <1.8 rule, URLs, LICENSE, author, trimming; plus field limits and
-//!    XML-illegal characters. Name-only checks (5–7) run before the CRC pass (4) so the
-//!    expensive pass runs last and a zip that is not a plugin is called that, not corrupt.
+//! Order (reference §2.2 with decisions.md §4; step numbers are the reference's):
+//!
+//! - 1 size; 2 zip framing (`archive`): EOCD, ZIP64, local headers vs central directory,
+//!   extras, name encoding, data descriptors, encryption, methods, symlinks, duplicates;
+//! - 3 names: absolute/`..`, `.pyc`, `__MACOSX`/`.git`/`__pycache__`;
+//! - 6 backslashes, drive letters, then control characters, non-canonical and unportable
+//!   names, length, depth, junk files, case collisions;
+//! - 5/7 exactly one top-level folder, and the first entry is inside it;
+//! - 4 every entry inflated to its end under the limits, sizes and CRC checked;
+//! - 8 PEP 8 folder name (new) / folder equals the plugin being updated (existing);
+//! - 9–20 plugin files, metadata.txt, required keys, icon, supportsQt6, booleans, ASCII
+//!   folder name, legacy <1.8 rule, URLs, LICENSE, author, trimming; plus field limits and
+//!   XML-illegal characters.
+//!
+//! Name-only checks (5–7) run before the CRC pass (4) so the expensive pass runs last and
+//! a zip that is not a plugin is called that, not corrupt.
 //!
 //! Archive and structure problems fail fast; metadata problems are all collected.
 

@@ -322,7 +322,7 @@ pub fn check_plugin(
                     hint,
                 );
             }
-            Some(v) if v.is_empty() => r.error(
+            Some("") => r.error(
                 "metadata.empty_value",
                 Some(k),
                 Some(&meta_file),
