@@ -23,4 +23,4 @@ build:
 	$(CARGO) build --release --workspace
 
 test: deps-test
-	$(CARGO) test --workspace --release
+	$(CARGO) test --workspace --release --no-fail-fast
