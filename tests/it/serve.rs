@@ -485,10 +485,11 @@ fn upload_service_paths_are_proxied_and_others_are_not() {
 #[test]
 fn uploader_down_answers_json_503_and_the_guard_stops_nginx() {
     let site: &Site = &served().site;
-    // Nobody listens on this port.
-    let down = std::net::SocketAddr::from(([127, 0, 0, 1], support::free_port()));
-    let nginx = Nginx::start(&site.root(), down).expect("second nginx");
-    let port = nginx.port;
+    // Nobody listens on the upload service's port.
+    let port = support::free_port();
+    let down = std::iter::repeat_with(support::free_port).find(|p| *p != port).expect("a port");
+    let down = std::net::SocketAddr::from(([127, 0, 0, 1], down));
+    let nginx = Nginx::start_on(&site.root(), down, port).expect("second nginx");
     let r = http::request(port, "POST", "/plugins/add/", &[], b"x").expect("request");
     assert_eq!(r.status, 503);
     assert_eq!(r.mime(), "application/json");

@@ -148,14 +148,14 @@ fn add_dev_only_version(data: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The nginx binary; a missing one fails the test with the fix.
-pub fn nginx_binary() -> PathBuf {
+/// The nginx binary; a missing one fails the tests with the fix.
+pub fn nginx_binary() -> Result<PathBuf> {
     let on_path = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).map(|d| d.join("nginx")).collect::<Vec<_>>())
         .unwrap_or_default();
-    on_path.into_iter().chain([PathBuf::from("/usr/sbin/nginx")]).find(|p| p.is_file()).expect(
+    on_path.into_iter().chain([PathBuf::from("/usr/sbin/nginx")]).find(|p| p.is_file()).context(
         "nginx is not installed: run `make test` (it installs it) or \
-             `apt-get install -y --no-install-recommends nginx`",
+         `apt-get install -y --no-install-recommends nginx`",
     )
 }
 
@@ -172,17 +172,13 @@ pub struct Nginx {
 }
 
 impl Nginx {
-    /// Renders the configuration for `site_root` and starts nginx on a free port.
-    pub fn start(site_root: &Path, uploader: SocketAddr) -> Result<Self> {
-        Self::start_on(site_root, uploader, free_port())
-    }
-
-    /// As `start`, on a given port.
+    /// Renders the configuration for `site_root` and starts nginx on `port`, proxying the
+    /// upload service's paths to `uploader`.
     pub fn start_on(site_root: &Path, uploader: SocketAddr, port: u16) -> Result<Self> {
         let prefix_dir = tempfile::Builder::new().prefix("plugins-nginx-").tempdir()?;
         set_mode(prefix_dir.path(), 0o755)?;
         let prefix = prefix_dir.path().to_path_buf();
-        let nginx = nginx_binary();
+        let nginx = nginx_binary()?;
         let render = Command::new("bash")
             .arg(workspace_root().join("nginx/render.sh"))
             .args(["--prefix".as_ref(), prefix.as_os_str()])
@@ -283,13 +279,15 @@ impl Nginx {
             thread::sleep(Duration::from_millis(10));
         }
         // Last resort: nginx's own signal via its pid file, then the watchdog.
-        let _ = Command::new(nginx_binary())
-            .arg("-p")
-            .arg(&self.prefix)
-            .arg("-c")
-            .arg(self.prefix.join("nginx.conf"))
-            .args(["-s", "stop"])
-            .output();
+        if let Ok(nginx) = nginx_binary() {
+            let _ = Command::new(nginx)
+                .arg("-p")
+                .arg(&self.prefix)
+                .arg("-c")
+                .arg(self.prefix.join("nginx.conf"))
+                .args(["-s", "stop"])
+                .output();
+        }
         let _ = w.kill();
         let _ = w.wait();
     }
