@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use chrono::Duration;
+use rayon::prelude::*;
 use serde::Serialize;
 use tera::Context as TeraContext;
 
@@ -371,22 +372,20 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>
                 .push(p);
         }
     }
-    for (slug, (name, list)) in &by_tag {
-        let title = format!("Plugins tagged with: {name}");
-        let mut extra = empty.clone();
-        extra.insert("feed_url", &format!("/plugins/tags/{slug}/feed.xml"));
-        render_list(
-            input,
-            &mut out,
-            &format!("plugins/tags/{slug}"),
-            &title,
-            "",
-            Order::Name,
-            list,
-            &extra,
-            false,
-        )?;
-    }
+    // Thousands of small lists: rendered on every core.
+    let tag_pages: Vec<Vec<(String, Vec<u8>)>> = by_tag
+        .par_iter()
+        .map(|(slug, (name, list))| {
+            let title = format!("Plugins tagged with: {name}");
+            let mut extra = TeraContext::new();
+            extra.insert("feed_url", &format!("/plugins/tags/{slug}/feed.xml"));
+            let mut pages = Vec::new();
+            let dir = format!("plugins/tags/{slug}");
+            render_list(input, &mut pages, &dir, &title, "", Order::Name, list, &extra, false)?;
+            Ok(pages)
+        })
+        .collect::<Result<_>>()?;
+    out.extend(tag_pages.into_iter().flatten());
     let counts: Vec<usize> = by_tag
         .values()
         .map(|(_, l)| l.iter().filter(|p| !p.deprecated).count())
@@ -435,23 +434,33 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>
     }
     let mut people =
         |kind: &str, map: &BTreeMap<String, Vec<&Plugin>>, title: &str| -> Result<Vec<Person>> {
-            let mut index = Vec::new();
-            for (name, list) in map {
-                let Some(seg) = path_segment(name) else { continue };
-                let url = format!("/plugins/{kind}/{}/", percent_encode(&seg));
-                let heading = format!("{title} {name}");
-                render_list(
-                    input,
-                    &mut out,
-                    &format!("plugins/{kind}/{seg}"),
-                    &heading,
-                    "",
-                    Order::Name,
-                    list,
-                    &empty,
-                    false,
-                )?;
-                index.push(Person { name: name.clone(), url, count: list.len() });
+            let rendered: Vec<(Person, Vec<(String, Vec<u8>)>)> = map
+                .par_iter()
+                .filter_map(|(name, list)| path_segment(name).map(|seg| (name, seg, list)))
+                .map(|(name, seg, list)| {
+                    let url = format!("/plugins/{kind}/{}/", percent_encode(&seg));
+                    let heading = format!("{title} {name}");
+                    let mut pages = Vec::new();
+                    let dir = format!("plugins/{kind}/{seg}");
+                    let empty = TeraContext::new();
+                    render_list(
+                        input,
+                        &mut pages,
+                        &dir,
+                        &heading,
+                        "",
+                        Order::Name,
+                        list,
+                        &empty,
+                        false,
+                    )?;
+                    Ok((Person { name: name.clone(), url, count: list.len() }, pages))
+                })
+                .collect::<Result<_>>()?;
+            let mut index = Vec::with_capacity(rendered.len());
+            for (person, pages) in rendered {
+                index.push(person);
+                out.extend(pages);
             }
             index.sort_by_key(|p| p.name.to_lowercase());
             Ok(index)
