@@ -22,6 +22,9 @@ pub const FRESH_DAYS: i64 = 30;
 /// Tags used by fewer plugins are left out of the cloud (reference `TAGCLOUD_COUNT_GTE`).
 pub const TAGCLOUD_MIN: usize = 3;
 
+/// Rendered pages as (site path, bytes).
+type Pages = Vec<(String, Vec<u8>)>;
+
 /// A plugin as list pages show it.
 #[derive(Serialize)]
 pub(super) struct Card<'a> {
@@ -373,7 +376,7 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>
         }
     }
     // Thousands of small lists: rendered on every core.
-    let tag_pages: Vec<Vec<(String, Vec<u8>)>> = by_tag
+    let tag_pages: Vec<Pages> = by_tag
         .par_iter()
         .map(|(slug, (name, list))| {
             let title = format!("Plugins tagged with: {name}");
@@ -434,7 +437,7 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>
     }
     let mut people =
         |kind: &str, map: &BTreeMap<String, Vec<&Plugin>>, title: &str| -> Result<Vec<Person>> {
-            let rendered: Vec<(Person, Vec<(String, Vec<u8>)>)> = map
+            let rendered: Vec<(Person, Pages)> = map
                 .par_iter()
                 .filter_map(|(name, list)| path_segment(name).map(|seg| (name, seg, list)))
                 .map(|(name, seg, list)| {
