@@ -504,3 +504,37 @@ fn uploader_down_answers_json_503_and_the_guard_stops_nginx() {
         std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(500)).is_err();
     assert!(closed, "nginx still listens on {port} after its guard dropped");
 }
+
+#[test]
+fn hashed_assets_and_icons_are_cached_long_pages_revalidate() {
+    let s = served();
+    let css = s.site.files_ending_with(".css");
+    assert!(!css.is_empty(), "no stylesheet published");
+    let page = get("/plugins/");
+    assert_eq!(page.header("cache-control"), Some("no-cache"), "HTML pages revalidate");
+    for f in &css {
+        // The page links the stylesheet by its hashed name.
+        assert!(page.text().contains(&format!("/{f}")), "/plugins/ does not link /{f}");
+        let r = get(&format!("/{f}"));
+        assert_eq!((r.status, r.mime()), (200, "text/css"), "/{f}");
+        assert!(r.header("cache-control").is_some_and(|c| c.contains("immutable")), "/{f}");
+    }
+    // Icons, by the absolute URL plugins.xml gives QGIS.
+    let doc = s.site.file("plugins/xml/3.34.xml");
+    let text = String::from_utf8(doc).expect("UTF-8");
+    let icons: Vec<&str> = text
+        .split("<icon>")
+        .skip(1)
+        .filter_map(|t| t.split("</icon>").next())
+        .filter(|u| !u.is_empty())
+        .collect();
+    assert!(!icons.is_empty(), "no icons in 3.34.xml");
+    for url in icons {
+        let path = url
+            .strip_prefix(&s.site.base_url)
+            .unwrap_or_else(|| panic!("icon {url} is not absolute"));
+        let r = get(path);
+        assert_eq!((r.status, r.mime()), (200, "image/png"), "{url}");
+        assert!(r.header("cache-control").is_some_and(|c| c.contains("max-age=31536000")), "{url}");
+    }
+}
