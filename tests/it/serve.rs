@@ -538,3 +538,56 @@ fn hashed_assets_and_icons_are_cached_long_pages_revalidate() {
         assert!(r.header("cache-control").is_some_and(|c| c.contains("max-age=31536000")), "{url}");
     }
 }
+
+#[test]
+fn a_new_build_is_served_at_once_without_reloading_nginx() {
+    // A site of its own: this test changes the catalog.
+    let port = support::free_port();
+    let site = Site::build(&format!("http://127.0.0.1:{port}")).expect("site");
+    let nginx = Nginx::start_on(&site.root(), served().uploader.addr, port).expect("nginx");
+    let (pkg, ver) = (support::UNAPPROVED_PLUGIN, support::UNAPPROVED_VERSION);
+    let path = format!("/plugins/plugins.xml?qgis=3.34&package_name={pkg}");
+    let before = http::get(port, &path, &[]).expect("before");
+    let listed = |r: &Response| {
+        xml::parse(&r.body).expect("XML").iter().any(|e| e.id() == pkg && e.version == ver)
+    };
+    assert!(!listed(&before));
+    assert_eq!(
+        http::get(port, &format!("/plugins/{pkg}/version/{ver}/download/"), &[]).unwrap().status,
+        404
+    );
+
+    // Approve the version and rebuild: the `current` symlink swaps to a new release.
+    let release_before = std::fs::read_link(site.site.join("current")).expect("current");
+    let conn = generator::db::open(&site.data).expect("catalog");
+    let n = conn
+        .execute(
+            "UPDATE plugin_versions SET approved = 1 WHERE version = ?2
+             AND plugin_id = (SELECT id FROM plugins WHERE package_name = ?1)",
+            [pkg, ver],
+        )
+        .expect("approve");
+    assert_eq!(n, 1);
+    drop(conn);
+    let config = generator::Config::new(
+        site.data.clone(),
+        site.site.clone(),
+        support::workspace_root().join("templates"),
+        &site.base_url,
+    )
+    .expect("config");
+    generator::build(&config).expect("rebuild");
+    assert_ne!(std::fs::read_link(site.site.join("current")).expect("current"), release_before);
+
+    let after = http::get(port, &path, &[]).expect("after");
+    assert_eq!(after.status, 200);
+    assert!(listed(&after), "the approved version is not served after the rebuild");
+    assert_ne!(before.header("etag"), after.header("etag"), "the ETag did not change");
+    // A client revalidating with the old ETag gets the new document, not a 304.
+    let etag = before.header("etag").expect("etag");
+    assert_eq!(http::get(port, &path, &[("If-None-Match", etag)]).expect("reval").status, 200);
+    let zip =
+        http::get(port, &format!("/plugins/{pkg}/version/{ver}/download/"), &[]).expect("zip");
+    assert_eq!((zip.status, zip.mime()), (200, "application/zip"));
+    drop(nginx);
+}
