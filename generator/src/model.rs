@@ -54,7 +54,13 @@ pub struct Plugin {
     pub versions: Vec<Version>,
     /// Icon of the highest approved version that has one.
     pub icon: Option<Icon>,
+    /// Downloads per UTC day (`YYYY-MM-DD`, ascending) over the last `STATS_DAYS` days,
+    /// days without downloads left out.
+    pub daily_downloads: Vec<(String, i64)>,
 }
+
+/// Days of history the statistics pages show.
+pub const STATS_DAYS: i64 = 90;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Tag {

@@ -151,9 +151,28 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog> {
             tags: tags.remove(&id).unwrap_or_default(),
             versions: vs,
             icon: None,
+            daily_downloads: Vec::new(),
         });
     }
     drop(rows);
+
+    // Downloads per plugin and day over the statistics window.
+    let since = (chrono::Utc::now() - chrono::Duration::days(crate::model::STATS_DAYS))
+        .format("%Y-%m-%d")
+        .to_string();
+    let mut daily: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT v.plugin_id, d.day, sum(d.count) FROM version_downloads d
+         JOIN plugin_versions v ON v.id = d.version_id
+         WHERE d.day >= ?1 GROUP BY v.plugin_id, d.day ORDER BY v.plugin_id, d.day",
+    )?;
+    for row in stmt.query_map([&since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
+        let (pid, day, count): (i64, String, i64) = row?;
+        daily.entry(pid).or_default().push((day, count));
+    }
+    for p in &mut plugins {
+        p.daily_downloads = daily.remove(&p.id).unwrap_or_default();
+    }
 
     // Icons: only the newest approved version that carries one, per plugin.
     let mut icon_stmt = conn.prepare_cached(

@@ -8,6 +8,7 @@ pub mod json;
 pub mod listings;
 pub mod pages;
 pub mod search;
+pub mod stats;
 pub mod xml;
 
 use std::collections::{BTreeMap, HashMap};
@@ -163,6 +164,9 @@ impl<'a> Renderer<'a> {
             plan.root.insert(path, Content::Bytes(bytes));
         }
         plan.root.insert("search/index.json".into(), Content::Bytes(search::search_index(catalog)));
+        for (path, bytes) in stats::site_stats(input)? {
+            plan.root.insert(path, Content::Bytes(bytes));
+        }
         for (path, bytes) in input.templates.static_files() {
             plan.root.insert(path.clone(), Content::Bytes(bytes.clone()));
         }
@@ -240,6 +244,9 @@ fn render_plugin_tree(
         tree.insert(path, Content::Bytes(bytes));
     }
     tree.insert("json".into(), Content::Bytes(json::plugin_json(p)));
+    for (path, bytes) in stats::plugin_stats(input, p)? {
+        tree.insert(path, Content::Bytes(bytes));
+    }
     tree.insert("feed.xml".into(), Content::Bytes(feeds::plugin_feed(p, input.base_url)));
     for v in &p.versions {
         let dir = format!("version/{}", v.version);

@@ -69,6 +69,7 @@ fn plugin(id: i64, pkg: &str, mut versions: Vec<Version>) -> Plugin {
         ],
         versions,
         icon: None,
+        daily_downloads: Vec::new(),
     }
 }
 
