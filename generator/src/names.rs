@@ -15,6 +15,9 @@ pub const MAX_VERSION_KEY_LEN: usize = 32;
 pub const RESERVED_PACKAGE_NAMES: &[&str] = &[
     "add",
     "api",
+    "page",
+    "sort",
+    "json",
     "RPC2",
     "fresh",
     "latest",
