@@ -11,7 +11,7 @@ PORT ?= 8080
 UPLOADER_PORT ?= 8081
 CARGO ?= cargo
 
-.PHONY: serve test deps-test build
+.PHONY: serve test deps-test build bench
 
 serve:
 	PORT=$(PORT) UPLOADER_PORT=$(UPLOADER_PORT) scripts/serve.sh
@@ -22,5 +22,11 @@ deps-test:
 build:
 	$(CARGO) build --release --workspace
 
-test: deps-test
+# The end-to-end tests run the release binaries (uploader serve, generator): build them first.
+test: deps-test build
 	$(CARGO) test --workspace --release --no-fail-fast
+	scripts/bench.sh 40 --quick
+
+# The scale benchmark at N=2500 (prints medians beside the machine's limits).
+bench:
+	scripts/bench.sh 2500
