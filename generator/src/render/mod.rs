@@ -149,14 +149,6 @@ impl<'a> Renderer<'a> {
         add_documents(&mut plan.root, &self.entries, selections);
         let empty = xml::render_empty().into_bytes();
         plan.root.insert("plugins/xml/empty.xml".into(), Content::Bytes(empty));
-        // Marks the versions that have a site-wide file: nginx answers an empty document for
-        // a known version a package has nothing for (instead of falling back to another).
-        for (name, _) in &self.requests {
-            plan.root.insert(
-                format!("plugins/xml/empty-for/{name}.xml"),
-                Content::Same("plugins/xml/empty.xml".into()),
-            );
-        }
         for (path, bytes) in listings::render_site_pages(input)? {
             plan.root.insert(path, Content::Bytes(bytes));
         }
