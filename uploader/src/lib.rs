@@ -4,6 +4,7 @@ pub mod auth;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod downloads;
 pub mod error;
 pub mod rebuild;
 pub mod routes;

@@ -6,6 +6,7 @@
 //! exclusive transaction and counted in `PRAGMA user_version`.
 
 mod accounts;
+mod downloads;
 mod read;
 mod review;
 mod uploads;
@@ -19,14 +20,17 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use accounts::*;
+pub use downloads::*;
 pub use read::*;
 pub use review::*;
 pub use uploads::*;
 pub use write::*;
 
 /// Every migration, in order. Never remove or reorder an entry; append new ones.
-const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_initial", include_str!("../../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_initial", include_str!("../../migrations/0001_initial.sql")),
+    ("0002_downloads", include_str!("../../migrations/0002_downloads.sql")),
+];
 
 /// File name of the catalog inside the data dir.
 pub const DB_FILE: &str = "catalog.sqlite3";

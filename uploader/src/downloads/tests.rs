@@ -1,0 +1,210 @@
+//! Unit tests of download counting: the log line parser, aggregation, torn lines, ranges,
+//! aborted transfers, unknown versions, rotation, truncation and the committed offset.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use generator::db;
+use generator::names::{PackageName, PluginVersion, QgisVersion};
+
+use super::*;
+
+/// 2026-11-21T12:00:00Z and the next day.
+const DAY1: i64 = 1_795_262_400;
+const DAY2: i64 = DAY1 + 86_400;
+
+fn line(t: i64, pkg: &str, ver: &str, status: u16, complete: bool, method: &str) -> String {
+    let c = if complete { "OK" } else { "" };
+    format!("{t}.123 {pkg} {ver} {status} c={c} {method} 1000\n")
+}
+
+fn ok(t: i64, pkg: &str, ver: &str) -> String {
+    line(t, pkg, ver, 200, true, "GET")
+}
+
+/// A catalog with plugin `alpha` (versions 1.0, 2.0) and `beta` (0.1).
+fn catalog(dir: &Path) -> Connection {
+    let conn = db::open(dir).unwrap();
+    let user = db::create_user(
+        &conn,
+        &db::NewUser { username: "jane".into(), ..Default::default() },
+        db::now(),
+    )
+    .unwrap();
+    for (pkg, versions) in [("alpha", &["1.0", "2.0"][..]), ("beta", &["0.1"][..])] {
+        let fields = db::PluginFields {
+            name: format!("Plugin {pkg}"),
+            author: "Jane".into(),
+            email: "jane@example.org".into(),
+            description: "d".into(),
+            ..Default::default()
+        };
+        let id =
+            db::create_plugin(&conn, &PackageName::parse(pkg).unwrap(), user, &fields, db::now())
+                .unwrap();
+        for v in versions {
+            let nv = db::NewVersion {
+                version: PluginVersion::parse(v).unwrap(),
+                created_by: user,
+                min_qgis: QgisVersion::new(3, 0),
+                max_qgis: QgisVersion::new(3, 99),
+                changelog: String::new(),
+                experimental: false,
+                approved: true,
+                external_deps: String::new(),
+                token_id: None,
+                package_path: format!("packages/{pkg}/{pkg}.{v}.zip"),
+                package_sha256: "0".repeat(64),
+                package_size: 1,
+                icon: None,
+            };
+            db::insert_version(&conn, id, &nv, db::now()).unwrap();
+        }
+    }
+    conn
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+fn counters(conn: &Connection, pkg: &str, ver: &str) -> (u64, u64) {
+    db::download_counters(conn, pkg, ver).unwrap().unwrap()
+}
+
+#[test]
+fn parser_counts_only_complete_200_gets() {
+    let l = ok(DAY1, "alpha", "1.0");
+    let d = parse_line(l.trim_end()).unwrap();
+    assert_eq!((d.package, d.version, d.day.as_str()), ("alpha", "1.0", "2026-11-21"));
+    assert!(parse_line(line(DAY1, "alpha", "1.0", 206, true, "GET").trim_end()).is_none());
+    assert!(parse_line(line(DAY1, "alpha", "1.0", 304, true, "GET").trim_end()).is_none());
+    assert!(parse_line(line(DAY1, "alpha", "1.0", 404, true, "GET").trim_end()).is_none());
+    assert!(parse_line(line(DAY1, "alpha", "1.0", 200, false, "GET").trim_end()).is_none());
+    assert!(parse_line(line(DAY1, "alpha", "1.0", 200, true, "HEAD").trim_end()).is_none());
+    assert!(parse_line("garbage").is_none());
+    assert!(parse_line("").is_none());
+    // UTC day boundary: 23:59:59 and 00:00:00.
+    let midnight = DAY1 + 12 * 3600;
+    assert_eq!(parse_line(ok(midnight - 1, "a", "1").trim_end()).unwrap().day, "2026-11-21");
+    assert_eq!(parse_line(ok(midnight, "a", "1").trim_end()).unwrap().day, "2026-11-22");
+}
+
+#[test]
+fn aggregate_leaves_a_torn_last_line() {
+    let full = format!("{}{}", ok(DAY1, "alpha", "1.0"), ok(DAY1, "alpha", "1.0"));
+    let torn = format!("{full}{}", ok(DAY2, "beta", "0.1").trim_end());
+    let (counts, consumed) = aggregate(torn.as_bytes());
+    assert_eq!(consumed, full.len());
+    assert_eq!(counts.len(), 1);
+    assert_eq!(counts[0].count, 2);
+    assert_eq!(aggregate(b"no newline yet").1, 0);
+}
+
+#[test]
+fn ingest_counts_exactly_once_and_keeps_the_torn_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = catalog(dir.path());
+    let log = dir.path().join("downloads.log");
+    let mut text = String::new();
+    for _ in 0..3 {
+        text.push_str(&ok(DAY1, "alpha", "1.0"));
+    }
+    text.push_str(&ok(DAY2, "alpha", "1.0"));
+    text.push_str(&ok(DAY1, "alpha", "2.0"));
+    text.push_str(&ok(DAY1, "beta", "0.1"));
+    text.push_str(&line(DAY1, "beta", "0.1", 206, true, "GET"));
+    text.push_str(&line(DAY1, "beta", "0.1", 200, false, "GET"));
+    text.push_str(&ok(DAY1, "gone", "9.9")); // unknown: ignored
+    append(&log, &text);
+    append(&log, ok(DAY1, "beta", "0.1").trim_end()); // torn
+
+    let r = ingest(&mut conn, &log).unwrap();
+    assert_eq!((r.counted, r.unknown, r.bytes), (6, 1, text.len() as u64));
+    assert_eq!(counters(&conn, "alpha", "1.0"), (4, 5));
+    assert_eq!(counters(&conn, "alpha", "2.0"), (1, 5));
+    assert_eq!(counters(&conn, "beta", "0.1"), (1, 1));
+    assert_eq!(
+        db::version_downloads_per_day(&conn, "alpha", "1.0").unwrap(),
+        vec![("2026-11-21".to_owned(), 3), ("2026-11-22".to_owned(), 1)]
+    );
+    let pos = db::download_log_position(&conn, &log.to_string_lossy()).unwrap().unwrap();
+    assert_eq!(pos.offset, text.len() as u64);
+
+    // A second pass adds nothing; completing the torn line counts it once.
+    assert_eq!(ingest(&mut conn, &log).unwrap().counted, 0);
+    append(&log, "\n");
+    assert_eq!(ingest(&mut conn, &log).unwrap().counted, 1);
+    assert_eq!(counters(&conn, "beta", "0.1"), (2, 2));
+    assert_eq!(ingest(&mut conn, &log).unwrap().counted, 0);
+
+    // The offset is persisted: a new connection (a restarted service) goes on from it.
+    drop(conn);
+    let mut conn = db::open(dir.path()).unwrap();
+    assert_eq!(ingest(&mut conn, &log).unwrap().counted, 0);
+    assert_eq!(counters(&conn, "alpha", "1.0"), (4, 5));
+}
+
+#[test]
+fn a_stale_position_commits_nothing() {
+    // The retry of a batch whose commit already happened (or a second ingester): refused.
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = catalog(dir.path());
+    let counts = vec![db::DownloadCount {
+        package: "alpha".into(),
+        version: "1.0".into(),
+        day: "2026-11-21".into(),
+        count: 5,
+    }];
+    let new = db::LogPosition { inode: 7, offset: 100 };
+    let first =
+        db::commit_download_counts(&mut conn, "log", None, new, &counts, db::now()).unwrap();
+    assert_eq!(first.unwrap().counted, 5);
+    let again =
+        db::commit_download_counts(&mut conn, "log", None, new, &counts, db::now()).unwrap();
+    assert!(again.is_none());
+    assert_eq!(counters(&conn, "alpha", "1.0"), (5, 5));
+}
+
+#[test]
+fn truncation_and_rotation_restart_from_the_new_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = catalog(dir.path());
+    let log = dir.path().join("downloads.log");
+    append(&log, &ok(DAY1, "alpha", "1.0").repeat(4));
+    assert_eq!(ingest(&mut conn, &log).unwrap().counted, 4);
+
+    // Truncated in place (copytruncate): same inode, shorter than the offset.
+    std::fs::OpenOptions::new().write(true).truncate(true).open(&log).unwrap();
+    append(&log, &ok(DAY1, "alpha", "1.0"));
+    let r = ingest(&mut conn, &log).unwrap();
+    assert!(r.restarted);
+    assert_eq!(r.counted, 1);
+    assert_eq!(counters(&conn, "alpha", "1.0"), (5, 5));
+
+    // Rotated (renamed to .1, lines still written to it before nginx reopens), new file.
+    append(&log, &ok(DAY1, "beta", "0.1"));
+    std::fs::rename(&log, dir.path().join("downloads.log.1")).unwrap();
+    append(&dir.path().join("downloads.log.1"), &ok(DAY1, "beta", "0.1"));
+    append(&log, &ok(DAY2, "beta", "0.1").repeat(3));
+    let r = ingest(&mut conn, &log).unwrap();
+    assert!(r.restarted);
+    assert_eq!(r.counted, 5, "the rest of the rotated file and the whole new one");
+    assert_eq!(counters(&conn, "beta", "0.1"), (5, 5));
+
+    // Rotated away entirely (no .1 left): the new file from its start.
+    std::fs::remove_file(dir.path().join("downloads.log.1")).unwrap();
+    std::fs::rename(&log, dir.path().join("old")).unwrap();
+    append(&log, &ok(DAY2, "alpha", "2.0"));
+    assert_eq!(ingest(&mut conn, &log).unwrap().counted, 1);
+    assert_eq!(ingest(&mut conn, &log).unwrap().counted, 0);
+}
+
+#[test]
+fn a_missing_log_counts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = catalog(dir.path());
+    let r = ingest(&mut conn, &dir.path().join("absent.log")).unwrap();
+    assert_eq!(r, IngestReport::default());
+}
