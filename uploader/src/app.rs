@@ -210,6 +210,10 @@ async fn route(app: &App, req: Request<Bytes>) -> ApiResult {
             only(&method, &[Method::POST], "POST")?;
             review::set_approval(app, &req, pkg, version, *action == "approve").await
         }
+        ["api", "v1", "download", pkg, version] => {
+            only(&method, &[Method::GET, Method::HEAD], "GET")?;
+            crate::downloads::private_download(app, &req, pkg, version).await
+        }
         ["plugins", "add"] => {
             only(&method, &[Method::POST], "POST")?;
             upload::add(app, req).await

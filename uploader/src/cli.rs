@@ -70,6 +70,39 @@ pub struct ServeArgs {
     /// Do not rebuild the site after changes (API only; for debugging).
     #[arg(long)]
     pub no_rebuild: bool,
+    #[command(flatten)]
+    pub downloads: DownloadsLogArgs,
+    /// Seconds between two passes over the downloads log.
+    #[arg(long, env = "PLUGINS_COUNT_INTERVAL", default_value_t = 60)]
+    pub count_interval: u64,
+    /// Least seconds between two site rebuilds caused by new download counts.
+    #[arg(long, env = "PLUGINS_STATS_REFRESH", default_value_t = 600)]
+    pub stats_refresh: u64,
+    /// Do not count downloads in this process (e.g. `count-downloads` runs from cron).
+    #[arg(long)]
+    pub no_count: bool,
+}
+
+/// Where nginx writes the downloads log.
+#[derive(Debug, Clone, Args)]
+pub struct DownloadsLogArgs {
+    /// nginx's downloads log (`log_format downloads` in nginx/site.conf.in); the default is
+    /// where `make serve` runs nginx.
+    #[arg(
+        long = "downloads-log",
+        env = "PLUGINS_DOWNLOADS_LOG",
+        default_value = "target/nginx/logs/downloads.log"
+    )]
+    pub log: PathBuf,
+}
+
+/// `uploader count-downloads`: one ingest pass (for cron and tests).
+#[derive(Debug, Clone, Args)]
+pub struct CountArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub downloads: DownloadsLogArgs,
 }
 
 impl ServeArgs {
@@ -97,6 +130,11 @@ impl ServeArgs {
         c.max_connections = self.max_connections.max(1);
         c.max_concurrent_uploads = self.max_concurrent_uploads.max(1);
         c.rebuild = !self.no_rebuild;
+        c.downloads = (!self.no_count).then(|| crate::downloads::CounterConfig {
+            log: self.downloads.log.clone(),
+            interval: Duration::from_secs(self.count_interval.max(1)),
+            refresh: Duration::from_secs(self.stats_refresh),
+        });
         Ok(c)
     }
 }
@@ -186,6 +224,24 @@ pub fn run_serve(args: &ServeArgs) -> ExitCode {
             .build()
             .context("failed to start the async runtime")?;
         rt.block_on(crate::server::run(config))
+    })())
+}
+
+/// `uploader count-downloads`: counts what nginx logged since the last pass, prints a
+/// summary. The site shows the counts after its next build.
+pub fn run_count(args: &CountArgs) -> ExitCode {
+    init_logging();
+    report((|| {
+        let mut conn = db::open(&args.data.data)?;
+        let r = crate::downloads::ingest(&mut conn, &args.downloads.log)?;
+        println!(
+            "counted {} downloads ({} of unknown versions dropped, {} log bytes{})",
+            r.counted,
+            r.unknown,
+            r.bytes,
+            if r.restarted { ", log rotated or truncated: read from its start" } else { "" }
+        );
+        Ok(())
     })())
 }
 

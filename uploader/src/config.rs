@@ -43,6 +43,8 @@ pub struct ServiceConfig {
     pub check_urls_online: bool,
     /// Whether changes trigger site builds (tests of pure API behaviour switch it off).
     pub rebuild: bool,
+    /// Download counting from nginx's downloads log (`None`: not counted by this process).
+    pub downloads: Option<crate::downloads::CounterConfig>,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -80,6 +82,7 @@ impl ServiceConfig {
             max_concurrent_uploads: 8,
             check_urls_online: false,
             rebuild: true,
+            downloads: None,
         })
     }
 

@@ -32,6 +32,8 @@ enum Command {
         #[command(subcommand)]
         command: uploader::cli::TokenCommand,
     },
+    /// Count downloads from nginx's downloads log once (the service does it every minute).
+    CountDownloads(uploader::cli::CountArgs),
     /// Benchmark the validator against reading and CRC-checking (prints medians).
     #[command(hide = true)]
     BenchValidate(uploader::validate::bench::BenchArgs),
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => uploader::check::run(&args),
         Command::Serve(args) => uploader::cli::run_serve(&args),
+        Command::CountDownloads(args) => uploader::cli::run_count(&args),
         Command::User { command } => uploader::cli::run_user(&command),
         Command::Token { command } => uploader::cli::run_token(&command),
         Command::BenchValidate(args) => uploader::validate::bench::run(&args),

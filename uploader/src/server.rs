@@ -252,7 +252,13 @@ pub async fn run(config: crate::config::ServiceConfig) -> Result<()> {
         crate::rebuild::Rebuilder::disabled()
     };
     let listen = config.listen;
-    let app = crate::app::AppState::open(config, rebuild)?;
+    let counter = config.downloads.clone();
+    let data_dir = config.site.data_dir.clone();
+    let app = crate::app::AppState::open(config, Arc::clone(&rebuild))?;
+    if let Some(counter) = counter {
+        tracing::info!(log = %counter.log.display(), "counting downloads");
+        tokio::spawn(crate::downloads::run_counter(counter, data_dir, rebuild));
+    }
     let listener =
         TcpListener::bind(listen).await.with_context(|| format!("failed to listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "listening");

@@ -22,7 +22,7 @@ fn ok(t: i64, pkg: &str, ver: &str) -> String {
     line(t, pkg, ver, 200, true, "GET")
 }
 
-/// A catalog with plugin `alpha` (versions 1.0, 2.0) and `beta` (0.1).
+/// A catalog with plugin `alpha` (versions 1.0, 2.0) and `beta` (0.1), created by `jane`.
 fn catalog(dir: &Path) -> Connection {
     let conn = db::open(dir).unwrap();
     let user = db::create_user(
@@ -31,6 +31,12 @@ fn catalog(dir: &Path) -> Connection {
         db::now(),
     )
     .unwrap();
+    add_plugins(&conn, user, false);
+    conn
+}
+
+/// `alpha` 1.0 and 2.0, `beta` 0.1; 2.0 unapproved when `unapproved_two`.
+fn add_plugins(conn: &Connection, user: i64, unapproved_two: bool) {
     for (pkg, versions) in [("alpha", &["1.0", "2.0"][..]), ("beta", &["0.1"][..])] {
         let fields = db::PluginFields {
             name: format!("Plugin {pkg}"),
@@ -40,7 +46,7 @@ fn catalog(dir: &Path) -> Connection {
             ..Default::default()
         };
         let id =
-            db::create_plugin(&conn, &PackageName::parse(pkg).unwrap(), user, &fields, db::now())
+            db::create_plugin(conn, &PackageName::parse(pkg).unwrap(), user, &fields, db::now())
                 .unwrap();
         for v in versions {
             let nv = db::NewVersion {
@@ -50,7 +56,7 @@ fn catalog(dir: &Path) -> Connection {
                 max_qgis: QgisVersion::new(3, 99),
                 changelog: String::new(),
                 experimental: false,
-                approved: true,
+                approved: !(unapproved_two && *v == "2.0"),
                 external_deps: String::new(),
                 token_id: None,
                 package_path: format!("packages/{pkg}/{pkg}.{v}.zip"),
@@ -58,10 +64,9 @@ fn catalog(dir: &Path) -> Connection {
                 package_size: 1,
                 icon: None,
             };
-            db::insert_version(&conn, id, &nv, db::now()).unwrap();
+            db::insert_version(conn, id, &nv, db::now()).unwrap();
         }
     }
-    conn
 }
 
 fn append(path: &Path, text: &str) {
@@ -207,4 +212,98 @@ fn a_missing_log_counts_nothing() {
     let mut conn = catalog(dir.path());
     let r = ingest(&mut conn, &dir.path().join("absent.log")).unwrap();
     assert_eq!(r, IngestReport::default());
+}
+
+mod private {
+    use base64::Engine as _;
+    use bytes::Bytes;
+    use http_body_util::BodyExt as _;
+    use hyper::{Request, StatusCode};
+
+    use super::*;
+    use crate::app::AppState;
+    use crate::config::ServiceConfig;
+    use crate::rebuild::Rebuilder;
+
+    const PASSWORD: &str = "a long test password";
+
+    async fn get(
+        app: &crate::app::App,
+        path: &str,
+        auth: Option<String>,
+    ) -> hyper::Response<Bytes> {
+        let mut req = Request::builder().uri(path);
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let resp = crate::app::handle(app, req.body(Bytes::new()).unwrap()).await;
+        let (parts, body) = resp.into_parts();
+        hyper::Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
+    }
+
+    fn basic(user: &str, password: &str) -> String {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        format!("Basic {b64}")
+    }
+
+    #[tokio::test]
+    async fn only_editors_and_staff_get_the_stored_zip_of_an_unapproved_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let mut conn = db::open(&data).unwrap();
+        let jane =
+            crate::routes::accounts::add_user(&mut conn, "jane", "", Some(PASSWORD), false, false)
+                .unwrap();
+        crate::routes::accounts::add_user(&mut conn, "bob", "", Some(PASSWORD), false, false)
+            .unwrap();
+        let root =
+            crate::routes::accounts::add_user(&mut conn, "root", "", Some(PASSWORD), true, false)
+                .unwrap();
+        add_plugins(&conn, jane, true);
+        drop(conn);
+        let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates");
+        let site =
+            generator::Config::new(data.clone(), dir.path().join("site"), templates, "http://x")
+                .unwrap();
+        let mut config =
+            ServiceConfig::new(site, b"0123456789abcdef0123456789abcdef-test".to_vec()).unwrap();
+        config.rebuild = false;
+        let app = AppState::open(config, Rebuilder::disabled()).unwrap();
+        let path = "/api/v1/download/alpha/2.0";
+
+        // Anonymous: 404 whether or not the version exists.
+        assert_eq!(get(&app, path, None).await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            get(&app, "/api/v1/download/alpha/9.9", None).await.status(),
+            StatusCode::NOT_FOUND
+        );
+        // Wrong password: 401; a user who is no editor: 404.
+        assert_eq!(
+            get(&app, path, Some(basic("jane", "wrong"))).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            get(&app, path, Some(basic("bob", PASSWORD))).await.status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            get(&app, path, Some("Bearer not-a-token".into())).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+
+        // The creator (HTTP Basic) and staff (user JWT): redirect to the stored zip.
+        let now = db::now().timestamp();
+        let (token, _) = app.keys.user_token(root, now, 600).unwrap();
+        for auth in [basic("jane", PASSWORD), format!("Bearer {token}")] {
+            let r = get(&app, path, Some(auth)).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(r.headers()["x-accel-redirect"], "/_private/alpha/alpha.2.0.zip");
+            assert_eq!(r.headers()["content-disposition"], "attachment; filename=alpha-2.0.zip");
+            assert_eq!(r.headers()["cache-control"], "private, no-store");
+            assert!(r.body().is_empty());
+        }
+        // Unknown versions stay 404 for editors too.
+        let r = get(&app, "/api/v1/download/alpha/9.9", Some(basic("jane", PASSWORD))).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
 }
