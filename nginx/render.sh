@@ -4,7 +4,7 @@
 #
 #   nginx/render.sh --prefix DIR --site-root DIR [--listen ADDR] [--uploader ADDR]
 #                   [--max-body BYTES] [--max-body-rpc BYTES] [--daemon on|off]
-#                   [--workers N|auto] [--user NAME] [--out FILE]
+#                   [--workers N|auto] [--user NAME] [--data-root DIR] [--out FILE]
 #
 # Then:  nginx -p DIR -e DIR/logs/error.log -c DIR/nginx.conf
 #
@@ -13,12 +13,15 @@
 # daemon off, workers auto, out DIR/nginx.conf. --site-root is the dir nginx serves: the
 # `current` symlink of the site dir. --user: when run as root, the user nginx's workers run
 # as; by default the owner of the site dir, so they can read what the generator wrote.
+# --data-root: the data dir (default $PLUGINS_DATA_DIR, else data), whose packages/ folder
+# nginx sends unapproved versions from to their editors (X-Accel-Redirect).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 template="$here/site.conf.in"
 prefix="" site_root="" listen="127.0.0.1:8080" uploader="127.0.0.1:8081"
 max_body="26214400" max_body_rpc="36700160" daemon="off" workers="auto" user="" out=""
+data_root="${PLUGINS_DATA_DIR:-data}"
 
 die() { echo "render.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -33,6 +36,7 @@ while [ $# -gt 0 ]; do
         --daemon) daemon="$2" ;;
         --workers) workers="$2" ;;
         --user) user="$2" ;;
+        --data-root) data_root="$2" ;;
         --out) out="$2" ;;
         --template) template="$2" ;;
         *) die "unknown option $1 (see the header of this script)" ;;
@@ -55,8 +59,11 @@ safe() { [[ "$2" =~ ^[A-Za-z0-9_./:@+-]+$ ]] || die "$1 \`$2\` contains characte
 mkdir -p "$prefix/logs" "$prefix/tmp"
 prefix="$(cd "$prefix" && pwd)"
 case "$site_root" in /*) ;; *) site_root="$(pwd)/$site_root" ;; esac
+case "$data_root" in /*) ;; *) data_root="$(pwd)/$data_root" ;; esac
+data_root="${data_root%/}"
 safe --prefix "$prefix"
 safe --site-root "$site_root"
+safe --data-root "$data_root"
 [ -n "$out" ] || out="$prefix/nginx.conf"
 
 user_directive=""
@@ -83,6 +90,7 @@ tmp="$out.tmp.$$"
     -e "s|@MAX_BODY_RPC@|$max_body_rpc|g" \
     -e "s|@DAEMON@|$daemon|g" \
     -e "s|@WORKERS@|$workers|g" \
+    -e "s|@DATA_ROOT@|$data_root|g" \
     -e "s|@USER@|$user_directive|g" >"$tmp"
 if grep -n '@[A-Z_]*@' "$tmp" >&2; then
     rm -f "$tmp"

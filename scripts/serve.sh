@@ -7,7 +7,9 @@
 #
 # Settings (environment): PORT (8080), UPLOADER_PORT (8081), HOST (127.0.0.1),
 # PLUGINS_DATA_DIR (data), PLUGINS_SITE_DIR (site), PLUGINS_TEMPLATES_DIR (templates),
-# PLUGINS_BASE_URL (http://HOST:PORT), NGINX_RUNTIME_DIR (target/nginx: config, pid, logs).
+# PLUGINS_BASE_URL (http://HOST:PORT), NGINX_RUNTIME_DIR (target/nginx: config, pid, logs),
+# PLUGINS_COUNT_INTERVAL (60 s between download counting passes), PLUGINS_STATS_REFRESH
+# (600 s at least between rebuilds for new counts).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,8 +38,11 @@ say "generating the site into $PLUGINS_SITE_DIR/ for $PLUGINS_BASE_URL"
 target/release/generator build
 
 conf="$(nginx/render.sh --prefix "$runtime" --site-root "$PLUGINS_SITE_DIR/current" \
-    --listen "$HOST:$PORT" --uploader "127.0.0.1:$UPLOADER_PORT" --daemon off)"
+    --listen "$HOST:$PORT" --uploader "127.0.0.1:$UPLOADER_PORT" --daemon off \
+    --data-root "$PLUGINS_DATA_DIR")"
 runtime="$(cd "$runtime" && pwd)"
+# The service counts downloads from the log nginx writes (README, Downloads).
+export PLUGINS_DOWNLOADS_LOG="$runtime/logs/downloads.log"
 "$nginx_bin" -t -q -p "$runtime" -e "$runtime/logs/error.log" -c "$conf"
 
 pids=()

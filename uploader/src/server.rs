@@ -244,6 +244,30 @@ async fn read_body(app: &App, mut body: Incoming, limit: u64) -> Result<Bytes, A
 
 /// Builds the application, binds the listener and serves until SIGTERM or Ctrl-C.
 pub async fn run(config: crate::config::ServiceConfig) -> Result<()> {
+    run_until(config, shutdown_signal()).await
+}
+
+/// The whole service on its own runtime in the calling thread, until `stop` receives or its
+/// sender is dropped (end-to-end tests run it behind nginx this way).
+pub fn run_blocking(
+    config: crate::config::ServiceConfig,
+    stop: std::sync::mpsc::Receiver<()>,
+) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    rt.block_on(run_until(config, async move {
+        let _ = tokio::task::spawn_blocking(move || stop.recv()).await;
+    }))
+}
+
+/// Builds the application, binds the listener and serves until `shutdown` resolves.
+pub async fn run_until(
+    config: crate::config::ServiceConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
     tracing::info!(sqlite = rusqlite::version(), "starting the upload service");
     let rebuild = if config.rebuild {
         let templates = generator::templates::Templates::load(&config.site.templates_dir)?;
@@ -262,5 +286,5 @@ pub async fn run(config: crate::config::ServiceConfig) -> Result<()> {
     let listener =
         TcpListener::bind(listen).await.with_context(|| format!("failed to listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    serve(app, listener, shutdown_signal()).await
+    serve(app, listener, shutdown).await
 }
