@@ -197,6 +197,14 @@ fn find_eocd(data: &[u8], limits: &Limits) -> Result<EndRecord, Problem> {
         let eocd64_off = cur.u64(loc + 8).unwrap_or(u64::MAX);
         let disks = cur.u32(loc + 16).unwrap_or(0);
         let expected = loc.checked_sub(EOCD64_LEN);
+        // Name the real problem when the locator points at a ZIP64 end record that is
+        // longer than the fixed 56 bytes (extensible data, which readers treat differently).
+        let target = usize::try_from(eocd64_off).ok();
+        if target.is_some_and(|t| t < loc && cur.u32(t) == Some(SIG_EOCD64))
+            && target.and_then(|t| cur.u64(t + 4)) != Some((EOCD64_LEN - 12) as u64)
+        {
+            return Err(zip64_err("its ZIP64 end record carries extensible data"));
+        }
         if loc_disk != 0 || disks != 1 || expected.map(|e| e as u64) != Some(eocd64_off) {
             return Err(zip64_err(
                 "its ZIP64 locator does not point at a ZIP64 end record placed right before it",
