@@ -3,13 +3,24 @@
 #
 #   scripts/ensure-deps.sh serve    nginx
 #   scripts/ensure-deps.sh test     nginx, python3-qgis (QGIS's Python bindings and its own
-#                                   plugin installer, for the end-to-end test)
+#                                   plugin installer, for the end-to-end test), chromium,
+#                                   Java and Node.js, then the site tests' npm packages
+#                                   (tests/site: vnu-jar, playwright-core) from their lock file
 #
 # Nothing is skipped silently: if a package cannot be installed this script fails, and the
 # tests that need it fail too.
 set -euo pipefail
 
 need_nginx() { ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; }
+need_chromium() { [ ! -x /usr/bin/chromium ]; }
+need_java() { ! command -v java >/dev/null 2>&1; }
+need_node() { ! command -v node >/dev/null 2>&1; }
+need_npm() { ! command -v npm >/dev/null 2>&1; }
+site_tools="$(cd "$(dirname "$0")/.." && pwd)/tests/site"
+need_site_tools() {
+    [ ! -f "$site_tools/node_modules/vnu-jar/build/dist/vnu.jar" ] ||
+        [ ! -f "$site_tools/node_modules/playwright-core/package.json" ]
+}
 need_qgis() {
     ! /usr/bin/python3 -c 'import qgis.core' >/dev/null 2>&1 ||
         [ ! -f /usr/share/qgis/python/pyplugin_installer/installer_data.py ]
@@ -21,10 +32,25 @@ case "${1:-}" in
     test)
         need_nginx && packages+=(nginx)
         need_qgis && packages+=(python3-qgis)
+        need_chromium && packages+=(chromium)
+        need_java && packages+=(openjdk-17-jre-headless)
+        need_node && packages+=(nodejs)
+        need_npm && packages+=(npm)
         ;;
     *) echo "usage: $0 serve|test" >&2; exit 2 ;;
 esac
-[ ${#packages[@]} -eq 0 ] && exit 0
+
+# The site tests' npm packages, pinned by tests/site/package-lock.json (no root needed).
+site_npm() {
+    if [ "$1" = test ] && need_site_tools; then
+        echo "ensure-deps: npm ci in $site_tools" >&2
+        npm ci --prefix "$site_tools" --no-audit --no-fund
+    fi
+}
+if [ ${#packages[@]} -eq 0 ]; then
+    site_npm "$1"
+    exit 0
+fi
 
 sudo=()
 if [ "$(id -u)" != 0 ]; then
@@ -35,3 +61,4 @@ echo "ensure-deps: installing ${packages[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -q
 "${sudo[@]}" apt-get install -y -q --no-install-recommends "${packages[@]}"
+site_npm "$1"

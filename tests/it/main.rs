@@ -5,4 +5,5 @@
 mod downloads;
 mod qgis;
 mod serve;
+mod site;
 mod support;

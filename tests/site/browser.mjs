@@ -1,0 +1,134 @@
+// Drives Debian's headless Chromium (playwright-core) through the site served by nginx, as a
+// visitor would: home page, search by a word of a description, the plugin page, a tag, two
+// pages of a listing, a zip download. Prints one JSON summary on stdout that
+// tests/it/site.rs asserts on; console errors, page errors, failed requests and HTTP errors
+// are collected over the whole session.
+//
+//   node browser.mjs <base-url> <word> <package> <artifacts-dir>
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const [base, word, pkg, artifacts] = process.argv.slice(2);
+if (!base || !word || !pkg || !artifacts) {
+  console.error("usage: node browser.mjs <base-url> <word> <package> <artifacts-dir>");
+  process.exit(2);
+}
+
+const summary = { console_errors: [], page_errors: [], failed_requests: [], http_errors: [], steps: {} };
+const profile = mkdtempSync(join(tmpdir(), "plugins-chromium-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+  viewport: { width: 1280, height: 800 },
+  acceptDownloads: true,
+});
+const TIMEOUT = 15000;
+context.setDefaultTimeout(TIMEOUT);
+
+try {
+  context.on("console", (m) => {
+    if (m.type() === "error") summary.console_errors.push(`${m.location().url}: ${m.text()}`);
+  });
+  context.on("weberror", (e) => summary.page_errors.push(String(e.error())));
+  // A navigation that turns into a download is reported as aborted by Chromium: that one
+  // request (the zip's URL, only) is expected; every other failure is reported.
+  let downloading = null;
+  context.on("requestfailed", (r) => {
+    const error = r.failure()?.errorText;
+    if (r.url() === downloading && error === "net::ERR_ABORTED") return;
+    summary.failed_requests.push(`${r.url()}: ${error}`);
+  });
+  context.on("response", (r) => {
+    if (r.status() >= 400) summary.http_errors.push(`${r.status()} ${r.url()}`);
+  });
+
+  const page = context.pages()[0] ?? (await context.newPage());
+  const shot = async (name) => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.screenshot({ path: join(artifacts, `${name}-desktop.png`), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: join(artifacts, `${name}-phone.png`), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
+  };
+
+  // Home page.
+  const home = await page.goto(`${base}/`);
+  summary.steps.home = { status: home.status(), title: await page.title() };
+  await shot("home");
+
+  // Search from the header's box: Enter leads to /search/?q=..., whose results appear.
+  await page.fill("#q-top", word);
+  await Promise.all([page.waitForURL(/\/search\/\?q=/), page.press("#q-top", "Enter")]);
+  const hit = page.locator(`#search-results a[href="/plugins/${pkg}/"]`);
+  await hit.waitFor();
+  // Then as the user types on the search page itself: results follow each key stroke.
+  await page.fill("#q", "");
+  await page.locator("#search-results li").first().waitFor({ state: "detached" });
+  await page.locator("#q").pressSequentially(word);
+  await hit.waitFor();
+  summary.steps.search = {
+    url: page.url(),
+    results: await page.locator("#search-results li").count(),
+    status: await page.textContent("#search-status"),
+  };
+
+  // Every request of a page completes before we leave it (lazy icons are not cancelled).
+  const settle = () => page.waitForLoadState("networkidle");
+  await settle();
+
+  // Open the result.
+  await Promise.all([page.waitForURL(`${base}/plugins/${pkg}/`), hit.click()]);
+  summary.steps.plugin = { url: page.url(), h1: (await page.textContent("h1")).trim() };
+  await shot("plugin");
+
+  // Download the latest stable zip: the response, and the browser's own download.
+  const button = page.locator(".downloads a.button").first();
+  const href = await button.getAttribute("href");
+  const zip = await page.request.get(new URL(href, page.url()).href);
+  const body = await zip.body();
+  downloading = zip.url();
+  const [download] = await Promise.all([page.waitForEvent("download"), button.click()]);
+  summary.steps.download = {
+    url: zip.url(),
+    status: zip.status(),
+    content_type: zip.headers()["content-type"],
+    zip_magic: body.subarray(0, 4).toString("hex"),
+    bytes: body.length,
+    suggested_filename: download.suggestedFilename(),
+    failure: await download.failure(),
+  };
+
+  await settle();
+  // Follow a tag: its page lists the plugin.
+  const tag = page.locator('a.tag[href^="/plugins/tags/"]').first();
+  const tagHref = await tag.getAttribute("href");
+  await Promise.all([page.waitForURL(`${base}${tagHref}`), tag.click()]);
+  summary.steps.tag = {
+    url: page.url(),
+    h1: (await page.textContent("h1")).trim(),
+    lists_plugin: (await page.locator(`li.card a[href="/plugins/${pkg}/"]`).count()) > 0,
+  };
+
+  await settle();
+  // Page through All plugins.
+  await page.click('nav.menu a[href="/plugins/"]');
+  await page.waitForURL(`${base}/plugins/`);
+  const count = (await page.textContent(".list-tools .count")).trim();
+  const first = await page.locator("li.card").count();
+  await settle();
+  await Promise.all([page.waitForURL(`${base}/plugins/page/2/`), page.click('nav.pager a[rel="next"]')]);
+  const second = await page.locator("li.card").count();
+  summary.steps.listing = { count_text: count, page1: first, page2: second, page2_url: page.url() };
+} catch (e) {
+  summary.error = String(e && e.stack ? e.stack : e);
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+console.log(JSON.stringify(summary));
