@@ -90,6 +90,7 @@ pub struct DownloadsLogArgs {
     /// where `make serve` runs nginx.
     #[arg(
         long = "downloads-log",
+        visible_alias = "log",
         env = "PLUGINS_DOWNLOADS_LOG",
         default_value = "target/nginx/logs/downloads.log"
     )]
