@@ -7,3 +7,4 @@ mod qgis;
 mod serve;
 mod site;
 mod support;
+mod upload_e2e;
