@@ -6,6 +6,7 @@
 #                                   plugin installer, for the end-to-end test), chromium,
 #                                   Java and Node.js, then the site tests' npm packages
 #                                   (tests/site: vnu-jar, playwright-core) from their lock file
+#                                   and qgis-plugin-ci 2.10.0 in target/venv-qpc (upload e2e)
 #
 # Nothing is skipped silently: if a package cannot be installed this script fails, and the
 # tests that need it fail too.
@@ -39,6 +40,27 @@ case "${1:-}" in
         ;;
     *) echo "usage: $0 serve|test" >&2; exit 2 ;;
 esac
+
+# qgis-plugin-ci (PyPI) for the upload end-to-end test (tests/it/upload_e2e.rs), in a venv
+# under target/ made with the python3 on PATH (no root needed); nothing happens when the
+# pinned version is already there.
+QPC_VERSION=2.10.0
+ensure_qgis_plugin_ci() {
+    local venv
+    venv="$(cd "$(dirname "$0")/.." && pwd)/target/venv-qpc"
+    if [ -x "$venv/bin/qgis-plugin-ci" ] && "$venv/bin/python" -c \
+        "import importlib.metadata as m, sys; sys.exit(m.version('qgis-plugin-ci') != '$QPC_VERSION')" \
+        >/dev/null 2>&1; then
+        return 0
+    fi
+    echo "ensure-deps: installing qgis-plugin-ci==$QPC_VERSION in $venv" >&2
+    mkdir -p "$(dirname "$venv")"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "qgis-plugin-ci==$QPC_VERSION"
+}
+if [ "$1" = test ]; then
+    ensure_qgis_plugin_ci
+fi
 
 # The site tests' npm packages, pinned by tests/site/package-lock.json (no root needed).
 site_npm() {
