@@ -143,14 +143,18 @@ struct Service {
 }
 
 impl Fixture {
-    fn service(&self) -> Service {
-        let site = generator::Config::new(
+    fn site_config(&self) -> generator::Config {
+        generator::Config::new(
             self.site.data.clone(),
             self.site.site.clone(),
             support::workspace_root().join("templates"),
             &self.site.base_url,
         )
-        .expect("config");
+        .expect("config")
+    }
+
+    fn service(&self) -> Service {
+        let site = self.site_config();
         let mut config =
             uploader::config::ServiceConfig::new(site, SECRET.as_bytes().to_vec()).expect("config");
         config.listen = self.uploader;
@@ -277,6 +281,23 @@ fn a_thousand_downloads_are_counted_exactly_once_per_version_plugin_and_day() {
     // A second pass adds nothing.
     assert_eq!(f.ingest().counted, 0);
     assert_eq!(f.counts(), after);
+
+    // The refresh (a site build) publishes them: per plugin, per version and per day.
+    generator::build(&f.site_config()).expect("build");
+    for ((pkg, ver), (v1, p1, days)) in after.iter().filter(|(k, _)| expected.contains_key(*k)) {
+        let r = f.get(&format!("/plugins/{pkg}/stats/json"), &[]);
+        assert_eq!(r.status, 200, "{pkg} stats");
+        let j: serde_json::Value = serde_json::from_slice(&r.body).expect("stats JSON");
+        assert_eq!(j["downloads"], *p1, "{pkg}: {j}");
+        let v = j["per_version"].as_array().expect("per_version");
+        assert!(
+            v.iter().any(|e| e["version"] == ver.as_str() && e["downloads"] == *v1),
+            "{ver}: {j}"
+        );
+        let today = days.last().expect("a day");
+        let d = j["per_day"].as_array().expect("per_day");
+        assert!(d.iter().any(|e| e["day"] == today.0.as_str()), "{}: {j}", today.0);
+    }
 }
 
 #[test]
