@@ -208,6 +208,37 @@ pub struct CounterConfig {
     pub refresh: Duration,
 }
 
+/// Decides when new counts cause a site rebuild: at once for the first, then at most once
+/// per `refresh` (what has been counted meanwhile waits for the next one).
+#[derive(Debug, Clone)]
+pub struct RefreshGate {
+    refresh: Duration,
+    pending: bool,
+    last: Option<Instant>,
+}
+
+impl RefreshGate {
+    pub fn new(refresh: Duration) -> Self {
+        Self { refresh, pending: false, last: None }
+    }
+
+    /// Records a pass that counted `counted` downloads.
+    pub fn counted(&mut self, counted: u64) {
+        self.pending |= counted > 0;
+    }
+
+    /// True (once) when a rebuild is due at `now`.
+    pub fn due(&mut self, now: Instant) -> bool {
+        let due = self.pending
+            && self.last.is_none_or(|t| now.saturating_duration_since(t) >= self.refresh);
+        if due {
+            self.pending = false;
+            self.last = Some(now);
+        }
+        due
+    }
+}
+
 /// Runs forever: an ingest pass every `interval` (on its own connection, in a blocking
 /// task), and a site rebuild when counts changed and the last one it asked for is at least
 /// `refresh` old. Errors are logged and retried at the next tick.
@@ -217,8 +248,7 @@ pub async fn run_counter(
     rebuild: Arc<crate::rebuild::Rebuilder>,
 ) {
     let mut conn: Option<Connection> = None;
-    let mut pending = false;
-    let mut last_rebuild: Option<Instant> = None;
+    let mut gate = RefreshGate::new(config.refresh);
     let mut tick = tokio::time::interval(config.interval.max(Duration::from_secs(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -247,7 +277,7 @@ pub async fn run_counter(
                             restarted = rep.restarted,
                             "downloads counted"
                         );
-                        pending |= rep.counted > 0;
+                        gate.counted(rep.counted);
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = format!("{e:#}"), "download counting failed"),
@@ -256,13 +286,9 @@ pub async fn run_counter(
             Ok(Err(e)) => tracing::warn!(error = format!("{e:#}"), "download counting failed"),
             Err(e) => tracing::error!(error = %e, "download counting task failed"),
         }
-        if pending
-            && rebuild.is_enabled()
-            && last_rebuild.is_none_or(|t| t.elapsed() >= config.refresh)
-        {
-            rebuild.request();
-            last_rebuild = Some(Instant::now());
-            pending = false;
+        if gate.due(Instant::now()) && rebuild.is_enabled() {
+            let ticket = rebuild.request();
+            tracing::info!(ticket, "rebuilding the site for new download counts");
         }
     }
 }

@@ -307,3 +307,46 @@ mod private {
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
     }
 }
+
+#[test]
+fn counts_rebuild_the_site_at_most_once_per_refresh() {
+    let t0 = Instant::now();
+    let refresh = Duration::from_secs(600);
+    let mut gate = RefreshGate::new(refresh);
+    assert!(!gate.due(t0), "nothing counted yet");
+    gate.counted(0);
+    assert!(!gate.due(t0), "a pass that counted nothing");
+    gate.counted(3);
+    assert!(gate.due(t0), "the first counts rebuild at once");
+    assert!(!gate.due(t0), "once");
+    gate.counted(2);
+    assert!(!gate.due(t0 + Duration::from_secs(599)), "within the refresh period");
+    assert!(gate.due(t0 + refresh), "then the counts waiting are published");
+    assert!(!gate.due(t0 + refresh * 3), "nothing new since");
+}
+
+#[tokio::test]
+async fn the_background_counter_ingests_without_being_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = catalog(dir.path());
+    let log = dir.path().join("downloads.log");
+    append(&log, &ok(DAY1, "alpha", "1.0").repeat(3));
+    let config = CounterConfig {
+        log: log.clone(),
+        interval: Duration::from_secs(1),
+        refresh: Duration::from_secs(600),
+    };
+    let task = tokio::spawn(run_counter(
+        config,
+        dir.path().to_path_buf(),
+        crate::rebuild::Rebuilder::disabled(),
+    ));
+    // The first pass runs at once; poll (bounded) until it has committed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while counters(&conn, "alpha", "1.0").0 < 3 {
+        assert!(Instant::now() < deadline, "the counter did not count within 20 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    task.abort();
+    assert_eq!(counters(&conn, "alpha", "1.0"), (3, 3));
+}
