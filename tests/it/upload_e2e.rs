@@ -197,7 +197,7 @@ impl Deployment {
         json_of(&r)["token"].as_str().expect("token").to_owned()
     }
 
-    /// A multipart upload through nginx (or straight to the service with `direct`).
+    /// A multipart upload through nginx.
     fn upload(&self, path: &str, bearer: &str, zip: &[u8], file: &str) -> anyhow::Result<Response> {
         upload_to(self.nginx.port, path, bearer, zip, file)
     }
@@ -440,15 +440,25 @@ fn upload_e2e_new_plugin_token_version_approval_and_qgis_install() {
     );
     assert_eq!(status, 201, "token creation: {body}");
     let plugin_token = body["token"].as_str().expect("token shown once").to_owned();
-    let r = d
-        .upload(
-            &format!("/plugins/api/{pkg}/version/add/"),
-            &plugin_token,
-            &plugin_zip(pkg, "1.1.0"),
-            "e2e_hello.1.1.0.zip",
-        )
-        .unwrap();
-    assert_eq!(r.status, 201, "token upload: {}", r.text());
+    // The new version with curl, as the README tells CI to.
+    let work = tempfile::Builder::new().prefix("curl-upload-").tempdir().unwrap();
+    let zip_path = work.path().join("e2e_hello.1.1.0.zip");
+    fs::write(&zip_path, plugin_zip(pkg, "1.1.0")).unwrap();
+    let out = Command::new("curl")
+        .args(["-sS", "-o"])
+        .arg(work.path().join("body"))
+        .args(["-w", "%{http_code}", "-X", "POST"])
+        .arg(format!("{}/plugins/api/{pkg}/version/add/", d.nginx.base_url()))
+        .args(["-H", &format!("Authorization: Bearer {plugin_token}")])
+        .arg("-F")
+        .arg(format!("package=@{}", zip_path.display()))
+        .output()
+        .expect("curl is missing: apt-get install -y curl");
+    let body = fs::read_to_string(work.path().join("body")).unwrap_or_default();
+    assert!(out.status.success(), "curl failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "201", "token upload with curl: {body}");
+    let body: Value = serde_json::from_str(&body).expect("JSON answer");
+    assert!(body.to_string().contains("1.1.0"), "the answer names the version: {body}");
     assert_eq!(d.versions(pkg), vec![("1.0.0".into(), false), ("1.1.0".into(), false)]);
     assert!(!d.plugins_xml().contains(&download_path(pkg, "1.1.0")));
     let filtered =
@@ -624,6 +634,9 @@ fn crash_during_upload(failpoint: &str, pkg: &str) -> Deployment {
     let status = d.wait_exit();
     assert!(!status.success(), "{failpoint}: the service exited cleanly");
     assert!(d.log_text().contains(failpoint), "the service did not report its failpoint");
+    // Both failpoints come after the zip was stored and synced.
+    let stored_at_crash = d.stored_files(pkg);
+    assert_eq!(stored_at_crash.len(), 1, "{failpoint}: stored zips at the crash");
     d.start_service(None);
     d.assert_store_matches_db();
     d
@@ -635,6 +648,7 @@ fn upload_e2e_kill_before_commit_leaves_no_trace() {
     let d = crash_during_upload("upload.before_commit", pkg);
     assert!(d.versions(pkg).is_empty(), "a row survived the crash: {:?}", d.versions(pkg));
     assert!(d.stored_files(pkg).is_empty(), "orphan files: {:?}", d.stored_files(pkg));
+    assert!(d.log_text().contains("orphan"), "the startup sweep reported nothing");
     assert!(!d.plugins_xml().contains(&format!("/plugins/{pkg}/")));
     // The retry succeeds and is published (trusted user: approved at once).
     let tina = d.user_token("tina");
