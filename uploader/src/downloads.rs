@@ -20,7 +20,6 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -239,55 +238,33 @@ impl RefreshGate {
     }
 }
 
-/// Runs forever: an ingest pass every `interval` (on its own connection, in a blocking
-/// task), and a site rebuild when counts changed and the last one it asked for is at least
+/// Runs forever: an ingest pass every `interval` (in a blocking task), and a site rebuild when counts changed and the last one it asked for is at least
 /// `refresh` old. Errors are logged and retried at the next tick.
-pub async fn run_counter(
-    config: CounterConfig,
-    data_dir: PathBuf,
-    rebuild: Arc<crate::rebuild::Rebuilder>,
-) {
-    let mut conn: Option<Connection> = None;
+pub async fn run_counter(config: CounterConfig, app: crate::app::App) {
     let mut gate = RefreshGate::new(config.refresh);
     let mut tick = tokio::time::interval(config.interval.max(Duration::from_secs(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let log = config.log.clone();
-        let dir = data_dir.clone();
-        let taken = conn.take();
-        let result = tokio::task::spawn_blocking(move || {
-            let mut c = match taken {
-                Some(c) => c,
-                None => db::open(&dir)?,
-            };
-            let r = ingest(&mut c, &log);
-            Ok::<_, anyhow::Error>((c, r))
-        })
-        .await;
-        match result {
-            Ok(Ok((c, r))) => {
-                conn = Some(c);
-                match r {
-                    Ok(rep) if rep.counted > 0 || rep.unknown > 0 => {
-                        tracing::info!(
-                            counted = rep.counted,
-                            unknown = rep.unknown,
-                            bytes = rep.bytes,
-                            restarted = rep.restarted,
-                            "downloads counted"
-                        );
-                        gate.counted(rep.counted);
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = format!("{e:#}"), "download counting failed"),
+        // On the service's one writer connection (decisions §7), like every request.
+        match app.db(move |conn| Ok(ingest(conn, &log)?)).await {
+            Ok(rep) => {
+                if rep.counted > 0 || rep.unknown > 0 {
+                    tracing::info!(
+                        counted = rep.counted,
+                        unknown = rep.unknown,
+                        bytes = rep.bytes,
+                        restarted = rep.restarted,
+                        "downloads counted"
+                    );
                 }
+                gate.counted(rep.counted);
             }
-            Ok(Err(e)) => tracing::warn!(error = format!("{e:#}"), "download counting failed"),
-            Err(e) => tracing::error!(error = %e, "download counting task failed"),
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "download counting failed"),
         }
-        if gate.due(Instant::now()) && rebuild.is_enabled() {
-            let ticket = rebuild.request();
+        if gate.due(Instant::now()) && app.rebuild.is_enabled() {
+            let ticket = app.rebuild.request();
             tracing::info!(ticket, "rebuilding the site for new download counts");
         }
     }

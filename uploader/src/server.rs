@@ -277,11 +277,10 @@ pub async fn run_until(
     };
     let listen = config.listen;
     let counter = config.downloads.clone();
-    let data_dir = config.site.data_dir.clone();
-    let app = crate::app::AppState::open(config, Arc::clone(&rebuild))?;
+    let app = crate::app::AppState::open(config, rebuild)?;
     if let Some(counter) = counter {
         tracing::info!(log = %counter.log.display(), "counting downloads");
-        tokio::spawn(crate::downloads::run_counter(counter, data_dir, rebuild));
+        tokio::spawn(crate::downloads::run_counter(counter, Arc::clone(&app)));
     }
     let listener =
         TcpListener::bind(listen).await.with_context(|| format!("failed to listen on {listen}"))?;

@@ -325,6 +325,18 @@ fn counts_rebuild_the_site_at_most_once_per_refresh() {
     assert!(!gate.due(t0 + refresh * 3), "nothing new since");
 }
 
+/// The service (no builds) over the data dir `data`.
+fn service(data: &Path) -> crate::app::App {
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates");
+    let site = generator::Config::new(data.to_path_buf(), data.join("site"), templates, "http://x")
+        .unwrap();
+    let mut config =
+        crate::config::ServiceConfig::new(site, b"0123456789abcdef0123456789abcdef-test".to_vec())
+            .unwrap();
+    config.rebuild = false;
+    crate::app::AppState::open(config, crate::rebuild::Rebuilder::disabled()).unwrap()
+}
+
 #[tokio::test]
 async fn the_background_counter_ingests_without_being_asked() {
     let dir = tempfile::tempdir().unwrap();
@@ -336,11 +348,7 @@ async fn the_background_counter_ingests_without_being_asked() {
         interval: Duration::from_secs(1),
         refresh: Duration::from_secs(600),
     };
-    let task = tokio::spawn(run_counter(
-        config,
-        dir.path().to_path_buf(),
-        crate::rebuild::Rebuilder::disabled(),
-    ));
+    let task = tokio::spawn(run_counter(config, service(dir.path())));
     // The first pass runs at once; poll (bounded) until it has committed.
     let deadline = Instant::now() + Duration::from_secs(20);
     while counters(&conn, "alpha", "1.0").0 < 3 {
