@@ -485,6 +485,35 @@ fn upload_e2e_new_plugin_token_version_approval_and_qgis_install() {
         body["live_after_ms"]
     );
 
+    // Repeated unapprove/approve: each answer comes when nginx already serves the change.
+    let mut latencies = vec![approval_to_live];
+    for _ in 0..4 {
+        for action in ["unapprove", "approve"] {
+            let started = Instant::now();
+            let (status, body) = d.api(
+                "POST",
+                &format!("/api/v1/plugins/{pkg}/versions/1.1.0/{action}"),
+                &boss,
+                None,
+            );
+            assert_eq!(status, 200, "{action}: {body}");
+            assert_eq!(body["live"], true, "{action}: {body}");
+            let listed = d.plugins_xml().contains(&download_path(pkg, "1.1.0"));
+            assert_eq!(listed, action == "approve", "after {action}, listed={listed}");
+            if action == "approve" {
+                latencies.push(started.elapsed());
+            }
+        }
+    }
+    latencies.sort();
+    eprintln!(
+        "upload_e2e: approval to live through nginx, median of {}: {:?} (min {:?}, max {:?})",
+        latencies.len(),
+        latencies[latencies.len() / 2],
+        latencies[0],
+        latencies[latencies.len() - 1]
+    );
+
     // QGIS's own installer offers and installs the new version.
     let profile = tempfile::Builder::new().prefix("qgis-profile-").tempdir().unwrap();
     let out = Command::new(QGIS_PYTHON)
