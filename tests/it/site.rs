@@ -458,6 +458,13 @@ fn a_visitor_in_headless_chromium_searches_opens_a_plugin_follows_a_tag_pages_an
         assert_eq!(r[list], serde_json::json!([]), "{list} during the session: {r:#}");
     }
     let st = &r["steps"];
+    // Requests the browser cancelled itself: only the navigation that became the download
+    // and icons still loading when the session left a listing.
+    let download_url = st["download"]["url"].as_str().unwrap_or("-");
+    for c in r["cancelled_requests"].as_array().expect("cancelled_requests") {
+        let url = c.as_str().and_then(|c| c.split(": net::").next()).unwrap_or("");
+        assert!(url == download_url || url.ends_with(".png"), "unexpected cancelled request {c}");
+    }
     assert_eq!(st["home"]["status"], 200);
     assert!(
         st["search"]["url"].as_str().is_some_and(|u| u.contains(&format!("/search/?q={word}"))),

@@ -16,7 +16,9 @@ if (!base || !word || !pkg || !artifacts) {
   process.exit(2);
 }
 
-const summary = { console_errors: [], page_errors: [], failed_requests: [], http_errors: [], steps: {} };
+const summary = {
+  console_errors: [], page_errors: [], failed_requests: [], http_errors: [], cancelled_requests: [], steps: {},
+};
 const profile = mkdtempSync(join(tmpdir(), "plugins-chromium-"));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: "/usr/bin/chromium",
@@ -28,33 +30,52 @@ const context = await chromium.launchPersistentContext(profile, {
   viewport: { width: 1280, height: 800 },
   acceptDownloads: true,
 });
-const TIMEOUT = 15000;
+const TIMEOUT = 30000; // per action or navigation; generous for a busy machine
 context.setDefaultTimeout(TIMEOUT);
+context.setDefaultNavigationTimeout(TIMEOUT);
 
 try {
   context.on("console", (m) => {
     if (m.type() === "error") summary.console_errors.push(`${m.location().url}: ${m.text()}`);
   });
   context.on("weberror", (e) => summary.page_errors.push(String(e.error())));
-  // A navigation that turns into a download is reported as aborted by Chromium: that one
-  // request (the zip's URL, only) is expected; every other failure is reported.
-  let downloading = null;
+  // net::ERR_ABORTED is the browser cancelling a request it no longer needs: the navigation
+  // that turns into a download, a lazy icon still loading when the session leaves a page.
+  // Those are listed apart; any other failure (refused, reset, truncated, ...) is a failed
+  // request, and answers of 400 and above are HTTP errors.
   context.on("requestfailed", (r) => {
     const error = r.failure()?.errorText;
-    if (r.url() === downloading && error === "net::ERR_ABORTED") return;
-    summary.failed_requests.push(`${r.url()}: ${error}`);
+    const line = `${r.url()}: ${error} (on ${r.frame()?.url()})`;
+    (error === "net::ERR_ABORTED" ? summary.cancelled_requests : summary.failed_requests).push(line);
   });
   context.on("response", (r) => {
     if (r.status() >= 400) summary.http_errors.push(`${r.status()} ${r.url()}`);
   });
 
+  // Requests in flight, so that every request of a page completes before the session
+  // leaves it (a navigation would cancel lazy icons the screenshots' resizes started).
+  let inflight = 0;
+  let idle = [];
+  const done = () => {
+    inflight -= 1;
+    if (inflight === 0) idle.splice(0).forEach((resolve) => resolve());
+  };
+  context.on("request", () => { inflight += 1; });
+  context.on("requestfinished", done);
+  context.on("requestfailed", done);
   const page = context.pages()[0] ?? (await context.newPage());
+  const settle = async () => {
+    // Two animation frames: lazy images entering the viewport have issued their requests.
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    if (inflight > 0) await new Promise((resolve) => idle.push(resolve));
+  };
   const shot = async (name) => {
     await page.setViewportSize({ width: 1280, height: 800 });
     await page.screenshot({ path: join(artifacts, `${name}-desktop.png`), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: join(artifacts, `${name}-phone.png`), fullPage: true });
     await page.setViewportSize({ width: 1280, height: 800 });
+    await settle();
   };
 
   // Home page.
@@ -62,6 +83,7 @@ try {
   summary.steps.home = { status: home.status(), title: await page.title() };
   await shot("home");
 
+  await settle();
   // Search from the header's box: Enter leads to /search/?q=..., whose results appear.
   await page.fill("#q-top", word);
   await Promise.all([page.waitForURL(/\/search\/\?q=/), page.press("#q-top", "Enter")]);
@@ -78,8 +100,6 @@ try {
     status: await page.textContent("#search-status"),
   };
 
-  // Every request of a page completes before we leave it (lazy icons are not cancelled).
-  const settle = () => page.waitForLoadState("networkidle");
   await settle();
 
   // Open the result.
@@ -92,7 +112,6 @@ try {
   const href = await button.getAttribute("href");
   const zip = await page.request.get(new URL(href, page.url()).href);
   const body = await zip.body();
-  downloading = zip.url();
   const [download] = await Promise.all([page.waitForEvent("download"), button.click()]);
   summary.steps.download = {
     url: zip.url(),
