@@ -172,6 +172,29 @@ fn is_published_file(root: &Path, path: &str) -> bool {
 }
 
 #[test]
+fn the_link_checker_extracts_and_resolves_links_as_a_browser_does() {
+    let html = r#"<a href="/a/">x</a><img class="i" src='b.png' alt=""><a data-href="/no/">
+        <a href="../c/?x=1&amp;y=2#top">c</a><a href="mailto:a@example.org">m</a>"#;
+    assert_eq!(links(html), ["/a/", "../c/?x=1&y=2#top", "mailto:a@example.org", "b.png"]);
+    let base = "http://127.0.0.1:1";
+    let t = |l: &str| internal_target(l, "/plugins/p/", base);
+    assert_eq!(t("/a/").as_deref(), Some("/a/"));
+    assert_eq!(t("b.png").as_deref(), Some("/plugins/p/b.png"));
+    assert_eq!(t("../c/?x=1&y=2#top").as_deref(), Some("/plugins/c/?x=1&y=2"));
+    assert_eq!(t("http://127.0.0.1:1/plugins/").as_deref(), Some("/plugins/"));
+    assert_eq!(t("http://127.0.0.1:1").as_deref(), Some("/"));
+    for external in ["mailto:a@example.org", "https://example.org/", "//cdn.example/x", "#top"] {
+        assert_eq!(t(external), None, "{external}");
+    }
+    // A port that merely starts like the base URL's is another site.
+    assert_eq!(t("http://127.0.0.1:10/x"), None);
+    let root = served().site.root();
+    assert!(is_published_file(&root, "/"));
+    assert!(is_published_file(&root, "/plugins/"));
+    assert!(!is_published_file(&root, "/plugins/no_such_plugin/"));
+}
+
+#[test]
 fn every_internal_link_and_asset_of_every_page_resolves() {
     let s = served();
     let root = s.site.root();
@@ -245,7 +268,7 @@ fn every_generated_page_is_valid_html_for_the_nu_checker() {
     // All pages in one JVM run (about 15 s on a busy two-core machine for ~390 pages).
     let out = Command::new("java")
         .args(["-jar".as_ref(), vnu.as_os_str()])
-        .args(["--errors-only", "--format", "json"])
+        .args(["--errors-only", "--format", "json", "--stdout"])
         .args(&pages)
         .current_dir(&root)
         .output()
@@ -254,9 +277,13 @@ fn every_generated_page_is_valid_html_for_the_nu_checker() {
                 "running java ({e}): install a JRE (`apt-get install -y openjdk-17-jre-headless`)"
             )
         });
-    let report = String::from_utf8_lossy(&out.stderr);
-    let json: serde_json::Value = serde_json::from_str(report.trim())
-        .unwrap_or_else(|e| panic!("vnu printed no JSON report ({e}):\n{report}"));
+    let report = String::from_utf8_lossy(&out.stdout);
+    let json: serde_json::Value = serde_json::from_str(report.trim()).unwrap_or_else(|e| {
+        panic!(
+            "vnu printed no JSON report ({e}):\n{report}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     assert!(json["version"].is_string(), "not a vnu report: {report}");
     let messages = json["messages"].as_array().expect("messages");
     let errors: Vec<String> = messages
