@@ -95,18 +95,9 @@ fn hashed_name(rel: &str, bytes: &[u8]) -> String {
 /// Django's escaping (`& < > " '`); unlike tera's default it leaves `/` alone so URLs stay
 /// readable. Used for every value that reaches HTML.
 pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
+    // The same escaper as plugins.xml (it also drops characters XML cannot carry, which no
+    // page needs either).
+    crate::render::xml::esc(s)
 }
 
 /// `12345` → `12,345` (the reference shows downloads with thousands separators).

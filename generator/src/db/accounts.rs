@@ -7,10 +7,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{User, fmt_time, parse_time};
 
-const USER_COLUMNS: &str =
+pub(super) const USER_COLUMNS: &str =
     "id, username, email, password_hash, is_active, is_staff, is_superuser, can_approve";
 
-fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+pub(super) fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: r.get(0)?,
         username: r.get(1)?,

@@ -204,21 +204,9 @@ pub struct User {
 /// Finds a user by name (case-insensitive).
 pub fn user_by_name(conn: &Connection, username: &str) -> Result<Option<User>> {
     conn.query_row(
-        "SELECT id, username, email, password_hash, is_active, is_staff, is_superuser, can_approve
-         FROM users WHERE username = ?1",
+        &format!("SELECT {} FROM users WHERE username = ?1", super::accounts::USER_COLUMNS),
         [username],
-        |r| {
-            Ok(User {
-                id: r.get(0)?,
-                username: r.get(1)?,
-                email: r.get(2)?,
-                password_hash: r.get(3)?,
-                is_active: r.get(4)?,
-                is_staff: r.get(5)?,
-                is_superuser: r.get(6)?,
-                can_approve: r.get(7)?,
-            })
-        },
+        super::accounts::user_from_row,
     )
     .optional()
     .with_context(|| format!("failed to look up user `{username}`"))
