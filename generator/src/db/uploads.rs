@@ -226,26 +226,7 @@ pub fn replace_version(
                 external_deps = ?11, is_from_token = ?12, token_id = ?13, package_path = ?14,
                 package_sha256 = ?15, package_size = ?16, icon = ?17, icon_ext = ?18
              WHERE id = ?1",
-            params![
-                version_id,
-                v.version.as_str(),
-                v.version.key(),
-                fmt_time(now),
-                v.created_by,
-                v.min_qgis.key(),
-                v.max_qgis.key(),
-                v.changelog,
-                v.experimental,
-                v.approved,
-                v.external_deps,
-                v.token_id.is_some(),
-                v.token_id,
-                v.package_path,
-                v.package_sha256,
-                v.package_size,
-                v.icon.as_ref().map(|i| &i.bytes),
-                v.icon.as_ref().map(|i| &i.ext),
-            ],
+            rusqlite::params_from_iter(v.sql_values(version_id, now)),
         )
         .with_context(|| format!("failed to replace version {version_id}"))?;
     anyhow::ensure!(n == 1, "version {version_id} vanished");

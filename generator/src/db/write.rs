@@ -2,6 +2,7 @@
 //! changes what a plugin's pages show bumps that plugin's `revision`.
 
 use anyhow::{Context, Result};
+use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 
 use super::fmt_time;
@@ -147,6 +148,33 @@ pub struct NewVersion {
     pub icon: Option<Icon>,
 }
 
+impl NewVersion {
+    /// Parameters ?1..?18 of the version statements (insert and replace): `first` (the
+    /// plugin id or the version id) then every column, in the order both statements use.
+    pub(super) fn sql_values(&self, first: i64, now: DateTime<Utc>) -> Vec<Value> {
+        vec![
+            first.into(),
+            self.version.as_str().to_owned().into(),
+            self.version.key().to_owned().into(),
+            fmt_time(now).into(),
+            self.created_by.into(),
+            self.min_qgis.key().into(),
+            self.max_qgis.key().into(),
+            self.changelog.clone().into(),
+            self.experimental.into(),
+            self.approved.into(),
+            self.external_deps.clone().into(),
+            self.token_id.is_some().into(),
+            self.token_id.into(),
+            self.package_path.clone().into(),
+            self.package_sha256.clone().into(),
+            self.package_size.into(),
+            self.icon.as_ref().map(|i| i.bytes.clone()).into(),
+            self.icon.as_ref().map(|i| i.ext.clone()).into(),
+        ]
+    }
+}
+
 /// Inserts a version, bumps the plugin's `modified_on` and revision, returns the version id.
 pub fn insert_version(
     conn: &Connection,
@@ -161,26 +189,7 @@ pub fn insert_version(
             icon, icon_ext)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE WHEN ?10 THEN ?5 END,
                  CASE WHEN ?10 THEN ?4 END, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-        params![
-            plugin_id,
-            v.version.as_str(),
-            v.version.key(),
-            fmt_time(now),
-            v.created_by,
-            v.min_qgis.key(),
-            v.max_qgis.key(),
-            v.changelog,
-            v.experimental,
-            v.approved,
-            v.external_deps,
-            v.token_id.is_some(),
-            v.token_id,
-            v.package_path,
-            v.package_sha256,
-            v.package_size,
-            v.icon.as_ref().map(|i| &i.bytes),
-            v.icon.as_ref().map(|i| &i.ext),
-        ],
+        rusqlite::params_from_iter(v.sql_values(plugin_id, now)),
     )
     .with_context(|| format!("failed to insert version {} of plugin {plugin_id}", v.version))?;
     let id = conn.last_insert_rowid();
