@@ -39,8 +39,16 @@ pub fn build(config: &Config) -> Result<BuildReport> {
     build_with(config, &templates)
 }
 
-/// As `build`, with templates already loaded (the watcher and the uploader keep them).
+/// As `build`, with templates already loaded (the watcher keeps them).
 pub fn build_with(config: &Config, templates: &templates::Templates) -> Result<BuildReport> {
+    let report = build_live(config, templates)?;
+    publish::collect_garbage(&config.site_dir)?;
+    Ok(report)
+}
+
+/// Renders and publishes: when this returns, the new release is live. Old releases are left
+/// for `publish::collect_garbage`, so a caller waiting for "live" does not wait for deletions.
+pub fn build_live(config: &Config, templates: &templates::Templates) -> Result<BuildReport> {
     let t0 = Instant::now();
     let conn = db::open(&config.data_dir)?;
     let catalog = db::load_catalog(&conn)?;

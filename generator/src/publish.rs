@@ -254,8 +254,6 @@ pub fn publish(plan: &Plan, site_dir: &Path, trees: &dyn TreeSource) -> Result<P
         .context("failed to swap `current` to the new release")?;
     fsutil::sync_dir(site_dir)?;
     report.release = name;
-
-    collect_garbage(site_dir)?;
     Ok(report)
 }
 
@@ -427,8 +425,13 @@ fn next_release_number(site_dir: &Path) -> Result<u64> {
     Ok(max + 1)
 }
 
-/// Removes releases beyond the newest few and plugin trees no kept release refers to.
-fn collect_garbage(site_dir: &Path) -> Result<()> {
+/// Removes releases beyond the newest few and plugin trees no kept release refers to. Runs
+/// after a publish (not inside it), under the same lock, so the swap is not kept waiting.
+pub fn collect_garbage(site_dir: &Path) -> Result<()> {
+    let lock_path = site_dir.join(".lock");
+    let lock = File::create(&lock_path)
+        .with_context(|| format!("failed to open `{}`", lock_path.display()))?;
+    lock.lock().with_context(|| format!("failed to lock `{}`", lock_path.display()))?;
     let dir = site_dir.join("releases");
     let mut releases: Vec<String> = fs::read_dir(&dir)
         .with_context(|| format!("failed to list `{}`", dir.display()))?

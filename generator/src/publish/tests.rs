@@ -33,8 +33,11 @@ fn plan(files: &[(&str, &str)], trees: &[(&str, &[(&str, &str)])]) -> Fx {
     fx
 }
 
+/// Publishes, then collects garbage, as a build does.
 fn go(fx: &Fx, site: &Path) -> Result<PublishReport> {
-    publish(&fx.plan, site, fx)
+    let report = publish(&fx.plan, site, fx)?;
+    collect_garbage(site)?;
+    Ok(report)
 }
 
 fn read(site: &Path, rel: &str) -> String {
