@@ -53,6 +53,9 @@ pub fn build_live(config: &Config, templates: &templates::Templates) -> Result<B
     let conn = db::open(&config.data_dir)?;
     let catalog = db::load_catalog(&conn)?;
     drop(conn);
+    // From here to the swap the site is ours: what we keep from the current release stays.
+    let lock = publish::lock(&config.site_dir)?;
+    let published = publish::published(&config.site_dir, &lock)?;
     let t1 = Instant::now();
     let input = render::RenderInput {
         catalog: &catalog,
@@ -60,10 +63,11 @@ pub fn build_live(config: &Config, templates: &templates::Templates) -> Result<B
         base_url: &config.base_url,
         data_dir: &config.data_dir,
         now: chrono::Utc::now(),
+        published: &published.files,
     };
     // Nothing changed since the published build: render nothing, write nothing.
     let fingerprint = render::site_fingerprint(&input);
-    if publish::published_fingerprint(&config.site_dir)?.as_deref() == Some(fingerprint.as_str()) {
+    if published.fingerprint.as_deref() == Some(fingerprint.as_str()) {
         let t2 = Instant::now();
         let release = publish::current_release(&config.site_dir)?
             .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -80,7 +84,7 @@ pub fn build_live(config: &Config, templates: &templates::Templates) -> Result<B
     let renderer = render::Renderer::new(&input);
     let plan = renderer.plan()?;
     let t2 = Instant::now();
-    let publish = publish::publish(&plan, &config.site_dir, &renderer)?;
+    let publish = publish::publish(&plan, &config.site_dir, &renderer, &lock)?;
     let t3 = Instant::now();
     Ok(BuildReport {
         plugins: catalog.plugins.len(),

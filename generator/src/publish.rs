@@ -51,14 +51,6 @@ struct Manifest {
     trees: BTreeMap<String, String>,
 }
 
-/// The fingerprint of the site currently published, if any.
-pub fn published_fingerprint(site_dir: &Path) -> Result<Option<String>> {
-    match current_release(site_dir)? {
-        Some(dir) => Ok(Some(read_manifest(&dir)?.fingerprint).filter(|f| !f.is_empty())),
-        None => Ok(None),
-    }
-}
-
 const MANIFEST: &str = ".manifest.json";
 /// Up to this many new files a build fsyncs each file and directory it writes; beyond, one
 /// syncfs is cheaper.
@@ -97,15 +89,62 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
+/// Exclusive right to change `site_dir` (an advisory lock on `site/.lock`), held from reading
+/// the published manifest through the swap, so a plan that reuses files of the current
+/// release is published on top of that same release.
+pub struct SiteLock {
+    _file: File,
+}
+
+/// Waits for and takes the site lock.
+pub fn lock(site_dir: &Path) -> Result<SiteLock> {
+    fs::create_dir_all(site_dir)
+        .with_context(|| format!("failed to create `{}`", site_dir.display()))?;
+    let path = site_dir.join(".lock");
+    let file =
+        File::create(&path).with_context(|| format!("failed to open `{}`", path.display()))?;
+    file.lock().with_context(|| format!("failed to lock `{}`", path.display()))?;
+    Ok(SiteLock { _file: file })
+}
+
+/// What the current release was built from.
+#[derive(Debug, Default)]
+pub struct Published {
+    /// The plan fingerprint (`None` before the first build).
+    pub fingerprint: Option<String>,
+    /// The content hash of every site-wide file, so rendering can keep pages whose inputs
+    /// did not change.
+    pub files: BTreeMap<String, String>,
+}
+
+/// Reads the current release's manifest.
+pub fn published(site_dir: &Path, _lock: &SiteLock) -> Result<Published> {
+    match current_release(site_dir)? {
+        Some(dir) => {
+            let m = read_manifest(&dir)?;
+            Ok(Published {
+                fingerprint: Some(m.fingerprint).filter(|f| !f.is_empty()),
+                files: m.files,
+            })
+        }
+        None => Ok(Published::default()),
+    }
+}
+
+/// The manifest hash of a memoised page with input digest `key`.
+pub fn memo_hash(key: &str) -> String {
+    format!("memo:{key}")
+}
+
 /// Publishes `plan` into `site_dir` and returns what was done.
-pub fn publish(plan: &Plan, site_dir: &Path, trees: &dyn TreeSource) -> Result<PublishReport> {
+pub fn publish(
+    plan: &Plan,
+    site_dir: &Path,
+    trees: &dyn TreeSource,
+    _lock: &SiteLock,
+) -> Result<PublishReport> {
     fs::create_dir_all(site_dir.join("releases"))
         .with_context(|| format!("failed to create `{}`", site_dir.display()))?;
-    let lock_path = site_dir.join(".lock");
-    let lock = File::create(&lock_path)
-        .with_context(|| format!("failed to open `{}`", lock_path.display()))?;
-    lock.lock().with_context(|| format!("failed to lock `{}`", lock_path.display()))?;
-
     let current = current_release(site_dir)?;
     let previous: Manifest = match &current {
         Some(dir) => read_manifest(dir)?,
@@ -291,6 +330,7 @@ fn content_hash(files: &BTreeMap<String, Content>, c: &Content) -> String {
             Some(target) => content_hash(files, target),
         },
         Content::Deferred { key, .. } => format!("deferred:{key}"),
+        Content::Memo { key, .. } => memo_hash(key),
     }
 }
 
@@ -337,6 +377,14 @@ fn write_files(
                     deferred = Content::Bytes(make());
                     &deferred
                 }
+                Content::Memo { bytes: Some(bytes), .. } => {
+                    deferred = Content::Bytes(bytes.clone());
+                    &deferred
+                }
+                Content::Memo { bytes: None, .. } => bail!(
+                    "`{path}` was to be kept from the current release, which no longer has it; \
+                     build again"
+                ),
                 other => other,
             };
             match content {
@@ -357,7 +405,9 @@ fn write_files(
                     })?;
                     Ok((false, 0))
                 }
-                Content::Same(_) | Content::Deferred { .. } => Ok((false, 0)),
+                Content::Same(_) | Content::Deferred { .. } | Content::Memo { .. } => {
+                    Ok((false, 0))
+                }
             }
         })
         .collect();
@@ -428,10 +478,7 @@ fn next_release_number(site_dir: &Path) -> Result<u64> {
 /// Removes releases beyond the newest few and plugin trees no kept release refers to. Runs
 /// after a publish (not inside it), under the same lock, so the swap is not kept waiting.
 pub fn collect_garbage(site_dir: &Path) -> Result<()> {
-    let lock_path = site_dir.join(".lock");
-    let lock = File::create(&lock_path)
-        .with_context(|| format!("failed to open `{}`", lock_path.display()))?;
-    lock.lock().with_context(|| format!("failed to lock `{}`", lock_path.display()))?;
+    let _lock = lock(site_dir)?;
     let dir = site_dir.join("releases");
     let mut releases: Vec<String> = fs::read_dir(&dir)
         .with_context(|| format!("failed to list `{}`", dir.display()))?

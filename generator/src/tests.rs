@@ -171,3 +171,51 @@ fn one_plugin_change_renders_one_tree() {
     assert!(page.contains("hiking"));
     assert!(config.site_dir.join("current/plugins/tags/hiking/index.html").is_file());
 }
+
+/// Site-wide pages are memoised by the digest of what they show: after one plugin changes,
+/// pages that do not list it are kept (the same file, linked), pages that list it are
+/// rendered again and show the change.
+#[test]
+fn listing_pages_without_the_changed_plugin_are_kept() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (data, site) = (dir.path().join("data"), dir.path().join("site"));
+    demo::seed(&data, false).unwrap();
+    let config =
+        Config::new(data.clone(), site.clone(), templates_dir(), "http://127.0.0.1:9").unwrap();
+    build(&config).unwrap();
+    let old = std::fs::canonicalize(site.join("current")).unwrap();
+    let conn = db::open(&data).unwrap();
+    let pid =
+        db::plugin_id(&conn, &names::PackageName::parse("gpx_tracker").unwrap()).unwrap().unwrap();
+    db::set_plugin_deprecated(&conn, pid, true, chrono::Utc::now()).unwrap();
+    drop(conn);
+    build(&config).unwrap();
+    let new = std::fs::canonicalize(site.join("current")).unwrap();
+    assert_ne!(old, new);
+    let (mut kept, mut rerendered) = (0, 0);
+    for entry in walkdir::WalkDir::new(new.join("plugins/tags")) {
+        let entry = entry.unwrap();
+        if entry.file_name() != "index.html" {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(&new).unwrap();
+        let Ok(before) = std::fs::read_to_string(old.join(rel)) else { continue };
+        let after = std::fs::read_to_string(entry.path()).unwrap();
+        let same_inode =
+            std::fs::metadata(old.join(rel)).unwrap().ino() == entry.metadata().unwrap().ino();
+        if before.contains("/plugins/gpx_tracker/")
+            && rel != std::path::Path::new("plugins/tags/index.html")
+        {
+            assert!(!same_inode, "{} lists the changed plugin: rendered again", rel.display());
+            assert_ne!(before, after, "{} shows the change", rel.display());
+            rerendered += 1;
+        } else if before == after {
+            assert!(same_inode, "{} is unchanged: kept, not rewritten", rel.display());
+            kept += 1;
+        }
+    }
+    assert!(kept > 5 && rerendered >= 1, "kept {kept}, rendered again {rerendered}");
+    let deprecated = std::fs::read_to_string(new.join("plugins/deprecated/index.html")).unwrap();
+    assert!(deprecated.contains("/plugins/gpx_tracker/"));
+}

@@ -35,7 +35,7 @@ fn plan(files: &[(&str, &str)], trees: &[(&str, &[(&str, &str)])]) -> Fx {
 
 /// Publishes, then collects garbage, as a build does.
 fn go(fx: &Fx, site: &Path) -> Result<PublishReport> {
-    let report = publish(&fx.plan, site, fx)?;
+    let report = publish(&fx.plan, site, fx, &lock(site)?)?;
     collect_garbage(site)?;
     Ok(report)
 }

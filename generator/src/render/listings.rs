@@ -3,7 +3,7 @@
 //! users, the search page and the docs pages.
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Result;
 use chrono::Duration;
@@ -11,8 +11,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tera::Context as TeraContext;
 
-use super::RenderInput;
-use super::pages::render;
+use super::pages::{memo, render, render_memo};
+use super::{Content, RenderInput};
 use crate::model::Plugin;
 
 /// Plugins per list page (the reference's default `per_page`).
@@ -22,8 +22,8 @@ pub const FRESH_DAYS: i64 = 30;
 /// Tags used by fewer plugins are left out of the cloud (reference `TAGCLOUD_COUNT_GTE`).
 pub const TAGCLOUD_MIN: usize = 3;
 
-/// Rendered pages as (site path, bytes).
-type Pages = Vec<(String, Vec<u8>)>;
+/// Pages as (site path, content).
+type Pages = Vec<(String, Content)>;
 
 /// A plugin as list pages show it.
 #[derive(Serialize)]
@@ -226,22 +226,37 @@ struct SortLink {
     current: bool,
 }
 
-/// Renders one list in all its orders and pages under `dir` (e.g. `plugins/stable`).
-#[allow(clippy::too_many_arguments)]
+/// What a list shows besides its plugins.
+struct ListArgs<'a> {
+    /// Directory under the site root, e.g. `plugins/stable`.
+    dir: &'a str,
+    title: &'a str,
+    intro: &'a str,
+    default: Order,
+    feed_url: Option<&'a str>,
+    /// Whether the alternative orders are offered (main lists only).
+    with_sorts: bool,
+}
+
+/// Digest of each plugin's card (by plugin id): a list page's digest combines those of its
+/// cards, so an unchanged page is recognised without building its context.
+type CardKeys = HashMap<i64, String>;
+
+fn card_keys(plugins: &[Plugin]) -> CardKeys {
+    plugins.par_iter().map(|p| (p.id, crate::model::fingerprint(&card(p)))).collect()
+}
+
+/// Renders one list in all its orders and pages.
 fn render_list(
     input: &RenderInput<'_>,
-    out: &mut Vec<(String, Vec<u8>)>,
-    dir: &str,
-    title: &str,
-    intro: &str,
-    default: Order,
+    cards: &CardKeys,
+    out: &mut Pages,
+    args: &ListArgs<'_>,
     plugins: &[&Plugin],
-    extra: &TeraContext,
-    with_sorts: bool,
 ) -> Result<()> {
-    let base_url = format!("/{dir}/");
-    let mut variants: Vec<(Option<&str>, Order)> = vec![(None, default)];
-    if with_sorts {
+    let base_url = format!("/{}/", args.dir);
+    let mut variants: Vec<(Option<&str>, Order)> = vec![(None, args.default)];
+    if args.with_sorts {
         variants.extend(SORTS.iter().map(|(key, _, order)| (Some(*key), *order)));
     }
     for (key, order) in variants {
@@ -251,42 +266,50 @@ fn render_list(
             None => base_url.clone(),
             Some(k) => format!("{base_url}sort/{k}/"),
         };
-        let sorts: Vec<SortLink> = SORTS
-            .iter()
-            .filter(|_| with_sorts)
-            .map(|(k, label, _)| SortLink {
-                label,
-                url: format!("{base_url}sort/{k}/"),
-                current: key == Some(*k),
-            })
-            .collect();
         let pages = list.len().div_ceil(PAGE_SIZE).max(1);
         for page in 1..=pages {
             let chunk =
                 &list[((page - 1) * PAGE_SIZE).min(list.len())..(page * PAGE_SIZE).min(list.len())];
             let page_url =
                 |n: usize| if n == 1 { prefix.clone() } else { format!("{prefix}page/{n}/") };
-            let links: Vec<PageLink> = (1..=pages)
-                .map(|n| PageLink { number: n, url: page_url(n), current: n == page })
-                .collect();
-            let mut ctx = extra.clone();
-            ctx.insert("title", title);
-            ctx.insert("intro", intro);
-            ctx.insert("plugins", &chunk.iter().map(|p| card(p)).collect::<Vec<_>>());
-            ctx.insert("count", &list.len());
-            ctx.insert("page", &page);
-            ctx.insert("pages", &links);
-            ctx.insert("prev_url", &(page > 1).then(|| page_url(page - 1)));
-            ctx.insert("next_url", &(page < pages).then(|| page_url(page + 1)));
-            ctx.insert("sorts", &sorts);
-            ctx.insert("default_url", &base_url);
-            ctx.insert("sorted", &key.is_some());
-            ctx.insert("feed_url", &extra.get("feed_url"));
-            let rel = page_url(page);
-            out.push((
-                format!("{}index.html", rel.trim_start_matches('/')),
-                render(input, "list.html", &ctx)?,
+            let path = format!("{}index.html", page_url(page).trim_start_matches('/'));
+            // Everything the context below is made of.
+            let digest = crate::model::fingerprint(&(
+                "list.html",
+                &input.templates.fingerprint,
+                input.base_url,
+                (args.title, args.intro, args.feed_url, args.with_sorts),
+                (&prefix, key, page, pages, list.len()),
+                chunk.iter().map(|p| cards.get(&p.id)).collect::<Vec<_>>(),
             ));
+            out.push(memo(input, path, digest, || {
+                let links: Vec<PageLink> = (1..=pages)
+                    .map(|n| PageLink { number: n, url: page_url(n), current: n == page })
+                    .collect();
+                let sorts: Vec<SortLink> = SORTS
+                    .iter()
+                    .filter(|_| args.with_sorts)
+                    .map(|(k, label, _)| SortLink {
+                        label,
+                        url: format!("{base_url}sort/{k}/"),
+                        current: key == Some(*k),
+                    })
+                    .collect();
+                let mut ctx = TeraContext::new();
+                ctx.insert("title", args.title);
+                ctx.insert("intro", args.intro);
+                ctx.insert("plugins", &chunk.iter().map(|p| card(p)).collect::<Vec<_>>());
+                ctx.insert("count", &list.len());
+                ctx.insert("page", &page);
+                ctx.insert("pages", &links);
+                ctx.insert("prev_url", &(page > 1).then(|| page_url(page - 1)));
+                ctx.insert("next_url", &(page < pages).then(|| page_url(page + 1)));
+                ctx.insert("sorts", &sorts);
+                ctx.insert("default_url", &base_url);
+                ctx.insert("sorted", &key.is_some());
+                ctx.insert("feed_url", &args.feed_url);
+                render(input, "list.html", &ctx)
+            })?);
         }
     }
     Ok(())
@@ -339,30 +362,42 @@ struct Person {
 }
 
 /// Every site-wide page.
-pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>)>> {
+pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Pages> {
     let catalog = input.catalog;
     let ctx = Ctx { fresh_since: input.now - Duration::days(FRESH_DAYS) };
     let all: Vec<&Plugin> = catalog.plugins.iter().collect();
     let mut out = Vec::new();
     let empty = TeraContext::new();
 
-    for spec in LISTS {
-        let list: Vec<&Plugin> = all.iter().copied().filter(|p| (spec.keep)(p, &ctx)).collect();
-        let dir = if spec.slug.is_empty() {
-            "plugins".to_owned()
-        } else {
-            format!("plugins/{}", spec.slug)
-        };
-        let mut extra = empty.clone();
-        if spec.slug == "fresh" {
-            extra.insert("feed_url", "/plugins/feeds/new.xml");
-        } else if spec.slug == "latest" {
-            extra.insert("feed_url", "/plugins/feeds/updated.xml");
-        }
-        render_list(
-            input, &mut out, &dir, spec.title, spec.intro, spec.order, &list, &extra, true,
-        )?;
-    }
+    let cards = card_keys(&catalog.plugins);
+    let lists: Vec<Pages> = LISTS
+        .par_iter()
+        .map(|spec| {
+            let list: Vec<&Plugin> = all.iter().copied().filter(|p| (spec.keep)(p, &ctx)).collect();
+            let dir = if spec.slug.is_empty() {
+                "plugins".to_owned()
+            } else {
+                format!("plugins/{}", spec.slug)
+            };
+            let feed_url = match spec.slug {
+                "fresh" => Some("/plugins/feeds/new.xml"),
+                "latest" => Some("/plugins/feeds/updated.xml"),
+                _ => None,
+            };
+            let args = ListArgs {
+                dir: &dir,
+                title: spec.title,
+                intro: spec.intro,
+                default: spec.order,
+                feed_url,
+                with_sorts: true,
+            };
+            let mut pages = Vec::new();
+            render_list(input, &cards, &mut pages, &args, &list)?;
+            Ok(pages)
+        })
+        .collect::<Result<_>>()?;
+    out.extend(lists.into_iter().flatten());
 
     // Tags: one list per tag, and the cloud of tags used by at least TAGCLOUD_MIN plugins.
     let mut by_tag: BTreeMap<&str, (&str, Vec<&Plugin>)> = BTreeMap::new();
@@ -380,11 +415,18 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>
         .par_iter()
         .map(|(slug, (name, list))| {
             let title = format!("Plugins tagged with: {name}");
-            let mut extra = TeraContext::new();
-            extra.insert("feed_url", &format!("/plugins/tags/{slug}/feed.xml"));
-            let mut pages = Vec::new();
+            let feed_url = format!("/plugins/tags/{slug}/feed.xml");
             let dir = format!("plugins/tags/{slug}");
-            render_list(input, &mut pages, &dir, &title, "", Order::Name, list, &extra, false)?;
+            let args = ListArgs {
+                dir: &dir,
+                title: &title,
+                intro: "",
+                default: Order::Name,
+                feed_url: Some(&feed_url),
+                with_sorts: false,
+            };
+            let mut pages = Vec::new();
+            render_list(input, &cards, &mut pages, &args, list)?;
             Ok(pages)
         })
         .collect::<Result<_>>()?;
@@ -421,7 +463,7 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>
     let mut tctx = TeraContext::new();
     tctx.insert("cloud", &cloud);
     tctx.insert("tags", &all_tags);
-    out.push(("plugins/tags/index.html".into(), render(input, "tags.html", &tctx)?));
+    out.push(render_memo(input, "plugins/tags/index.html".into(), "tags.html", &tctx)?);
 
     // Authors (metadata `author`) and users (accounts that created plugins).
     let mut authors: BTreeMap<String, Vec<&Plugin>> = BTreeMap::new();
@@ -443,20 +485,17 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>
                 .map(|(name, seg, list)| {
                     let url = format!("/plugins/{kind}/{}/", percent_encode(&seg));
                     let heading = format!("{title} {name}");
-                    let mut pages = Vec::new();
                     let dir = format!("plugins/{kind}/{seg}");
-                    let empty = TeraContext::new();
-                    render_list(
-                        input,
-                        &mut pages,
-                        &dir,
-                        &heading,
-                        "",
-                        Order::Name,
-                        list,
-                        &empty,
-                        false,
-                    )?;
+                    let args = ListArgs {
+                        dir: &dir,
+                        title: &heading,
+                        intro: "",
+                        default: Order::Name,
+                        feed_url: None,
+                        with_sorts: false,
+                    };
+                    let mut pages = Vec::new();
+                    render_list(input, &cards, &mut pages, &args, list)?;
                     Ok((Person { name: name.clone(), url, count: list.len() }, pages))
                 })
                 .collect::<Result<_>>()?;
@@ -477,7 +516,7 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>
         let mut c = TeraContext::new();
         c.insert("title", title);
         c.insert("people", &list);
-        out.push((path.into(), render(input, "people.html", &c)?));
+        out.push(render_memo(input, path.into(), "people.html", &c)?);
     }
 
     // Home: top five of the updated, new, popular and QGIS 4 ready lists.
@@ -493,16 +532,14 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>
     h.insert("qgis4", &top(Order::Created, &|p| p.qgis4_ready()));
     h.insert("count", &all.len());
     h.insert("cloud", &cloud);
-    out.push(("index.html".into(), render(input, "index.html", &h)?));
+    out.push(render_memo(input, "index.html".into(), "index.html", &h)?);
 
-    out.push(("search/index.html".into(), render(input, "search.html", &empty)?));
+    out.push(render_memo(input, "search/index.html".into(), "search.html", &empty)?);
     for page in ["publish", "approval", "faq"] {
-        out.push((
-            format!("docs/{page}/index.html"),
-            render(input, &format!("docs/{page}.html"), &empty)?,
-        ));
+        let template = format!("docs/{page}.html");
+        out.push(render_memo(input, format!("docs/{page}/index.html"), &template, &empty)?);
     }
-    out.push(("docs/index.html".into(), render(input, "docs/index.html", &empty)?));
-    out.push(("404.html".into(), render(input, "404.html", &empty)?));
+    out.push(render_memo(input, "docs/index.html".into(), "docs/index.html", &empty)?);
+    out.push(render_memo(input, "404.html".into(), "404.html", &empty)?);
     Ok(out)
 }

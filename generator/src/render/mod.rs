@@ -34,6 +34,10 @@ pub enum Content {
     /// Bytes produced only when publishing needs them (large plugins.xml documents), so a
     /// build never holds them all; `key` is a digest of exactly what `make` produces.
     Deferred { key: String, make: Arc<dyn Fn() -> Vec<u8> + Send + Sync> },
+    /// A page identified by the digest of everything it is rendered from. `None`: the
+    /// current release already has this page from the same digest, so it was not rendered
+    /// and publishing links it.
+    Memo { key: String, bytes: Option<Vec<u8>> },
 }
 
 impl std::fmt::Debug for Content {
@@ -43,6 +47,9 @@ impl std::fmt::Debug for Content {
             Content::File(p) => write!(f, "File({})", p.display()),
             Content::Same(p) => write!(f, "Same({p})"),
             Content::Deferred { key, .. } => write!(f, "Deferred({key})"),
+            Content::Memo { key, bytes } => {
+                write!(f, "Memo({key}, {})", if bytes.is_some() { "rendered" } else { "kept" })
+            }
         }
     }
 }
@@ -75,6 +82,9 @@ pub struct RenderInput<'a> {
     pub data_dir: &'a Path,
     /// The build's clock, for the "new" and "updated" windows.
     pub now: chrono::DateTime<chrono::Utc>,
+    /// Content hashes of the published site-wide files (`publish::published_files`): a page
+    /// whose digest is among them is kept, not rendered again.
+    pub published: &'a BTreeMap<String, String>,
 }
 
 /// The digest of one plugin's tree: everything its files are rendered from.
@@ -149,8 +159,8 @@ impl<'a> Renderer<'a> {
         add_documents(&mut plan.root, &self.entries, selections);
         let empty = xml::render_empty().into_bytes();
         plan.root.insert("plugins/xml/empty.xml".into(), Content::Bytes(empty));
-        for (path, bytes) in listings::render_site_pages(input)? {
-            plan.root.insert(path, Content::Bytes(bytes));
+        for (path, content) in listings::render_site_pages(input)? {
+            plan.root.insert(path, content);
         }
         for (path, bytes) in feeds::site_feeds(catalog, input.base_url) {
             plan.root.insert(path, Content::Bytes(bytes));

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use tera::Context as TeraContext;
 
-use super::RenderInput;
+use super::{Content, RenderInput};
 use crate::model::{Plugin, Version};
 
 #[derive(Serialize)]
@@ -149,6 +149,37 @@ pub(super) fn render(
         .render(template, &ctx)
         .map(String::into_bytes)
         .with_context(|| format!("failed to render template `{template}`"))
+}
+
+/// A site-wide page at `path` whose inputs have the digest `key`: kept from the current
+/// release when it holds this page from the same digest, else rendered by `make`.
+pub(super) fn memo(
+    input: &RenderInput<'_>,
+    path: String,
+    key: String,
+    make: impl FnOnce() -> Result<Vec<u8>>,
+) -> Result<(String, Content)> {
+    if input.published.get(&path).is_some_and(|h| *h == crate::publish::memo_hash(&key)) {
+        return Ok((path, Content::Memo { key, bytes: None }));
+    }
+    let bytes = make()?;
+    Ok((path, Content::Memo { key, bytes: Some(bytes) }))
+}
+
+/// `memo` for a page whose digest is that of its whole context (pages rendered once).
+pub(super) fn render_memo(
+    input: &RenderInput<'_>,
+    path: String,
+    template: &str,
+    ctx: &TeraContext,
+) -> Result<(String, Content)> {
+    let key = crate::model::fingerprint(&(
+        template,
+        &input.templates.fingerprint,
+        input.base_url,
+        ctx.clone().into_json(),
+    ));
+    memo(input, path, key, || render(input, template, ctx))
 }
 
 /// A plugin's own pages, relative to `plugins/<pkg>/`.
