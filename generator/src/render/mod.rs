@@ -120,6 +120,8 @@ const TREE_FORMAT: u32 = 1;
 pub struct Renderer<'a> {
     input: &'a RenderInput<'a>,
     entries: Arc<xml::Entries>,
+    /// Every expanded QGIS version, ascending.
+    versions: Vec<QgisVersion>,
     requests: Vec<(String, QgisVersion)>,
     by_mount: HashMap<String, &'a Plugin>,
 }
@@ -132,6 +134,7 @@ impl<'a> Renderer<'a> {
             input,
             entries: Arc::new(xml::Entries::new(catalog, input.base_url)),
             requests: xml_requests(&versions, &catalog.settings.labels),
+            versions,
             by_mount: catalog
                 .plugins
                 .iter()
@@ -156,9 +159,32 @@ impl<'a> Renderer<'a> {
                 })
             })
             .collect();
-        add_documents(&mut plan.root, &self.entries, selections);
+        let decades: Vec<(String, Vec<i64>)> = decade_starts(&self.versions)
+            .flat_map(|(head, q)| {
+                [false, true].map(|stable_only| {
+                    let dir = if stable_only { "plugins/xml/stable_only" } else { "plugins/xml" };
+                    (format!("{dir}/d-{head}x.xml"), xml::select_catalog(catalog, q, stable_only))
+                })
+            })
+            .collect();
+        add_documents(
+            &mut plan.root,
+            &self.entries,
+            selections.into_iter().chain(decades).collect(),
+        );
         let empty = xml::render_empty().into_bytes();
         plan.root.insert("plugins/xml/empty.xml".into(), Content::Bytes(empty));
+        // "This name is known, the plugin has nothing for it": where a package's lookup ends
+        // when the package has no file of its own (see `package_documents`).
+        let known = decade_starts(&self.versions)
+            .map(|(head, _)| format!("d-{head}x"))
+            .chain(self.requests[self.versions.len()..].iter().map(|(name, _)| name.clone()));
+        for name in known {
+            plan.root.insert(
+                format!("plugins/xml/none/{name}.xml"),
+                Content::Same("plugins/xml/empty.xml".into()),
+            );
+        }
         for (path, content) in listings::render_site_pages(input)? {
             plan.root.insert(path, content);
         }
@@ -185,7 +211,7 @@ impl TreeSource for Renderer<'_> {
     fn render_tree(&self, mount: &str) -> Result<BTreeMap<String, Content>> {
         let p =
             self.by_mount.get(mount).ok_or_else(|| anyhow::anyhow!("no plugin at `{mount}`"))?;
-        render_plugin_tree(self.input, p, &self.entries, &self.requests)
+        render_plugin_tree(self.input, p, &self.entries, &self.versions, &self.requests)
     }
 }
 
@@ -239,6 +265,7 @@ fn render_plugin_tree(
     input: &RenderInput<'_>,
     p: &Plugin,
     entries: &Arc<xml::Entries>,
+    versions: &[QgisVersion],
     requests: &[(String, QgisVersion)],
 ) -> Result<BTreeMap<String, Content>> {
     let mut tree: BTreeMap<String, Content> = BTreeMap::new();
@@ -276,17 +303,69 @@ fn render_plugin_tree(
         let rel = path.trim_start_matches(&format!("/plugins/{}/", p.package)).to_owned();
         tree.insert(rel, Content::Bytes(icon.bytes.clone()));
     }
-    let selections: Vec<(String, Vec<i64>)> = requests
-        .iter()
-        .flat_map(|(name, q)| {
-            [false, true].map(|stable_only| {
-                let dir = if stable_only { "xml/stable_only" } else { "xml" };
-                (format!("{dir}/{name}.xml"), xml::select_package(p, *q, stable_only))
-            })
+    let named = &requests[versions.len()..];
+    let selections = [false, true]
+        .into_iter()
+        .flat_map(|stable_only| {
+            let dir = if stable_only { "xml/stable_only" } else { "xml" };
+            package_documents(p, versions, named, stable_only)
+                .into_iter()
+                .map(move |(name, ids)| (format!("{dir}/{name}"), ids))
         })
         .collect();
     add_documents(&mut tree, entries, selections);
     Ok(tree)
+}
+
+/// The decade a version belongs to as nginx names it: the version text without its last
+/// digit (`3.34` → `3.3`, `3.4` → `3.`), so nginx can derive it with a regex.
+fn decade_head(v: QgisVersion) -> String {
+    let label = v.minor_label();
+    label[..label.len() - 1].to_owned()
+}
+
+/// Each decade of `versions` (ascending) with its first version.
+fn decade_starts(versions: &[QgisVersion]) -> impl Iterator<Item = (String, QgisVersion)> + '_ {
+    versions.iter().enumerate().filter_map(|(i, v)| {
+        let head = decade_head(*v);
+        (i == 0 || decade_head(versions[i - 1]) != head).then_some((head, *v))
+    })
+}
+
+/// A plugin's own plugins.xml documents (`?package_name=`), as few files as nginx needs to
+/// answer every version. nginx looks for `<version>.xml`, then walks down the versions of the
+/// same decade (`3.34`, `3.33` … `3.30`), then `d-<decade>x.xml`; so a decade gets its first
+/// version's document, and a version only where its selection differs from the previous
+/// version's in the decade. Empty selections get no file (nginx ends at the site-wide
+/// `plugins/xml/none/` markers), except a change to empty inside a decade, which must stop
+/// the walk. Labels, `major-<M>` and `newest` get a file when not empty.
+fn package_documents(
+    p: &Plugin,
+    versions: &[QgisVersion],
+    named: &[(String, QgisVersion)],
+    stable_only: bool,
+) -> Vec<(String, Vec<i64>)> {
+    let mut out = Vec::new();
+    let mut prev: Option<(String, Vec<i64>)> = None;
+    for v in versions {
+        let head = decade_head(*v);
+        let ids = xml::select_package(p, *v, stable_only);
+        let same_decade = prev.as_ref().is_some_and(|(h, _)| *h == head);
+        let changed = prev.as_ref().is_none_or(|(_, before)| *before != ids);
+        if same_decade && changed {
+            out.push((format!("{}.xml", v.minor_label()), ids.clone()));
+        } else if !same_decade && !ids.is_empty() {
+            out.push((format!("d-{head}x.xml"), ids.clone()));
+        }
+        prev = Some((head, ids));
+    }
+    for (name, q) in named {
+        let ids = xml::select_package(p, *q, stable_only);
+        if !ids.is_empty() {
+            out.push((format!("{name}.xml"), ids));
+        }
+    }
+    out
 }
 
 /// `<pkg>.<version>.zip`: the name QGIS derives the plugin id from (text before the first dot).
