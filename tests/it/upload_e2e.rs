@@ -125,6 +125,17 @@ impl Deployment {
         });
     }
 
+    /// Resident memory of the running service (`VmRSS` in /proc), in kB.
+    fn rss_kb(&self) -> u64 {
+        let pid = self.child.as_ref().expect("a running service").id();
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/<pid>/status")
+    }
+
     fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -505,6 +516,10 @@ fn upload_e2e_new_plugin_token_version_approval_and_qgis_install() {
             }
         }
     }
+    // Builds run in child processes: the service itself stays small after a dozen of them.
+    let rss = d.rss_kb();
+    eprintln!("upload_e2e: service VmRSS after the builds: {rss} kB");
+    assert!(rss < 30 * 1024, "uploader serve holds {rss} kB after builds (limit 30 MB)");
     latencies.sort();
     eprintln!(
         "upload_e2e: approval to live through nginx, median of {}: {:?} (min {:?}, max {:?})",

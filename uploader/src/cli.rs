@@ -1,5 +1,6 @@
-//! The service's subcommands: `serve`, `user add`, `token create`. `main.rs` declares them
-//! beside `check` and calls `run_*` here.
+//! The service's subcommands: `serve`, `user add`, `token create`, and the hidden
+//! `build-site` the rebuild worker runs as a child. `main.rs` declares them beside `check`
+//! and calls `run_*` here.
 
 use std::io::Read as _;
 use std::net::SocketAddr;
@@ -140,6 +141,21 @@ impl ServeArgs {
     }
 }
 
+/// `uploader build-site` (hidden): one site build, run by the service's rebuild worker in a
+/// child process. Every path is explicit (no environment, no defaults), so the child builds
+/// exactly what the service would.
+#[derive(Debug, Clone, Args)]
+pub struct BuildSiteArgs {
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long)]
+    pub site: PathBuf,
+    #[arg(long)]
+    pub templates: PathBuf,
+    #[arg(long)]
+    pub base_url: String,
+}
+
 /// `uploader user ...`.
 #[derive(Debug, Clone, Subcommand)]
 pub enum UserCommand {
@@ -226,6 +242,29 @@ pub fn run_serve(args: &ServeArgs) -> ExitCode {
             .context("failed to start the async runtime")?;
         rt.block_on(crate::server::run(config))
     })())
+}
+
+/// `uploader build-site`: see `crate::rebuild::run_child`. Logs go to stderr without time
+/// or colour: the service forwards them into its own log.
+pub fn run_build_site(args: &BuildSiteArgs) -> ExitCode {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PLUGINS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .without_time()
+        .try_init();
+    match generator::Config::new(
+        args.data.clone(),
+        args.site.clone(),
+        args.templates.clone(),
+        &args.base_url,
+    ) {
+        Ok(config) => crate::rebuild::run_child(&config),
+        Err(e) => report(Err(e)),
+    }
 }
 
 /// `uploader count-downloads`: counts what nginx logged since the last pass, prints a

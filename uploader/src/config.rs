@@ -43,6 +43,10 @@ pub struct ServiceConfig {
     pub check_urls_online: bool,
     /// Whether changes trigger site builds (tests of pure API behaviour switch it off).
     pub rebuild: bool,
+    /// The `uploader` binary that runs builds (`uploader build-site`) in child processes;
+    /// `None`: this process's own executable (tests, whose executable is a test harness,
+    /// name the built binary).
+    pub build_program: Option<PathBuf>,
     /// Download counting from nginx's downloads log (`None`: not counted by this process).
     pub downloads: Option<crate::downloads::CounterConfig>,
 }
@@ -82,6 +86,7 @@ impl ServiceConfig {
             max_concurrent_uploads: 8,
             check_urls_online: false,
             rebuild: true,
+            build_program: None,
             downloads: None,
         })
     }

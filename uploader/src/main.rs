@@ -34,6 +34,9 @@ enum Command {
     },
     /// Count downloads from nginx's downloads log once (the service does it every minute).
     CountDownloads(uploader::cli::CountArgs),
+    /// One site build in a child process of `serve` (prints `live <report>` when live).
+    #[command(hide = true, name = "build-site")]
+    BuildSite(uploader::cli::BuildSiteArgs),
     /// Benchmark the validator against reading and CRC-checking (prints medians).
     #[command(hide = true)]
     BenchValidate(uploader::validate::bench::BenchArgs),
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::CountDownloads(args) => uploader::cli::run_count(&args),
         Command::User { command } => uploader::cli::run_user(&command),
         Command::Token { command } => uploader::cli::run_token(&command),
+        Command::BuildSite(args) => uploader::cli::run_build_site(&args),
         Command::BenchValidate(args) => uploader::validate::bench::run(&args),
     }
 }

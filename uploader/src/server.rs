@@ -169,7 +169,7 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
         // Zip bodies wait for an upload slot (bounded memory), then are read and handled.
         let slot =
             if app::is_upload_path(&path) { app.upload_slots.acquire().await.ok() } else { None };
-        let resp = match read_body(app, body, limit).await {
+        let resp = match read_body(app, body, limit, declared).await {
             Ok(bytes) => dispatch(app, Request::from_parts(parts, bytes)).await,
             Err(e) => {
                 close = true;
@@ -215,11 +215,18 @@ fn finish(
 }
 
 /// Reads the whole body: at most `limit` bytes, no pause longer than the idle timeout, all
-/// of it within the total timeout.
-async fn read_body(app: &App, mut body: Incoming, limit: u64) -> Result<Bytes, ApiError> {
+/// of it within the total timeout. A declared length (at most `limit`) is allocated at once:
+/// growing by doubling would copy a 25 MB zip several times and hold up to twice its size.
+async fn read_body(
+    app: &App,
+    mut body: Incoming,
+    limit: u64,
+    declared: Option<u64>,
+) -> Result<Bytes, ApiError> {
     let idle = app.config.body_idle_timeout;
     let deadline = tokio::time::Instant::now() + app.config.body_total_timeout;
-    let mut buf = BytesMut::new();
+    let capacity = usize::try_from(declared.unwrap_or(0).min(limit)).unwrap_or(0);
+    let mut buf = BytesMut::with_capacity(capacity);
     loop {
         let wait = idle.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
         let frame = match tokio::time::timeout(wait, body.frame()).await {
@@ -270,8 +277,18 @@ pub async fn run_until(
 ) -> Result<()> {
     tracing::info!(sqlite = rusqlite::version(), "starting the upload service");
     let rebuild = if config.rebuild {
-        let templates = generator::templates::Templates::load(&config.site.templates_dir)?;
-        crate::rebuild::Rebuilder::start(config.site.clone(), templates)
+        // Fail fast on broken templates; builds load them again in their child process, so
+        // they are not kept here.
+        drop(generator::templates::Templates::load(&config.site.templates_dir)?);
+        let program = match &config.build_program {
+            Some(p) => p.clone(),
+            None => std::env::current_exe()
+                .context("failed to locate this program (it runs the site builds)")?,
+        };
+        crate::rebuild::Rebuilder::start(crate::rebuild::BuildCommand {
+            program,
+            config: config.site.clone(),
+        })
     } else {
         crate::rebuild::Rebuilder::disabled()
     };
@@ -285,5 +302,8 @@ pub async fn run_until(
     let listener =
         TcpListener::bind(listen).await.with_context(|| format!("failed to listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    serve(app, listener, shutdown).await
+    let served = serve(Arc::clone(&app), listener, shutdown).await;
+    // Let a running build finish (bounded) and reap it: no orphan or zombie child.
+    app.rebuild.shutdown().await;
+    served
 }

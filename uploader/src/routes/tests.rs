@@ -84,12 +84,31 @@ pub fn env() -> Env {
     Env { dir, app }
 }
 
+/// The `uploader` binary that runs builds. Unit tests have no `CARGO_BIN_EXE_uploader`;
+/// the binary sits beside `deps/` (cargo builds it for the package's integration tests).
+pub fn uploader_bin() -> PathBuf {
+    if let Some(p) = option_env!("CARGO_BIN_EXE_uploader") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(Path::parent).unwrap().join("uploader");
+    assert!(bin.is_file(), "{} is missing: run `cargo test -p uploader`", bin.display());
+    bin
+}
+
+/// Starts the real rebuild worker for `config` (call inside a tokio runtime).
+pub fn start_builds(config: &ServiceConfig) -> Arc<Rebuilder> {
+    Rebuilder::start(crate::rebuild::BuildCommand {
+        program: uploader_bin(),
+        config: config.site.clone(),
+    })
+}
+
 /// A service with the real rebuild worker (call inside a tokio runtime).
 pub fn env_with_builds() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path());
-    let templates = generator::templates::Templates::load(&config.site.templates_dir).unwrap();
-    let rebuild = Rebuilder::start(config.site.clone(), templates);
+    let rebuild = start_builds(&config);
     let app = AppState::open(config, rebuild).unwrap();
     Env { dir, app }
 }
@@ -1508,8 +1527,7 @@ async fn approval_is_live_when_answered_on_the_demo_catalog() {
     let dir = tempfile::tempdir().unwrap();
     generator::demo::seed(&dir.path().join("data"), false).unwrap();
     let config = test_config(dir.path());
-    let templates = generator::templates::Templates::load(&config.site.templates_dir).unwrap();
-    let rebuild = Rebuilder::start(config.site.clone(), templates);
+    let rebuild = start_builds(&config);
     let app = AppState::open(config, rebuild).unwrap();
     let env = Env { dir, app };
     let first = env.app.rebuild.request();
@@ -1608,8 +1626,7 @@ async fn startup_build_publishes_changes_committed_before_a_crash() {
     assert!(!published_xml_contains(&env, "crash_plugin.1.0.zip"), "no build ran");
     // "Restart" with the rebuild worker, as `uploader serve` does.
     let config = test_config(env.dir.path());
-    let templates = generator::templates::Templates::load(&config.site.templates_dir).unwrap();
-    let rebuild = Rebuilder::start(config.site.clone(), templates);
+    let rebuild = start_builds(&config);
     let restarted = AppState::open(config, rebuild).unwrap();
     assert!(restarted.rebuild.wait_for(1, std::time::Duration::from_secs(60)).await.is_some());
     assert!(published_xml_contains(&env, "crash_plugin.1.0.zip"));
