@@ -7,8 +7,8 @@
 
 use std::sync::LazyLock;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm as ArgonAlgorithm, Argon2, Params, Version};
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm as ArgonAlgorithm, Argon2, Block, Params, Version};
 use base64::Engine as _;
 use hyper::HeaderMap;
 use hyper::header::AUTHORIZATION;
@@ -213,14 +213,49 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(ArgonAlgorithm::Argon2id, Version::V0x13, params)
 }
 
+/// glibc serves an allocation of more than 32 MiB (its largest dynamic mmap threshold) with
+/// a fresh mapping that it unmaps on free. Argon2's 19 MiB would otherwise stay in the
+/// malloc arena of whichever blocking thread hashed: tens of MB held after a few logins.
+const ALWAYS_MAPPED_BYTES: usize = 33 << 20;
+
+/// Argon2's working memory, reserved large enough to be returned to the system when freed
+/// (only the blocks used are ever touched, so only they become resident).
+fn argon2_memory(params: &Params) -> Vec<Block> {
+    let blocks = params.block_count();
+    let mut memory = Vec::with_capacity(blocks.max(ALWAYS_MAPPED_BYTES / Block::SIZE));
+    memory.resize(blocks, Block::new());
+    memory
+}
+
+/// What `PasswordHasher::hash_password` computes, with `argon2_memory`.
+fn argon2_output(
+    argon: &Argon2<'_>,
+    password: &[u8],
+    salt: Salt<'_>,
+) -> password_hash::Result<Output> {
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf)?;
+    let len = argon.params().output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let memory = argon2_memory(argon.params());
+    Output::init_with(len, |out| {
+        Ok(argon.hash_password_into_with_memory(password, salt, out, memory)?)
+    })
+}
+
 /// Hashes a password with argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     let mut salt = [0u8; 16];
     rand::fill(&mut salt);
     let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
-    let hash = argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("failed to hash the password: {e}"))?;
+    let argon = argon2();
+    let failed = |e| anyhow::anyhow!("failed to hash the password: {e}");
+    let hash = PasswordHash {
+        algorithm: ArgonAlgorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon.params()).map_err(failed)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(argon2_output(&argon, password.as_bytes(), salt.as_salt()).map_err(failed)?),
+    };
     Ok(hash.to_string())
 }
 
@@ -234,9 +269,17 @@ pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
         Some(h) => (h, true),
         None => (DUMMY_HASH.as_str(), false),
     };
-    let Ok(parsed) = PasswordHash::new(hash) else { return false };
-    let ok = argon2().verify_password(password.as_bytes(), &parsed).is_ok();
-    ok && real
+    // `PasswordVerifier::verify_password`, with `argon2_memory`.
+    let check = || -> password_hash::Result<bool> {
+        let parsed = PasswordHash::new(hash)?;
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else { return Ok(false) };
+        let algorithm = ArgonAlgorithm::try_from(parsed.algorithm)?;
+        let version = parsed.version.map(Version::try_from).transpose()?.unwrap_or_default();
+        let argon = Argon2::new(algorithm, version, Params::try_from(&parsed)?);
+        // `Output`'s equality is constant-time.
+        Ok(argon2_output(&argon, password.as_bytes(), salt)? == expected)
+    };
+    check().unwrap_or(false) && real
 }
 
 /// SHA-256 of a token, hex (what `upload_tokens.token_sha256` holds).

@@ -208,3 +208,28 @@ fn passwords_hash_with_argon2id_and_verify() {
     assert!(!verify_password(None, "correct horse"));
     assert!(!verify_password(Some("not a hash"), "x"));
 }
+
+/// Hashes made by the argon2 crate's own hasher (what earlier versions stored) verify, and
+/// ours verify with the crate's verifier: same algorithm, parameters, salt and output.
+#[test]
+fn password_hashes_match_the_argon2_crate() {
+    use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
+    let salt = SaltString::encode_b64(b"sixteen byte slt").unwrap();
+    let theirs = super::argon2().hash_password(b"pass phrase", &salt).unwrap().to_string();
+    assert!(verify_password(Some(&theirs), "pass phrase"));
+    assert!(!verify_password(Some(&theirs), "pass phrasf"));
+    // A hash with other parameters (argon2i, 8 MiB, 3 passes) verifies with its own ones.
+    let other = argon2::Argon2::new(
+        argon2::Algorithm::Argon2i,
+        argon2::Version::V0x13,
+        argon2::Params::new(8 * 1024, 3, 1, Some(24)).unwrap(),
+    );
+    let other = other.hash_password(b"pw", &salt).unwrap().to_string();
+    assert!(verify_password(Some(&other), "pw"));
+    assert!(!verify_password(Some(&other), "pW"));
+    let ours = hash_password("pass phrase").unwrap();
+    let parsed = argon2::PasswordHash::new(&ours).unwrap();
+    assert!(super::argon2().verify_password(b"pass phrase", &parsed).is_ok());
+    assert!(super::argon2().verify_password(b"pass phrasf", &parsed).is_err());
+    assert_eq!(ours.split('$').nth(3), theirs.split('$').nth(3), "same parameters");
+}

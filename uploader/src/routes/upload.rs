@@ -491,7 +491,7 @@ pub async fn read_form(app: &App, req: &Request<Bytes>) -> Result<UploadForm, Fo
                         "The form has two `package` fields; send exactly one zip.".into(),
                     ));
                 }
-                let bytes = field.bytes().await.map_err(malformed)?;
+                let bytes = field_bytes(field).await.map_err(malformed)?;
                 form.package = (!bytes.is_empty()).then_some(bytes);
             }
             Some("changelog") => {
@@ -507,6 +507,21 @@ pub async fn read_form(app: &App, req: &Request<Bytes>) -> Result<UploadForm, Fo
         }
     }
     Ok(form)
+}
+
+/// A field's data. The body reaches multer as one buffer, so the field is usually one
+/// chunk: keep it (a view into multer's copy of the body) instead of `Field::bytes`, which
+/// would copy a 25 MB zip once more.
+async fn field_bytes(mut field: multer::Field<'_>) -> Result<Bytes, multer::Error> {
+    let Some(first) = field.chunk().await? else { return Ok(Bytes::new()) };
+    let Some(second) = field.chunk().await? else { return Ok(first) };
+    let mut all = bytes::BytesMut::with_capacity(first.len() + second.len());
+    all.extend_from_slice(&first);
+    all.extend_from_slice(&second);
+    while let Some(chunk) = field.chunk().await? {
+        all.extend_from_slice(&chunk);
+    }
+    Ok(all.freeze())
 }
 
 /// Waits (bounded) for the build that includes `ticket`; returns `(live, after_ms)`.
