@@ -436,9 +436,8 @@ fn write_files(
     }
     if sync {
         // Links and new names live in directory entries: sync every directory written.
-        dirs.par_iter()
-            .chain(rayon::iter::once(&dir.to_path_buf()))
-            .try_for_each(|d| fsutil::sync_dir(d))?;
+        dirs.push(dir.to_path_buf());
+        fsutil::sync_dirs(&dirs)?;
     }
     Ok(((written, linked), bytes))
 }
