@@ -107,6 +107,9 @@ token=$(curl -fs -X POST "$base/api/v1/token" -H 'Content-Type: application/json
 read -r pkg ver qmin < <(sqlite3 -separator ' ' "$data/catalog.sqlite3" 2>/dev/null \
     "SELECT p.package_name, v.version, v.min_qgis FROM plugin_versions v JOIN plugins p ON p.id = v.plugin_id
      WHERE v.approved = 0 AND v.experimental = 0 AND v.max_qgis >= '003.034.000' AND v.min_qgis <= '003.034.099'
+       AND p.deprecated = 0
+       AND v.version_key > (SELECT coalesce(max(w.version_key), '') FROM plugin_versions w
+                            WHERE w.plugin_id = v.plugin_id AND w.approved = 1 AND w.experimental = 0)
      ORDER BY v.version_key DESC LIMIT 1" || true)
 live=()
 if [ -n "${pkg:-}" ] && [ -n "$token" ]; then
@@ -114,8 +117,11 @@ if [ -n "${pkg:-}" ] && [ -n "$token" ]; then
     for i in $(seq "$runs"); do
         t0=$(now)
         curl -fs -X POST "$base/api/v1/plugins/$pkg/versions/$ver/approve" -H "Authorization: Bearer $token" >/dev/null
+        # Live in every affected document: the plugin's own and the site-wide 3.34 (where it
+        # becomes the plugin's stable entry).
         for _ in $(seq 400); do
-            curl -fs "$base/plugins/plugins.xml?qgis=3.34&package_name=$pkg" | grep -qF "$needle" && break
+            curl -fs "$base/plugins/plugins.xml?qgis=3.34&package_name=$pkg" | grep -qF "$needle" &&
+                curl -fs --compressed "$base/plugins/plugins.xml?qgis=3.34" | grep -qF "$needle" && break
         done
         t1=$(now)
         live+=("$(ms "$t0" "$t1")")
@@ -124,7 +130,6 @@ if [ -n "${pkg:-}" ] && [ -n "$token" ]; then
 else
     say "no unapproved stable version for 3.34 found (or no sqlite3 / token): approval latency skipped"
 fi
-changed_bytes=$(du -sb "$site/releases" | cut -f1)
 
 # 5. The upload service during a 25 MB upload (peak RSS).
 python3 - "$work/big.zip" <<'EOF'

@@ -82,8 +82,14 @@ fn wants_gzip(path: &str, len: usize, in_tree: bool) -> bool {
     compressible(path, in_tree) && (len > 256 || path.ends_with(".xml"))
 }
 
+/// Above this size a document is compressed at a faster level: the site-wide plugins.xml
+/// files (4 MB at 2,500 plugins) are recompressed on every approval, and level 3 takes
+/// about half the time of 6 for ~12% more bytes.
+const FAST_GZIP_ABOVE: usize = 1 << 20;
+
 fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::with_capacity(bytes.len() / 4), Compression::new(6));
+    let level = if bytes.len() > FAST_GZIP_ABOVE { 3 } else { 6 };
+    let mut enc = GzEncoder::new(Vec::with_capacity(bytes.len() / 4), Compression::new(level));
     // Writing into a Vec cannot fail.
     let _ = enc.write_all(bytes);
     enc.finish().unwrap_or_default()
