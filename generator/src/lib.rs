@@ -18,12 +18,12 @@ pub mod watch;
 use std::time::Instant;
 
 use anyhow::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use config::Config;
 
-/// What one build did, with timings.
-#[derive(Debug, Clone, Serialize)]
+/// What one build did, with timings (a child build prints it for the upload service).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BuildReport {
     pub plugins: usize,
     pub files: usize,

@@ -30,7 +30,7 @@ use crate::fsutil::{self, sha256_hex};
 use crate::render::{Content, Plan, TreeSource};
 
 /// What a publish did.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct PublishReport {
     /// The release now served (unchanged when nothing changed).
     pub release: String,
@@ -377,44 +377,35 @@ fn write_files(
                     return Ok((false, 0));
                 }
             }
-            let deferred;
-            let content = match content {
+            // The bytes to write, if this content has any of its own.
+            let made;
+            let bytes: &[u8] = match content {
+                Content::Bytes(b) | Content::Memo { bytes: Some(b), .. } => b,
                 Content::Deferred { make, .. } => {
-                    deferred = Content::Bytes(make());
-                    &deferred
-                }
-                Content::Memo { bytes: Some(bytes), .. } => {
-                    deferred = Content::Bytes(bytes.clone());
-                    &deferred
+                    made = make();
+                    &made
                 }
                 Content::Memo { bytes: None, .. } => bail!(
                     "`{path}` was to be kept from the current release, which no longer has it; \
                      build again"
                 ),
-                other => other,
-            };
-            match content {
-                Content::Bytes(bytes) => {
-                    write_new(&dest, bytes, sync)?;
-                    let mut n = bytes.len() as u64;
-                    // Every plugins.xml gets its .gz (nginx gzip_static); other text only when it pays.
-                    if wants_gzip(path, bytes.len(), in_tree) {
-                        let gz = gzip(bytes);
-                        n += gz.len() as u64;
-                        write_new(&gz_path(&dest), &gz, sync)?;
-                    }
-                    Ok((true, n))
-                }
                 Content::File(src) => {
                     fsutil::link_or_copy(src, &dest).with_context(|| {
                         format!("stored package `{}` is missing", src.display())
                     })?;
-                    Ok((false, 0))
+                    return Ok((false, 0));
                 }
-                Content::Same(_) | Content::Deferred { .. } | Content::Memo { .. } => {
-                    Ok((false, 0))
-                }
+                Content::Same(_) => return Ok((false, 0)),
+            };
+            write_new(&dest, bytes, sync)?;
+            let mut n = bytes.len() as u64;
+            // Every plugins.xml gets its .gz (nginx gzip_static); other text only when it pays.
+            if wants_gzip(path, bytes.len(), in_tree) {
+                let gz = gzip(bytes);
+                n += gz.len() as u64;
+                write_new(&gz_path(&dest), &gz, sync)?;
             }
+            Ok((true, n))
         })
         .collect();
     let (mut written, mut linked, mut bytes) = (0, 0, 0);

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{Notify, watch};
@@ -300,7 +300,7 @@ impl Rebuilder {
 
     fn mark_live(&self, target: u64, json: &str, elapsed: Duration) {
         let ms = elapsed.as_millis() as u64;
-        match serde_json::from_str::<LiveReport>(json) {
+        match serde_json::from_str::<generator::BuildReport>(json) {
             Ok(r) => tracing::info!(
                 ticket = target,
                 release = %r.publish.release,
@@ -371,25 +371,6 @@ async fn forward_stderr(stderr: impl AsyncRead + Unpin) -> String {
         }
     }
     Vec::from(tail).join("\n")
-}
-
-/// The fields of `generator::BuildReport` the worker logs (missing ones default, so the
-/// generator may grow its report freely).
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct LiveReport {
-    files: u64,
-    load_ms: u64,
-    render_ms: u64,
-    publish_ms: u64,
-    publish: LivePublish,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct LivePublish {
-    release: String,
-    files_written: u64,
 }
 
 /// `uploader build-site`, the child: renders and publishes, prints `live <report>` once

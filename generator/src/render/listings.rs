@@ -238,6 +238,13 @@ struct ListArgs<'a> {
     with_sorts: bool,
 }
 
+impl<'a> ListArgs<'a> {
+    /// A list by name only, without alternative orders (tags, authors, users).
+    fn by_name(dir: &'a str, title: &'a str, feed_url: Option<&'a str>) -> Self {
+        Self { dir, title, intro: "", default: Order::Name, feed_url, with_sorts: false }
+    }
+}
+
 /// Digest of each plugin's card (by plugin id): a list page's digest combines those of its
 /// cards, so an unchanged page is recognised without building its context.
 type CardKeys = HashMap<i64, String>;
@@ -417,14 +424,7 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Pages> {
             let title = format!("Plugins tagged with: {name}");
             let feed_url = format!("/plugins/tags/{slug}/feed.xml");
             let dir = format!("plugins/tags/{slug}");
-            let args = ListArgs {
-                dir: &dir,
-                title: &title,
-                intro: "",
-                default: Order::Name,
-                feed_url: Some(&feed_url),
-                with_sorts: false,
-            };
+            let args = ListArgs::by_name(&dir, &title, Some(&feed_url));
             let mut pages = Vec::new();
             render_list(input, &cards, &mut pages, &args, list)?;
             Ok(pages)
@@ -486,14 +486,7 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Pages> {
                     let url = format!("/plugins/{kind}/{}/", percent_encode(&seg));
                     let heading = format!("{title} {name}");
                     let dir = format!("plugins/{kind}/{seg}");
-                    let args = ListArgs {
-                        dir: &dir,
-                        title: &heading,
-                        intro: "",
-                        default: Order::Name,
-                        feed_url: None,
-                        with_sorts: false,
-                    };
+                    let args = ListArgs::by_name(&dir, &heading, None);
                     let mut pages = Vec::new();
                     render_list(input, &cards, &mut pages, &args, list)?;
                     Ok((Person { name: name.clone(), url, count: list.len() }, pages))
