@@ -249,17 +249,29 @@ pub fn publish(
     report.files_written += written;
     report.files_linked += linked;
     report.bytes_written += bytes;
-    for (mount, hash) in &manifest.trees {
+    let mut parents: Vec<PathBuf> =
+        manifest.trees.keys().filter_map(|m| tmp.join(m).parent().map(Path::to_path_buf)).collect();
+    parents.dedup();
+    for parent in &parents {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("failed to create `{}`", parent.display()))?;
+    }
+    manifest.trees.par_iter().try_for_each(|(mount, hash)| -> Result<()> {
         let link = tmp.join(mount);
+        // An unchanged tree keeps the previous release's symlink: a hard link to it is a
+        // directory entry only, where a new symlink costs an inode (and deleting the old
+        // release would free one), several times slower on ext4.
+        if let Some(dir) = &current
+            && previous.trees.get(mount) == Some(hash)
+            && fs::hard_link(dir.join(mount), &link).is_ok()
+        {
+            return Ok(());
+        }
         let pkg = mount.rsplit('/').next().unwrap_or(mount);
         let depth = mount.split('/').count();
         let target = PathBuf::from("../".repeat(depth + 1)).join("trees").join(pkg).join(hash);
-        if let Some(parent) = link.parent() {
-            fs::create_dir_all(parent)
-                .with_context(|| format!("failed to create `{}`", parent.display()))?;
-        }
-        symlink(&target, &link).with_context(|| format!("failed to link `{}`", link.display()))?;
-    }
+        symlink(&target, &link).with_context(|| format!("failed to link `{}`", link.display()))
+    })?;
     let manifest_bytes = serde_json::to_vec(&manifest)?;
     fs::write(tmp.join(MANIFEST), manifest_bytes)
         .context("failed to write the release manifest")?;

@@ -29,14 +29,16 @@ fn demo_site_builds_and_hides_unapproved_versions() {
         "static/style/plugins.xsl",
         "plugins/quick_map_tiles/index.html",
         "plugins/quick_map_tiles/json",
-        "plugins/quick_map_tiles/version/1.2.0/index.html",
-        "plugins/quick_map_tiles/latest/json",
-        "plugins/quick_map_tiles/version/1.2.0/quick_map_tiles.1.2.0.zip",
+        "plugins/quick_map_tiles/version-1.2.0.html",
+        "plugins/quick_map_tiles/latest.json",
+        "plugins/quick_map_tiles/version-1.2.0.json",
+        "plugins/quick_map_tiles/quick_map_tiles.1.2.0.zip",
     ] {
         assert!(cur.join(rel).is_file(), "{rel} published");
     }
     // selection_stats 1.2 is unapproved in the demo: no page, no zip, no XML entry.
-    assert!(!cur.join("plugins/selection_stats/version/1.2").exists());
+    assert!(!cur.join("plugins/selection_stats/version-1.2.html").exists());
+    assert!(!cur.join("plugins/selection_stats/selection_stats.1.2.zip").exists());
     for entry in walkdir::WalkDir::new(cur.join("plugins/xml")).follow_links(true) {
         let entry = entry.unwrap();
         if entry.path().extension().is_some_and(|e| e == "xml") {
@@ -169,7 +171,7 @@ fn one_plugin_change_renders_one_tree() {
         std::fs::read_to_string(config.site_dir.join("current/plugins/gpx_tracker/index.html"))
             .unwrap();
     assert!(page.contains("hiking"));
-    assert!(config.site_dir.join("current/plugins/tags/hiking/index.html").is_file());
+    assert!(config.site_dir.join("current/plugins/tags/p1/hiking.html").is_file());
 }
 
 /// Site-wide pages are memoised by the digest of what they show: after one plugin changes,
@@ -196,7 +198,7 @@ fn listing_pages_without_the_changed_plugin_are_kept() {
     let (mut kept, mut rerendered) = (0, 0);
     for entry in walkdir::WalkDir::new(new.join("plugins/tags")) {
         let entry = entry.unwrap();
-        if entry.file_name() != "index.html" {
+        if entry.path().extension().is_none_or(|e| e != "html") {
             continue;
         }
         let rel = entry.path().strip_prefix(&new).unwrap();

@@ -108,7 +108,9 @@ pub fn site_feeds(catalog: &Catalog, base_url: &str) -> Vec<(String, Vec<u8>)> {
             .collect();
         let path = format!("/plugins/tags/{slug}/feed.xml");
         let title = format!("QGIS plugins tagged {name}");
-        out.push((path[1..].to_owned(), atom(base_url, &path, &title, &entries)));
+        // Tag pages and feeds live flat under `plugins/tags/` (see listings::ListArgs::named).
+        let file = format!("plugins/tags/feed/{slug}.xml");
+        out.push((file, atom(base_url, &path, &title, &entries)));
     }
     out
 }

@@ -236,12 +236,38 @@ struct ListArgs<'a> {
     feed_url: Option<&'a str>,
     /// Whether the alternative orders are offered (main lists only).
     with_sorts: bool,
+    /// For the thousands of tag, author and user lists: the kind's directory and the name.
+    /// Their pages are files `<kind>/p<N>/<name>.html` rather than a directory per name
+    /// (nginx maps `/plugins/tags/<name>/` to them), so a release holds few directories.
+    named: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> ListArgs<'a> {
-    /// A list by name only, without alternative orders (tags, authors, users).
-    fn by_name(dir: &'a str, title: &'a str, feed_url: Option<&'a str>) -> Self {
-        Self { dir, title, intro: "", default: Order::Name, feed_url, with_sorts: false }
+    /// A list by name only, without alternative orders (tags, authors, users): its URL is
+    /// `/<kind>/<name>/`.
+    fn by_name(kind: &'a str, name: &'a str, url_dir: &'a str, title: &'a str) -> Self {
+        Self {
+            dir: url_dir,
+            title,
+            intro: "",
+            default: Order::Name,
+            feed_url: None,
+            with_sorts: false,
+            named: Some((kind, name)),
+        }
+    }
+
+    /// The file of page `page` in order `key`: `<dir>[/sort/<key>]/index.html` or
+    /// `.../page-<N>.html` (nginx maps `/page/<N>/` and `?page=<N>` to it).
+    fn page_file(&self, key: Option<&str>, page: usize) -> String {
+        if let Some((kind, name)) = self.named {
+            return format!("{kind}/p{page}/{name}.html");
+        }
+        let dir = match key {
+            None => self.dir.to_owned(),
+            Some(k) => format!("{}/sort/{k}", self.dir),
+        };
+        if page == 1 { format!("{dir}/index.html") } else { format!("{dir}/page-{page}.html") }
     }
 }
 
@@ -279,7 +305,7 @@ fn render_list(
                 &list[((page - 1) * PAGE_SIZE).min(list.len())..(page * PAGE_SIZE).min(list.len())];
             let page_url =
                 |n: usize| if n == 1 { prefix.clone() } else { format!("{prefix}page/{n}/") };
-            let path = format!("{}index.html", page_url(page).trim_start_matches('/'));
+            let path = args.page_file(key, page);
             // Everything the context below is made of.
             let digest = crate::model::fingerprint(&(
                 "list.html",
@@ -398,6 +424,7 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Pages> {
                 default: spec.order,
                 feed_url,
                 with_sorts: true,
+                named: None,
             };
             let mut pages = Vec::new();
             render_list(input, &cards, &mut pages, &args, &list)?;
@@ -424,7 +451,10 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Pages> {
             let title = format!("Plugins tagged with: {name}");
             let feed_url = format!("/plugins/tags/{slug}/feed.xml");
             let dir = format!("plugins/tags/{slug}");
-            let args = ListArgs::by_name(&dir, &title, Some(&feed_url));
+            let args = ListArgs {
+                feed_url: Some(&feed_url),
+                ..ListArgs::by_name("plugins/tags", slug, &dir, &title)
+            };
             let mut pages = Vec::new();
             render_list(input, &cards, &mut pages, &args, list)?;
             Ok(pages)
@@ -486,7 +516,8 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Pages> {
                     let url = format!("/plugins/{kind}/{}/", percent_encode(&seg));
                     let heading = format!("{title} {name}");
                     let dir = format!("plugins/{kind}/{seg}");
-                    let args = ListArgs::by_name(&dir, &heading, None);
+                    let kind_dir = format!("plugins/{kind}");
+                    let args = ListArgs::by_name(&kind_dir, &seg, &dir, &heading);
                     let mut pages = Vec::new();
                     render_list(input, &cards, &mut pages, &args, list)?;
                     Ok((Person { name: name.clone(), url, count: list.len() }, pages))

@@ -278,25 +278,15 @@ fn render_plugin_tree(
     }
     tree.insert("feed.xml".into(), Content::Bytes(feeds::plugin_feed(p, input.base_url)));
     for v in &p.versions {
-        let dir = format!("version/{}", v.version);
         tree.insert(
-            format!("{dir}/json"),
+            version_file(v, "json"),
             Content::Bytes(json::version_json(p, v, input.base_url)),
         );
-        tree.insert(
-            format!("{dir}/{}", zip_file_name(p, v)),
-            Content::File(input.data_dir.join(&v.package_path)),
-        );
+        tree.insert(zip_file_name(p, v), Content::File(input.data_dir.join(&v.package_path)));
     }
     if let Some(latest) = p.latest() {
-        tree.insert(
-            "latest/json".into(),
-            Content::Same(format!("version/{}/json", latest.version)),
-        );
-        tree.insert(
-            "latest/index.html".into(),
-            Content::Same(format!("version/{}/index.html", latest.version)),
-        );
+        tree.insert("latest.json".into(), Content::Same(version_file(latest, "json")));
+        tree.insert("latest.html".into(), Content::Same(version_file(latest, "html")));
     }
     if let Some(icon) = &p.icon {
         let path = icon_path(p, icon);
@@ -307,10 +297,10 @@ fn render_plugin_tree(
     let selections = [false, true]
         .into_iter()
         .flat_map(|stable_only| {
-            let dir = if stable_only { "xml/stable_only" } else { "xml" };
+            let prefix = if stable_only { "xml-stable_only-" } else { "xml-" };
             package_documents(p, versions, named, stable_only)
                 .into_iter()
-                .map(move |(name, ids)| (format!("{dir}/{name}"), ids))
+                .map(move |(name, ids)| (format!("{prefix}{name}"), ids))
         })
         .collect();
     add_documents(&mut tree, entries, selections);
@@ -366,6 +356,13 @@ fn package_documents(
         }
     }
     out
+}
+
+/// A version's page (`html`) or JSON (`json`) in its plugin's tree: `version-<v>.<ext>`,
+/// served for `/plugins/<pkg>/version/<v>/` and `.../json` (nginx). Trees are flat: a
+/// directory per version would cost the file system far more than its two files.
+pub fn version_file(v: &crate::model::Version, ext: &str) -> String {
+    format!("version-{}.{ext}", v.version)
 }
 
 /// `<pkg>.<version>.zip`: the name QGIS derives the plugin id from (text before the first dot).

@@ -199,7 +199,7 @@ pub fn render_plugin_pages(input: &RenderInput<'_>, p: &Plugin) -> Result<Vec<(S
     for v in &p.versions {
         ctx.insert("version", &version_view(p, v));
         out.push((
-            format!("version/{}/index.html", v.version),
+            crate::render::version_file(v, "html"),
             render(input, "version.html", &ctx)?,
         ));
     }

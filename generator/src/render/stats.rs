@@ -77,7 +77,7 @@ struct VersionRow<'a> {
     url: String,
 }
 
-/// `stats/index.html` and `stats/json` of a plugin's tree.
+/// `stats.html` and `stats.json` of a plugin's tree (`/plugins/<pkg>/stats/`, `.../json`).
 pub fn plugin_stats(input: &RenderInput<'_>, p: &Plugin) -> Result<Vec<(String, Vec<u8>)>> {
     let days = window(p, input.now);
     let last_30: i64 = days.iter().rev().take(30).map(|d| d.1).sum();
@@ -114,7 +114,7 @@ pub fn plugin_stats(input: &RenderInput<'_>, p: &Plugin) -> Result<Vec<(String, 
     });
     let mut json = serde_json::to_vec_pretty(&doc)?;
     json.push(b'\n');
-    Ok(vec![("stats/index.html".into(), html), ("stats/json".into(), json)])
+    Ok(vec![("stats.html".into(), html), ("stats.json".into(), json)])
 }
 
 #[derive(Serialize)]
