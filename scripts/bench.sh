@@ -131,6 +131,9 @@ if [ -n "${pkg:-}" ] && [ -n "$token" ]; then
         t1=$(now)
         live+=("$(ms "$t0" "$t1")")
         curl -fs -X POST "$base/api/v1/plugins/$pkg/versions/$ver/unapprove" -H "Authorization: Bearer $token" >/dev/null
+        # The next approval starts from an idle service: the unapproval's build (and its
+        # collection of old releases) has finished.
+        until curl -fs "http://127.0.0.1:$uport/healthz" | grep -q '"building":false'; do :; done
     done
 else
     say "no unapproved stable version for 3.34 found (or no sqlite3 / token): approval latency skipped"

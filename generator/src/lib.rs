@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod fsutil;
+pub mod gzchunks;
 pub mod model;
 pub mod names;
 pub mod publish;
@@ -66,7 +67,8 @@ pub fn build_live(config: &Config, templates: &templates::Templates) -> Result<B
         published: &published.files,
     };
     // Nothing changed since the published build: render nothing, write nothing.
-    let fingerprint = render::site_fingerprint(&input);
+    let tree_keys = render::tree_keys(&input);
+    let fingerprint = render::site_fingerprint(&input, &tree_keys);
     if published.fingerprint.as_deref() == Some(fingerprint.as_str()) {
         let t2 = Instant::now();
         let release = publish::current_release(&config.site_dir)?
@@ -81,7 +83,7 @@ pub fn build_live(config: &Config, templates: &templates::Templates) -> Result<B
             publish: publish::PublishReport { release, ..Default::default() },
         });
     }
-    let renderer = render::Renderer::new(&input);
+    let renderer = render::Renderer::new(&input, tree_keys);
     let plan = renderer.plan()?;
     let t2 = Instant::now();
     let publish = publish::publish(&plan, &config.site_dir, &renderer, &lock)?;

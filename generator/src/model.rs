@@ -150,6 +150,20 @@ impl Serialize for Icon {
 
 /// A stable digest of a value's serialized form: equal digests mean equal rendering inputs.
 pub fn fingerprint<T: Serialize + ?Sized>(parts: &T) -> String {
-    let bytes = serde_json::to_vec(parts).unwrap_or_default();
-    crate::fsutil::sha256_hex(&bytes)[..32].to_owned()
+    use sha2::Digest;
+    // Streamed into the hash: a plugin serializes to hundreds of KB, a catalog to far more.
+    struct Hasher(sha2::Sha256);
+    impl std::io::Write for Hasher {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = Hasher(sha2::Sha256::new());
+    // Serializing these types cannot fail, and the hasher never does.
+    let _ = serde_json::to_writer(std::io::BufWriter::with_capacity(64 * 1024, &mut h), parts);
+    hex::encode(h.0.finalize())[..32].to_owned()
 }

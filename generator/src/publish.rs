@@ -27,6 +27,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil::{self, sha256_hex};
+use crate::gzchunks::{ChunkIndex, gzip_chunked};
 use crate::render::{Content, Plan, TreeSource};
 
 /// What a publish did.
@@ -42,13 +43,24 @@ pub struct PublishReport {
     pub trees_reused: usize,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Manifest {
     /// The plan's fingerprint: equal means nothing to render or write.
     #[serde(default)]
     fingerprint: String,
     files: BTreeMap<String, String>,
     trees: BTreeMap<String, String>,
+    /// Chunk index of each large document's .gz (`gzchunks`), so the next build copies the
+    /// compressed bytes of unchanged chunks. Derived from `files`: not part of equality.
+    #[serde(default)]
+    gz_chunks: BTreeMap<String, ChunkIndex>,
+}
+
+impl PartialEq for Manifest {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.fingerprint, &self.files, &self.trees)
+            == (&other.fingerprint, &other.files, &other.trees)
+    }
 }
 
 const MANIFEST: &str = ".manifest.json";
@@ -82,14 +94,15 @@ fn wants_gzip(path: &str, len: usize, in_tree: bool) -> bool {
     compressible(path, in_tree) && (len > 256 || path.ends_with(".xml"))
 }
 
-/// Above this size a document is compressed at a faster level: the site-wide plugins.xml
-/// files (4 MB at 2,500 plugins) are recompressed on every approval, and level 3 takes
-/// about half the time of 6 for ~12% more bytes.
+/// Above this size a document (the site-wide plugins.xml files, 4 MB at 2,500 plugins,
+/// changed on every approval) is compressed in chunks (`gzchunks`): unchanged chunks are
+/// copied from the previous .gz, new ones compressed at a faster level (half the time of 6
+/// for ~12% more bytes; a cold build compresses them all).
 const FAST_GZIP_ABOVE: usize = 1 << 20;
+const FAST_GZIP_LEVEL: u32 = 3;
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let level = if bytes.len() > FAST_GZIP_ABOVE { 3 } else { 6 };
-    let mut enc = GzEncoder::new(Vec::with_capacity(bytes.len() / 4), Compression::new(level));
+    let mut enc = GzEncoder::new(Vec::with_capacity(bytes.len() / 4), Compression::new(6));
     // Writing into a Vec cannot fail.
     let _ = enc.write_all(bytes);
     enc.finish().unwrap_or_default()
@@ -168,10 +181,11 @@ pub fn publish(
             );
         }
     }
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         fingerprint: plan.fingerprint.clone(),
         files: file_hashes,
         trees: plan.trees.clone(),
+        gz_chunks: BTreeMap::new(),
     };
     if let Some(dir) = &current
         && manifest == previous
@@ -216,7 +230,7 @@ pub fn publish(
                 fs::remove_dir_all(&tmp)
                     .with_context(|| format!("failed to clear `{}`", tmp.display()))?;
             }
-            let ((written, _linked), bytes) =
+            let (written, _linked, bytes, _) =
                 write_files(&tmp, &files, None, &BTreeMap::new(), true, sync_each)?;
             fs::rename(&tmp, &final_dir)
                 .with_context(|| format!("failed to rename `{}`", final_dir.display()))?;
@@ -243,9 +257,10 @@ pub fn publish(
     if tmp.exists() {
         fs::remove_dir_all(&tmp).with_context(|| format!("failed to clear `{}`", tmp.display()))?;
     }
-    let reuse = current.as_ref().map(|dir| (dir.as_path(), &previous.files));
-    let ((written, linked), bytes) =
+    let reuse = current.as_ref().map(|dir| Reuse { dir, previous: &previous });
+    let (written, linked, bytes, gz_chunks) =
         write_files(&tmp, &plan.root, reuse, &manifest.files, false, sync_each)?;
+    manifest.gz_chunks = gz_chunks;
     report.files_written += written;
     report.files_linked += linked;
     report.bytes_written += bytes;
@@ -352,16 +367,28 @@ fn content_hash(files: &BTreeMap<String, Content>, c: &Content) -> String {
     }
 }
 
+/// The previous release, whose unchanged files are linked and whose large .gz files lend
+/// their unchanged chunks.
+#[derive(Clone, Copy)]
+struct Reuse<'a> {
+    dir: &'a Path,
+    previous: &'a Manifest,
+}
+
+/// What writing one file did: written (else linked), bytes written, its .gz chunk index.
+type Written = (bool, u64, Option<ChunkIndex>);
+
 /// Writes `files` under `dir`. With `reuse`, files whose hash equals the previous
-/// release's are hard-linked from it (with their `.gz`). Returns ((written, linked), bytes).
+/// release's are hard-linked from it (with their `.gz`). Returns (written, linked, bytes,
+/// the chunk index of every large .gz now under `dir`).
 fn write_files(
     dir: &Path,
     files: &BTreeMap<String, Content>,
-    reuse: Option<(&Path, &BTreeMap<String, String>)>,
+    reuse: Option<Reuse<'_>>,
     hashes: &BTreeMap<String, String>,
     in_tree: bool,
     sync: bool,
-) -> Result<((usize, usize), u64)> {
+) -> Result<(usize, usize, u64, BTreeMap<String, ChunkIndex>)> {
     fs::create_dir_all(dir).with_context(|| format!("failed to create `{}`", dir.display()))?;
     let mut dirs: Vec<PathBuf> =
         files.keys().filter_map(|p| dir.join(p).parent().map(Path::to_path_buf)).collect();
@@ -370,65 +397,24 @@ fn write_files(
     for d in &dirs {
         fs::create_dir_all(d).with_context(|| format!("failed to create `{}`", d.display()))?;
     }
-    let results: Vec<Result<(bool, u64)>> = files
+    let results: Vec<(&String, Result<Written>)> = files
         .par_iter()
         .filter(|(_, c)| !matches!(c, Content::Same(_)))
-        .map(|(path, content)| {
-            let dest = dir.join(path);
-            if let Some((prev_dir, prev)) = reuse
-                && let (Some(old), Some(new)) = (prev.get(path), hashes.get(path))
-                && old == new
-            {
-                let src = prev_dir.join(path);
-                if src.is_file() {
-                    fsutil::link_or_copy(&src, &dest)?;
-                    let gz = gz_path(&src);
-                    if gz.is_file() {
-                        fsutil::link_or_copy(&gz, &gz_path(&dest))?;
-                    }
-                    return Ok((false, 0));
-                }
-            }
-            // The bytes to write, if this content has any of its own.
-            let made;
-            let bytes: &[u8] = match content {
-                Content::Bytes(b) | Content::Memo { bytes: Some(b), .. } => b,
-                Content::Deferred { make, .. } => {
-                    made = make();
-                    &made
-                }
-                Content::Memo { bytes: None, .. } => bail!(
-                    "`{path}` was to be kept from the current release, which no longer has it; \
-                     build again"
-                ),
-                Content::File(src) => {
-                    fsutil::link_or_copy(src, &dest).with_context(|| {
-                        format!("stored package `{}` is missing", src.display())
-                    })?;
-                    return Ok((false, 0));
-                }
-                Content::Same(_) => return Ok((false, 0)),
-            };
-            write_new(&dest, bytes, sync)?;
-            let mut n = bytes.len() as u64;
-            // Every plugins.xml gets its .gz (nginx gzip_static); other text only when it pays.
-            if wants_gzip(path, bytes.len(), in_tree) {
-                let gz = gzip(bytes);
-                n += gz.len() as u64;
-                write_new(&gz_path(&dest), &gz, sync)?;
-            }
-            Ok((true, n))
-        })
+        .map(|(path, content)| (path, write_one(dir, path, content, reuse, hashes, in_tree, sync)))
         .collect();
     let (mut written, mut linked, mut bytes) = (0, 0, 0);
-    for r in results {
-        let (w, b) = r?;
+    let mut gz_chunks = BTreeMap::new();
+    for (path, r) in results {
+        let (w, b, index) = r?;
         if w {
             written += 1;
         } else {
             linked += 1;
         }
         bytes += b;
+        if let Some(index) = index {
+            gz_chunks.insert(path.clone(), index);
+        }
     }
     // Aliases last: their targets exist now.
     for (path, content) in files {
@@ -440,6 +426,9 @@ fn write_files(
             if gz.is_file() {
                 fsutil::link_or_copy(&gz, &gz_path(&dest))?;
             }
+            if let Some(index) = gz_chunks.get(target).cloned() {
+                gz_chunks.insert(path.clone(), index);
+            }
             linked += 1;
         }
     }
@@ -448,7 +437,88 @@ fn write_files(
         dirs.push(dir.to_path_buf());
         fsutil::sync_dirs(&dirs)?;
     }
-    Ok(((written, linked), bytes))
+    Ok((written, linked, bytes, gz_chunks))
+}
+
+/// Writes (or links from the previous release) one file of `write_files`.
+fn write_one(
+    dir: &Path,
+    path: &str,
+    content: &Content,
+    reuse: Option<Reuse<'_>>,
+    hashes: &BTreeMap<String, String>,
+    in_tree: bool,
+    sync: bool,
+) -> Result<Written> {
+    let dest = dir.join(path);
+    if let Some(Reuse { dir: prev_dir, previous }) = reuse
+        && let (Some(old), Some(new)) = (previous.files.get(path), hashes.get(path))
+        && old == new
+    {
+        // Linked without looking first (thousands of files on every build): a file
+        // the previous release lacks is written below, a missing .gz is not needed.
+        let src = prev_dir.join(path);
+        match fs::hard_link(&src, &dest) {
+            Ok(()) => {
+                match fs::hard_link(gz_path(&src), gz_path(&dest)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(e)
+                            .with_context(|| format!("failed to link `{}.gz`", dest.display()));
+                    }
+                    _ => {}
+                }
+                return Ok((false, 0, previous.gz_chunks.get(path).cloned()));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("failed to link `{}`", dest.display()));
+            }
+        }
+    }
+    // The bytes to write, if this content has any of its own.
+    let made;
+    let bytes: &[u8] = match content {
+        Content::Bytes(b) | Content::Memo { bytes: Some(b), .. } => b,
+        Content::Deferred { make, .. } => {
+            made = make();
+            &made
+        }
+        Content::Memo { bytes: None, .. } => bail!(
+            "`{path}` was to be kept from the current release, which no longer has it; \
+                     build again"
+        ),
+        Content::File(src) => {
+            fsutil::link_or_copy(src, &dest)
+                .with_context(|| format!("stored package `{}` is missing", src.display()))?;
+            return Ok((false, 0, None));
+        }
+        Content::Same(_) => return Ok((false, 0, None)),
+    };
+    write_new(&dest, bytes, sync)?;
+    let mut n = bytes.len() as u64;
+    let mut index = None;
+    // Every plugins.xml gets its .gz (nginx gzip_static); other text only when it pays.
+    if wants_gzip(path, bytes.len(), in_tree) {
+        let gz = if bytes.len() > FAST_GZIP_ABOVE {
+            // A large document: unchanged chunks are copied from the previous .gz.
+            let prev = reuse.and_then(|r| {
+                let idx = r.previous.gz_chunks.get(path)?;
+                Some((fs::read(gz_path(&r.dir.join(path))).ok()?, idx))
+            });
+            let (gz, idx, _reused) = gzip_chunked(
+                bytes,
+                prev.as_ref().map(|(gz, idx)| (gz.as_slice(), *idx)),
+                FAST_GZIP_LEVEL,
+            );
+            index = Some(idx);
+            gz
+        } else {
+            gzip(bytes)
+        };
+        n += gz.len() as u64;
+        write_new(&gz_path(&dest), &gz, sync)?;
+    }
+    Ok((true, n, index))
 }
 
 fn gz_path(p: &Path) -> PathBuf {

@@ -169,3 +169,58 @@ fn a_plugin_tree_may_not_shadow_a_site_wide_page() {
     let err = go(&p, dir.path()).unwrap_err();
     assert!(format!("{err:#}").contains("collides"));
 }
+
+/// A large plugins.xml gets a chunked .gz: after one entry changes, the new .gz holds the new
+/// document and most of its chunks were copied from the previous one (same bytes, found
+/// through the index the manifest keeps).
+#[test]
+fn large_documents_reuse_unchanged_gzip_chunks() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path();
+    let doc = |changed: &str| {
+        let mut s = String::from("<?xml version=\"1.0\"?>\n<plugins>\n");
+        for i in 0..3000 {
+            let about =
+                if i == 1500 { changed.to_owned() } else { format!("about {i} {}", i * 7919) };
+            s.push_str(&format!(
+                "<pyqgis_plugin name=\"p{i}\" version=\"1.{i}\">\n<about>{about}</about>\n{}\n</pyqgis_plugin>\n",
+                "text ".repeat(60 + i % 50)
+            ));
+        }
+        s.push_str("</plugins>\n");
+        s
+    };
+    let gunzip = |rel: &str| {
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(fs::File::open(site.join("current").join(rel)).unwrap())
+            .read_to_string(&mut out)
+            .unwrap();
+        out
+    };
+    let (a, b) = (doc("first"), doc("second"));
+    assert!(a.len() > FAST_GZIP_ABOVE);
+    go(&plan(&[("plugins/xml/3.34.xml", &a)], &[]), site).unwrap();
+    assert_eq!(gunzip("plugins/xml/3.34.xml.gz"), a);
+    let first_gz = fs::read(site.join("current/plugins/xml/3.34.xml.gz")).unwrap();
+    let first = read_manifest(&current_release(site).unwrap().unwrap()).unwrap();
+    let chunks = &first.gz_chunks["plugins/xml/3.34.xml"].chunks;
+    assert!(chunks.len() > 10, "{} chunks", chunks.len());
+
+    go(&plan(&[("plugins/xml/3.34.xml", &b)], &[]), site).unwrap();
+    assert_eq!(gunzip("plugins/xml/3.34.xml.gz"), b);
+    let second_gz = fs::read(site.join("current/plugins/xml/3.34.xml.gz")).unwrap();
+    let second = read_manifest(&current_release(site).unwrap().unwrap()).unwrap();
+    let copied = second.gz_chunks["plugins/xml/3.34.xml"]
+        .chunks
+        .iter()
+        .filter(|c| {
+            chunks.iter().any(|o| {
+                o.hash == c.hash
+                    && first_gz[o.offset as usize..(o.offset + o.len) as usize]
+                        == second_gz[c.offset as usize..(c.offset + c.len) as usize]
+            })
+        })
+        .count();
+    assert!(copied + 2 >= chunks.len(), "only {copied} of {} chunks kept", chunks.len());
+}

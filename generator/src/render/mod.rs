@@ -100,8 +100,7 @@ pub fn tree_key(input: &RenderInput<'_>, p: &Plugin) -> String {
 
 /// The digest of the whole site: when it equals the published one, there is nothing to do.
 /// The clock enters at day precision (the "new" and "updated" windows move daily).
-pub fn site_fingerprint(input: &RenderInput<'_>) -> String {
-    let trees: Vec<String> = input.catalog.plugins.par_iter().map(|p| tree_key(input, p)).collect();
+pub fn site_fingerprint(input: &RenderInput<'_>, trees: &[String]) -> String {
     crate::model::fingerprint(&(
         TREE_FORMAT,
         &input.templates.fingerprint,
@@ -112,8 +111,14 @@ pub fn site_fingerprint(input: &RenderInput<'_>) -> String {
     ))
 }
 
+/// Every plugin's tree key, in catalog order (computed once per build: it serializes and
+/// hashes the whole catalog).
+pub fn tree_keys(input: &RenderInput<'_>) -> Vec<String> {
+    input.catalog.plugins.par_iter().map(|p| tree_key(input, p)).collect()
+}
+
 /// Bump when the generator's own output format changes, so old trees are not reused.
-const TREE_FORMAT: u32 = 1;
+const TREE_FORMAT: u32 = 2;
 
 /// Renders a site: `plan` gives the site-wide files and the tree keys, `render_tree`
 /// (through `TreeSource`) a plugin's files.
@@ -124,10 +129,13 @@ pub struct Renderer<'a> {
     versions: Vec<QgisVersion>,
     requests: Vec<(String, QgisVersion)>,
     by_mount: HashMap<String, &'a Plugin>,
+    /// `tree_keys(input)`.
+    tree_keys: Vec<String>,
 }
 
 impl<'a> Renderer<'a> {
-    pub fn new(input: &'a RenderInput<'a>) -> Self {
+    /// `tree_keys` are `tree_keys(input)`, which the caller has already computed.
+    pub fn new(input: &'a RenderInput<'a>, tree_keys: Vec<String>) -> Self {
         let catalog = input.catalog;
         let versions = xml::expand_versions(&catalog.settings.qgis_versions);
         Self {
@@ -140,6 +148,7 @@ impl<'a> Renderer<'a> {
                 .iter()
                 .map(|p| (format!("plugins/{}", p.package), p))
                 .collect(),
+            tree_keys,
         }
     }
 
@@ -147,7 +156,8 @@ impl<'a> Renderer<'a> {
     pub fn plan(&self) -> Result<Plan> {
         let input = self.input;
         let catalog = input.catalog;
-        let mut plan = Plan { fingerprint: site_fingerprint(input), ..Plan::default() };
+        let mut plan =
+            Plan { fingerprint: site_fingerprint(input, &self.tree_keys), ..Plan::default() };
         // Site-wide plugins.xml, deferred: identical selections are emitted once and aliased.
         let selections: Vec<(String, Vec<i64>)> = self
             .requests
@@ -200,8 +210,9 @@ impl<'a> Renderer<'a> {
         }
         plan.trees = catalog
             .plugins
-            .par_iter()
-            .map(|p| (format!("plugins/{}", p.package), tree_key(input, p)))
+            .iter()
+            .zip(&self.tree_keys)
+            .map(|(p, key)| (format!("plugins/{}", p.package), key.clone()))
             .collect();
         Ok(plan)
     }

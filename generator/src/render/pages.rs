@@ -198,10 +198,7 @@ pub fn render_plugin_pages(input: &RenderInput<'_>, p: &Plugin) -> Result<Vec<(S
     );
     for v in &p.versions {
         ctx.insert("version", &version_view(p, v));
-        out.push((
-            crate::render::version_file(v, "html"),
-            render(input, "version.html", &ctx)?,
-        ));
+        out.push((crate::render::version_file(v, "html"), render(input, "version.html", &ctx)?));
     }
     Ok(out)
 }
