@@ -11,7 +11,7 @@ pub mod search;
 pub mod stats;
 pub mod xml;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -124,7 +124,10 @@ const TREE_FORMAT: u32 = 2;
 /// (through `TreeSource`) a plugin's files.
 pub struct Renderer<'a> {
     input: &'a RenderInput<'a>,
+    /// The entries of the site-wide documents (plugin trees render their own).
     entries: Arc<xml::Entries>,
+    /// Every site-wide plugins.xml path with the versions it lists.
+    selections: Vec<(String, Vec<i64>)>,
     /// Every expanded QGIS version, ascending.
     versions: Vec<QgisVersion>,
     requests: Vec<(String, QgisVersion)>,
@@ -138,10 +141,17 @@ impl<'a> Renderer<'a> {
     pub fn new(input: &'a RenderInput<'a>, tree_keys: Vec<String>) -> Self {
         let catalog = input.catalog;
         let versions = xml::expand_versions(&catalog.settings.qgis_versions);
+        let requests = xml_requests(&versions, &catalog.settings.labels);
+        let selections = site_selections(catalog, &versions, &requests);
+        let listed: HashSet<i64> =
+            selections.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
         Self {
             input,
-            entries: Arc::new(xml::Entries::new(catalog, input.base_url)),
-            requests: xml_requests(&versions, &catalog.settings.labels),
+            entries: Arc::new(xml::Entries::where_id(catalog, input.base_url, |id| {
+                listed.contains(&id)
+            })),
+            selections,
+            requests,
             versions,
             by_mount: catalog
                 .plugins
@@ -159,29 +169,7 @@ impl<'a> Renderer<'a> {
         let mut plan =
             Plan { fingerprint: site_fingerprint(input, &self.tree_keys), ..Plan::default() };
         // Site-wide plugins.xml, deferred: identical selections are emitted once and aliased.
-        let selections: Vec<(String, Vec<i64>)> = self
-            .requests
-            .par_iter()
-            .flat_map_iter(|(name, q)| {
-                [false, true].map(|stable_only| {
-                    let dir = if stable_only { "plugins/xml/stable_only" } else { "plugins/xml" };
-                    (format!("{dir}/{name}.xml"), xml::select_catalog(catalog, *q, stable_only))
-                })
-            })
-            .collect();
-        let decades: Vec<(String, Vec<i64>)> = decade_starts(&self.versions)
-            .flat_map(|(head, q)| {
-                [false, true].map(|stable_only| {
-                    let dir = if stable_only { "plugins/xml/stable_only" } else { "plugins/xml" };
-                    (format!("{dir}/d-{head}x.xml"), xml::select_catalog(catalog, q, stable_only))
-                })
-            })
-            .collect();
-        add_documents(
-            &mut plan.root,
-            &self.entries,
-            selections.into_iter().chain(decades).collect(),
-        );
+        add_documents(&mut plan.root, &self.entries, self.selections.clone());
         let empty = xml::render_empty().into_bytes();
         plan.root.insert("plugins/xml/empty.xml".into(), Content::Bytes(empty));
         // "This name is known, the plugin has nothing for it": where a package's lookup ends
@@ -222,7 +210,7 @@ impl TreeSource for Renderer<'_> {
     fn render_tree(&self, mount: &str) -> Result<BTreeMap<String, Content>> {
         let p =
             self.by_mount.get(mount).ok_or_else(|| anyhow::anyhow!("no plugin at `{mount}`"))?;
-        render_plugin_tree(self.input, p, &self.entries, &self.versions, &self.requests)
+        render_plugin_tree(self.input, p, &self.versions, &self.requests)
     }
 }
 
@@ -251,6 +239,27 @@ pub fn xml_requests(
     out
 }
 
+/// Every site-wide plugins.xml path (`plugins/xml/[stable_only/]<name>.xml` for each
+/// requested version or label, and each decade's `d-<decade>x.xml`) with what it lists.
+fn site_selections(
+    catalog: &crate::model::Catalog,
+    versions: &[QgisVersion],
+    requests: &[(String, QgisVersion)],
+) -> Vec<(String, Vec<i64>)> {
+    let decades: Vec<(String, QgisVersion)> =
+        decade_starts(versions).map(|(head, q)| (format!("d-{head}x"), q)).collect();
+    requests
+        .par_iter()
+        .chain(decades.par_iter())
+        .flat_map_iter(|(name, q)| {
+            [false, true].map(|stable_only| {
+                let dir = if stable_only { "plugins/xml/stable_only" } else { "plugins/xml" };
+                (format!("{dir}/{name}.xml"), xml::select_catalog(catalog, *q, stable_only))
+            })
+        })
+        .collect()
+}
+
 /// Adds plugins.xml documents given by their selections; the first path of each distinct
 /// selection gets a deferred document, the others an alias to it.
 fn add_documents(
@@ -275,7 +284,6 @@ fn add_documents(
 fn render_plugin_tree(
     input: &RenderInput<'_>,
     p: &Plugin,
-    entries: &Arc<xml::Entries>,
     versions: &[QgisVersion],
     requests: &[(String, QgisVersion)],
 ) -> Result<BTreeMap<String, Content>> {
@@ -314,7 +322,7 @@ fn render_plugin_tree(
                 .map(move |(name, ids)| (format!("{prefix}{name}"), ids))
         })
         .collect();
-    add_documents(&mut tree, entries, selections);
+    add_documents(&mut tree, &Arc::new(xml::Entries::for_plugin(p, input.base_url)), selections);
     Ok(tree)
 }
 
