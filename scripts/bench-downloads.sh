@@ -50,10 +50,12 @@ export PLUGINS_DATA_DIR="$work/data" PLUGINS_SITE_DIR="$work/site"
 export PLUGINS_TEMPLATES_DIR="$root/templates" PLUGINS_BASE_URL="http://127.0.0.1:$port"
 "$gen" demo --data "$PLUGINS_DATA_DIR" >/dev/null 2>&1
 "$gen" build >/dev/null 2>&1
-zip_file="$(cd "$PLUGINS_SITE_DIR/current" && find -L plugins -path '*/version/*' -name '*.zip' | sort | head -1)"
+zip_file="$(cd "$PLUGINS_SITE_DIR/current" && find -L plugins -mindepth 2 -maxdepth 2 -name '*.zip' | sort | head -1)"
 [ -n "$zip_file" ] || { say "the demo site has no zip"; exit 1; }
-# plugins/<pkg>/version/<v>/<pkg>.<v>.zip -> its download URL
-url="$PLUGINS_BASE_URL/$(dirname "$zip_file")/download/"
+# plugins/<pkg>/<pkg>.<v>.zip (flat tree) -> /plugins/<pkg>/version/<v>/download/
+pkg="$(basename "$(dirname "$zip_file")")"
+ver="$(basename "$zip_file" .zip)"; ver="${ver#"$pkg".}"
+url="$PLUGINS_BASE_URL/plugins/$pkg/version/$ver/download/"
 size=$(stat -L -c %s "$PLUGINS_SITE_DIR/current/$zip_file")
 
 # Counting on: the configuration as shipped. Off: no log line in the download location.

@@ -84,11 +84,12 @@ fn setup() -> Result<Fixture> {
     });
 
     let mut zips = Vec::new();
-    for f in site.files_ending_with(".zip") {
-        // plugins/<pkg>/version/<v>/<pkg>.<v>.zip
-        let parts: Vec<&str> = f.split('/').collect();
-        if let ["plugins", pkg, "version", ver, _] = parts[..] {
-            zips.push((pkg.to_owned(), ver.to_owned(), site.file(&f)));
+    for (f, url) in site.public_files() {
+        // A published zip (`plugins/<pkg>/<pkg>.<v>.zip`) is served at its download URL.
+        let parts: Vec<&str> = url.split('/').collect();
+        if let ["", "plugins", pkg, "version", ver, "download", ""] = parts[..] {
+            let ver = support::published::percent_decode(ver);
+            zips.push((pkg.to_owned(), ver, site.file(&f)));
         }
         if zips.len() == 5 {
             break;

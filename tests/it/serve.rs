@@ -9,6 +9,7 @@ use generator::names::QgisVersion;
 use generator::render::xml::expand_versions;
 
 use crate::support::http::{self, Response};
+use crate::support::published::{package_document, percent_encode};
 use crate::support::{self, Nginx, Site, served, xml};
 
 fn get(path: &str) -> Response {
@@ -234,21 +235,28 @@ fn package_name_answers_every_version_from_few_files() {
     }
     asks.push((String::new(), QgisVersion::parse(&expected_stem(None, &versions)).ok()));
     let mut checked = 0;
+    // The package documents of the flat trees, `plugins/<pkg>/xml-[stable_only-]<stem>.xml`.
+    let documents: Vec<String> = site.files_ending_with(".xml");
     for p in &catalog.plugins {
         let pkg = p.package.as_str();
-        let files: usize = ["xml", "xml/stable_only"]
-            .iter()
-            .map(|d| {
-                std::fs::read_dir(site.root().join(format!("plugins/{pkg}/{d}")))
-                    .map(|dir| dir.flatten().filter(|e| e.path().is_file()).count())
-                    .unwrap_or(0)
-            })
-            .sum();
+        let count = |stable_only: bool| {
+            documents
+                .iter()
+                .filter_map(|f| package_document(f))
+                .filter(|(of, s, _)| *of == pkg && *s == stable_only)
+                .count()
+        };
+        let files = count(false) + count(true);
         assert!(
             files < versions.len(),
             "{pkg}: {files} package files for {} versions",
             versions.len()
         );
+        // Each selection that lists something has its documents (else the walk below would
+        // only ever reach the empty one).
+        assert!(count(false) > 0, "{pkg}: no package document");
+        let stable = p.versions.iter().any(|v| !v.experimental);
+        assert_eq!(count(true) > 0, stable, "{pkg}: stable_only documents");
         for stable_only in [false, true] {
             for (ask, answer) in &asks {
                 let q = answer.expect("every request has an answering version");
@@ -273,19 +281,213 @@ fn package_name_answers_every_version_from_few_files() {
     assert!(checked > 2000, "only {checked} requests checked");
 }
 
+/// Every package document of the flat trees (`plugins/<pkg>/xml-[stable_only-]<stem>.xml`,
+/// the files `$xml_prefix` leads to) answers the plugins.xml request that names its stem: a
+/// QGIS version or label (`?qgis=3.34`), the newest (no `qgis`), a major's newest
+/// (`?qgis=<M>.999`, above every minor), a decade's (`?qgis=3.30` for `d-3.3x`, unless 3.30
+/// has a document of its own).
+#[test]
+fn every_package_document_answers_the_request_that_names_it() {
+    let site = &served().site;
+    let files = site.files_ending_with(".xml");
+    let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
+    for file in &files {
+        let Some((pkg, stable_only, stem)) = package_document(file) else { continue };
+        let variant = if stable_only { "xml-stable_only-" } else { "xml-" };
+        let (kind, qgis, answer) = if stem == "newest" {
+            ("newest", None, file.clone())
+        } else if let Some(major) = stem.strip_prefix("major-") {
+            ("major", Some(format!("{major}.999")), file.clone())
+        } else if let Some(decade) = stem.strip_prefix("d-").and_then(|d| d.strip_suffix('x')) {
+            let first = format!("{decade}0");
+            let own = format!("plugins/{pkg}/{variant}{first}.xml");
+            let answer = if site.root().join(&own).is_file() { own } else { file.clone() };
+            ("decade", Some(first), answer)
+        } else if stem.starts_with(|c: char| c.is_ascii_digit()) {
+            ("version", Some(stem.to_owned()), file.clone())
+        } else {
+            ("label", Some(stem.to_owned()), file.clone())
+        };
+        let path = format!(
+            "/plugins/plugins.xml?{}package_name={pkg}{}",
+            qgis.map(|q| format!("qgis={q}&")).unwrap_or_default(),
+            if stable_only { "&stable_only=1" } else { "" }
+        );
+        let r = get(&path);
+        assert_eq!(r.status, 200, "{path}");
+        assert!(r.body == site.file(&answer), "{path}: the body is not {answer}");
+        *kinds.entry(kind).or_default() += 1;
+    }
+    for kind in ["version", "label", "newest", "major", "decade"] {
+        assert!(kinds.get(kind).is_some_and(|n| *n > 0), "no {kind} package document: {kinds:?}");
+    }
+}
+
+/// Every published file with a public URL (`support::published::public_url`: version, stats
+/// and latest pages of the flat trees and their JSON, downloads, list pages `page/N/`, tag,
+/// author and user lists and their pages, tag feeds, every other file at its own path) is
+/// what nginx answers at that URL, with the type of its content; the catalog's versions
+/// (and only they) have their pages, JSON and downloads.
+#[test]
+fn every_published_file_is_served_at_its_public_url() {
+    let s = served();
+    let files = s.site.public_files();
+    assert!(files.len() > 700, "only {} published files with a URL", files.len());
+    let mut problems = Vec::new();
+    let mut kinds: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for (rel, url) in &files {
+        let r = get(url);
+        if r.status != 200 || r.body != s.site.file(rel) {
+            problems.push(format!("{url}: {} and not the body of {rel}", r.status));
+            continue;
+        }
+        let mime = match rel.rsplit('.').next() {
+            _ if rel.ends_with("/json") => "application/json",
+            Some("html") => "text/html",
+            Some("json") => "application/json",
+            Some("xml") => "application/xml",
+            Some("zip") => "application/zip",
+            _ => r.mime(),
+        };
+        if r.mime() != mime {
+            problems.push(format!("{url} ({rel}): Content-Type {} rather than {mime}", r.mime()));
+        }
+        let segs: Vec<&str> = url.split('/').collect();
+        let kind = match segs[..] {
+            ["", "plugins", k @ ("tags" | "author" | "user"), _, ""] => match k {
+                "tags" => "tag list",
+                "author" => "author list",
+                _ => "user list",
+            },
+            ["", "plugins", k @ ("tags" | "author" | "user"), _, "page", _, ""] => match k {
+                "tags" => "tag list page",
+                "author" => "author list page",
+                _ => "user list page",
+            },
+            ["", "plugins", "tags", _, "feed.xml"] => "tag feed",
+            ["", "plugins", _, "version", _, ""] => "version page",
+            ["", "plugins", _, "version", _, "json"] => "version json",
+            ["", "plugins", _, "version", _, "download", ""] => "download",
+            ["", "plugins", _, "stats", ""] => "plugin stats",
+            ["", "plugins", _, "stats", "json"] => "plugin stats json",
+            ["", "plugins", _, "latest", ""] => "latest page",
+            ["", "plugins", _, "latest", "json"] => "latest json",
+            [.., "page", _, ""] => "list page",
+            _ => "other",
+        };
+        kinds.entry(kind).or_default().push(url.clone());
+    }
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    let count = |kind: &str| kinds.get(kind).map_or(0, Vec::len);
+    for kind in [
+        "plugin stats",
+        "plugin stats json",
+        "latest page",
+        "latest json",
+        "tag feed",
+        "tag list",
+        "author list",
+        "user list",
+        "tag list page",
+        "author list page",
+        "user list page",
+        "list page",
+    ] {
+        assert!(count(kind) > 0, "no {kind} published: {:?}", kinds.keys().collect::<Vec<_>>());
+    }
+    // Exactly the catalog's versions, each with its page, JSON and download.
+    let catalog = s.site.catalog();
+    let mut want: Vec<String> = catalog
+        .plugins
+        .iter()
+        .flat_map(|p| {
+            p.versions.iter().map(move |v| {
+                format!("/plugins/{}/version/{}/", p.package, percent_encode(v.version.as_str()))
+            })
+        })
+        .collect();
+    want.sort();
+    for (kind, suffix) in
+        [("version page", ""), ("version json", "json"), ("download", "download/")]
+    {
+        let mut got: Vec<String> = kinds
+            .get(kind)
+            .map(|urls| {
+                urls.iter().map(|u| u.strip_suffix(suffix).unwrap_or(u).to_owned()).collect()
+            })
+            .unwrap_or_default();
+        got.sort();
+        assert_eq!(got, want, "{kind}s");
+    }
+    for kind in ["plugin stats", "plugin stats json", "latest page", "latest json"] {
+        assert_eq!(count(kind), catalog.plugins.len(), "{kind}s");
+    }
+    // One list per tag, author and user of the catalog; page 2 of the paged fixture lists.
+    let tags: std::collections::BTreeSet<&str> =
+        catalog.plugins.iter().flat_map(|p| p.tags.iter().map(|t| t.slug.as_str())).collect();
+    assert_eq!(count("tag list"), tags.len(), "tag lists");
+    assert_eq!(count("tag feed"), tags.len(), "tag feeds");
+    let authors: std::collections::BTreeSet<&str> =
+        catalog.plugins.iter().map(|p| p.author.as_str()).collect();
+    assert_eq!(count("author list"), authors.len(), "author lists");
+    let users: std::collections::BTreeSet<&str> = catalog
+        .plugins
+        .iter()
+        .flat_map(|p| std::iter::once(&p.creator).chain(&p.owners).map(String::as_str))
+        .collect();
+    assert_eq!(count("user list"), users.len(), "user lists");
+    for (kind, name) in [
+        ("tag list page", support::PAGED_TAG_SLUG),
+        ("author list page", support::PAGED_AUTHOR),
+        ("user list page", support::PAGED_USER),
+    ] {
+        let page2 = format!("/{}/page/2/", percent_encode(name));
+        assert!(kinds[kind].iter().any(|u| u.ends_with(&page2)), "no {kind} {page2}");
+    }
+    // /latest/ and its JSON are the latest version's.
+    for p in &catalog.plugins {
+        let latest = p.latest().expect("a version");
+        let base = format!("/plugins/{}/", p.package);
+        let version = format!("{base}version/{}/", percent_encode(latest.version.as_str()));
+        assert!(get(&format!("{base}latest/")).body == get(&version).body, "{base}latest/");
+        assert!(
+            get(&format!("{base}latest/json")).body == get(&format!("{version}json")).body,
+            "{base}latest/json"
+        );
+    }
+}
+
 #[test]
 fn gzip_static_is_served_to_clients_that_accept_gzip() {
     let site = &served().site;
+    let (pkg, ver) = (support::DEV_ONLY_PLUGIN, support::DEV_ONLY_VERSION);
+    let tag = support::PAGED_TAG_SLUG;
     // (path, file, must have a pre-compressed .gz): every site-wide plugins.xml has one;
     // elsewhere nginx may compress on the fly, and serves the .gz where the build made one.
-    for (path, file, pre) in [
+    let plain_cases = [
         ("/plugins/plugins.xml?qgis=3.34", "plugins/xml/3.34.xml", true),
         ("/plugins/plugins.xml?qgis=4.0&stable_only=1", "plugins/xml/stable_only/4.0.xml", true),
         ("/plugins/plugins.xml", "plugins/xml/newest.xml", true),
         ("/plugins/selection_stats/json", "plugins/selection_stats/json", false),
         ("/plugins/plugins.xml?qgis=3.34&package_name=selection_stats", "", false),
         ("/plugins/", "plugins/index.html", false),
-    ] {
+    ]
+    .map(|(p, f, pre)| (p.to_owned(), f.to_owned(), pre, false));
+    // URLs the flat layout maps to files of other names (nginx's try_files, then gzip_static).
+    let flat_cases = [
+        ("/plugins/page/2/".to_owned(), "plugins/page-2.html".to_owned()),
+        ("/plugins/?page=2".to_owned(), "plugins/page-2.html".to_owned()),
+        (format!("/plugins/{pkg}/version/{ver}/"), format!("plugins/{pkg}/version-{ver}.html")),
+        (format!("/plugins/{pkg}/version/{ver}/json"), format!("plugins/{pkg}/version-{ver}.json")),
+        (format!("/plugins/{pkg}/stats/json"), format!("plugins/{pkg}/stats.json")),
+        (format!("/plugins/tags/{tag}/"), format!("plugins/tags/p1/{tag}.html")),
+        (format!("/plugins/tags/{tag}/feed.xml"), format!("plugins/tags/feed/{tag}.xml")),
+    ]
+    .map(|(p, f)| (p, f, false, true));
+    // Flat-layout URLs answered with the .gz of their file.
+    let mut flat_from_gz = 0;
+    for (path, file, pre, flat) in plain_cases.iter().chain(&flat_cases) {
+        let (path, file, pre) = (path.as_str(), file.as_str(), *pre);
         // "": a document the site holds under another name; its identity body is the truth.
         let plain = if file.is_empty() { get(path).body } else { site.file(file) };
         let gz_file = site.root().join(format!("{file}.gz"));
@@ -299,6 +501,7 @@ fn gzip_static_is_served_to_clients_that_accept_gzip() {
                 r.body == site.file(&format!("{file}.gz")),
                 "{path}: not the pre-compressed {file}.gz"
             );
+            flat_from_gz += usize::from(*flat);
         }
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&r.body[..]).read_to_end(&mut out).expect("gunzip");
@@ -308,6 +511,7 @@ fn gzip_static_is_served_to_clients_that_accept_gzip() {
         assert_eq!(r.header("content-encoding"), None, "{path}: gzip without Accept-Encoding");
         assert!(r.body == plain, "{path}: identity body");
     }
+    assert!(flat_from_gz > 0, "no URL of the flat layout was answered from a .gz file");
 }
 
 #[test]
@@ -344,15 +548,23 @@ fn json_is_served_as_application_json() {
     let p = catalog.plugins.iter().find(|p| p.versions.len() >= 2).expect("a plugin with versions");
     let pkg = p.package.as_str();
     let latest = p.latest().expect("a latest version");
+    let site = &served().site;
+    // (URL, the file of the flat tree it answers).
     let paths = [
-        format!("/plugins/{pkg}/json"),
-        format!("/plugins/{pkg}/version/{}/json", latest.version),
-        format!("/plugins/{pkg}/latest/json"),
+        (format!("/plugins/{pkg}/json"), format!("plugins/{pkg}/json")),
+        (
+            format!("/plugins/{pkg}/version/{}/json", latest.version),
+            format!("plugins/{pkg}/version-{}.json", latest.version),
+        ),
+        (format!("/plugins/{pkg}/latest/json"), format!("plugins/{pkg}/latest.json")),
+        (format!("/plugins/{pkg}/stats/json"), format!("plugins/{pkg}/stats.json")),
+        ("/plugins/stats/json".to_owned(), "plugins/stats/json".to_owned()),
     ];
     let mut docs = Vec::new();
-    for path in &paths {
+    for (path, file) in &paths {
         let r = get(path);
         assert_eq!(r.status, 200, "{path}");
+        assert!(r.body == site.file(file), "{path}: not {file}");
         assert_eq!(
             r.mime(),
             "application/json",
@@ -361,7 +573,9 @@ fn json_is_served_as_application_json() {
         );
         let j: serde_json::Value =
             serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{path}: {e}"));
-        assert_eq!(j["package_name"], pkg, "{path}");
+        if path.starts_with(&format!("/plugins/{pkg}/")) {
+            assert_eq!(j["package_name"], pkg, "{path}");
+        }
         docs.push(j);
     }
     assert_eq!(docs[0]["latest_version"], latest.version.as_str());
@@ -374,8 +588,17 @@ fn json_is_served_as_application_json() {
     let approved: Vec<&str> = p.versions.iter().map(|v| v.version.as_str()).collect();
     assert_eq!(listed, approved, "versions of /json");
     assert_eq!(docs[1], docs[2], "latest/json is not the latest version's json");
-    // Unknown plugin: a 404, not an empty JSON.
-    assert_eq!(get("/plugins/no_such_plugin/json").status, 404);
+    assert!(docs[3]["downloads"].is_u64() && docs[3]["per_version"].is_array(), "stats/json");
+    // Unknown plugin, version or page: a 404, not an empty JSON.
+    for path in [
+        "/plugins/no_such_plugin/json".to_owned(),
+        "/plugins/no_such_plugin/version/1.0/json".to_owned(),
+        "/plugins/no_such_plugin/latest/json".to_owned(),
+        "/plugins/no_such_plugin/stats/json".to_owned(),
+        format!("/plugins/{pkg}/version/0.0.0/json"),
+    ] {
+        assert_eq!(get(&path).status, 404, "{path}");
+    }
 }
 
 #[test]
@@ -396,6 +619,8 @@ fn download_urls_answer_the_zip() {
     assert!(r.header("cache-control").is_some_and(|c| c.contains("max-age=31536000")));
     let stored = std::fs::read(s.site.data.join(&v.package_path)).expect("stored zip");
     assert!(r.body == stored, "{path}: not the stored zip");
+    // The published copy the download location sends: `<pkg>.<ver>.zip` in the flat tree.
+    assert!(r.body == s.site.file(&format!("plugins/{pkg}/{pkg}.{ver}.zip")));
     assert!(r.body.starts_with(b"PK\x03\x04"));
     // Without the trailing slash too; unknown versions are 404.
     assert_eq!(get(&format!("/plugins/{pkg}/version/{ver}/download")).body, stored);
@@ -428,6 +653,12 @@ fn no_directory_listing_anywhere() {
         "/static/",
         "/static/css/",
         "/plugins/selection_stats/version/",
+        // The flat layout's own directories.
+        "/plugins/tags/p1/",
+        "/plugins/tags/feed/",
+        "/plugins/author/",
+        "/plugins/author/p1/",
+        "/plugins/user/p1/",
     ] {
         let r = get(path);
         assert_eq!(r.status, 404, "{path}");
@@ -438,6 +669,56 @@ fn no_directory_listing_anywhere() {
     assert_eq!(r.status, 301);
     assert_eq!(r.header("location"), Some("/plugins/selection_stats/"));
     assert_eq!(get("/plugins/xml").status, 404);
+    // The same for the pages the flat layout keeps in files (`version-<v>.html`,
+    // `stats.html`, `page-2.html`, `<kind>/p<N>/<name>.html`), the query kept; the Location
+    // stays percent-encoded (no raw space or UTF-8 for `/plugins/author/Zoë van Paged`).
+    let (pkg, ver) = (support::DEV_ONLY_PLUGIN, support::DEV_ONLY_VERSION);
+    let tag = format!("/plugins/tags/{}", support::PAGED_TAG_SLUG);
+    let author = format!("/plugins/author/{}", percent_encode(support::PAGED_AUTHOR));
+    let user = format!("/plugins/user/{}", percent_encode(support::PAGED_USER));
+    for path in [
+        format!("/plugins/{pkg}/version/{ver}"),
+        format!("/plugins/{pkg}/stats"),
+        format!("/plugins/{pkg}/latest"),
+        "/plugins/page/2".to_owned(),
+        "/plugins/sort/name/page/2".to_owned(),
+        "/plugins/stats".to_owned(),
+        "/plugins/tags".to_owned(),
+        tag.clone(),
+        format!("{tag}/page/2"),
+        author.clone(),
+        format!("{author}/page/2"),
+        user.clone(),
+        format!("{user}/page/2"),
+    ] {
+        for query in ["", "?x=1&page=2"] {
+            let r = get(&format!("{path}{query}"));
+            assert_eq!(r.status, 301, "{path}{query}");
+            assert_eq!(
+                r.header("location"),
+                Some(format!("{path}/{query}").as_str()),
+                "{path}{query}"
+            );
+        }
+        assert_eq!(get(&format!("{path}/")).status, 200, "{path}/");
+    }
+    // Nothing there: a 404, not a redirect.
+    for path in [
+        format!("/plugins/{pkg}/version/0.0.0"),
+        format!("/plugins/{}/version/{}", support::UNAPPROVED_PLUGIN, support::UNAPPROVED_VERSION),
+        format!("/plugins/{pkg}/version"),
+        "/plugins/no_such_plugin/stats".to_owned(),
+        "/plugins/no_such_plugin/latest".to_owned(),
+        "/plugins/page/3".to_owned(),
+        "/plugins/page/1".to_owned(),
+        "/plugins/tags/no-such-tag".to_owned(),
+        format!("{tag}/page/3"),
+        format!("{tag}/page/1"),
+        "/plugins/author/No%20Such%20Author".to_owned(),
+        format!("{author}/page/3"),
+    ] {
+        assert_eq!(get(&path).status, 404, "{path}");
+    }
     // Pages and friendly 404.
     let r = get("/plugins/selection_stats/");
     assert_eq!((r.status, r.mime()), (200, "text/html"));
@@ -467,27 +748,45 @@ fn unapproved_versions_are_never_published() {
 
     let xmls = s.site.files_ending_with(".xml");
     assert!(xmls.len() > 1000, "only {} XML files", xmls.len());
-    let mut checked = 0;
-    for f in xmls
-        .iter()
-        // Every plugins.xml document (site-wide and per plugin); feeds are checked below.
-        .filter(|f| f.starts_with("plugins/") && f.contains("/xml/"))
-    {
+    // Every plugins.xml document: site-wide (`plugins/xml/...`) and per plugin (the flat
+    // trees' `plugins/<pkg>/xml-*.xml`); feeds are checked below.
+    let is_plugins_xml = |f: &str| f.starts_with("plugins/xml/") || package_document(f).is_some();
+    let (mut checked, mut packages) = (0, 0);
+    for f in xmls.iter().filter(|f| is_plugins_xml(f)) {
         let entries = xml::parse(&s.site.file(f)).unwrap_or_else(|e| panic!("{f}: {e:#}"));
         assert!(
             !entries.iter().any(|e| e.id() == pkg && e.version == ver),
             "{f} lists unapproved {pkg} {ver}"
         );
         checked += 1;
+        packages += usize::from(package_document(f).is_some());
     }
     assert!(checked > 500, "only {checked} plugins.xml documents");
-    for f in xmls.iter().filter(|f| !f.contains("/xml/")) {
+    assert!(packages > 300, "only {packages} package documents");
+    for f in xmls.iter().filter(|f| !is_plugins_xml(f)) {
         let text = String::from_utf8(s.site.file(f)).expect("UTF-8 XML");
         assert!(
             !text.contains(&format!("/plugins/{pkg}/version/{ver}/")),
             "{f} links unapproved {pkg} {ver}"
         );
     }
+    // No published file answers a URL of that version (its page, JSON or zip).
+    let prefix = format!("/plugins/{pkg}/version/{ver}/");
+    let leaked: Vec<String> = s
+        .site
+        .public_files()
+        .into_iter()
+        .filter(|(_, url)| url.starts_with(&prefix))
+        .map(|(rel, _)| rel)
+        .collect();
+    assert!(leaked.is_empty(), "published for unapproved {pkg} {ver}: {leaked:?}");
+    assert!(
+        s.site
+            .public_files()
+            .iter()
+            .any(|(_, url)| url.starts_with(&format!("/plugins/{pkg}/version/"))),
+        "{pkg} has no published version at all: the check above proves nothing"
+    );
     assert_eq!(get(&format!("/plugins/{pkg}/version/{ver}/download/")).status, 404);
     assert_eq!(get(&format!("/plugins/{pkg}/version/{ver}/json")).status, 404);
     assert_eq!(get(&format!("/plugins/{pkg}/version/{ver}/")).status, 404);

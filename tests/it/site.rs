@@ -13,7 +13,8 @@ use std::sync::OnceLock;
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use crate::support::{http, served, workspace_root};
+use crate::support::published::{percent_decode, percent_encode, public_url};
+use crate::support::{self, http, served, workspace_root};
 
 /// `tests/site/` with its `node_modules` installed from the lock file (`npm ci`) when
 /// missing; once per test process.
@@ -48,14 +49,6 @@ fn node_tools() -> PathBuf {
     }
 }
 
-/// The URL path a published file answers at (`a/index.html` → `/a/`).
-fn url_of(rel: &str) -> String {
-    match rel.strip_suffix("index.html") {
-        Some(dir) => format!("/{dir}"),
-        None => format!("/{rel}"),
-    }
-}
-
 /// Every `href` and `src` attribute value of an HTML text, entity-decoded.
 fn links(html: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -85,27 +78,6 @@ fn decode_entities(s: &str) -> String {
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The site-internal target (path plus query, no fragment) of a link on the page at
@@ -160,15 +132,51 @@ fn internal_target(link: &str, page_url: &str, base_url: &str) -> Option<String>
     Some(out)
 }
 
-/// Whether a path (no query) names a published file: `/x/` → `x/index.html`.
+/// A link target as a browser puts it on the request line: the bytes a URL cannot hold
+/// literally (controls, space, non-ASCII, `"<>`{}`) percent-encoded, the rest unchanged.
+fn browser_encoded(target: &str) -> String {
+    let mut out = String::with_capacity(target.len());
+    for b in target.bytes() {
+        if b <= b' ' || b >= 0x7f || b"\"<>`{}".contains(&b) {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(b as char);
+        }
+    }
+    out
+}
+
+/// A decoded path with each segment percent-encoded as `public_url` does (a canonical form
+/// to compare links however their hrefs are encoded).
+fn percent_encode_path(path: &str) -> String {
+    path.split('/').map(percent_encode).collect::<Vec<_>>().join("/")
+}
+
+/// Whether nginx answers a path (no query) with the published file of the same name
+/// (`/x/`: `x/index.html`), that file's public URL. Paths the flat layout maps to another
+/// file (version, stats and latest pages, tag, author and user lists, `page/N/`, downloads)
+/// are not: the link checker asks nginx for those.
 fn is_published_file(root: &Path, path: &str) -> bool {
     let rel = percent_decode(path.trim_start_matches('/'));
-    let file = if rel.is_empty() || rel.ends_with('/') {
-        root.join(&rel).join("index.html")
-    } else {
-        root.join(&rel)
-    };
-    file.is_file()
+    let rel = if rel.is_empty() || rel.ends_with('/') { format!("{rel}index.html") } else { rel };
+    root.join(&rel).is_file()
+        && public_url(&rel).is_some_and(|url| percent_decode(&url) == percent_decode(path))
+}
+
+/// The public URL of the published file a path (no query) names by its file name, when
+/// that is not the path itself: a link to the layout's internal name of a page
+/// (`/plugins/p/version-1.0.html` rather than `/plugins/p/version/1.0/`).
+fn internal_file_name(root: &Path, path: &str) -> Option<String> {
+    let rel = percent_decode(path.trim_start_matches('/'));
+    let rel = if rel.is_empty() || rel.ends_with('/') { format!("{rel}index.html") } else { rel };
+    if !root.join(&rel).is_file() {
+        return None;
+    }
+    match public_url(&rel) {
+        Some(url) if percent_decode(&url) == percent_decode(path) => None,
+        Some(url) => Some(url),
+        None => Some(format!("none (`{rel}` is not served by a URL of its own)")),
+    }
 }
 
 #[test]
@@ -191,7 +199,29 @@ fn the_link_checker_extracts_and_resolves_links_as_a_browser_does() {
     let root = served().site.root();
     assert!(is_published_file(&root, "/"));
     assert!(is_published_file(&root, "/plugins/"));
+    assert!(is_published_file(&root, "/plugins/xml/3.34.xml"));
+    assert_eq!(browser_encoded("/a/Zoë b/?q=\"x\""), "/a/Zo%C3%AB%20b/?q=%22x%22");
     assert!(!is_published_file(&root, "/plugins/no_such_plugin/"));
+    // Pages of the flat layout are asked of nginx; their file names are no public URL.
+    let (pkg, ver) = (support::DEV_ONLY_PLUGIN, support::DEV_ONLY_VERSION);
+    for mapped in [
+        format!("/plugins/{pkg}/version/{ver}/"),
+        format!("/plugins/{pkg}/stats/"),
+        "/plugins/page/2/".to_owned(),
+        format!("/plugins/tags/{}/", support::PAGED_TAG_SLUG),
+    ] {
+        assert!(!is_published_file(&root, &mapped), "{mapped}");
+        assert_eq!(internal_file_name(&root, &mapped), None, "{mapped}");
+    }
+    assert_eq!(
+        internal_file_name(&root, &format!("/plugins/{pkg}/version-{ver}.html")).as_deref(),
+        Some(format!("/plugins/{pkg}/version/{ver}/").as_str())
+    );
+    assert_eq!(
+        internal_file_name(&root, "/plugins/page-2.html").as_deref(),
+        Some("/plugins/page/2/")
+    );
+    assert_eq!(internal_file_name(&root, "/plugins/"), None);
 }
 
 #[test]
@@ -201,28 +231,46 @@ fn every_internal_link_and_asset_of_every_page_resolves() {
     let pages = s.site.files_ending_with(".html");
     assert!(pages.len() > 300, "only {} pages generated", pages.len());
     let mut checked = 0usize;
-    // Targets that are no file: asked of nginx, with the first page linking them.
+    // Targets that are no file of that name: asked of nginx, with the first page linking them.
     let mut via_nginx: BTreeMap<String, String> = BTreeMap::new();
+    let mut broken = Vec::new();
+    let mut mapped_pages = 0usize;
     for rel in &pages {
         let html = std::fs::read_to_string(root.join(rel)).expect("page is UTF-8");
-        let page_url = url_of(rel);
+        // Relative links resolve against the page's public URL, not its file name.
+        let page_url = public_url(rel);
+        mapped_pages +=
+            usize::from(page_url.as_ref().is_some_and(|u| !is_published_file(&root, u)));
         for link in links(&html) {
-            let Some(target) = internal_target(&link, &page_url, &s.site.base_url) else {
+            let Some(page_url) = &page_url else {
+                // The 404 page answers any missing URL: a relative link would lead anywhere.
+                let here = |u| internal_target(&link, u, &s.site.base_url);
+                if here("/a/") != here("/b/c/") {
+                    broken.push(format!("{rel}: relative link {link} on a page with no URL"));
+                }
+                continue;
+            };
+            let Some(target) = internal_target(&link, page_url, &s.site.base_url) else {
                 continue;
             };
             checked += 1;
             let path = target.split('?').next().unwrap_or("");
+            if let Some(url) = internal_file_name(&root, path) {
+                broken.push(format!("{rel}: {target} names a file of the layout (its URL: {url})"));
+                continue;
+            }
             if !target.contains('?') && is_published_file(&root, path) {
                 continue;
             }
             via_nginx.entry(target).or_insert_with(|| rel.clone());
         }
     }
-    let mut broken = Vec::new();
+    assert!(mapped_pages > 200, "only {mapped_pages} pages at URLs of the flat layout");
     let mut downloads = 0;
     for (target, from) in &via_nginx {
         downloads += usize::from(target.ends_with("/download/"));
-        match http::get(s.nginx.port, target, &[]) {
+        // Sent as a browser sends it (that hrefs need no such repair is vnu's check).
+        match http::get(s.nginx.port, &browser_encoded(target), &[]) {
             Ok(r) if r.status == 200 => {}
             Ok(r) => broken.push(format!("{from}: {target} answers {}", r.status)),
             Err(e) => broken.push(format!("{from}: {target}: {e:#}")),
@@ -236,6 +284,28 @@ fn every_internal_link_and_asset_of_every_page_resolves() {
     );
     assert!(checked > 5000, "only {checked} internal links found: is the extraction broken?");
     assert!(downloads > 30, "only {downloads} download links were asked of nginx");
+    // Links of each mapping of the flat layout were among them.
+    let tag = format!("/plugins/tags/{}/", support::PAGED_TAG_SLUG);
+    let author = format!("/plugins/author/{}/", percent_encode(support::PAGED_AUTHOR));
+    let user = format!("/plugins/user/{}/", percent_encode(support::PAGED_USER));
+    // Targets compared in one spelling, however their hrefs encode them.
+    let asked: Vec<String> =
+        via_nginx.keys().map(|t| percent_encode_path(&percent_decode(t))).collect();
+    let asked_any = |what: &str, is: &dyn Fn(&str) -> bool| {
+        assert!(asked.iter().any(|t| is(t)), "no {what} link was asked of nginx");
+    };
+    asked_any("version page", &|t| {
+        t.contains("/version/") && t.ends_with('/') && !t.ends_with("/download/")
+    });
+    asked_any("version json", &|t| t.contains("/version/") && t.ends_with("/json"));
+    asked_any("plugin stats", &|t| {
+        t.starts_with("/plugins/") && t.ends_with("/stats/") && t != "/plugins/stats/"
+    });
+    asked_any("list page 2", &|t| t == "/plugins/page/2/");
+    asked_any("tag list", &|t| t == tag);
+    asked_any("tag feed", &|t| t == format!("{tag}feed.xml"));
+    asked_any("author list page 2", &|t| t == format!("{author}page/2/"));
+    asked_any("user list page 2", &|t| t == format!("{user}page/2/"));
 }
 
 #[test]
@@ -244,26 +314,41 @@ fn every_generated_page_is_valid_html_for_the_nu_checker() {
     let root = s.site.root();
     let vnu = node_tools().join("node_modules/vnu-jar/build/dist/vnu.jar");
     let pages = s.site.files_ending_with(".html");
+    assert!(pages.iter().any(|p| p == "404.html"), "404.html was not generated");
+    // Every kind of page, by the URL it answers at (the file is the flat layout's).
+    let urls: Vec<String> = pages.iter().filter_map(|p| public_url(p)).collect();
+    let (pkg, ver) = (support::DEV_ONLY_PLUGIN, support::DEV_ONLY_VERSION);
+    let author = format!("/plugins/author/{}/", percent_encode(support::PAGED_AUTHOR));
     for kind in [
-        "index.html",
-        "404.html",
-        "plugins/index.html",
-        "plugins/page/2/index.html",
-        "plugins/sort/name/index.html",
-        "plugins/tags/index.html",
-        "plugins/authors/index.html",
-        "plugins/users/index.html",
-        "plugins/stats/index.html",
-        "search/index.html",
-        "docs/index.html",
-        "docs/publish/index.html",
-        "docs/approval/index.html",
-        "docs/faq/index.html",
+        "/",
+        "/plugins/",
+        "/plugins/page/2/",
+        "/plugins/sort/name/",
+        "/plugins/sort/name/page/2/",
+        "/plugins/tags/",
+        "/plugins/authors/",
+        "/plugins/users/",
+        "/plugins/stats/",
+        "/search/",
+        "/docs/",
+        "/docs/publish/",
+        "/docs/approval/",
+        "/docs/faq/",
+        &format!("/plugins/{pkg}/"),
+        &format!("/plugins/{pkg}/version/{ver}/"),
+        &format!("/plugins/{pkg}/stats/"),
+        &format!("/plugins/{pkg}/latest/"),
+        &format!("/plugins/tags/{}/", support::PAGED_TAG_SLUG),
+        &format!("/plugins/tags/{}/page/2/", support::PAGED_TAG_SLUG),
+        &author,
+        &format!("{author}page/2/"),
+        &format!("/plugins/user/{}/page/2/", support::PAGED_USER),
     ] {
-        assert!(pages.iter().any(|p| p == kind), "{kind} was not generated");
+        assert!(urls.iter().any(|u| u == kind), "no page answers {kind}");
     }
-    for pattern in ["plugins/tags/", "plugins/author/", "plugins/user/", "/version/", "/stats/"] {
-        assert!(pages.iter().any(|p| p.contains(pattern)), "no page under {pattern}");
+    for pattern in ["/plugins/tags/", "/plugins/author/", "/plugins/user/", "/version/", "/stats/"]
+    {
+        assert!(urls.iter().any(|u| u.contains(pattern)), "no page under {pattern}");
     }
     // All pages in one JVM run (about 15 s on a busy two-core machine for ~390 pages).
     let out = Command::new("java")
@@ -379,21 +464,40 @@ fn parse_feed(bytes: &[u8]) -> anyhow::Result<Feed> {
 #[test]
 fn every_atom_feed_parses_with_feed_and_entry_fields() {
     let s = served();
-    let feeds: Vec<String> = s
+    // (file, URL) of every feed: `/plugins/feeds/*.xml` and `/plugins/.../feed.xml`.
+    let feeds: Vec<(String, String)> = s
         .site
-        .files_ending_with(".xml")
+        .public_files()
         .into_iter()
-        .filter(|p| p.ends_with("/feed.xml") || p.starts_with("plugins/feeds/"))
+        .filter(|(_, u)| u.ends_with("/feed.xml") || u.starts_with("/plugins/feeds/"))
         .collect();
     let catalog = s.site.catalog();
-    for must in ["plugins/feeds/new.xml", "plugins/feeds/updated.xml"] {
-        assert!(feeds.iter().any(|f| f == must), "{must} missing");
+    for must in ["/plugins/feeds/new.xml", "/plugins/feeds/updated.xml"] {
+        assert!(feeds.iter().any(|(_, u)| u == must), "{must} missing");
     }
-    let plugin_feeds = feeds.iter().filter(|f| !f.starts_with("plugins/tags/")).count() - 2;
-    assert_eq!(plugin_feeds, catalog.plugins.len(), "one feed per plugin");
-    assert!(feeds.iter().any(|f| f.starts_with("plugins/tags/")), "no tag feed");
+    let tag_feeds = feeds.iter().filter(|(_, u)| u.starts_with("/plugins/tags/")).count();
+    assert_eq!(feeds.len() - tag_feeds - 2, catalog.plugins.len(), "one feed per plugin");
+    let tags: std::collections::BTreeSet<&str> =
+        catalog.plugins.iter().flat_map(|p| p.tags.iter().map(|t| t.slug.as_str())).collect();
+    assert_eq!(tag_feeds, tags.len(), "one feed per tag");
+    for slug in &tags {
+        let url = format!("/plugins/tags/{slug}/feed.xml");
+        assert!(feeds.iter().any(|(_, u)| *u == url), "no feed answers {url}");
+    }
     let mut problems = Vec::new();
-    for f in &feeds {
+    for (f, url) in &feeds {
+        // nginx answers the feed's URL with it, as XML, and the feed names that URL itself.
+        match http::get(s.nginx.port, url, &[]) {
+            Ok(r)
+                if r.status == 200 && r.body == s.site.file(f) && r.mime() == "application/xml" => {
+            }
+            Ok(r) => problems.push(format!("{url}: {} {} (not {f})", r.status, r.mime())),
+            Err(e) => problems.push(format!("{url}: {e:#}")),
+        }
+        let self_link = format!("<link rel=\"self\" href=\"{}{url}\"/>", s.site.base_url);
+        if !String::from_utf8_lossy(&s.site.file(f)).contains(&self_link) {
+            problems.push(format!("{f}: its self link is not {url}"));
+        }
         match parse_feed(&s.site.file(f)) {
             Err(e) => problems.push(format!("{f}: {e:#}")),
             Ok(feed) => {
@@ -428,17 +532,65 @@ fn list_urls_with_the_references_page_query_answer_that_page() {
         assert_eq!(r.status, 200, "{path}");
         r.body
     };
-    let page2 = s.site.file("plugins/page/2/index.html");
+    let page2 = s.site.file("plugins/page-2.html");
     let page1 = s.site.file("plugins/index.html");
     assert!(page1 != page2);
     assert!(get("/plugins/?page=2") == page2, "/plugins/?page=2 is not page 2");
     assert!(get("/plugins/?page=02&x=1") == page2);
-    assert!(
-        get("/plugins/sort/name/?page=2") == s.site.file("plugins/sort/name/page/2/index.html")
-    );
+    assert!(get("/plugins/page/2/") == page2, "/plugins/page/2/ is not page 2");
+    assert!(get("/plugins/sort/name/?page=2") == s.site.file("plugins/sort/name/page-2.html"));
+    assert!(get("/plugins/sort/name/page/2/") == s.site.file("plugins/sort/name/page-2.html"));
     // Page 1, pages that do not exist and anything but digits: the list's first page.
     for q in ["", "?page=1", "?page=999", "?page=../../", "?page=2x", "?page="] {
         assert!(get(&format!("/plugins/{q}")) == page1, "/plugins/{q} is not page 1");
+    }
+
+    // Tag, author and user lists (`plugins/<kind>/p<N>/<name>.html`): the same forms.
+    let slug = support::PAGED_TAG_SLUG;
+    let author = percent_encode(support::PAGED_AUTHOR);
+    let user = percent_encode(support::PAGED_USER);
+    for (kind, url_name, file_name) in [
+        ("tags", slug, slug),
+        ("author", author.as_str(), support::PAGED_AUTHOR),
+        ("user", user.as_str(), support::PAGED_USER),
+    ] {
+        let list = format!("/plugins/{kind}/{url_name}/");
+        let page1 = s.site.file(&format!("plugins/{kind}/p1/{file_name}.html"));
+        let page2 = s.site.file(&format!("plugins/{kind}/p2/{file_name}.html"));
+        assert!(page1 != page2, "{list}");
+        for q in ["", "?page=1", "?page=3", "?page=999", "?page=../../", "?page=2x", "?page="] {
+            assert!(get(&format!("{list}{q}")) == page1, "{list}{q} is not page 1");
+        }
+        for q in ["?page=2", "?page=02&x=1"] {
+            assert!(get(&format!("{list}{q}")) == page2, "{list}{q} is not page 2");
+        }
+        assert!(get(&format!("{list}page/2/")) == page2, "{list}page/2/ is not page 2");
+        assert!(get(&format!("{list}page/2/?x=1")) == page2);
+        // Page 2 lists the plugins page 1 does not: together, the whole list once.
+        let cards = |html: &[u8]| String::from_utf8_lossy(html).matches("<li class=\"card").count();
+        assert_eq!(cards(&page1) + cards(&page2), support::PAGED_LIST_LEN, "{list}");
+    }
+
+    // In the path form, a page that does not exist is a 404 (page 1 is the list's own URL).
+    let tag = format!("/plugins/tags/{slug}/");
+    for path in [
+        "/plugins/page/1/".to_owned(),
+        "/plugins/page/3/".to_owned(),
+        "/plugins/page/999999/".to_owned(),
+        "/plugins/sort/name/page/3/".to_owned(),
+        format!("{tag}page/1/"),
+        format!("{tag}page/3/"),
+        format!("/plugins/author/{author}/page/3/"),
+        format!("/plugins/user/{user}/page/3/"),
+        "/plugins/tags/no-such-tag/".to_owned(),
+        "/plugins/tags/no-such-tag/?page=2".to_owned(),
+        "/plugins/tags/no-such-tag/page/2/".to_owned(),
+        "/plugins/tags/no-such-tag/feed.xml".to_owned(),
+        "/plugins/author/No%20Such%20Author/".to_owned(),
+        "/plugins/user/no_such_user/".to_owned(),
+    ] {
+        let r = http::get(s.nginx.port, &path, &[]).unwrap_or_else(|e| panic!("{path}: {e:#}"));
+        assert_eq!(r.status, 404, "{path}");
     }
 }
 

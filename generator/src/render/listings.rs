@@ -515,7 +515,7 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Pages> {
                 .map(|(name, seg, list)| {
                     let url = format!("/plugins/{kind}/{}/", percent_encode(&seg));
                     let heading = format!("{title} {name}");
-                    let dir = format!("plugins/{kind}/{seg}");
+                    let dir = format!("plugins/{kind}/{}", percent_encode(&seg));
                     let kind_dir = format!("plugins/{kind}");
                     let args = ListArgs::by_name(&kind_dir, &seg, &dir, &heading);
                     let mut pages = Vec::new();

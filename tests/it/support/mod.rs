@@ -4,6 +4,7 @@
 //! decompression, redirects or Accept-Encoding).
 
 pub mod http;
+pub mod published;
 pub mod xml;
 
 use std::io::{BufRead, BufReader, Write};
@@ -38,6 +39,16 @@ pub const DEV_ONLY_VERSION: &str = "7.3.9";
 /// The demo plugin with an unapproved version that must never be published.
 pub const UNAPPROVED_PLUGIN: &str = "selection_stats";
 pub const UNAPPROVED_VERSION: &str = "1.2";
+/// A tag (name; its slug is `PAGED_TAG_SLUG`), an author and a user (an owner beside each
+/// plugin's creator) that list `PAGED_LIST_LEN` plugins, more than one list page holds: the
+/// demo's own have a single page, so without them no `/plugins/<kind>/<name>/page/2/` (file
+/// `plugins/<kind>/p2/<name>.html`) would exist to be served and linked. The author's name
+/// needs percent-encoding in URLs (a space, a non-ASCII letter).
+pub const PAGED_TAG: &str = "paged fixture";
+pub const PAGED_TAG_SLUG: &str = "paged-fixture";
+pub const PAGED_AUTHOR: &str = "Zoë van Paged";
+pub const PAGED_USER: &str = "paged_owner";
+pub const PAGED_LIST_LEN: usize = generator::render::listings::PAGE_SIZE + 2;
 
 /// A generated site in a temp dir.
 pub struct Site {
@@ -59,6 +70,7 @@ impl Site {
         let site = dir.path().join("site");
         generator::demo::seed(&data, false).context("seeding the demo catalog")?;
         add_dev_only_version(&data)?;
+        add_paged_lists(&data)?;
         let config = generator::Config::new(
             data.clone(),
             site.clone(),
@@ -85,6 +97,15 @@ impl Site {
     pub fn catalog(&self) -> Catalog {
         let conn = db::open(&self.data).expect("open catalog");
         db::load_catalog(&conn).expect("load catalog")
+    }
+
+    /// Every published file with a public URL: (path relative to the root, the URL path
+    /// nginx answers it at, see `published::public_url`), sorted by path.
+    pub fn public_files(&self) -> Vec<(String, String)> {
+        self.files_ending_with("")
+            .into_iter()
+            .filter_map(|rel| published::public_url(&rel).map(|url| (rel, url)))
+            .collect()
     }
 
     /// Every published file path (relative to the root) whose name ends with `suffix`.
@@ -145,6 +166,56 @@ fn add_dev_only_version(data: &Path) -> Result<()> {
         icon: None,
     };
     db::insert_version(&conn, plugin_id, &v, db::now())?;
+    Ok(())
+}
+
+/// Gives `PAGED_LIST_LEN` published plugins the tag `PAGED_TAG` (after their own tags, so
+/// that a plugin's first tag stays its own), the author `PAGED_AUTHOR` (plugins whose
+/// author's name is ASCII: the demo's accented names keep their own lists) and the owner
+/// `PAGED_USER`.
+fn add_paged_lists(data: &Path) -> Result<()> {
+    let conn = db::open(data)?;
+    let mut stmt = conn.prepare(
+        "SELECT p.id, p.author FROM plugins p WHERE p.is_deleted = 0
+         AND EXISTS (SELECT 1 FROM plugin_versions v WHERE v.plugin_id = p.id AND v.approved = 1)
+         ORDER BY p.id",
+    )?;
+    let plugins: Vec<(i64, String)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    let ascii: Vec<i64> = plugins
+        .iter()
+        .filter(|(_, a)| a.is_ascii())
+        .map(|(id, _)| *id)
+        .take(PAGED_LIST_LEN)
+        .collect();
+    ensure!(
+        ascii.len() == PAGED_LIST_LEN,
+        "the demo has only {} plugins for the paged lists",
+        ascii.len()
+    );
+    let owner = db::create_user(
+        &conn,
+        &db::NewUser { username: PAGED_USER.into(), ..Default::default() },
+        db::now(),
+    )?;
+    for id in ascii {
+        let tags: Vec<String> = conn
+            .prepare(
+                "SELECT t.name FROM plugin_tags pt JOIN tags t ON t.id = pt.tag_id
+                 WHERE pt.plugin_id = ?1 ORDER BY pt.position",
+            )?
+            .query_map([id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        db::set_tags(&conn, id, &[tags, vec![PAGED_TAG.to_owned()]].concat())?;
+        conn.execute(
+            "UPDATE plugins SET author = ?1 WHERE id = ?2",
+            rusqlite::params![PAGED_AUTHOR, id],
+        )?;
+        db::add_owner(&conn, id, owner)?;
+    }
+    let slug: String =
+        conn.query_row("SELECT slug FROM tags WHERE name = ?1", [PAGED_TAG], |r| r.get(0))?;
+    ensure!(slug == PAGED_TAG_SLUG, "the paged tag's slug is `{slug}`");
     Ok(())
 }
 
