@@ -7,13 +7,14 @@
 //! other chunks), then an empty final fixed-Huffman block (`03 00`), then CRC32 and ISIZE of
 //! the whole document. Any concatenation of such chunks is therefore one valid deflate stream.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::{Arc, Mutex};
 
 use flate2::{Compress, Compression, Crc, Decompress, FlushCompress, FlushDecompress, Status};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// Index of a chunked gzip file: per chunk, the hash of its uncompressed bytes and where its
 /// compressed bytes are in the .gz file.
@@ -57,6 +58,40 @@ pub fn gzip_chunked(
     previous: Option<(&[u8], &ChunkIndex)>,
     level: u32,
 ) -> (Vec<u8>, ChunkIndex, usize) {
+    gzip_chunked_shared(doc, previous, level, None)
+}
+
+/// Compressed chunks shared by the documents of one build, keyed by the SHA-256 of their
+/// uncompressed bytes and the level: neighbouring QGIS versions list mostly the same
+/// entries, and a document's stable-only variant is the first part of the full one, so most
+/// chunks of one document are chunks of others. The key is strong, so a hit needs no check.
+#[derive(Default)]
+pub struct ChunkCache {
+    map: Mutex<HashMap<CacheKey, Arc<Vec<u8>>>>,
+}
+
+/// SHA-256 of a chunk's uncompressed bytes, and the level.
+type CacheKey = ([u8; 32], u32);
+
+impl ChunkCache {
+    fn get(&self, key: &CacheKey) -> Option<Arc<Vec<u8>>> {
+        self.map.lock().ok()?.get(key).cloned()
+    }
+
+    fn put(&self, key: CacheKey, bytes: Arc<Vec<u8>>) {
+        if let Ok(mut map) = self.map.lock() {
+            map.entry(key).or_insert(bytes);
+        }
+    }
+}
+
+/// `gzip_chunked`, also taking chunks from (and adding them to) `cache`.
+pub fn gzip_chunked_shared(
+    doc: &[u8],
+    previous: Option<(&[u8], &ChunkIndex)>,
+    level: u32,
+    cache: Option<&ChunkCache>,
+) -> (Vec<u8>, ChunkIndex, usize) {
     let level = level.min(9);
     let ranges = chunk_ranges(doc);
 
@@ -76,16 +111,32 @@ pub fn gzip_chunked(
             let mut crc = Crc::new();
             crc.update(data);
             let hash = chunk_hash(&crc, data.len(), level);
+            let key = cache.map(|_| (<[u8; 32]>::from(Sha256::digest(data)), level));
+            if let (Some(cache), Some(key)) = (cache, &key)
+                && let Some(bytes) = cache.get(key)
+            {
+                return Part { hash, crc, bytes: Chunk::Shared(bytes), compressed: false };
+            }
             let reused = candidates
                 .get(hash.as_str())
                 .and_then(|c| slice_of(prev_gz, c))
                 .filter(|bytes| bytes.len() <= deflate_bound(data.len()))
                 .filter(|bytes| inflates_to(bytes, data));
-            let bytes = match reused {
-                Some(bytes) => Cow::Borrowed(bytes),
-                None => Cow::Owned(deflate_chunk(data, level)),
+            let bytes = match (reused, cache, key) {
+                (Some(bytes), None, _) | (Some(bytes), _, None) => Chunk::Previous(bytes),
+                (Some(bytes), Some(cache), Some(key)) => {
+                    cache.put(key, Arc::new(bytes.to_vec()));
+                    Chunk::Previous(bytes)
+                }
+                (None, Some(cache), Some(key)) => {
+                    let bytes = Arc::new(deflate_chunk(data, level));
+                    cache.put(key, Arc::clone(&bytes));
+                    Chunk::Shared(bytes)
+                }
+                (None, _, _) => Chunk::Own(deflate_chunk(data, level)),
             };
-            Part { hash, crc, bytes }
+            let compressed = reused.is_none();
+            Part { hash, crc, bytes, compressed }
         })
         .collect();
 
@@ -96,7 +147,7 @@ pub fn gzip_chunked(
     let mut chunks = Vec::with_capacity(parts.len());
     let mut reused = 0;
     for part in parts {
-        if matches!(part.bytes, Cow::Borrowed(_)) {
+        if !part.compressed {
             reused += 1;
         }
         chunks.push(ChunkRef {
@@ -119,7 +170,30 @@ pub fn gzip_chunked(
 struct Part<'a> {
     hash: String,
     crc: Crc,
-    bytes: Cow<'a, [u8]>,
+    bytes: Chunk<'a>,
+    /// Whether this call compressed it (else it was reused).
+    compressed: bool,
+}
+
+/// Where a chunk's deflate bytes come from.
+enum Chunk<'a> {
+    /// The previous .gz (verified).
+    Previous(&'a [u8]),
+    /// The build's cache (compressed for this or another document).
+    Shared(Arc<Vec<u8>>),
+    /// Compressed for this document only.
+    Own(Vec<u8>),
+}
+
+impl std::ops::Deref for Chunk<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Chunk::Previous(b) => b,
+            Chunk::Shared(b) => b,
+            Chunk::Own(b) => b,
+        }
+    }
 }
 
 /// Byte ranges of the chunks of `doc`, in order, covering it exactly; at least one (empty for
@@ -754,5 +828,29 @@ mod tests {
             whole.len(),
             doc.len()
         );
+    }
+
+    /// Documents of one build share compressed chunks: a second document listing mostly the
+    /// same entries (a neighbouring QGIS version, or the stable-only prefix) compresses only
+    /// what differs, and both still decode to their own text.
+    #[test]
+    fn documents_of_one_build_share_chunks() {
+        let entries = synthetic(3000, 7);
+        let a = document(&entries);
+        let mut fewer = entries.clone();
+        fewer.remove(1000);
+        fewer.remove(2000);
+        let b = document(&fewer);
+        let stable_only = document(&entries[..1800]);
+        let cache = ChunkCache::default();
+        let (gz_a, idx_a, shared_a) = gzip_chunked_shared(&a, None, 6, Some(&cache));
+        assert_eq!(shared_a, 0, "nothing to share yet");
+        assert_round_trip(&a, &gz_a, &idx_a);
+        for doc in [&b, &stable_only] {
+            let (gz, idx, shared) = gzip_chunked_shared(doc, None, 6, Some(&cache));
+            assert_round_trip(doc, &gz, &idx);
+            assert!(shared + 3 >= idx.chunks.len(), "{shared} of {} shared", idx.chunks.len());
+            assert_eq!(gz, gzip_chunked(doc, None, 6).0, "same bytes as without the cache");
+        }
     }
 }

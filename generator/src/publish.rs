@@ -27,7 +27,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil::{self, sha256_hex};
-use crate::gzchunks::{ChunkIndex, gzip_chunked};
+use crate::gzchunks::{ChunkCache, ChunkIndex, gzip_chunked_shared};
 use crate::render::{Content, Plan, TreeSource};
 
 /// What a publish did.
@@ -213,6 +213,9 @@ pub fn publish(
         manifest.files.iter().filter(|(p, h)| previous.files.get(*p) != Some(*h)).count();
     let sync_each = changed_root + new_trees * 60 <= SYNC_EACH_LIMIT;
 
+    // Compressed chunks of large documents, shared by all documents of this build.
+    let chunks = ChunkCache::default();
+
     // 1. Plugin trees that do not exist yet.
     let results: Vec<Result<(bool, usize, u64)>> = plan
         .trees
@@ -231,7 +234,7 @@ pub fn publish(
                     .with_context(|| format!("failed to clear `{}`", tmp.display()))?;
             }
             let (written, _linked, bytes, _) =
-                write_files(&tmp, &files, None, &BTreeMap::new(), true, sync_each)?;
+                write_files(&tmp, &files, None, &BTreeMap::new(), true, sync_each, &chunks)?;
             fs::rename(&tmp, &final_dir)
                 .with_context(|| format!("failed to rename `{}`", final_dir.display()))?;
             Ok((true, written, bytes))
@@ -259,7 +262,7 @@ pub fn publish(
     }
     let reuse = current.as_ref().map(|dir| Reuse { dir, previous: &previous });
     let (written, linked, bytes, gz_chunks) =
-        write_files(&tmp, &plan.root, reuse, &manifest.files, false, sync_each)?;
+        write_files(&tmp, &plan.root, reuse, &manifest.files, false, sync_each, &chunks)?;
     manifest.gz_chunks = gz_chunks;
     report.files_written += written;
     report.files_linked += linked;
@@ -388,6 +391,7 @@ fn write_files(
     hashes: &BTreeMap<String, String>,
     in_tree: bool,
     sync: bool,
+    chunks: &ChunkCache,
 ) -> Result<(usize, usize, u64, BTreeMap<String, ChunkIndex>)> {
     fs::create_dir_all(dir).with_context(|| format!("failed to create `{}`", dir.display()))?;
     let mut dirs: Vec<PathBuf> =
@@ -400,7 +404,9 @@ fn write_files(
     let results: Vec<(&String, Result<Written>)> = files
         .par_iter()
         .filter(|(_, c)| !matches!(c, Content::Same(_)))
-        .map(|(path, content)| (path, write_one(dir, path, content, reuse, hashes, in_tree, sync)))
+        .map(|(path, content)| {
+            (path, write_one(dir, path, content, reuse, hashes, (in_tree, sync), chunks))
+        })
         .collect();
     let (mut written, mut linked, mut bytes) = (0, 0, 0);
     let mut gz_chunks = BTreeMap::new();
@@ -447,8 +453,8 @@ fn write_one(
     content: &Content,
     reuse: Option<Reuse<'_>>,
     hashes: &BTreeMap<String, String>,
-    in_tree: bool,
-    sync: bool,
+    (in_tree, sync): (bool, bool),
+    chunks: &ChunkCache,
 ) -> Result<Written> {
     let dest = dir.join(path);
     if let Some(Reuse { dir: prev_dir, previous }) = reuse
@@ -505,10 +511,11 @@ fn write_one(
                 let idx = r.previous.gz_chunks.get(path)?;
                 Some((fs::read(gz_path(&r.dir.join(path))).ok()?, idx))
             });
-            let (gz, idx, _reused) = gzip_chunked(
+            let (gz, idx, _reused) = gzip_chunked_shared(
                 bytes,
                 prev.as_ref().map(|(gz, idx)| (gz.as_slice(), *idx)),
                 FAST_GZIP_LEVEL,
+                Some(chunks),
             );
             index = Some(idx);
             gz

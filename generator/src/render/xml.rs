@@ -248,17 +248,39 @@ fn entry(p: &Plugin, v: &Version, base_url: &str) -> String {
 /// stays well-formed whatever the catalog holds.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c if is_xml_char(c) => out.push(c),
-            _ => {}
-        }
+    let bytes = s.as_bytes();
+    // Runs of bytes that need nothing are copied whole: every cut below is at an ASCII byte
+    // or at the lead byte of a 3-byte sequence, so always at a char boundary.
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        let (replacement, len) = match bytes[i] {
+            b'&' => ("&amp;", 1),
+            b'<' => ("&lt;", 1),
+            b'>' => ("&gt;", 1),
+            b'"' => ("&quot;", 1),
+            b'\'' => ("&#x27;", 1),
+            b'\t' | b'\n' | b'\r' => {
+                i += 1;
+                continue;
+            }
+            // Not XML 1.0 `Char`s: other C0 controls, U+FFFE and U+FFFF (EF BF BE/BF).
+            0..=0x1F => ("", 1),
+            0xEF if bytes.get(i + 1) == Some(&0xBF)
+                && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) =>
+            {
+                ("", 3)
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.push_str(&s[start..i]);
+        out.push_str(replacement);
+        i += len;
+        start = i;
     }
+    out.push_str(&s[start..]);
     out
 }
 

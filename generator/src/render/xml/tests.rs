@@ -320,3 +320,36 @@ fn every_minor_of_every_major_is_generated() {
     assert_eq!(find("newest").as_deref(), Some("4.0"));
     assert_eq!(find("ltr").as_deref(), Some("3.40"));
 }
+
+/// The byte-run escaper agrees with the definition (escape the five markup characters, drop
+/// what is not an XML 1.0 `Char`) on every kind of character.
+#[test]
+fn esc_matches_the_char_by_char_definition() {
+    let reference = |s: &str| -> String {
+        s.chars()
+            .filter_map(|c| match c {
+                '&' => Some("&amp;".to_owned()),
+                '<' => Some("&lt;".to_owned()),
+                '>' => Some("&gt;".to_owned()),
+                '"' => Some("&quot;".to_owned()),
+                '\'' => Some("&#x27;".to_owned()),
+                c if is_xml_char(c) => Some(c.to_string()),
+                _ => None,
+            })
+            .collect()
+    };
+    let samples = [
+        "",
+        "plain text",
+        "a & b < c > d \" e ' f",
+        "tab\tnl\ncr\r bell\u{7} nul\u{0} esc\u{1b} del\u{7f}",
+        "é ü 漢字 😀 \u{fffd} \u{fffe} \u{ffff} \u{effe} \u{fefe} end",
+        "\u{fffe}\u{ffff}&\u{1}",
+    ];
+    for s in samples {
+        assert_eq!(esc(s), reference(s), "{s:?}");
+    }
+    // Every char of the BMP edges and a spread of the rest.
+    let all: String = (0u32..0x11_0000).step_by(97).filter_map(char::from_u32).collect();
+    assert_eq!(esc(&all), reference(&all));
+}
