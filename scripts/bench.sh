@@ -64,7 +64,12 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if
 #    make the file system's inode allocator skip the freshly freed inodes and slow both down.
 #    Leftovers are deleted when the benchmark ends.
 cold=() copy=() gen_rss=()
-rm -rf "$work"/cold-* "$work"/copy-* "$site"
+# Earlier runs' trees are moved aside now and deleted at the end, for the same reason.
+trash="$work/trash-$$"
+mkdir -p "$trash"
+for old in "$work"/cold-* "$work"/copy-* "$work"/trash-* "$site"; do
+    if [ -e "$old" ] && [ "$old" != "$trash" ]; then mv "$old" "$trash/"; fi
+done
 sync
 for i in $(seq "$runs"); do
     t0=$(now)
@@ -78,7 +83,7 @@ for i in $(seq "$runs"); do
 done
 # The last cold build becomes the site (its links are relative, so a rename keeps it whole).
 mv "$work/cold-$runs" "$site"
-cleanup_dirs() { rm -rf "$work"/cold-* "$work"/copy-*; }
+cleanup_dirs() { rm -rf "$work"/cold-* "$work"/copy-* "$trash"; }
 files=$(find -L "$site/current" -type f | wc -l)
 bytes=$(du -sb "$site" | cut -f1)
 
@@ -124,16 +129,24 @@ if [ -n "${pkg:-}" ] && [ -n "$token" ]; then
         curl -fs -X POST "$base/api/v1/plugins/$pkg/versions/$ver/approve" -H "Authorization: Bearer $token" >/dev/null
         # Live in every affected document: the plugin's own and the site-wide 3.34 (where it
         # becomes the plugin's stable entry).
+        found=0
         for _ in $(seq 400); do
-            curl -fs "$base/plugins/plugins.xml?qgis=3.34&package_name=$pkg" | grep -qF "$needle" &&
-                curl -fs --compressed "$base/plugins/plugins.xml?qgis=3.34" | grep -qF "$needle" && break
+            # Into files, then grep: `curl | grep -q` fails under pipefail when grep stops
+            # reading early (curl gets SIGPIPE), and would never count as live.
+            curl -fs -o "$work/own.xml" "$base/plugins/plugins.xml?qgis=3.34&package_name=$pkg" || true
+            curl -fs --compressed -o "$work/site.xml" "$base/plugins/plugins.xml?qgis=3.34" || true
+            if grep -qF "$needle" "$work/own.xml" && grep -qF "$needle" "$work/site.xml"; then
+                found=1
+                break
+            fi
         done
         t1=$(now)
+        [ "$found" = 1 ] || { say "approved $pkg $ver never became live in plugins.xml"; exit 1; }
         live+=("$(ms "$t0" "$t1")")
         curl -fs -X POST "$base/api/v1/plugins/$pkg/versions/$ver/unapprove" -H "Authorization: Bearer $token" >/dev/null
         # The next approval starts from an idle service: the unapproval's build (and its
         # collection of old releases) has finished.
-        until curl -fs "http://127.0.0.1:$uport/healthz" | grep -q '"building":false'; do :; done
+        until [[ "$(curl -fs "http://127.0.0.1:$uport/healthz" || true)" == *'"building":false'* ]]; do :; done
     done
 else
     say "no unapproved stable version for 3.34 found (or no sqlite3 / token): approval latency skipped"
@@ -155,7 +168,8 @@ peak_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$upl_pid/status")
 # 6. nginx throughput (bounded wrk runs on loopback).
 wrk_rps() { wrk -t2 -c64 -d"${wrk_secs}s" "$@" 2>/dev/null | awk '/Requests\/sec/ { printf "%.0f", $2 }'; }
 xml_gz=$(wrk_rps -H 'Accept-Encoding: gzip' "$base/plugins/plugins.xml?qgis=3.34")
-first_pkg=$(ls "$site/current/plugins" | grep -v -E '^(index|page|sort|xml|tags|author|user|authors|users|feeds|stable|experimental|server|deprecated|fresh|latest|popular|most_downloaded|most_voted|best_rated|new_qgis_ready)' | head -1)
+# The first plugin tree (a symlink) under plugins/; awk reads all its input, so no SIGPIPE.
+first_pkg=$(find "$site/current/plugins/" -mindepth 1 -maxdepth 1 -type l -printf '%f\n' | sort | awk 'NR == 1')
 page=$(wrk_rps "$base/plugins/$first_pkg/")
 xml_size=$(stat -L -c %s "$site/current/plugins/xml/3.34.xml")
 
