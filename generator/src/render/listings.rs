@@ -4,8 +4,9 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use chrono::Duration;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -271,18 +272,47 @@ impl<'a> ListArgs<'a> {
     }
 }
 
-/// Digest of each plugin's card (by plugin id): a list page's digest combines those of its
-/// cards, so an unchanged page is recognised without building its context.
-type CardKeys = HashMap<i64, String>;
+/// Each plugin's card (by plugin id): its digest, which a list page's digest combines with
+/// the others (an unchanged page is recognised without building its context), and its HTML,
+/// rendered at most once per build and heading level: thousands of list pages show 20
+/// cards each, only 2,500 of them distinct.
+struct CardKeys<'a> {
+    input: &'a RenderInput<'a>,
+    by_id: HashMap<i64, (String, [OnceLock<String>; 2])>,
+}
 
-fn card_keys(plugins: &[Plugin]) -> CardKeys {
-    plugins.par_iter().map(|p| (p.id, crate::model::fingerprint(&card(p)))).collect()
+impl CardKeys<'_> {
+    fn get(&self, id: i64) -> Option<&String> {
+        self.by_id.get(&id).map(|(key, _)| key)
+    }
+
+    /// The card's HTML with an `<h2>` (lists) or `<h3>` (the home page).
+    fn html(&self, p: &Plugin, level: u8) -> Result<String> {
+        let slot = self.by_id.get(&p.id).map(|(_, html)| &html[usize::from(level == 3)]);
+        if let Some(done) = slot.and_then(OnceLock::get) {
+            return Ok(done.clone());
+        }
+        let mut ctx = TeraContext::new();
+        ctx.insert("p", &card(p));
+        ctx.insert("card_level", &level);
+        let html = String::from_utf8(render(self.input, "_card.html", &ctx)?)
+            .context("a card is not UTF-8")?;
+        Ok(slot.map(|s| s.get_or_init(|| html.clone()).clone()).unwrap_or(html))
+    }
+}
+
+fn card_keys<'a>(input: &'a RenderInput<'a>, plugins: &[Plugin]) -> CardKeys<'a> {
+    let by_id = plugins
+        .par_iter()
+        .map(|p| (p.id, (crate::model::fingerprint(&card(p)), Default::default())))
+        .collect();
+    CardKeys { input, by_id }
 }
 
 /// Renders one list in all its orders and pages.
 fn render_list(
     input: &RenderInput<'_>,
-    cards: &CardKeys,
+    cards: &CardKeys<'_>,
     out: &mut Pages,
     args: &ListArgs<'_>,
     plugins: &[&Plugin],
@@ -313,7 +343,7 @@ fn render_list(
                 input.base_url,
                 (args.title, args.intro, args.feed_url, args.with_sorts),
                 (&prefix, key, page, pages, list.len()),
-                chunk.iter().map(|p| cards.get(&p.id)).collect::<Vec<_>>(),
+                chunk.iter().map(|p| cards.get(p.id)).collect::<Vec<_>>(),
             ));
             out.push(memo(input, path, digest, || {
                 let links: Vec<PageLink> = (1..=pages)
@@ -331,7 +361,9 @@ fn render_list(
                 let mut ctx = TeraContext::new();
                 ctx.insert("title", args.title);
                 ctx.insert("intro", args.intro);
-                ctx.insert("plugins", &chunk.iter().map(|p| card(p)).collect::<Vec<_>>());
+                let html: Vec<String> =
+                    chunk.iter().map(|p| cards.html(p, 2)).collect::<Result<_>>()?;
+                ctx.insert("plugins", &html);
                 ctx.insert("count", &list.len());
                 ctx.insert("page", &page);
                 ctx.insert("pages", &links);
@@ -402,7 +434,7 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Pages> {
     let mut out = Vec::new();
     let empty = TeraContext::new();
 
-    let cards = card_keys(&catalog.plugins);
+    let cards = card_keys(input, &catalog.plugins);
     let lists: Vec<Pages> = LISTS
         .par_iter()
         .map(|spec| {
@@ -547,13 +579,13 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Pages> {
     let top = |order: Order, keep: &dyn Fn(&Plugin) -> bool| {
         let mut list: Vec<&Plugin> = all.iter().copied().filter(|p| keep(p)).collect();
         order.sort(&mut list);
-        list.into_iter().take(5).map(card).collect::<Vec<_>>()
+        list.into_iter().take(5).map(|p| cards.html(p, 3)).collect::<Result<Vec<_>>>()
     };
     let mut h = TeraContext::new();
-    h.insert("updated", &top(Order::Updated, &|p| !p.deprecated));
-    h.insert("fresh", &top(Order::Created, &|p| !p.deprecated));
-    h.insert("popular", &top(Order::Popularity, &|p| !p.deprecated));
-    h.insert("qgis4", &top(Order::Created, &|p| p.qgis4_ready()));
+    h.insert("updated", &top(Order::Updated, &|p| !p.deprecated)?);
+    h.insert("fresh", &top(Order::Created, &|p| !p.deprecated)?);
+    h.insert("popular", &top(Order::Popularity, &|p| !p.deprecated)?);
+    h.insert("qgis4", &top(Order::Created, &|p| p.qgis4_ready())?);
     h.insert("count", &all.len());
     h.insert("cloud", &cloud);
     out.push(render_memo(input, "index.html".into(), "index.html", &h)?);
