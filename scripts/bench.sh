@@ -64,23 +64,15 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if
 #    make the file system's inode allocator skip the freshly freed inodes and slow both down.
 #    Leftovers are deleted when the benchmark ends.
 cold=() copy=() gen_rss=()
-# Earlier runs' trees are deleted first, then synced, then the benchmark waits out ext4's
-# window (60 s after the inode tables are written) in which a file system without a
-# journal skips freshly freed inodes on every allocation, which would slow the cold builds
-# several times. The trees of this run are deleted when it ends.
+# Earlier runs' trees are moved aside and deleted only when this run ends: on this machine's
+# ext4 (no journal, mounted with `discard`), deleting a large tree slows inode allocation and
+# the disk itself for minutes afterwards, which would distort the cold builds and the copy.
+# For the same reason, do not start a run right after deleting a large tree.
 trash="$work/trash-$$"
 mkdir -p "$trash"
 for old in "$work"/cold-* "$work"/copy-* "$work"/trash-* "$site"; do
     if [ -e "$old" ] && [ "$old" != "$trash" ]; then mv "$old" "$trash/"; fi
 done
-if [ -n "$(ls -A "$trash")" ]; then
-    freed=$(find "$trash" | wc -l)
-    rm -rf "$trash"; mkdir -p "$trash"; sync
-    if [ "$freed" -gt 20000 ]; then
-        say "deleted $freed entries of earlier runs; waiting 61 s for ext4 to reuse freed inodes normally"
-        sleep 61
-    fi
-fi
 sync
 for i in $(seq "$runs"); do
     t0=$(now)
