@@ -98,18 +98,8 @@ fn page_number(s: &str) -> Option<usize> {
     (!s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters (a URL path segment).
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// Percent-encodes a URL path segment as the site's own links do.
+pub use generator::render::listings::percent_encode;
 
 /// The inverse of [`percent_encode`] (any `%XX`; invalid escapes stay as they are).
 pub fn percent_decode(s: &str) -> String {
