@@ -46,8 +46,8 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("failed to sync directory `{}`", dir.display()))
 }
 
-/// Fsyncs many directories. Many fsyncs waiting at once are grouped by the file system's
-/// journal into a few commits, where one after another would cost a commit each.
+/// Fsyncs many directories. Many fsyncs waiting at once are merged by the file system and
+/// the block layer into fewer writes, where one after another would each wait for the disk.
 pub fn sync_dirs(dirs: &[PathBuf]) -> Result<()> {
     const THREADS: usize = 32;
     let next = AtomicUsize::new(0);
