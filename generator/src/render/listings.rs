@@ -276,12 +276,12 @@ impl<'a> ListArgs<'a> {
 /// the others (an unchanged page is recognised without building its context), and its HTML,
 /// rendered at most once per build and heading level: thousands of list pages show 20
 /// cards each, only 2,500 of them distinct.
-struct CardKeys<'a> {
+struct Cards<'a> {
     input: &'a RenderInput<'a>,
     by_id: HashMap<i64, (String, [OnceLock<String>; 2])>,
 }
 
-impl CardKeys<'_> {
+impl Cards<'_> {
     fn get(&self, id: i64) -> Option<&String> {
         self.by_id.get(&id).map(|(key, _)| key)
     }
@@ -301,18 +301,18 @@ impl CardKeys<'_> {
     }
 }
 
-fn card_keys<'a>(input: &'a RenderInput<'a>, plugins: &[Plugin]) -> CardKeys<'a> {
+fn all_cards<'a>(input: &'a RenderInput<'a>, plugins: &[Plugin]) -> Cards<'a> {
     let by_id = plugins
         .par_iter()
         .map(|p| (p.id, (crate::model::fingerprint(&card(p)), Default::default())))
         .collect();
-    CardKeys { input, by_id }
+    Cards { input, by_id }
 }
 
 /// Renders one list in all its orders and pages.
 fn render_list(
     input: &RenderInput<'_>,
-    cards: &CardKeys<'_>,
+    cards: &Cards<'_>,
     out: &mut Pages,
     args: &ListArgs<'_>,
     plugins: &[&Plugin],
@@ -434,7 +434,7 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Pages> {
     let mut out = Vec::new();
     let empty = TeraContext::new();
 
-    let cards = card_keys(input, &catalog.plugins);
+    let cards = all_cards(input, &catalog.plugins);
     let lists: Vec<Pages> = LISTS
         .par_iter()
         .map(|spec| {

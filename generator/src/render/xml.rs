@@ -284,11 +284,6 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-/// XML 1.0 `Char` production.
-pub fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
-}
-
 fn py_bool(b: bool) -> &'static str {
     if b { "True" } else { "False" }
 }
