@@ -3,6 +3,7 @@
 //! HTTP/1.1 client that shows the exact bytes and headers nginx sends (no implicit
 //! decompression, redirects or Accept-Encoding).
 
+pub mod deploy;
 pub mod http;
 pub mod published;
 pub mod xml;
