@@ -16,6 +16,7 @@ use crate::error::{ApiError, ApiResult, HttpResponse, json_response};
 use crate::rebuild::Rebuilder;
 use crate::routes;
 use crate::store::Store;
+use crate::throttle::ChangeThrottle;
 
 /// State shared by every request.
 pub struct AppState {
@@ -30,6 +31,8 @@ pub struct AppState {
     pub upload_slots: tokio::sync::Semaphore,
     /// Bounds concurrent argon2 verifications (19 MiB each).
     pub hash_slots: tokio::sync::Semaphore,
+    /// Per-user throttle of requests that change the catalog (and so rebuild the site).
+    pub throttle: ChangeThrottle,
 }
 
 /// Handle to the shared state.
@@ -51,7 +54,9 @@ impl AppState {
         let hash_slots = tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 16),
         );
+        let throttle = ChangeThrottle::new(config.throttle);
         Ok(Arc::new(AppState {
+            throttle,
             config,
             keys,
             db: Mutex::new(conn),
@@ -202,10 +207,11 @@ async fn route(app: &App, req: Request<Bytes>) -> ApiResult {
             only(&method, &[Method::DELETE], "DELETE")?;
             tokens::revoke(app, &req, pkg, id).await
         }
-        ["api", "v1", "plugins", pkg, "versions", version] => {
-            only(&method, &[Method::DELETE], "DELETE")?;
-            review::delete_version(app, &req, pkg, version).await
-        }
+        ["api", "v1", "plugins", pkg, "versions", version] => match method {
+            Method::GET => review::version_info(app, &req, pkg, version).await,
+            Method::DELETE => review::delete_version(app, &req, pkg, version).await,
+            _ => Err(ApiError::MethodNotAllowed { allow: "GET, DELETE" }),
+        },
         ["api", "v1", "plugins", pkg, "versions", version, action @ ("approve" | "unapprove")] => {
             only(&method, &[Method::POST], "POST")?;
             review::set_approval(app, &req, pkg, version, *action == "approve").await

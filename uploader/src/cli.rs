@@ -82,6 +82,15 @@ pub struct ServeArgs {
     /// Do not count downloads in this process (e.g. `count-downloads` runs from cron).
     #[arg(long)]
     pub no_count: bool,
+    /// Catalog changes (approvals, edits, deletions, uploads) a user may make at once; each
+    /// rebuilds the site.
+    #[arg(long, env = "PLUGINS_CHANGES_BURST", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub changes_burst: u32,
+    /// Catalog changes per minute a user may sustain after the burst (then 429).
+    #[arg(long, env = "PLUGINS_CHANGES_PER_MINUTE", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub changes_per_minute: u32,
 }
 
 /// Where nginx writes the downloads log.
@@ -132,6 +141,10 @@ impl ServeArgs {
         c.max_connections = self.max_connections.max(1);
         c.max_concurrent_uploads = self.max_concurrent_uploads.max(1);
         c.rebuild = !self.no_rebuild;
+        c.throttle = crate::throttle::ThrottleConfig {
+            burst: self.changes_burst,
+            per_minute: self.changes_per_minute,
+        };
         c.downloads = (!self.no_count).then(|| crate::downloads::CounterConfig {
             log: self.downloads.log.clone(),
             interval: Duration::from_secs(self.count_interval.max(1)),

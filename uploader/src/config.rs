@@ -49,6 +49,8 @@ pub struct ServiceConfig {
     pub build_program: Option<PathBuf>,
     /// Download counting from nginx's downloads log (`None`: not counted by this process).
     pub downloads: Option<crate::downloads::CounterConfig>,
+    /// Per-user throttle of catalog changes (each triggers a site build).
+    pub throttle: crate::throttle::ThrottleConfig,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -88,6 +90,7 @@ impl ServiceConfig {
             rebuild: true,
             build_program: None,
             downloads: None,
+            throttle: crate::throttle::ThrottleConfig::default(),
         })
     }
 

@@ -43,12 +43,18 @@ pub enum ApiError {
     /// 409: the change conflicts with the current state (duplicate version, ...).
     #[error("{0}")]
     Conflict(String),
+    /// 409: the zip to approve is not the one the reviewer names (`{"sha256"}`).
+    #[error("{0}")]
+    ChangedSinceReview(String),
     /// 413: body larger than `limit` bytes.
     #[error("request body too large: the limit is {limit} bytes")]
     TooLarge { limit: u64 },
     /// 415.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 429: this user's catalog changes come too fast (`throttle`); retry after `retry_after` s.
+    #[error("{detail}")]
+    Throttled { detail: String, retry_after: u64 },
     /// 503: temporarily unable (database busy, disk full).
     #[error("{0}")]
     Unavailable(String),
@@ -78,9 +84,10 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::ChangedSinceReview(_) => StatusCode::CONFLICT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -97,8 +104,10 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Timeout => "timeout",
             ApiError::Conflict(_) => "conflict",
+            ApiError::ChangedSinceReview(_) => "changed_since_review",
             ApiError::TooLarge { .. } => "too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Throttled { .. } => "throttled",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -154,6 +163,9 @@ impl ApiError {
             }
             ApiError::Unavailable(_) => {
                 resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            ApiError::Throttled { retry_after, .. } => {
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             _ => {}
         }

@@ -2,6 +2,11 @@
 //! with `fsutil::write_atomic` and its directory synced **before** the row that points to it
 //! is committed; `Stored` removes the file again unless the commit succeeded. At startup,
 //! files no row points to (a crash between store and commit) and temporary files are swept.
+//!
+//! Paths are content-named, so a deleted version re-uploaded with the same bytes reuses the
+//! path: a zip is removed only when no row references it, decided inside a transaction on the
+//! single writer and removed before that writer is released (`remove_unreferenced`), so no
+//! upload of the same bytes can interleave.
 
 use std::collections::HashSet;
 use std::fs;
@@ -88,8 +93,22 @@ impl Store {
         Ok(guard)
     }
 
-    /// Removes a zip whose row was deleted (after COMMIT); a missing file is fine.
-    pub fn remove(&self, relative: &str) -> Result<()> {
+    /// Removes the zip at `relative` unless a row references it; `tx` is a transaction on the
+    /// single writer, held across the removal. Returns whether the file was removed.
+    pub fn remove_unreferenced(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        relative: &str,
+    ) -> Result<bool> {
+        if generator::db::package_path_in_use(tx, relative)? {
+            return Ok(false);
+        }
+        self.remove(relative)?;
+        Ok(true)
+    }
+
+    /// Removes a zip (a missing file is fine). Callers decide first that no row references it.
+    fn remove(&self, relative: &str) -> Result<()> {
         let path = self.absolute(relative);
         match fs::remove_file(&path) {
             Ok(()) => {

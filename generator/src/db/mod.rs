@@ -30,6 +30,7 @@ pub use write::*;
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/0001_initial.sql")),
     ("0002_downloads", include_str!("../../migrations/0002_downloads.sql")),
+    ("0004_review_binding", include_str!("../../migrations/0004_review_binding.sql")),
 ];
 
 /// File name of the catalog inside the data dir.

@@ -41,7 +41,7 @@ pub fn set_version_approved(
     Ok(n == 1)
 }
 
-/// Deletes a version row (its zip is removed by the caller after COMMIT).
+/// Deletes a version row (the caller removes its zip once no row references it).
 pub fn delete_version(
     conn: &Connection,
     plugin_id: i64,
@@ -129,6 +129,10 @@ pub struct PendingVersion {
     pub created_on: DateTime<Utc>,
     pub uploaded_by: Option<String>,
     pub is_from_token: bool,
+    pub package_sha256: String,
+    pub package_size: i64,
+    /// When the zip was last replaced (`None`: the one first uploaded).
+    pub replaced_on: Option<DateTime<Utc>>,
 }
 
 /// Unapproved versions of plugins not marked for deletion, oldest first; restricted to the
@@ -136,7 +140,7 @@ pub struct PendingVersion {
 pub fn pending_versions(conn: &Connection, editor: Option<i64>) -> Result<Vec<PendingVersion>> {
     let mut stmt = conn.prepare(
         "SELECT p.id, p.package_name, p.name, v.id, v.version, v.experimental, v.created_on,
-                u.username, v.is_from_token
+                u.username, v.is_from_token, v.package_sha256, v.package_size, v.replaced_on
          FROM plugin_versions v
          JOIN plugins p ON p.id = v.plugin_id
          LEFT JOIN users u ON u.id = v.created_by
@@ -157,6 +161,13 @@ pub fn pending_versions(conn: &Connection, editor: Option<i64>) -> Result<Vec<Pe
                 created_on: parse_time(&r.get::<_, String>(6)?)?,
                 uploaded_by: r.get(7)?,
                 is_from_token: r.get(8)?,
+                package_sha256: r.get(9)?,
+                package_size: r.get(10)?,
+                replaced_on: r
+                    .get::<_, Option<String>>(11)?
+                    .as_deref()
+                    .map(parse_time)
+                    .transpose()?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()

@@ -158,10 +158,12 @@ pub struct VersionRow {
     pub package_path: String,
     pub package_sha256: String,
     pub package_size: i64,
+    /// When the zip was last replaced (`None`: it is the one first uploaded).
+    pub replaced_on: Option<DateTime<Utc>>,
 }
 
 const VERSION_COLUMNS: &str = "id, plugin_id, version, version_key, created_on, created_by,
-     approved, experimental, package_path, package_sha256, package_size";
+     approved, experimental, package_path, package_sha256, package_size, replaced_on";
 
 fn version_from_row(r: &Row<'_>) -> rusqlite::Result<VersionRow> {
     Ok(VersionRow {
@@ -176,6 +178,7 @@ fn version_from_row(r: &Row<'_>) -> rusqlite::Result<VersionRow> {
         package_path: r.get(8)?,
         package_sha256: r.get(9)?,
         package_size: r.get(10)?,
+        replaced_on: r.get::<_, Option<String>>(11)?.as_deref().map(parse_time).transpose()?,
     })
 }
 
@@ -231,6 +234,10 @@ pub fn replace_version(
         .with_context(|| format!("failed to replace version {version_id}"))?;
     anyhow::ensure!(n == 1, "version {version_id} vanished");
     conn.execute(
+        "UPDATE plugin_versions SET replaced_on = ?2 WHERE id = ?1",
+        params![version_id, fmt_time(now)],
+    )?;
+    conn.execute(
         "UPDATE plugins SET modified_on = ?2, revision = revision + 1
          WHERE id = (SELECT plugin_id FROM plugin_versions WHERE id = ?1)",
         params![version_id, fmt_time(now)],
@@ -246,6 +253,18 @@ pub fn all_package_paths(conn: &Connection) -> Result<HashSet<String>> {
         .collect::<rusqlite::Result<HashSet<String>>>()
         .context("failed to list stored packages")?;
     Ok(rows)
+}
+
+/// True when a version row references the stored zip `package_path`. Asked inside the
+/// writer's transaction before a zip is removed: the path is content-named, so a re-upload of
+/// the same bytes reuses it.
+pub fn package_path_in_use(conn: &Connection, package_path: &str) -> Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM plugin_versions WHERE package_path = ?1)",
+        [package_path],
+        |r| r.get(0),
+    )
+    .with_context(|| format!("failed to check the references to `{package_path}`"))
 }
 
 /// Every tag name, alphabetically (XML-RPC `plugin.tags`).

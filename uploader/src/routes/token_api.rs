@@ -115,6 +115,8 @@ fn error_response(e: UploadError) -> HttpResponse {
         UploadError::NotFound(m) => json_response(StatusCode::NOT_FOUND, &json!({"detail": m})),
         UploadError::Approved => approved_immutable(),
         UploadError::TooLarge(_) => too_large(),
+        // The throttle's 429 keeps its `Retry-After`.
+        UploadError::Api(e @ ApiError::Throttled { .. }) => e.into_response(),
         UploadError::Api(e) => {
             let status = e.status();
             if status.is_server_error() {

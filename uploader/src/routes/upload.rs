@@ -162,6 +162,9 @@ pub async fn perform(app: &App, req: UploadRequest) -> Result<UploadOutcome, Upl
     if req.zip.len() as u64 > max {
         return Err(UploadError::TooLarge(max));
     }
+    // Every upload may rebuild the site: throttled per user before any work. The token is
+    // kept even if the upload is refused (validation costs CPU too).
+    let _charge = app.throttle.take(req.actor.id)?;
     // Which mode: the plugin's own name when it exists, else a new plugin.
     let mode = match &req.target {
         Target::AddOrCreate => {
@@ -330,9 +333,11 @@ fn commit(
     }
     let approved = uploads_auto_approved(&actor);
     let relative = crate::store::Store::relative_path(&pkg, &checked.version, &checked.sha256);
-    let same_file = replacing.as_ref().is_some_and(|old| old.package_path == relative);
+    // A committed row may reference these bytes already (a replacement by the same zip): then
+    // the file must survive a failure of this upload.
+    let referenced = db::package_path_in_use(&tx, &relative)?;
     // The zip is on disk and synced before the row that points to it is committed.
-    let stored = app.store.put(&relative, &req.zip, !same_file)?;
+    let stored = app.store.put(&relative, &req.zip, !referenced)?;
     let changelog = req
         .changelog
         .clone()
@@ -383,12 +388,10 @@ fn commit(
     crate::app::failpoint("upload.after_commit");
     if let Some(old) = &replacing
         && old.package_path != relative
-        && let Err(e) = app.store.remove(&old.package_path)
     {
-        tracing::warn!(
-            error = format!("{e:#}"),
-            "failed to remove a replaced zip; the startup sweep will"
-        );
+        // Still on the single writer: no upload of the old bytes can interleave. The old
+        // version was unapproved, so no build is publishing its zip.
+        remove_unreferenced(app, conn, &old.package_path);
     }
     let ticket = app.rebuild.request();
     Ok(UploadOutcome {
@@ -401,6 +404,26 @@ fn commit(
         warnings: checked.warnings,
         ticket,
     })
+}
+
+/// Removes a stored zip that no row references any more (a deleted or replaced version's),
+/// deciding inside a transaction on the writer `conn`; failures are logged (the startup
+/// sweep removes what is left).
+pub fn remove_unreferenced(app: &App, conn: &mut rusqlite::Connection, relative: &str) {
+    let removed = immediate(conn).map_err(anyhow::Error::from).and_then(|tx| {
+        let removed = app.store.remove_unreferenced(&tx, relative)?;
+        tx.commit()?;
+        Ok(removed)
+    });
+    match removed {
+        Ok(true) => tracing::debug!(file = relative, "removed an unreferenced zip"),
+        Ok(false) => tracing::info!(file = relative, "kept a zip that a row references again"),
+        Err(e) => tracing::warn!(
+            file = relative,
+            error = format!("{e:#}"),
+            "failed to remove an unreferenced zip; the startup sweep will"
+        ),
+    }
 }
 
 /// The fields of an upload form.

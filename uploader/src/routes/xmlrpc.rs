@@ -324,6 +324,8 @@ async fn upload_method(app: &App, req: &Request<Bytes>, params: Vec<Value>) -> A
                 ),
             ))
         }
+        // An HTTP 429 with `Retry-After` rather than a fault: clients back off on it.
+        Err(UploadError::Api(e @ ApiError::Throttled { .. })) => Err(e),
         Err(UploadError::Api(e)) if e.status().is_server_error() => {
             let text = e.detail();
             drop(e.into_response());
