@@ -18,6 +18,7 @@ use crate::app::{self, App, AppState};
 use crate::config::ServiceConfig;
 use crate::rebuild::Rebuilder;
 
+mod review_binding;
 mod server_tests;
 
 pub const PASSWORD: &str = "password123";
@@ -281,13 +282,27 @@ pub async fn token_upload(env: &Env, token: &str, path: &str, zip: &[u8]) -> Res
     call(&env.app, Method::POST, path, &[bearer(token), ct], body).await
 }
 
+/// The stored zip's SHA-256 of `pkg` `v` (what a reviewer downloaded), or zeros for a
+/// version that does not exist.
+pub fn stored_sha256(env: &Env, pkg: &str, v: &str) -> String {
+    env.conn()
+        .query_row(
+            "SELECT v.package_sha256 FROM plugin_versions v JOIN plugins p ON p.id = v.plugin_id
+             WHERE p.package_name = ?1 AND v.version = ?2",
+            [pkg, v],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|_| "0".repeat(64))
+}
+
+/// Approves `pkg` `v`, naming the stored zip's SHA-256 as a reviewer does.
 pub async fn approve(env: &Env, token: &str, pkg: &str, v: &str) -> Resp {
     call(
         &env.app,
         Method::POST,
         &format!("/api/v1/plugins/{pkg}/versions/{v}/approve"),
         &[bearer(token)],
-        Bytes::new(),
+        json!({"sha256": stored_sha256(env, pkg, v)}).to_string(),
     )
     .await
 }
@@ -1084,14 +1099,21 @@ async fn permission_matrix() {
     .await;
     assert_eq!(r.status, StatusCode::OK);
 
-    type Case = (Method, &'static str, Option<&'static str>);
+    type Case = (Method, &'static str, Option<String>);
     // (action, request) → expected status per caller.
+    let reviewed = json!({"sha256": stored_sha256(&env, "test_plugin", "1.0")}).to_string();
     let actions: Vec<(&str, Case)> = vec![
-        ("approve", (Method::POST, "/api/v1/plugins/test_plugin/versions/1.0/approve", None)),
+        (
+            "approve",
+            (Method::POST, "/api/v1/plugins/test_plugin/versions/1.0/approve", Some(reviewed)),
+        ),
         ("unapprove", (Method::POST, "/api/v1/plugins/test_plugin/versions/1.0/unapprove", None)),
-        ("token create", (Method::POST, "/api/v1/plugins/test_plugin/tokens", Some("{}"))),
+        ("token create", (Method::POST, "/api/v1/plugins/test_plugin/tokens", Some("{}".into()))),
         ("token list", (Method::GET, "/api/v1/plugins/test_plugin/tokens", None)),
-        ("edit", (Method::PATCH, "/api/v1/plugins/test_plugin", Some(r#"{"deprecated": false}"#))),
+        (
+            "edit",
+            (Method::PATCH, "/api/v1/plugins/test_plugin", Some(r#"{"deprecated": false}"#.into())),
+        ),
         ("drafts", (Method::GET, "/api/v1/plugins/test_plugin", None)),
     ];
     let callers = [
@@ -1106,7 +1128,9 @@ async fn permission_matrix() {
     for (action, (method, path, body)) in &actions {
         for (who, user) in &callers {
             let headers: Vec<(&str, String)> = user.map(|u| bearer(&jwt[u])).into_iter().collect();
-            let r = call(&env.app, method.clone(), path, &headers, body.unwrap_or("")).await;
+            let r =
+                call(&env.app, method.clone(), path, &headers, body.clone().unwrap_or_default())
+                    .await;
             let approval = action.contains("approve");
             let expected = match *who {
                 "anonymous" => StatusCode::UNAUTHORIZED,
