@@ -118,8 +118,8 @@ pw="bench-password-$RANDOM"
 "$upl" user add "bench$port" --staff --password-stdin <<<"$pw" >/dev/null 2>&1 || true
 token=$(curl -fs -X POST "$base/api/v1/token" -H 'Content-Type: application/json' \
     -d "{\"username\":\"bench$port\",\"password\":\"$pw\"}" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
-read -r pkg ver qmin < <(sqlite3 -separator ' ' "$data/catalog.sqlite3" 2>/dev/null \
-    "SELECT p.package_name, v.version, v.min_qgis FROM plugin_versions v JOIN plugins p ON p.id = v.plugin_id
+read -r pkg ver qmin sha < <(sqlite3 -separator ' ' "$data/catalog.sqlite3" 2>/dev/null \
+    "SELECT p.package_name, v.version, v.min_qgis, v.package_sha256 FROM plugin_versions v JOIN plugins p ON p.id = v.plugin_id
      WHERE v.approved = 0 AND v.experimental = 0 AND v.max_qgis >= '003.034.000' AND v.min_qgis <= '003.034.099'
        AND p.deprecated = 0
        AND v.version_key > (SELECT coalesce(max(w.version_key), '') FROM plugin_versions w
@@ -130,7 +130,9 @@ if [ -n "${pkg:-}" ] && [ -n "$token" ]; then
     needle="/plugins/$pkg/version/$ver/download/"
     for i in $(seq "$runs"); do
         t0=$(now)
-        curl -fs -X POST "$base/api/v1/plugins/$pkg/versions/$ver/approve" -H "Authorization: Bearer $token" >/dev/null
+        # Approval names the reviewed bytes: the stored zip's SHA-256.
+        curl -fs -X POST "$base/api/v1/plugins/$pkg/versions/$ver/approve" -H "Authorization: Bearer $token" \
+            -H 'Content-Type: application/json' -d "{\"sha256\":\"$sha\"}" >/dev/null
         # Live in every affected document: the plugin's own and the site-wide 3.34 (where it
         # becomes the plugin's stable entry).
         found=0

@@ -326,10 +326,13 @@ fn upload_e2e_kill_during_the_build_of_an_approval() {
     // answers only once the rebuild that includes it is live).
     let mut stream =
         TcpStream::connect((Ipv4Addr::LOCALHOST, d.up_port)).expect("connect to the service");
+    let reviewed = json!({"sha256": d.stored_sha256(pkg, "1.0.0")}).to_string();
     write!(
         stream,
         "POST /api/v1/plugins/{pkg}/versions/1.0.0/approve HTTP/1.1\r\nHost: x\r\n\
-         Authorization: Bearer {boss}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+         Authorization: Bearer {boss}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{reviewed}",
+        reviewed.len()
     )
     .unwrap();
     let committed = Instant::now();

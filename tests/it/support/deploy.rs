@@ -63,11 +63,18 @@ pub struct Deployment {
     pub up_port: u16,
     pub site: Site,
     pub log: PathBuf,
+    /// Extra `uploader serve` flags (e.g. a generous `--changes-burst`).
+    pub serve_args: Vec<String>,
 }
 
 impl Deployment {
     /// Seeds and builds the demo site, starts nginx and the service (no failpoint).
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// As `start`, with extra `uploader serve` flags.
+    pub fn start_with(serve_args: &[&str]) -> Self {
         let port = super::free_port();
         let site = Site::build(&format!("http://127.0.0.1:{port}")).expect("demo site");
         let up_port = super::free_port();
@@ -75,7 +82,8 @@ impl Deployment {
             Nginx::start_on(&site.root(), SocketAddr::from((Ipv4Addr::LOCALHOST, up_port)), port)
                 .expect("nginx");
         let log = site.data.parent().expect("temp dir").join("uploader.log");
-        let mut d = Self { child: None, nginx, up_port, site, log };
+        let serve_args = serve_args.iter().map(|a| (*a).to_owned()).collect();
+        let mut d = Self { child: None, nginx, up_port, site, log, serve_args };
         d.start_service(None);
         d
     }
@@ -99,6 +107,7 @@ impl Deployment {
             .arg(super::workspace_root().join("templates"))
             .args(["--base-url", &self.site.base_url])
             .args(["--listen", &format!("127.0.0.1:{}", self.up_port)])
+            .args(&self.serve_args)
             .env("PLUGINS_JWT_SECRET", SECRET)
             .env("PLUGINS_LOG", "info")
             .env_remove("PLUGINS_JWT_SECRET_FILE")
