@@ -4,6 +4,7 @@
 
 mod downloads;
 mod qgis;
+mod review_metadata;
 mod serve;
 mod site;
 mod support;

@@ -57,10 +57,7 @@ fn migration_3_copies_plugin_metadata_into_every_version() {
     migrate(&mut conn).unwrap();
 
     assert_eq!(dump(&conn, "SELECT * FROM plugins ORDER BY id"), before_plugins);
-    assert_eq!(
-        dump(&conn, "SELECT * FROM plugin_tags ORDER BY plugin_id, position"),
-        before_tags
-    );
+    assert_eq!(dump(&conn, "SELECT * FROM plugin_tags ORDER BY plugin_id, position"), before_tags);
     let copied = dump(
         &conn,
         "SELECT v.id, v.name = p.name, v.author = p.author, v.email = p.email,

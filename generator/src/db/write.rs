@@ -239,7 +239,9 @@ pub fn insert_version_with_metadata(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE WHEN ?10 THEN ?5 END,
                  CASE WHEN ?10 THEN ?4 END, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
                  ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
-        rusqlite::params_from_iter(v.sql_values(plugin_id, now).into_iter().chain(meta.sql_values())),
+        rusqlite::params_from_iter(
+            v.sql_values(plugin_id, now).into_iter().chain(meta.sql_values()),
+        ),
     )
     .with_context(|| format!("failed to insert version {} of plugin {plugin_id}", v.version))?;
     let id = conn.last_insert_rowid();

@@ -209,8 +209,10 @@ fn add_paged_lists(data: &Path) -> Result<()> {
             .collect::<rusqlite::Result<_>>()?;
         db::set_tags(&conn, id, &[tags, vec![PAGED_TAG.to_owned()]].concat())?;
         // The public author is the versions' (the plugin row only mirrors it).
-        for table in ["UPDATE plugins SET author = ?1 WHERE id = ?2",
-                      "UPDATE plugin_versions SET author = ?1 WHERE plugin_id = ?2"] {
+        for table in [
+            "UPDATE plugins SET author = ?1 WHERE id = ?2",
+            "UPDATE plugin_versions SET author = ?1 WHERE plugin_id = ?2",
+        ] {
             conn.execute(table, rusqlite::params![PAGED_AUTHOR, id])?;
         }
         db::add_owner(&conn, id, owner)?;
