@@ -5,6 +5,7 @@
 mod downloads;
 mod qgis;
 mod review_gate;
+mod review_metadata;
 mod serve;
 mod site;
 mod support;

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod downloads;
+mod metadata;
 mod read;
 mod review;
 mod uploads;
@@ -21,6 +22,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use accounts::*;
 pub use downloads::*;
+pub use metadata::*;
 pub use read::*;
 pub use review::*;
 pub use uploads::*;
@@ -30,6 +32,7 @@ pub use write::*;
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/0001_initial.sql")),
     ("0002_downloads", include_str!("../../migrations/0002_downloads.sql")),
+    ("0003_version_metadata", include_str!("../../migrations/0003_version_metadata.sql")),
     ("0004_review_binding", include_str!("../../migrations/0004_review_binding.sql")),
 ];
 

@@ -38,7 +38,14 @@ pub fn load_settings(conn: &Connection) -> Result<Settings> {
     Ok(Settings { qgis_versions, labels })
 }
 
-/// Loads every plugin with at least one approved version, with its approved versions only.
+/// The id of plugin `p`'s newest approved version (highest version key): the version its
+/// public metadata comes from.
+const NEWEST_APPROVED: &str = "SELECT w.id FROM plugin_versions w
+     WHERE w.plugin_id = p.id AND w.approved = 1 ORDER BY w.version_key DESC LIMIT 1";
+
+/// Loads every plugin with at least one approved version, with its approved versions only;
+/// its metadata and tags are those of its newest approved version, its `deprecated` the
+/// editors' flag or that version's.
 pub fn load_catalog(conn: &Connection) -> Result<Catalog> {
     let settings = load_settings(conn)?;
     let usernames: HashMap<i64, (String, bool)> = conn
@@ -86,11 +93,14 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog> {
         list.sort_by(|a, b| b.version.cmp(&a.version));
     }
 
+    // Public tags: those of each plugin's newest approved version, keyed by plugin.
     let mut tags: HashMap<i64, Vec<Tag>> = HashMap::new();
-    let mut stmt = conn.prepare(
-        "SELECT pt.plugin_id, t.name, t.slug FROM plugin_tags pt JOIN tags t ON t.id = pt.tag_id
-         ORDER BY pt.plugin_id, pt.position",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT v.plugin_id, t.name, t.slug FROM version_tags vt
+         JOIN tags t ON t.id = vt.tag_id JOIN plugin_versions v ON v.id = vt.version_id
+         WHERE v.id IN (SELECT ({NEWEST_APPROVED}) FROM plugins p)
+         ORDER BY v.plugin_id, vt.position"
+    ))?;
     for row in stmt.query_map([], |r| Ok((r.get(0)?, Tag { name: r.get(1)?, slug: r.get(2)? })))? {
         let (pid, tag): (i64, Tag) = row?;
         tags.entry(pid).or_default().push(tag);
@@ -106,53 +116,23 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog> {
         owners.entry(pid).or_default().push(name);
     }
 
+    // The plugin row gives what editors and the site set; the metadata comes from the newest
+    // approved version (plugins without one are not public and drop out of the join).
     let mut plugins = Vec::new();
-    let mut stmt = conn.prepare(
-        "SELECT id, package_name, name, created_on, modified_on, created_by, maintainer,
-                display_created_by, author, homepage, repository, tracker, description, about,
-                downloads, featured, deprecated, server, is_deleted, deleted_on, rating_votes,
-                rating_score, revision
-         FROM plugins ORDER BY id",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT p.id, p.package_name, v.name, p.created_on, p.modified_on, p.created_by,
+                p.maintainer, p.display_created_by, v.author, v.homepage, v.repository,
+                v.tracker, v.description, v.about, p.downloads, p.featured,
+                p.deprecated OR v.meta_deprecated, v.server, p.is_deleted, p.deleted_on,
+                p.rating_votes, p.rating_score, p.revision
+         FROM plugins p JOIN plugin_versions v ON v.id = ({NEWEST_APPROVED})
+         ORDER BY p.id"
+    ))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
         let Some(vs) = versions.remove(&id) else { continue };
-        let package: String = r.get(1)?;
-        let creator: i64 = r.get(5)?;
-        let maintainer: Option<i64> = r.get(6)?;
-        let deleted_on: Option<String> = r.get(19)?;
-        plugins.push(Plugin {
-            id,
-            package: PackageName::parse(&package)
-                .with_context(|| format!("stored package name `{package}` is invalid"))?,
-            name: r.get(2)?,
-            created_on: parse_time(&r.get::<_, String>(3)?)?,
-            modified_on: parse_time(&r.get::<_, String>(4)?)?,
-            creator: name_of(Some(creator)).unwrap_or_default(),
-            maintainer: name_of(maintainer.or(Some(creator))).unwrap_or_default(),
-            display_created_by: r.get(7)?,
-            owners: owners.remove(&id).unwrap_or_default(),
-            author: r.get(8)?,
-            homepage: r.get(9)?,
-            repository: r.get(10)?,
-            tracker: r.get(11)?,
-            description: r.get(12)?,
-            about: r.get(13)?,
-            downloads: r.get(14)?,
-            featured: r.get(15)?,
-            deprecated: r.get(16)?,
-            server: r.get(17)?,
-            is_deleted: r.get(18)?,
-            deleted_on: deleted_on.as_deref().map(parse_time).transpose()?,
-            rating_votes: r.get(20)?,
-            rating_score: r.get(21)?,
-            revision: r.get(22)?,
-            tags: tags.remove(&id).unwrap_or_default(),
-            versions: vs,
-            icon: None,
-            daily_downloads: Vec::new(),
-        });
+        plugins.push(plugin_from_row(r, vs, &name_of, &mut owners, &mut tags)?);
     }
     drop(rows);
 
@@ -186,6 +166,52 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog> {
             .optional()?;
     }
     Ok(Catalog { settings, plugins })
+}
+
+/// One public plugin from a row of `load_catalog`'s plugin query.
+fn plugin_from_row(
+    r: &rusqlite::Row<'_>,
+    versions: Vec<Version>,
+    name_of: &dyn Fn(Option<i64>) -> Option<String>,
+    owners: &mut HashMap<i64, Vec<String>>,
+    tags: &mut HashMap<i64, Vec<Tag>>,
+) -> Result<Plugin> {
+    let id: i64 = r.get(0)?;
+    let package: String = r.get(1)?;
+    let creator: i64 = r.get(5)?;
+    let maintainer: Option<i64> = r.get(6)?;
+    let deleted_on: Option<String> = r.get(19)?;
+    Ok(Plugin {
+        id,
+        package: PackageName::parse(&package)
+            .with_context(|| format!("stored package name `{package}` is invalid"))?,
+        name: r.get(2)?,
+        created_on: parse_time(&r.get::<_, String>(3)?)?,
+        modified_on: parse_time(&r.get::<_, String>(4)?)?,
+        creator: name_of(Some(creator)).unwrap_or_default(),
+        maintainer: name_of(maintainer.or(Some(creator))).unwrap_or_default(),
+        display_created_by: r.get(7)?,
+        owners: owners.remove(&id).unwrap_or_default(),
+        author: r.get(8)?,
+        homepage: r.get(9)?,
+        repository: r.get(10)?,
+        tracker: r.get(11)?,
+        description: r.get(12)?,
+        about: r.get(13)?,
+        downloads: r.get(14)?,
+        featured: r.get(15)?,
+        deprecated: r.get(16)?,
+        server: r.get(17)?,
+        is_deleted: r.get(18)?,
+        deleted_on: deleted_on.as_deref().map(parse_time).transpose()?,
+        rating_votes: r.get(20)?,
+        rating_score: r.get(21)?,
+        revision: r.get(22)?,
+        tags: tags.remove(&id).unwrap_or_default(),
+        versions,
+        icon: None,
+        daily_downloads: Vec::new(),
+    })
 }
 
 /// A user row, as the uploader needs it for authentication and permissions.

@@ -37,6 +37,7 @@ pub fn set_version_approved(
         .with_context(|| format!("failed to change the approval of version {version_id}"))?;
     if n == 1 {
         bump(conn, plugin_id, now)?;
+        super::sync_public_metadata(conn, plugin_id)?;
     }
     Ok(n == 1)
 }
@@ -53,6 +54,7 @@ pub fn delete_version(
         params![version_id, plugin_id],
     )
     .with_context(|| format!("failed to delete version {version_id}"))?;
+    super::sync_public_metadata(conn, plugin_id)?;
     bump(conn, plugin_id, now)
 }
 

@@ -1,5 +1,5 @@
 //! Statements of the upload service for plugins and versions: look-ups, editor checks,
-//! metadata updates on upload, version replacement, and the list of stored zips.
+//! version replacement, and the list of stored zips.
 //! Callers own the transaction.
 
 use std::collections::HashSet;
@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{NewVersion, PluginFields, fmt_time, parse_time};
+use super::{NewVersion, VersionMetadata, fmt_time, parse_time};
 
 /// A plugin row as the service needs it (all plugins, approved or not, deleted or not).
 #[derive(Debug, Clone)]
@@ -66,17 +66,6 @@ pub fn plugin_by_id(conn: &Connection, id: i64) -> Result<Option<PluginRow>> {
     .with_context(|| format!("failed to look up plugin {id}"))
 }
 
-/// Id of the plugin (other than `except`) whose display name equals `name` (no case).
-pub fn plugin_with_name(conn: &Connection, name: &str, except: Option<i64>) -> Result<Option<i64>> {
-    conn.query_row(
-        "SELECT id FROM plugins WHERE name = ?1 AND (?2 IS NULL OR id <> ?2)",
-        params![name, except],
-        |r| r.get(0),
-    )
-    .optional()
-    .context("failed to look up a plugin name")
-}
-
 /// True when `user_id` created the plugin or is one of its owners.
 pub fn is_editor(conn: &Connection, plugin_id: i64, user_id: i64) -> Result<bool> {
     conn.query_row(
@@ -99,49 +88,6 @@ pub fn plugin_owners(conn: &Connection, plugin_id: i64) -> Result<Vec<(i64, Stri
         .collect::<rusqlite::Result<Vec<_>>>()
         .context("failed to read owners")?;
     Ok(rows)
-}
-
-/// Overwrites the plugin-level fields taken from metadata.txt on an upload; `name` only when
-/// `update_name`. Bumps the revision and `modified_on`.
-pub fn update_plugin_fields(
-    conn: &Connection,
-    plugin_id: i64,
-    f: &PluginFields,
-    update_name: bool,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    conn.execute(
-        "UPDATE plugins SET
-            name = CASE WHEN ?2 THEN ?3 ELSE name END,
-            author = ?4, email = ?5,
-            homepage = coalesce(?6, homepage),
-            repository = coalesce(?7, repository),
-            tracker = coalesce(?8, tracker),
-            description = ?9,
-            about = CASE WHEN ?10 <> '' THEN ?10 ELSE about END,
-            deprecated = deprecated OR ?11,
-            server = ?12,
-            modified_on = ?13,
-            revision = revision + 1
-         WHERE id = ?1",
-        params![
-            plugin_id,
-            update_name,
-            f.name,
-            f.author,
-            f.email,
-            f.homepage,
-            f.repository,
-            f.tracker,
-            f.description,
-            f.about,
-            f.deprecated,
-            f.server,
-            fmt_time(now)
-        ],
-    )
-    .with_context(|| format!("failed to update plugin {plugin_id}"))?;
-    Ok(())
 }
 
 /// A version row as the service needs it.
@@ -212,12 +158,14 @@ pub fn versions_of_plugin(conn: &Connection, plugin_id: i64) -> Result<Vec<Versi
     Ok(rows)
 }
 
-/// Replaces version `version_id` (an unapproved one) with a new upload, keeping its id; the
-/// new zip must already be stored and synced. Bumps the plugin's revision.
+/// Replaces version `version_id` (an unapproved one) with a new upload and its metadata,
+/// keeping its id; the new zip must already be stored and synced. Only an approved
+/// replacement changes the public plugin (revision, `modified_on`, metadata mirror).
 pub fn replace_version(
     conn: &Connection,
     version_id: i64,
     v: &NewVersion,
+    meta: &VersionMetadata,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let n = conn
@@ -227,9 +175,14 @@ pub fn replace_version(
                 experimental = ?9, approved = ?10,
                 approved_by = CASE WHEN ?10 THEN ?5 END, approved_on = CASE WHEN ?10 THEN ?4 END,
                 external_deps = ?11, is_from_token = ?12, token_id = ?13, package_path = ?14,
-                package_sha256 = ?15, package_size = ?16, icon = ?17, icon_ext = ?18
+                package_sha256 = ?15, package_size = ?16, icon = ?17, icon_ext = ?18,
+                name = ?19, author = ?20, email = ?21, homepage = ?22, repository = ?23,
+                tracker = ?24, description = ?25, about = ?26, meta_deprecated = ?27,
+                server = ?28
              WHERE id = ?1",
-            rusqlite::params_from_iter(v.sql_values(version_id, now)),
+            rusqlite::params_from_iter(
+                v.sql_values(version_id, now).into_iter().chain(meta.sql_values()),
+            ),
         )
         .with_context(|| format!("failed to replace version {version_id}"))?;
     anyhow::ensure!(n == 1, "version {version_id} vanished");
@@ -237,11 +190,19 @@ pub fn replace_version(
         "UPDATE plugin_versions SET replaced_on = ?2 WHERE id = ?1",
         params![version_id, fmt_time(now)],
     )?;
-    conn.execute(
-        "UPDATE plugins SET modified_on = ?2, revision = revision + 1
-         WHERE id = (SELECT plugin_id FROM plugin_versions WHERE id = ?1)",
-        params![version_id, fmt_time(now)],
-    )?;
+    super::set_version_tags(conn, version_id, &meta.tags)?;
+    if v.approved {
+        let plugin_id: i64 = conn.query_row(
+            "SELECT plugin_id FROM plugin_versions WHERE id = ?1",
+            [version_id],
+            |r| r.get(0),
+        )?;
+        conn.execute(
+            "UPDATE plugins SET modified_on = ?2, revision = revision + 1 WHERE id = ?1",
+            params![plugin_id, fmt_time(now)],
+        )?;
+        super::sync_public_metadata(conn, plugin_id)?;
+    }
     Ok(())
 }
 
@@ -267,9 +228,15 @@ pub fn package_path_in_use(conn: &Connection, package_path: &str) -> Result<bool
     .with_context(|| format!("failed to check the references to `{package_path}`"))
 }
 
-/// Every tag name, alphabetically (XML-RPC `plugin.tags`).
+/// Every tag name of an approved version, alphabetically (XML-RPC `plugin.tags`): tags that
+/// only unapproved uploads carry are not shown before review.
 pub fn all_tag_names(conn: &Connection) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare("SELECT name FROM tags ORDER BY name")?;
+    let mut stmt = conn.prepare(
+        "SELECT name FROM tags WHERE id IN
+            (SELECT vt.tag_id FROM version_tags vt
+             JOIN plugin_versions v ON v.id = vt.version_id WHERE v.approved = 1)
+         ORDER BY name",
+    )?;
     let rows = stmt
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()

@@ -3,11 +3,12 @@
 
 use anyhow::{Context, Result};
 use rusqlite::types::Value;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::fmt_time;
 use chrono::{DateTime, Utc};
 
+use super::VersionMetadata;
 use crate::model::Icon;
 use crate::names::{PackageName, PluginVersion, QgisVersion};
 
@@ -42,8 +43,9 @@ pub fn create_user(conn: &Connection, u: &NewUser, now: DateTime<Utc>) -> Result
     Ok(conn.last_insert_rowid())
 }
 
-/// Plugin-level fields that come from metadata.txt.
-#[derive(Debug, Clone, Default)]
+/// The public fields of metadata.txt: a version's own copy, and the plugin's mirror of its
+/// newest approved version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PluginFields {
     pub name: String,
     pub author: String,
@@ -57,7 +59,8 @@ pub struct PluginFields {
     pub server: bool,
 }
 
-/// Creates a plugin owned by `creator` and returns its id.
+/// Creates a plugin owned by `creator` and returns its id. `f` fills the metadata mirror (what
+/// versions inserted with `insert_version` inherit); `f.deprecated` sets the editors' flag.
 pub fn create_plugin(
     conn: &Connection,
     package: &PackageName,
@@ -90,35 +93,64 @@ pub fn create_plugin(
     Ok(conn.last_insert_rowid())
 }
 
-/// Replaces a plugin's tags with `names` (already cleaned: trimmed, lower-case, non-empty).
+/// Sets a plugin's current tags directly: its mirror (`plugin_tags`) and the tags of its
+/// newest approved version, so the public site shows them. For seeders, tests and a new
+/// plugin's first upload; uploads of existing plugins tag their version instead
+/// (`insert_version_with_metadata`). `names` are already cleaned (trimmed, lower-case).
 pub fn set_tags(conn: &Connection, plugin_id: i64, names: &[String]) -> Result<()> {
     conn.execute("DELETE FROM plugin_tags WHERE plugin_id = ?1", [plugin_id])?;
-    for (pos, name) in names.iter().enumerate() {
-        let exists: bool =
-            conn.query_row("SELECT EXISTS (SELECT 1 FROM tags WHERE name = ?1)", [name], |r| {
-                r.get(0)
-            })?;
-        if !exists {
-            // Two names can share a slug ("a b", "a-b"); the later one gets a distinct suffix.
-            let mut slug = slugify(name);
-            let taken: bool = conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM tags WHERE slug = ?1)",
-                [&slug],
-                |r| r.get(0),
-            )?;
-            if taken {
-                slug = format!("{slug}-{}", crate::fsutil::short_hash(name.as_bytes()));
-            }
-            conn.execute("INSERT INTO tags (name, slug) VALUES (?1, ?2)", params![name, slug])?;
-        }
+    for (pos, tag_id) in tag_ids(conn, names)?.into_iter().enumerate() {
         conn.execute(
-            "INSERT OR IGNORE INTO plugin_tags (plugin_id, tag_id, position)
-             SELECT ?1, id, ?2 FROM tags WHERE name = ?3",
-            params![plugin_id, pos as i64, name],
+            "INSERT OR IGNORE INTO plugin_tags (plugin_id, tag_id, position) VALUES (?1, ?2, ?3)",
+            params![plugin_id, tag_id, pos as i64],
         )
-        .with_context(|| format!("failed to tag plugin {plugin_id} with `{name}`"))?;
+        .with_context(|| format!("failed to tag plugin {plugin_id}"))?;
+    }
+    if let Some(version_id) = super::newest_approved_version(conn, plugin_id)? {
+        set_version_tags(conn, version_id, names)?;
     }
     bump_revision(conn, plugin_id)
+}
+
+/// Replaces a version's tags with `names` (cleaned), creating missing tags.
+pub fn set_version_tags(conn: &Connection, version_id: i64, names: &[String]) -> Result<()> {
+    conn.execute("DELETE FROM version_tags WHERE version_id = ?1", [version_id])?;
+    for (pos, tag_id) in tag_ids(conn, names)?.into_iter().enumerate() {
+        conn.execute(
+            "INSERT OR IGNORE INTO version_tags (version_id, tag_id, position)
+             VALUES (?1, ?2, ?3)",
+            params![version_id, tag_id, pos as i64],
+        )
+        .with_context(|| format!("failed to tag version {version_id}"))?;
+    }
+    Ok(())
+}
+
+/// The ids of tags `names`, in order, creating the missing ones.
+fn tag_ids(conn: &Connection, names: &[String]) -> Result<Vec<i64>> {
+    let mut ids = Vec::with_capacity(names.len());
+    for name in names {
+        let existing: Option<i64> = conn
+            .query_row("SELECT id FROM tags WHERE name = ?1", [name], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = existing {
+            ids.push(id);
+            continue;
+        }
+        // Two names can share a slug ("a b", "a-b"); the later one gets a distinct suffix.
+        let mut slug = slugify(name);
+        let taken: bool =
+            conn.query_row("SELECT EXISTS (SELECT 1 FROM tags WHERE slug = ?1)", [&slug], |r| {
+                r.get(0)
+            })?;
+        if taken {
+            slug = format!("{slug}-{}", crate::fsutil::short_hash(name.as_bytes()));
+        }
+        conn.execute("INSERT INTO tags (name, slug) VALUES (?1, ?2)", params![name, slug])
+            .with_context(|| format!("failed to create tag `{name}`"))?;
+        ids.push(conn.last_insert_rowid());
+    }
+    Ok(ids)
 }
 
 /// Adds `owner` to a plugin's owners (editors beside the creator).
@@ -175,28 +207,52 @@ impl NewVersion {
     }
 }
 
-/// Inserts a version, bumps the plugin's `modified_on` and revision, returns the version id.
+/// Inserts a version whose metadata is the plugin's current metadata (its `plugins` row and
+/// tags, as `create_plugin` and `set_tags` left them): for seeders and tests. Uploads give the
+/// zip's own metadata with `insert_version_with_metadata`.
 pub fn insert_version(
     conn: &Connection,
     plugin_id: i64,
     v: &NewVersion,
     now: DateTime<Utc>,
 ) -> Result<i64> {
+    let meta = super::plugin_metadata(conn, plugin_id)?;
+    insert_version_with_metadata(conn, plugin_id, v, &meta, now)
+}
+
+/// Inserts a version with its own public metadata and returns its id. Only an approved
+/// version changes what the public sees: then the plugin's `modified_on`, revision and
+/// metadata mirror follow; an unapproved one leaves the plugin row untouched.
+pub fn insert_version_with_metadata(
+    conn: &Connection,
+    plugin_id: i64,
+    v: &NewVersion,
+    meta: &VersionMetadata,
+    now: DateTime<Utc>,
+) -> Result<i64> {
     conn.execute(
         "INSERT INTO plugin_versions (plugin_id, version, version_key, created_on, created_by,
             min_qgis, max_qgis, changelog, experimental, approved, approved_by, approved_on,
             external_deps, is_from_token, token_id, package_path, package_sha256, package_size,
-            icon, icon_ext)
+            icon, icon_ext, name, author, email, homepage, repository, tracker, description,
+            about, meta_deprecated, server)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE WHEN ?10 THEN ?5 END,
-                 CASE WHEN ?10 THEN ?4 END, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-        rusqlite::params_from_iter(v.sql_values(plugin_id, now)),
+                 CASE WHEN ?10 THEN ?4 END, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                 ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
+        rusqlite::params_from_iter(
+            v.sql_values(plugin_id, now).into_iter().chain(meta.sql_values()),
+        ),
     )
     .with_context(|| format!("failed to insert version {} of plugin {plugin_id}", v.version))?;
     let id = conn.last_insert_rowid();
-    conn.execute(
-        "UPDATE plugins SET modified_on = ?2, revision = revision + 1 WHERE id = ?1",
-        params![plugin_id, fmt_time(now)],
-    )?;
+    set_version_tags(conn, id, &meta.tags)?;
+    if v.approved {
+        conn.execute(
+            "UPDATE plugins SET modified_on = ?2, revision = revision + 1 WHERE id = ?1",
+            params![plugin_id, fmt_time(now)],
+        )?;
+        super::sync_public_metadata(conn, plugin_id)?;
+    }
     Ok(id)
 }
 

@@ -208,10 +208,13 @@ fn add_paged_lists(data: &Path) -> Result<()> {
             .query_map([id], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         db::set_tags(&conn, id, &[tags, vec![PAGED_TAG.to_owned()]].concat())?;
-        conn.execute(
+        // The public author is the versions' (the plugin row only mirrors it).
+        for table in [
             "UPDATE plugins SET author = ?1 WHERE id = ?2",
-            rusqlite::params![PAGED_AUTHOR, id],
-        )?;
+            "UPDATE plugin_versions SET author = ?1 WHERE plugin_id = ?2",
+        ] {
+            conn.execute(table, rusqlite::params![PAGED_AUTHOR, id])?;
+        }
         db::add_owner(&conn, id, owner)?;
     }
     let slug: String =

@@ -286,7 +286,8 @@ pub async fn queue(app: &App, req: &Request<Bytes>) -> ApiResult {
 }
 
 /// `GET /api/v1/plugins/<pkg>`: the plugin with every version, approved or not (editors and
-/// staff; this is where authors see their drafts).
+/// staff; this is where authors see their drafts). The plugin-level `name` is the public
+/// one; each version carries its own uploaded `metadata`.
 pub async fn plugin_info(app: &App, req: &Request<Bytes>, package: &str) -> ApiResult {
     let user = user_from_bearer(app, req.headers()).await?;
     let body = plugin_state(app, user, package.to_owned()).await?;
@@ -298,12 +299,14 @@ async fn plugin_state(
     user: User,
     package: String,
 ) -> Result<serde_json::Value, ApiError> {
-    let (plugin, owners, versions, creator, maintainer) = app
+    let (plugin, owners, versions, metadata, creator, maintainer) = app
         .db(move |conn| {
             let plugin = plugin_or_404(conn, &package)?;
             forbid_non_editor(conn, &plugin, &user, "see its drafts")?;
             let owners = db::plugin_owners(conn, plugin.id)?;
             let versions = db::versions_of_plugin(conn, plugin.id)?;
+            let metadata: std::collections::HashMap<i64, db::VersionMetadata> =
+                db::versions_metadata(conn, plugin.id)?.into_iter().collect();
             let name_of = |id: Option<i64>| -> Result<Option<String>, ApiError> {
                 Ok(match id {
                     Some(id) => db::user_by_id(conn, id)?.map(|u| u.username),
@@ -312,7 +315,7 @@ async fn plugin_state(
             };
             let creator = name_of(Some(plugin.created_by))?;
             let maintainer = name_of(plugin.maintainer)?;
-            Ok((plugin, owners, versions, creator, maintainer))
+            Ok((plugin, owners, versions, metadata, creator, maintainer))
         })
         .await?;
     Ok(json!({
@@ -328,9 +331,32 @@ async fn plugin_state(
         "revision": plugin.revision,
         "versions": versions
             .iter()
-            .map(|v| version_json(&app.config.site.base_url, &plugin.package_name, v))
+            .map(|v| {
+                let mut j = version_json(&app.config.site.base_url, &plugin.package_name, v);
+                j["metadata"] = metadata.get(&v.id).map(metadata_json).into();
+                j
+            })
             .collect::<Vec<_>>(),
     }))
+}
+
+/// A version's own metadata in the private view: what the public plugin shows once this
+/// version is the newest approved one.
+fn metadata_json(m: &db::VersionMetadata) -> serde_json::Value {
+    let f = &m.fields;
+    json!({
+        "name": f.name,
+        "author": f.author,
+        "email": f.email,
+        "homepage": f.homepage,
+        "repository": f.repository,
+        "tracker": f.tracker,
+        "description": f.description,
+        "about": f.about,
+        "tags": m.tags,
+        "deprecated": f.deprecated,
+        "server": f.server,
+    })
 }
 
 #[derive(Debug, Deserialize)]

@@ -1459,16 +1459,22 @@ async fn xmlrpc_upload_tags_faults_and_editor_check() {
     )
     .await;
     assert!(!r.text().contains("<fault>"), "{}", r.text());
-    // plugin.tags needs no login.
-    let r = rpc(
-        &env,
-        None,
-        "<?xml version='1.0'?><methodCall><methodName>plugin.tags</methodName><params/></methodCall>"
-            .into(),
-    )
-    .await;
+    // plugin.tags needs no login, and lists only tags of approved versions (it is public).
+    let tags_call = || {
+        rpc(
+            &env,
+            None,
+            "<?xml version='1.0'?><methodCall><methodName>plugin.tags</methodName><params/></methodCall>"
+                .into(),
+        )
+    };
+    let r = tags_call().await;
     assert_eq!(r.status, StatusCode::OK);
-    let t = r.text();
+    assert!(!r.text().contains("<string>example</string>"), "unreviewed tags: {}", r.text());
+    add_user(&env, "boss", true, false);
+    let boss = login(&env, "boss").await;
+    assert_eq!(approve(&env, &boss, "rpc_plugin", "1.0.1").await.status, StatusCode::OK);
+    let t = tags_call().await.text();
     assert!(t.contains("<string>example</string>") && t.contains("<string>python</string>"), "{t}");
     // Garbage, DOCTYPE (no entity expansion), unknown methods: faults, never a panic.
     for body in [

@@ -13,7 +13,7 @@ use hyper::header::CONTENT_TYPE;
 use hyper::{Request, StatusCode};
 use serde_json::json;
 
-use generator::db::{self, NewVersion, PluginFields, User};
+use generator::db::{self, NewVersion, PluginFields, User, VersionMetadata};
 use generator::names::{PackageName, PluginVersion};
 
 use super::{can_edit, immediate, now, uploads_auto_approved, user_from_bearer};
@@ -225,7 +225,7 @@ fn commit(
         .ok_or_else(|| UploadError::Forbidden("This account is blocked.".into()))?;
     let pkg = checked.package.clone();
     let mut plugin_created = false;
-    let mut replacing = None;
+    let replacing;
     let plugin = match &req.target {
         Target::AddOrCreate => {
             let p = db::plugin_by_package(&tx, pkg.as_str())?;
@@ -253,55 +253,27 @@ fn commit(
             Some(p)
         }
     };
-    let fields = PluginFields {
-        name: checked.name.clone(),
-        author: checked.author.clone(),
-        email: checked.email.clone(),
-        homepage: checked.homepage.clone(),
-        repository: checked.repository.clone(),
-        tracker: checked.tracker.clone(),
-        description: checked.description.clone(),
-        about: checked.about.clone(),
-        deprecated: checked.deprecated,
-        server: checked.server,
+    let uploaded = VersionMetadata {
+        fields: PluginFields {
+            name: checked.name.clone(),
+            author: checked.author.clone(),
+            email: checked.email.clone(),
+            homepage: checked.homepage.clone(),
+            repository: checked.repository.clone(),
+            tracker: checked.tracker.clone(),
+            description: checked.description.clone(),
+            about: checked.about.clone(),
+            deprecated: checked.deprecated,
+            server: checked.server,
+        },
+        tags: checked.tags.clone(),
     };
-    let plugin_id = match plugin {
+    // The metadata goes with the version only: the public plugin follows it once approved.
+    let (plugin_id, meta) = match plugin {
         Some(p) => {
-            if !can_edit(&tx, &p, &actor)? {
-                return Err(UploadError::Forbidden(format!(
-                    "You cannot create or modify versions of plugin `{}`: only its creator, its owners and staff can.",
-                    p.package_name
-                )));
-            }
-            if p.is_deleted {
-                return Err(UploadError::Conflict(format!(
-                    "Plugin `{}` is marked for deletion; restore it (POST /api/v1/plugins/{}/restore) before uploading.",
-                    p.package_name, p.package_name
-                )));
-            }
-            if let Target::Replace { version_key, .. } = &req.target {
-                let old = db::version_by_key(&tx, p.id, version_key)?.ok_or_else(|| {
-                    UploadError::NotFound(format!(
-                        "Plugin `{}` has no version to update with that number.",
-                        p.package_name
-                    ))
-                })?;
-                if old.approved {
-                    return Err(UploadError::Approved);
-                }
-                replacing = Some(old);
-            }
-            // The token API keeps the display name unless the plugin allows renaming.
-            let update_name = !matches!(req.target, Target::AddTo(_) | Target::Replace { .. })
-                || p.allow_update_name;
-            if update_name && db::plugin_with_name(&tx, &fields.name, Some(p.id))?.is_some() {
-                return Err(UploadError::Conflict(format!(
-                    "Another plugin is already named \"{}\": change `name=` in metadata.txt.",
-                    fields.name
-                )));
-            }
-            db::update_plugin_fields(&tx, p.id, &fields, update_name, now)?;
-            p.id
+            let (meta, old) = existing_plugin(&tx, &p, &actor, &req.target, uploaded)?;
+            replacing = old;
+            (p.id, meta)
         }
         None => {
             if pkg.is_reserved() {
@@ -309,19 +281,16 @@ fn commit(
                     "`{pkg}` is reserved for the site's own pages: rename the plugin folder."
                 )));
             }
-            if db::plugin_with_name(&tx, &fields.name, None)?.is_some() {
-                return Err(UploadError::Conflict(format!(
-                    "Another plugin is already named \"{}\": change `name=` in metadata.txt.",
-                    fields.name
-                )));
-            }
+            check_name_free(&tx, &uploaded.fields.name, None)?;
             plugin_created = true;
-            db::create_plugin(&tx, &pkg, actor.id, &fields, now)?
+            // The zip's deprecated flag is the version's; the plugin's own is for editors.
+            let row = PluginFields { deprecated: false, ..uploaded.fields.clone() };
+            let id = db::create_plugin(&tx, &pkg, actor.id, &row, now)?;
+            db::set_tags(&tx, id, &uploaded.tags)?;
+            replacing = None;
+            (id, uploaded)
         }
     };
-    if !checked.tags.is_empty() {
-        db::set_tags(&tx, plugin_id, &checked.tags)?;
-    }
     // Duplicate version (the same row is fine when replacing it).
     if let Some(existing) = db::version_by_key(&tx, plugin_id, checked.version.key())?
         && replacing.as_ref().is_none_or(|old| old.id != existing.id)
@@ -360,10 +329,10 @@ fn commit(
     };
     let version_id = match &replacing {
         Some(old) => {
-            db::replace_version(&tx, old.id, &new, now)?;
+            db::replace_version(&tx, old.id, &new, &meta, now)?;
             old.id
         }
-        None => db::insert_version(&tx, plugin_id, &new, now)?,
+        None => db::insert_version_with_metadata(&tx, plugin_id, &new, &meta, now)?,
     };
     if let Some(token) = req.token_id {
         db::touch_upload_token(&tx, token, now)?;
@@ -393,7 +362,9 @@ fn commit(
         // version was unapproved, so no build is publishing its zip.
         remove_unreferenced(app, conn, &old.package_path);
     }
-    let ticket = app.rebuild.request();
+    // Only an approved version changes the site: a version awaiting review requests no build
+    // (its ticket is the last one requested, already covering everything public).
+    let ticket = if approved { app.rebuild.request() } else { app.rebuild.status().requested };
     Ok(UploadOutcome {
         plugin_id,
         version_id,
@@ -424,6 +395,69 @@ pub fn remove_unreferenced(app: &App, conn: &mut rusqlite::Connection, relative:
             "failed to remove an unreferenced zip; the startup sweep will"
         ),
     }
+}
+
+/// The checks of an upload to an existing plugin `p`: editor, not deleted, the version to
+/// replace (if any) unapproved, the display name free. Returns the new version's metadata:
+/// the upload's, with the current name when the upload may not rename, and the plugin's
+/// current values where the upload leaves a field out.
+fn existing_plugin(
+    tx: &rusqlite::Connection,
+    p: &db::PluginRow,
+    actor: &User,
+    target: &Target,
+    uploaded: VersionMetadata,
+) -> Result<(VersionMetadata, Option<db::VersionRow>), UploadError> {
+    if !can_edit(tx, p, actor)? {
+        return Err(UploadError::Forbidden(format!(
+            "You cannot create or modify versions of plugin `{}`: only its creator, its owners and staff can.",
+            p.package_name
+        )));
+    }
+    if p.is_deleted {
+        return Err(UploadError::Conflict(format!(
+            "Plugin `{}` is marked for deletion; restore it (POST /api/v1/plugins/{}/restore) before uploading.",
+            p.package_name, p.package_name
+        )));
+    }
+    let mut replacing = None;
+    if let Target::Replace { version_key, .. } = target {
+        let old = db::version_by_key(tx, p.id, version_key)?.ok_or_else(|| {
+            UploadError::NotFound(format!(
+                "Plugin `{}` has no version to update with that number.",
+                p.package_name
+            ))
+        })?;
+        if old.approved {
+            return Err(UploadError::Approved);
+        }
+        replacing = Some(old);
+    }
+    let mut meta = uploaded.inheriting(&db::plugin_metadata(tx, p.id)?);
+    // The token API keeps the display name unless the plugin allows renaming.
+    let update_name =
+        !matches!(target, Target::AddTo(_) | Target::Replace { .. }) || p.allow_update_name;
+    if update_name {
+        check_name_free(tx, &meta.fields.name, Some(p.id))?;
+    } else {
+        meta.fields.name = p.name.clone();
+    }
+    Ok((meta, replacing))
+}
+
+/// A display name belongs to one plugin: refused when another plugin has it, as its public
+/// name or in any of its versions (so a name under review cannot be taken meanwhile).
+fn check_name_free(
+    tx: &rusqlite::Connection,
+    name: &str,
+    plugin: Option<i64>,
+) -> Result<(), UploadError> {
+    if db::plugin_with_name(tx, name, plugin)?.is_some() {
+        return Err(UploadError::Conflict(format!(
+            "Another plugin is already named \"{name}\": change `name=` in metadata.txt."
+        )));
+    }
+    Ok(())
 }
 
 /// The fields of an upload form.
