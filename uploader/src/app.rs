@@ -30,6 +30,8 @@ pub struct AppState {
     pub upload_slots: tokio::sync::Semaphore,
     /// Bounds concurrent argon2 verifications (19 MiB each).
     pub hash_slots: tokio::sync::Semaphore,
+    /// Password hashes verified since start (shown in `/healthz`; the abuse benchmark reads it).
+    pub password_checks: std::sync::atomic::AtomicU64,
 }
 
 /// Handle to the shared state.
@@ -59,6 +61,7 @@ impl AppState {
             rebuild,
             upload_slots,
             hash_slots,
+            password_checks: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -240,6 +243,7 @@ fn health(app: &App) -> ApiResult {
         &serde_json::json!({
             "status": if ready { "ok" } else { "starting" },
             "site": status,
+            "password_checks": app.password_checks.load(std::sync::atomic::Ordering::Relaxed),
         }),
     ))
 }

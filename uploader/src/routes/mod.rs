@@ -89,6 +89,7 @@ pub async fn check_password(
         .acquire()
         .await
         .map_err(|_| ApiError::Unavailable("The service is shutting down.".into()))?;
+    app.password_checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let ok = AppState::blocking(move || auth::verify_password(hash.as_deref(), &password)).await?;
     Ok(match user {
         Some(u) if ok && !u.is_active => BasicAuth::Blocked,
