@@ -28,8 +28,11 @@ pub struct AppState {
     pub rebuild: Arc<Rebuilder>,
     /// Bounds the memory of concurrent large bodies (zips held in memory while validated).
     pub upload_slots: tokio::sync::Semaphore,
-    /// Bounds concurrent argon2 verifications (19 MiB each).
+    /// Bounds concurrent argon2 verifications (19 MiB and a core each): half the cores, so
+    /// requests with a token always find a core free.
     pub hash_slots: tokio::sync::Semaphore,
+    /// Password attempts per account name.
+    pub throttle: crate::throttle::Throttle,
     /// Password hashes verified since start (shown in `/healthz`; the abuse benchmark reads it).
     pub password_checks: std::sync::atomic::AtomicU64,
 }
@@ -51,8 +54,9 @@ impl AppState {
         let keys = Keys::new(&config.jwt_secret);
         let upload_slots = tokio::sync::Semaphore::new(config.max_concurrent_uploads.max(1));
         let hash_slots = tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 16),
+            (std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).clamp(1, 8),
         );
+        let throttle = crate::throttle::Throttle::new(config.login_attempts, config.login_window);
         Ok(Arc::new(AppState {
             config,
             keys,
@@ -61,6 +65,7 @@ impl AppState {
             rebuild,
             upload_slots,
             hash_slots,
+            throttle,
             password_checks: std::sync::atomic::AtomicU64::new(0),
         }))
     }
@@ -109,6 +114,11 @@ pub fn is_upload_path(path: &str) -> bool {
     path.starts_with("/plugins/RPC2")
         || path.starts_with("/plugins/add")
         || path.starts_with("/plugins/api/")
+}
+
+/// True for the XML-RPC endpoint (authenticated before its body is read).
+pub fn is_xmlrpc_path(path: &str) -> bool {
+    path.starts_with("/plugins/RPC2")
 }
 
 /// Which body limit applies to a path (checked before the body is read).

@@ -39,6 +39,12 @@ pub struct ServiceConfig {
     pub max_connections: usize,
     /// Most upload bodies received and validated at once (each up to the upload limit).
     pub max_concurrent_uploads: usize,
+    /// Longest wait for a password-hashing slot before answering 503 `busy`.
+    pub hash_wait: Duration,
+    /// Password checks allowed per account name in `login_window` (then 429).
+    pub login_attempts: u32,
+    /// The per-account throttle's window.
+    pub login_window: Duration,
     /// Whether uploads check that metadata URLs answer (outbound HEAD requests).
     pub check_urls_online: bool,
     /// Whether changes trigger site builds (tests of pure API behaviour switch it off).
@@ -84,6 +90,9 @@ impl ServiceConfig {
             live_wait: Duration::from_secs(10),
             max_connections: 256,
             max_concurrent_uploads: 8,
+            hash_wait: Duration::from_millis(200),
+            login_attempts: 10,
+            login_window: Duration::from_secs(300),
             check_urls_online: false,
             rebuild: true,
             build_program: None,
@@ -102,8 +111,19 @@ impl ServiceConfig {
     }
 }
 
-/// Reads the signing secret from a file (trimmed; may be text or raw bytes).
+/// Reads the signing secret from a file (trimmed; may be text or raw bytes). A file that
+/// group or others may access is refused: whoever reads the key can mint any token.
 pub fn read_secret_file(path: &Path) -> Result<Vec<u8>> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("failed to read the JWT secret file `{}`", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    ensure!(
+        mode & 0o077 == 0,
+        "the JWT secret file `{}` is accessible to group or others (mode {mode:o}): run `chmod 600 {}` (and check who could have read it)",
+        path.display(),
+        path.display()
+    );
     let bytes = std::fs::read(path)
         .with_context(|| format!("failed to read the JWT secret file `{}`", path.display()))?;
     Ok(trim_secret(bytes))

@@ -10,4 +10,5 @@ pub mod rebuild;
 pub mod routes;
 pub mod server;
 pub mod store;
+pub mod throttle;
 pub mod validate;

@@ -24,6 +24,7 @@ use tokio::sync::Semaphore;
 use crate::app::{self, App};
 use crate::auth::{self, Credentials};
 use crate::error::{ApiError, HttpResponse};
+use crate::routes::xmlrpc;
 
 /// How long shutdown waits for open connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -140,9 +141,8 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
     let method = req.method().clone();
     // Log the path only: a query string could carry a secret.
     let path = req.uri().path().to_owned();
-    let (parts, body) = req.into_parts();
-    let limit = app::body_limit(&app.config, &path);
-    let mut close = false;
+    let (mut parts, body) = req.into_parts();
+    let mut limit = app::body_limit(&app.config, &path);
     let declared = match parts.headers.get(CONTENT_LENGTH) {
         Some(v) => match v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) {
             Some(n) => Some(n),
@@ -158,19 +158,45 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
         },
         None => None,
     };
+    let has_body =
+        declared.is_some_and(|n| n > 0) || parts.headers.contains_key("transfer-encoding");
+    // XML-RPC: credentials first; its body is read only for an authenticated caller, or up
+    // to a small limit without credentials (so a wrong password costs no parsing).
+    let mut anonymous_rpc = false;
+    if app::is_xmlrpc_path(&path) && method == hyper::Method::POST {
+        match xmlrpc::authenticate(app, &parts.headers).await {
+            Ok(Some(user)) => {
+                parts.extensions.insert(xmlrpc::Caller(user));
+            }
+            Ok(None) => {
+                anonymous_rpc = true;
+                limit = xmlrpc::ANONYMOUS_BODY_BYTES;
+            }
+            Err(e) => return finish(e.into_response(), has_body, &method, &path, started),
+        }
+    }
+    let mut close = false;
     let resp = if declared.is_some_and(|n| n > limit) {
         close = true;
-        ApiError::TooLarge { limit }.into_response()
+        if anonymous_rpc { xmlrpc::anonymous_too_large() } else { ApiError::TooLarge { limit } }
+            .into_response()
     } else if needs_credentials(&path) && !bearer_may_be_valid(app, &parts.headers) {
         // The handler refuses it anyway; do not read (possibly 25 MB of) body for that.
-        close = declared.is_some_and(|n| n > 0) || parts.headers.contains_key("transfer-encoding");
+        close = has_body;
         dispatch(app, Request::from_parts(parts, Bytes::new())).await
     } else {
         // Zip bodies wait for an upload slot (bounded memory), then are read and handled.
-        let slot =
-            if app::is_upload_path(&path) { app.upload_slots.acquire().await.ok() } else { None };
+        let slot = if app::is_upload_path(&path) && !anonymous_rpc {
+            app.upload_slots.acquire().await.ok()
+        } else {
+            None
+        };
         let resp = match read_body(app, body, limit, declared).await {
             Ok(bytes) => dispatch(app, Request::from_parts(parts, bytes)).await,
+            Err(ApiError::TooLarge { .. }) if anonymous_rpc => {
+                close = true;
+                xmlrpc::anonymous_too_large().into_response()
+            }
             Err(e) => {
                 close = true;
                 e.into_response()
