@@ -186,3 +186,22 @@ pub fn generate_secret_file(path: &Path) -> Result<PathBuf> {
     f.sync_all()?;
     Ok(path.to_path_buf())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    #[test]
+    fn generated_secret_is_owner_only_and_others_access_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = load_secret(None, None, dir.path(), true).unwrap();
+        assert!(secret.len() >= MIN_SECRET_BYTES);
+        let file = dir.path().join("jwt-secret");
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let err = format!("{:#}", load_secret(None, None, dir.path(), true).unwrap_err());
+        assert!(err.contains(&format!("chmod 600 {}", file.display())), "{err}");
+    }
+}

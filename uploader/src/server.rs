@@ -172,14 +172,24 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
                 anonymous_rpc = true;
                 limit = xmlrpc::ANONYMOUS_BODY_BYTES;
             }
-            Err(e) => return finish(e.into_response(), has_body, &method, &path, started),
+            Err(e) => {
+                // Read and drop the body unparsed (no memory held): closing with it unread
+                // would reset the connection under nginx, which would then answer 502.
+                let drained = !has_body || discard_body(app, body, limit.saturating_mul(2)).await;
+                return finish(e.into_response(), !drained, &method, &path, started);
+            }
         }
     }
     let mut close = false;
     let resp = if declared.is_some_and(|n| n > limit) {
         close = true;
-        if anonymous_rpc { xmlrpc::anonymous_too_large() } else { ApiError::TooLarge { limit } }
-            .into_response()
+        if anonymous_rpc {
+            let full = app::body_limit(&app.config, &path).saturating_mul(2);
+            close = !discard_body(app, body, full).await;
+            xmlrpc::anonymous_too_large().into_response()
+        } else {
+            ApiError::TooLarge { limit }.into_response()
+        }
     } else if needs_credentials(&path) && !bearer_may_be_valid(app, &parts.headers) {
         // The handler refuses it anyway; do not read (possibly 25 MB of) body for that.
         close = has_body;
@@ -273,6 +283,27 @@ async fn read_body(
         }
     }
     Ok(buf.freeze())
+}
+
+/// Reads a body to its end without keeping it (at most `limit` bytes, within the body
+/// timeouts); false when it was cut short.
+async fn discard_body(app: &App, mut body: Incoming, limit: u64) -> bool {
+    let idle = app.config.body_idle_timeout;
+    let deadline = tokio::time::Instant::now() + app.config.body_total_timeout;
+    let mut seen = 0u64;
+    loop {
+        let wait = idle.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        match tokio::time::timeout(wait, body.frame()).await {
+            Ok(None) => return true,
+            Ok(Some(Ok(frame))) => {
+                seen += frame.data_ref().map_or(0, |d| d.len() as u64);
+                if seen > limit {
+                    return false;
+                }
+            }
+            Err(_) | Ok(Some(Err(_))) => return false,
+        }
+    }
 }
 
 /// Builds the application, binds the listener and serves until SIGTERM or Ctrl-C.
