@@ -26,7 +26,10 @@ build:
 test: deps-test build
 	$(CARGO) test --workspace --release --no-fail-fast
 	scripts/bench.sh 40 --quick
+	scripts/bench-abuse.sh --quick
 
-# The scale benchmark at N=2500 (prints medians beside the machine's limits).
+# The scale benchmark at N=2500 (prints medians beside the machine's limits), then the
+# password-flood benchmark (staff latency under 300 connections of wrong credentials).
 bench:
 	scripts/bench.sh 2500
+	scripts/bench-abuse.sh

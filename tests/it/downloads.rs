@@ -118,6 +118,9 @@ fn setup() -> Result<Fixture> {
     let plugin = db::plugin_by_package(&conn, pkg)?.context("the demo's unapproved plugin")?;
     db::add_owner(&conn, plugin.id, editor)?;
     std::fs::write(site.data.join("jwt-secret"), SECRET)?;
+    // The service refuses a secret file others could read.
+    let owner_only = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+    std::fs::set_permissions(site.data.join("jwt-secret"), owner_only)?;
 
     let log = nginx.prefix.join("logs/downloads.log");
     Ok(Fixture { site, nginx, uploader, log, zips, editor, stranger })

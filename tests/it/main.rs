@@ -2,6 +2,7 @@
 //! and QGIS's own plugin installer (Debian `python3-qgis`) fetching and installing from it.
 //! Missing nginx or QGIS make these tests fail with the command that installs them.
 
+mod abuse;
 mod downloads;
 mod qgis;
 mod review_gate;

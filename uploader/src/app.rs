@@ -11,12 +11,12 @@ use hyper::{Method, Request, StatusCode};
 use rusqlite::Connection;
 
 use crate::auth::Keys;
+use crate::change_throttle::ChangeThrottle;
 use crate::config::ServiceConfig;
 use crate::error::{ApiError, ApiResult, HttpResponse, json_response};
 use crate::rebuild::Rebuilder;
 use crate::routes;
 use crate::store::Store;
-use crate::throttle::ChangeThrottle;
 
 /// State shared by every request.
 pub struct AppState {
@@ -29,10 +29,15 @@ pub struct AppState {
     pub rebuild: Arc<Rebuilder>,
     /// Bounds the memory of concurrent large bodies (zips held in memory while validated).
     pub upload_slots: tokio::sync::Semaphore,
-    /// Bounds concurrent argon2 verifications (19 MiB each).
+    /// Bounds concurrent argon2 verifications (19 MiB and a core each): half the cores, so
+    /// requests with a token always find a core free.
     pub hash_slots: tokio::sync::Semaphore,
     /// Per-user throttle of requests that change the catalog (and so rebuild the site).
     pub throttle: ChangeThrottle,
+    /// Password attempts per account name.
+    pub login_throttle: crate::login_throttle::Throttle,
+    /// Password hashes verified since start (shown in `/healthz`; the abuse benchmark reads it).
+    pub password_checks: std::sync::atomic::AtomicU64,
 }
 
 /// Handle to the shared state.
@@ -52,11 +57,14 @@ impl AppState {
         let keys = Keys::new(&config.jwt_secret);
         let upload_slots = tokio::sync::Semaphore::new(config.max_concurrent_uploads.max(1));
         let hash_slots = tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 16),
+            (std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).clamp(1, 8),
         );
         let throttle = ChangeThrottle::new(config.throttle);
+        let login_throttle =
+            crate::login_throttle::Throttle::new(config.login_attempts, config.login_window);
         Ok(Arc::new(AppState {
             throttle,
+            login_throttle,
             config,
             keys,
             db: Mutex::new(conn),
@@ -64,6 +72,7 @@ impl AppState {
             rebuild,
             upload_slots,
             hash_slots,
+            password_checks: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -111,6 +120,11 @@ pub fn is_upload_path(path: &str) -> bool {
     path.starts_with("/plugins/RPC2")
         || path.starts_with("/plugins/add")
         || path.starts_with("/plugins/api/")
+}
+
+/// True for the XML-RPC endpoint (authenticated before its body is read).
+pub fn is_xmlrpc_path(path: &str) -> bool {
+    path.starts_with("/plugins/RPC2")
 }
 
 /// Which body limit applies to a path (checked before the body is read).
@@ -246,6 +260,7 @@ fn health(app: &App) -> ApiResult {
         &serde_json::json!({
             "status": if ready { "ok" } else { "starting" },
             "site": status,
+            "password_checks": app.password_checks.load(std::sync::atomic::Ordering::Relaxed),
         }),
     ))
 }

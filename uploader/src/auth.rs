@@ -282,6 +282,35 @@ pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
     check().unwrap_or(false) && real
 }
 
+/// `uploader bench-hash`: the machine's limit for password checks.
+#[derive(Debug, clap::Args)]
+pub struct BenchHashArgs {
+    /// Seconds to keep verifying (at most 1000 checks are made).
+    #[arg(long, default_value_t = 2.0)]
+    pub seconds: f64,
+}
+
+/// Verifies a password on one thread for `seconds`; prints `checks_per_second N` and the
+/// median time of one check.
+pub fn bench_hash(args: &BenchHashArgs) -> std::process::ExitCode {
+    let Ok(hash) = hash_password("bench password") else {
+        eprintln!("bench-hash: failed to hash a password");
+        return std::process::ExitCode::FAILURE;
+    };
+    let started = std::time::Instant::now();
+    let mut times = Vec::new();
+    while times.len() < 1000 && started.elapsed().as_secs_f64() < args.seconds.max(0.01) {
+        let t = std::time::Instant::now();
+        verify_password(Some(&hash), "wrong password");
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let total = started.elapsed().as_secs_f64();
+    println!("checks_per_second {:.1}", times.len() as f64 / total);
+    println!("median_ms {:.1}", times[times.len() / 2].as_secs_f64() * 1000.0);
+    std::process::ExitCode::SUCCESS
+}
+
 /// SHA-256 of a token, hex (what `upload_tokens.token_sha256` holds).
 pub fn token_hash(token: &str) -> String {
     generator::fsutil::sha256_hex(token.as_bytes())

@@ -68,6 +68,16 @@ pub struct ServeArgs {
     /// Most uploads received and validated at once (memory: each up to the upload limit).
     #[arg(long, default_value_t = 8)]
     pub max_concurrent_uploads: usize,
+    /// Password checks allowed per account name within --login-window (then 429 until the
+    /// window ends, whatever the client address).
+    #[arg(long, env = "PLUGINS_LOGIN_ATTEMPTS", default_value_t = 10)]
+    pub login_attempts: u32,
+    /// Seconds of the per-account password throttle's window.
+    #[arg(long, env = "PLUGINS_LOGIN_WINDOW", default_value_t = 300)]
+    pub login_window: u64,
+    /// Milliseconds a password check waits for a hashing slot before answering 503 `busy`.
+    #[arg(long, default_value_t = 200)]
+    pub hash_wait_ms: u64,
     /// Do not rebuild the site after changes (API only; for debugging).
     #[arg(long)]
     pub no_rebuild: bool,
@@ -140,8 +150,11 @@ impl ServeArgs {
         c.body_idle_timeout = Duration::from_secs(self.body_idle_timeout.max(1));
         c.max_connections = self.max_connections.max(1);
         c.max_concurrent_uploads = self.max_concurrent_uploads.max(1);
+        c.login_attempts = self.login_attempts.max(1);
+        c.login_window = Duration::from_secs(self.login_window.max(1));
+        c.hash_wait = Duration::from_millis(self.hash_wait_ms);
         c.rebuild = !self.no_rebuild;
-        c.throttle = crate::throttle::ThrottleConfig {
+        c.throttle = crate::change_throttle::ThrottleConfig {
             burst: self.changes_burst,
             per_minute: self.changes_per_minute,
         };

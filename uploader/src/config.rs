@@ -39,6 +39,12 @@ pub struct ServiceConfig {
     pub max_connections: usize,
     /// Most upload bodies received and validated at once (each up to the upload limit).
     pub max_concurrent_uploads: usize,
+    /// Longest wait for a password-hashing slot before answering 503 `busy`.
+    pub hash_wait: Duration,
+    /// Password checks allowed per account name in `login_window` (then 429).
+    pub login_attempts: u32,
+    /// The per-account throttle's window.
+    pub login_window: Duration,
     /// Whether uploads check that metadata URLs answer (outbound HEAD requests).
     pub check_urls_online: bool,
     /// Whether changes trigger site builds (tests of pure API behaviour switch it off).
@@ -50,7 +56,7 @@ pub struct ServiceConfig {
     /// Download counting from nginx's downloads log (`None`: not counted by this process).
     pub downloads: Option<crate::downloads::CounterConfig>,
     /// Per-user throttle of catalog changes (each triggers a site build).
-    pub throttle: crate::throttle::ThrottleConfig,
+    pub throttle: crate::change_throttle::ThrottleConfig,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -86,11 +92,14 @@ impl ServiceConfig {
             live_wait: Duration::from_secs(10),
             max_connections: 256,
             max_concurrent_uploads: 8,
+            hash_wait: Duration::from_millis(200),
+            login_attempts: 10,
+            login_window: Duration::from_secs(300),
             check_urls_online: false,
             rebuild: true,
             build_program: None,
             downloads: None,
-            throttle: crate::throttle::ThrottleConfig::default(),
+            throttle: crate::change_throttle::ThrottleConfig::default(),
         })
     }
 
@@ -105,8 +114,19 @@ impl ServiceConfig {
     }
 }
 
-/// Reads the signing secret from a file (trimmed; may be text or raw bytes).
+/// Reads the signing secret from a file (trimmed; may be text or raw bytes). A file that
+/// group or others may access is refused: whoever reads the key can mint any token.
 pub fn read_secret_file(path: &Path) -> Result<Vec<u8>> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("failed to read the JWT secret file `{}`", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    ensure!(
+        mode & 0o077 == 0,
+        "the JWT secret file `{}` is accessible to group or others (mode {mode:o}): run `chmod 600 {}` (and check who could have read it)",
+        path.display(),
+        path.display()
+    );
     let bytes = std::fs::read(path)
         .with_context(|| format!("failed to read the JWT secret file `{}`", path.display()))?;
     Ok(trim_secret(bytes))
@@ -168,4 +188,23 @@ pub fn generate_secret_file(path: &Path) -> Result<PathBuf> {
     f.write_all(b"\n")?;
     f.sync_all()?;
     Ok(path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    #[test]
+    fn generated_secret_is_owner_only_and_others_access_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = load_secret(None, None, dir.path(), true).unwrap();
+        assert!(secret.len() >= MIN_SECRET_BYTES);
+        let file = dir.path().join("jwt-secret");
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let err = format!("{:#}", load_secret(None, None, dir.path(), true).unwrap_err());
+        assert!(err.contains(&format!("chmod 600 {}", file.display())), "{err}");
+    }
 }

@@ -58,6 +58,15 @@ pub enum ApiError {
     /// 503: temporarily unable (database busy, disk full).
     #[error("{0}")]
     Unavailable(String),
+    /// 503: every password-hashing slot stayed taken for the whole short wait.
+    #[error("The server is busy checking passwords; retry in a second, or use a token.")]
+    Busy,
+    /// 429: too many password attempts for this account (per-account throttle).
+    #[error(
+        "Too many password attempts for this account: retry in {} seconds (or use an existing token).",
+        .0.secs()
+    )]
+    TooManyAttempts(crate::login_throttle::RetryAfter),
     /// 500: a bug or an environment failure; details go to the log only.
     #[error("internal error")]
     Internal(anyhow::Error),
@@ -88,7 +97,8 @@ impl ApiError {
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -109,6 +119,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Throttled { .. } => "throttled",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::Busy => "busy",
+            ApiError::TooManyAttempts(_) => "too_many_attempts",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -166,6 +178,12 @@ impl ApiError {
             }
             ApiError::Throttled { retry_after, .. } => {
                 resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            ApiError::Busy => {
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::TooManyAttempts(retry) => {
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry.secs()));
             }
             _ => {}
         }

@@ -40,6 +40,9 @@ enum Command {
     /// Benchmark the validator against reading and CRC-checking (prints medians).
     #[command(hide = true)]
     BenchValidate(uploader::validate::bench::BenchArgs),
+    /// Time argon2id password checks on one thread (prints checks per second).
+    #[command(hide = true)]
+    BenchHash(uploader::auth::BenchHashArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,5 +55,6 @@ fn main() -> ExitCode {
         Command::Token { command } => uploader::cli::run_token(&command),
         Command::BuildSite(args) => uploader::cli::run_build_site(&args),
         Command::BenchValidate(args) => uploader::validate::bench::run(&args),
+        Command::BenchHash(args) => uploader::auth::bench_hash(&args),
     }
 }

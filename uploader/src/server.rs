@@ -24,6 +24,7 @@ use tokio::sync::Semaphore;
 use crate::app::{self, App};
 use crate::auth::{self, Credentials};
 use crate::error::{ApiError, HttpResponse};
+use crate::routes::xmlrpc;
 
 /// How long shutdown waits for open connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -140,9 +141,8 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
     let method = req.method().clone();
     // Log the path only: a query string could carry a secret.
     let path = req.uri().path().to_owned();
-    let (parts, body) = req.into_parts();
-    let limit = app::body_limit(&app.config, &path);
-    let mut close = false;
+    let (mut parts, body) = req.into_parts();
+    let mut limit = app::body_limit(&app.config, &path);
     let declared = match parts.headers.get(CONTENT_LENGTH) {
         Some(v) => match v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) {
             Some(n) => Some(n),
@@ -158,19 +158,55 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
         },
         None => None,
     };
+    let has_body =
+        declared.is_some_and(|n| n > 0) || parts.headers.contains_key("transfer-encoding");
+    // XML-RPC: credentials first; its body is read only for an authenticated caller, or up
+    // to a small limit without credentials (so a wrong password costs no parsing).
+    let mut anonymous_rpc = false;
+    if app::is_xmlrpc_path(&path) && method == hyper::Method::POST {
+        match xmlrpc::authenticate(app, &parts.headers).await {
+            Ok(Some(user)) => {
+                parts.extensions.insert(xmlrpc::Caller(user));
+            }
+            Ok(None) => {
+                anonymous_rpc = true;
+                limit = xmlrpc::ANONYMOUS_BODY_BYTES;
+            }
+            Err(e) => {
+                // Read and drop the body unparsed (no memory held): closing with it unread
+                // would reset the connection under nginx, which would then answer 502.
+                let drained = !has_body || discard_body(app, body, limit.saturating_mul(2)).await;
+                return finish(e.into_response(), !drained, &method, &path, started);
+            }
+        }
+    }
+    let mut close = false;
     let resp = if declared.is_some_and(|n| n > limit) {
         close = true;
-        ApiError::TooLarge { limit }.into_response()
+        if anonymous_rpc {
+            let full = app::body_limit(&app.config, &path).saturating_mul(2);
+            close = !discard_body(app, body, full).await;
+            xmlrpc::anonymous_too_large().into_response()
+        } else {
+            ApiError::TooLarge { limit }.into_response()
+        }
     } else if needs_credentials(&path) && !bearer_may_be_valid(app, &parts.headers) {
         // The handler refuses it anyway; do not read (possibly 25 MB of) body for that.
-        close = declared.is_some_and(|n| n > 0) || parts.headers.contains_key("transfer-encoding");
+        close = has_body;
         dispatch(app, Request::from_parts(parts, Bytes::new())).await
     } else {
         // Zip bodies wait for an upload slot (bounded memory), then are read and handled.
-        let slot =
-            if app::is_upload_path(&path) { app.upload_slots.acquire().await.ok() } else { None };
+        let slot = if app::is_upload_path(&path) && !anonymous_rpc {
+            app.upload_slots.acquire().await.ok()
+        } else {
+            None
+        };
         let resp = match read_body(app, body, limit, declared).await {
             Ok(bytes) => dispatch(app, Request::from_parts(parts, bytes)).await,
+            Err(ApiError::TooLarge { .. }) if anonymous_rpc => {
+                close = true;
+                xmlrpc::anonymous_too_large().into_response()
+            }
             Err(e) => {
                 close = true;
                 e.into_response()
@@ -247,6 +283,27 @@ async fn read_body(
         }
     }
     Ok(buf.freeze())
+}
+
+/// Reads a body to its end without keeping it (at most `limit` bytes, within the body
+/// timeouts); false when it was cut short.
+async fn discard_body(app: &App, mut body: Incoming, limit: u64) -> bool {
+    let idle = app.config.body_idle_timeout;
+    let deadline = tokio::time::Instant::now() + app.config.body_total_timeout;
+    let mut seen = 0u64;
+    loop {
+        let wait = idle.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        match tokio::time::timeout(wait, body.frame()).await {
+            Ok(None) => return true,
+            Ok(Some(Ok(frame))) => {
+                seen += frame.data_ref().map_or(0, |d| d.len() as u64);
+                if seen > limit {
+                    return false;
+                }
+            }
+            Err(_) | Ok(Some(Err(_))) => return false,
+        }
+    }
 }
 
 /// Builds the application, binds the listener and serves until SIGTERM or Ctrl-C.

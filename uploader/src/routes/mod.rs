@@ -71,12 +71,25 @@ pub async fn user_from_basic(app: &App, headers: &HeaderMap) -> Result<BasicAuth
     check_password(app, username, password).await
 }
 
-/// Looks a user up and verifies the password; unknown users cost the same time.
+/// Looks a user up and verifies the password; unknown users cost the same time. The account's
+/// throttle is consulted first (429 without hashing), then a hashing slot is awaited for at
+/// most `hash_wait` (503 `busy` after that): a flood never holds connections for long.
 pub async fn check_password(
     app: &App,
     username: String,
     password: String,
 ) -> Result<BasicAuth, ApiError> {
+    app.login_throttle
+        .begin(&username, std::time::Instant::now())
+        .map_err(ApiError::TooManyAttempts)?;
+    let slot = match tokio::time::timeout(app.config.hash_wait, app.hash_slots.acquire()).await {
+        Ok(Ok(slot)) => slot,
+        Ok(Err(_)) => return Err(ApiError::Unavailable("The service is shutting down.".into())),
+        Err(_) => {
+            app.login_throttle.cancel(&username);
+            return Err(ApiError::Busy);
+        }
+    };
     let name = username.clone();
     let user = if username.is_empty() || username.len() > 150 {
         None
@@ -84,12 +97,12 @@ pub async fn check_password(
         app.db(move |conn| Ok(db::user_by_name(conn, &name)?)).await?
     };
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-    let _slot = app
-        .hash_slots
-        .acquire()
-        .await
-        .map_err(|_| ApiError::Unavailable("The service is shutting down.".into()))?;
+    app.password_checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let ok = AppState::blocking(move || auth::verify_password(hash.as_deref(), &password)).await?;
+    drop(slot);
+    if ok {
+        app.login_throttle.succeeded(&username);
+    }
     Ok(match user {
         Some(u) if ok && !u.is_active => BasicAuth::Blocked,
         Some(u) if ok => BasicAuth::Ok(u),

@@ -22,8 +22,8 @@ use super::{
     user_from_bearer,
 };
 use crate::app::App;
+use crate::change_throttle::Charge;
 use crate::error::{ApiError, ApiResult, json_response};
-use crate::throttle::Charge;
 
 fn version_or_404(
     conn: &rusqlite::Connection,

@@ -4,9 +4,10 @@
 //!
 //! Every failure inside a method is a fault with code 1 (validator messages prefixed as the
 //! reference does). Unlike the reference, `plugin.upload` checks that the caller edits the
-//! plugin it updates (decisions §5). Missing or wrong credentials get HTTP 401, a blocked
-//! account HTTP 403, before any method runs. The parser refuses DOCTYPEs (no entity
-//! expansion), and bounds nesting and element counts.
+//! plugin it updates (decisions §5). Credentials are checked before the body is parsed or
+//! decoded (and, in `server`, before it is read): wrong ones get HTTP 401, a blocked account
+//! HTTP 403; without any, only small bodies are read and `plugin.upload` gets 401. The
+//! parser refuses DOCTYPEs (no entity expansion), and bounds nesting and element counts.
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -19,6 +20,7 @@ use generator::db;
 use super::upload::{self, Target, UploadError, UploadRequest};
 use super::{BasicAuth, user_from_basic};
 use crate::app::App;
+use crate::auth::{self, Credentials};
 use crate::error::{ApiError, ApiResult, HttpResponse};
 
 /// An XML-RPC value.
@@ -253,17 +255,61 @@ pub fn fault(code: i64, message: &str) -> HttpResponse {
 
 const METHODS: &[&str] = &["plugin.upload", "plugin.tags", "system.listMethods"];
 
+/// Largest body read from a caller without credentials (`plugin.tags`,
+/// `system.listMethods`); anything larger is an upload, which needs HTTP Basic.
+pub const ANONYMOUS_BODY_BYTES: u64 = 64 * 1024;
+
+/// The caller authenticated before the body was read (a request extension set by `server`).
+#[derive(Clone)]
+pub struct Caller(pub db::User);
+
+fn unauthorized() -> ApiError {
+    ApiError::BasicUnauthorized(
+        "Authentication required: send HTTP Basic credentials (https://user:password@host/plugins/RPC2/)."
+            .into(),
+    )
+}
+
+/// The caller named by HTTP Basic, checked before anything reads the body: `None` without
+/// credentials, 401 for wrong or unusable ones, 403 for a blocked account.
+pub async fn authenticate(
+    app: &App,
+    headers: &hyper::HeaderMap,
+) -> Result<Option<db::User>, ApiError> {
+    match auth::credentials(headers) {
+        Credentials::None => Ok(None),
+        Credentials::Basic { .. } => match user_from_basic(app, headers).await? {
+            BasicAuth::Ok(user) => Ok(Some(user)),
+            BasicAuth::Blocked => Err(ApiError::Forbidden("This account is blocked.".into())),
+            BasicAuth::Missing | BasicAuth::Wrong => Err(unauthorized()),
+        },
+        Credentials::Bearer(_) | Credentials::Malformed => Err(unauthorized()),
+    }
+}
+
+/// The 401 of a caller without credentials whose body is larger than a method call.
+pub fn anonymous_too_large() -> ApiError {
+    unauthorized()
+}
+
 /// `POST /plugins/RPC2/`.
 pub async fn handle(app: &App, req: Request<Bytes>) -> ApiResult {
     if req.method() != Method::POST {
         return Err(ApiError::MethodNotAllowed { allow: "POST" });
+    }
+    let caller = match req.extensions().get::<Caller>() {
+        Some(Caller(user)) => Some(user.clone()),
+        None => authenticate(app, req.headers()).await?,
+    };
+    if caller.is_none() && req.body().len() as u64 > ANONYMOUS_BODY_BYTES {
+        return Err(anonymous_too_large());
     }
     let (method, params) = match parse_call(req.body()) {
         Ok(call) => call,
         Err(e) => return Ok(fault(1, &format!("Malformed XML-RPC request: {e}"))),
     };
     match method.as_str() {
-        "plugin.upload" => upload_method(app, &req, params).await,
+        "plugin.upload" => upload_method(app, caller, params).await,
         "plugin.tags" => {
             let tags = app.db(|conn| Ok(db::all_tag_names(conn)?)).await?;
             Ok(success(&Value::Array(tags.into_iter().map(Value::Str).collect())))
@@ -275,17 +321,8 @@ pub async fn handle(app: &App, req: Request<Bytes>) -> ApiResult {
     }
 }
 
-async fn upload_method(app: &App, req: &Request<Bytes>, params: Vec<Value>) -> ApiResult {
-    let user = match user_from_basic(app, req.headers()).await? {
-        BasicAuth::Ok(user) => user,
-        BasicAuth::Blocked => return Err(ApiError::Forbidden("This account is blocked.".into())),
-        BasicAuth::Missing | BasicAuth::Wrong => {
-            return Err(ApiError::BasicUnauthorized(
-                "Authentication required: send HTTP Basic credentials (https://user:password@host/plugins/RPC2/)."
-                    .into(),
-            ));
-        }
-    };
+async fn upload_method(app: &App, caller: Option<db::User>, params: Vec<Value>) -> ApiResult {
+    let Some(user) = caller else { return Err(unauthorized()) };
     if params.len() > 2 {
         return Ok(fault(1, "plugin.upload takes one or two parameters."));
     }

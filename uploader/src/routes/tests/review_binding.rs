@@ -204,7 +204,7 @@ async fn a_low_throttle_answers_429_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());
     config.rebuild = false;
-    config.throttle = crate::throttle::ThrottleConfig { burst: 3, per_minute: 1 };
+    config.throttle = crate::change_throttle::ThrottleConfig { burst: 3, per_minute: 1 };
     let app = AppState::open(config, Rebuilder::disabled()).unwrap();
     let env = Env { dir, app };
     add_user(&env, "author", false, false);
