@@ -3,6 +3,7 @@
 //! Missing nginx or QGIS make these tests fail with the command that installs them.
 
 mod downloads;
+mod icons;
 mod qgis;
 mod serve;
 mod site;
