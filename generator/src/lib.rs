@@ -8,6 +8,7 @@ pub mod db;
 pub mod demo;
 pub mod fsutil;
 pub mod gzchunks;
+pub mod icons;
 pub mod model;
 pub mod names;
 pub mod publish;
@@ -52,8 +53,10 @@ pub fn build_with(config: &Config, templates: &templates::Templates) -> Result<B
 pub fn build_live(config: &Config, templates: &templates::Templates) -> Result<BuildReport> {
     let t0 = Instant::now();
     let conn = db::open(&config.data_dir)?;
-    let catalog = db::load_catalog(&conn)?;
+    let mut catalog = db::load_catalog(&conn)?;
     drop(conn);
+    // What the site publishes of each icon (SVG rasterised), before any digest is taken.
+    icons::prepare_catalog(&mut catalog);
     // From here to the swap the site is ours: what we keep from the current release stays.
     let lock = publish::lock(&config.site_dir)?;
     let published = publish::published(&config.site_dir, &lock)?;

@@ -1,7 +1,7 @@
 //! Loads the tera templates and static assets from the templates directory. Assets under
 //! `static/` get a content hash in their published name (long caching); templates refer to
-//! them with `{{ asset(path="css/site.css") }}`. The XSL stylesheet keeps its fixed URL
-//! because plugins.xml names it.
+//! them with `{{ asset(path="css/site.css") }}`. The XSL stylesheet and its CSS keep their
+//! fixed URLs because plugins.xml names them.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,7 +19,8 @@ pub struct Templates {
 }
 
 /// Static files published under their own name, not a hashed one.
-const FIXED_NAMES: &[&str] = &["style/plugins.xsl", "robots.txt", "favicon.ico"];
+const FIXED_NAMES: &[&str] =
+    &["style/plugins.xsl", "style/plugins.css", "robots.txt", "favicon.ico"];
 
 impl Templates {
     /// Loads `<dir>/**/*.html` as templates and `<dir>/static/**` as assets.

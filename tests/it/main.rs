@@ -4,6 +4,7 @@
 
 mod abuse;
 mod downloads;
+mod icons;
 mod qgis;
 mod review_gate;
 mod review_metadata;

@@ -18,7 +18,7 @@ use crate::support::{self, http, served, workspace_root};
 
 /// `tests/site/` with its `node_modules` installed from the lock file (`npm ci`) when
 /// missing; once per test process.
-fn node_tools() -> PathBuf {
+pub(crate) fn node_tools() -> PathBuf {
     static READY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let r = READY.get_or_init(|| {
         let dir = workspace_root().join("tests/site");

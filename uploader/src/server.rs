@@ -240,6 +240,7 @@ fn finish(
     if close {
         resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
     }
+    crate::error::add_security_headers(resp.headers_mut());
     let status = resp.status();
     let ms = started.elapsed().as_millis() as u64;
     if status.is_server_error() {

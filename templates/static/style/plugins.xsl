@@ -6,7 +6,7 @@
 <html>
 <head>
 <title>QGIS Plugins - Official Repository</title>
-<style>body{font-family:sans-serif;margin:0;display:flex}nav{width:16rem;padding:1rem;background:#f5f7f2;min-height:100vh}main{padding:1rem;flex:1}.plugin{border:1px solid #ccc;border-radius:4px;padding:.5rem 1rem;margin-bottom:1rem}dt{font-weight:bold}</style>
+<link rel="stylesheet" href="/static/style/plugins.css"/>
 </head>
 <body>
 <nav>
