@@ -8,3 +8,4 @@ mod serve;
 mod site;
 mod support;
 mod upload_e2e;
+mod versions;

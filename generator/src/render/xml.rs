@@ -202,7 +202,11 @@ fn entry(p: &Plugin, v: &Version, base_url: &str) -> String {
         v.max_qgis.display3()
     );
     let _ = writeln!(s, "        <homepage><![CDATA[{}]]></homepage>", esc(homepage));
-    let _ = writeln!(s, "        <file_name>{}</file_name>", esc(&crate::urls::zip_file_name(pkg, ver)));
+    let _ = writeln!(
+        s,
+        "        <file_name>{}</file_name>",
+        esc(&crate::urls::zip_file_name(pkg, ver))
+    );
     let _ = writeln!(s, "        <icon>{}</icon>", esc(&icon));
     let _ = writeln!(s, "        <author_name><![CDATA[{}]]></author_name>", esc(author));
     let _ = writeln!(

@@ -64,8 +64,10 @@ fn nginx_version_classes_are_exactly_what_the_validator_accepts() {
     let (first, rest) = pattern_classes();
     for b in 0u8..0x80 {
         let c = b as char;
-        let as_first = PluginVersion::parse(&format!("{c}1")).is_ok_and(|v| v.as_str() == format!("{c}1"));
-        let inside = PluginVersion::parse(&format!("1{c}1")).is_ok_and(|v| v.as_str() == format!("1{c}1"));
+        let as_first =
+            PluginVersion::parse(&format!("{c}1")).is_ok_and(|v| v.as_str() == format!("{c}1"));
+        let inside =
+            PluginVersion::parse(&format!("1{c}1")).is_ok_and(|v| v.as_str() == format!("1{c}1"));
         assert_eq!(first.contains(&b), as_first, "first byte {c:?}");
         assert_eq!(rest.contains(&b), inside, "later byte {c:?}");
     }

@@ -222,7 +222,7 @@ async fn upload(
         "version_id": outcome.version_id,
         "validation_status": "validated",
         "approved": outcome.approved,
-        "scan_url": format!("/plugins/{pkg}/version/{ver}/#security-tab"),
+        "scan_url": format!("{}#security-tab", generator::urls::version_page(pkg, ver)),
     });
     if !outcome.approved {
         body["approval_message"] = json!(
