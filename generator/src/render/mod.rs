@@ -118,7 +118,8 @@ pub fn tree_keys(input: &RenderInput<'_>) -> Vec<String> {
 }
 
 /// Bump when the generator's own output format changes, so old trees are not reused.
-const TREE_FORMAT: u32 = 2;
+/// 3: versions in URLs are percent-encoded (`+` is `%2B`, urls.rs).
+const TREE_FORMAT: u32 = 3;
 
 /// Renders a site: `plan` gives the site-wide files and the tree keys, `render_tree`
 /// (through `TreeSource`) a plugin's files.
