@@ -15,6 +15,7 @@ pub mod publish;
 pub mod render;
 pub mod synth;
 pub mod templates;
+pub mod urls;
 pub mod watch;
 
 use std::time::Instant;

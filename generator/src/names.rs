@@ -77,9 +77,21 @@ pub enum NameError {
     )]
     VersionTooLong(String),
     #[error(
-        "version `{0}` contains a character that is not allowed (`/`, `\\`, whitespace or a control character)"
+        "version `{0}` contains a character that is not allowed: `/`, `\\`, `?`, `#`, `%`, `:`, `*`, `\"`, `<`, `>`, `|`, whitespace and control characters cannot be part of a download URL or of the zip's file name that QGIS saves (on Windows too); use letters, digits and `.`, `-`, `_`, `+`, `~`"
     )]
     VersionCharacters(String),
+    #[error(
+        "version `{0}` must start with a letter or digit, for example `1.0` or `v1.0`: `.` and `..` cannot be a URL path segment, and QGIS compares a leading punctuation mark as a word (`.5` sorts below `0.1`)"
+    )]
+    VersionStart(String),
+    #[error(
+        "version `{0}` contains `{1}`, a numeral other than the digits 0-9: QGIS's Plugin Manager fails when it compares such versions; write numbers with the digits 0-9"
+    )]
+    VersionNumeral(String, char),
+    #[error(
+        "version `{0}` has no number: QGIS removes the prefixes `v`, `ver`, `version`, `r`, `rev` and `revision` before comparing versions and its Plugin Manager fails on what is left (nothing); add a number, for example `v1.0`"
+    )]
+    VersionNoNumber(String),
     #[error(
         "QGIS version `{0}` is invalid: use 2 or 3 numbers separated by dots, each from 0 to 999, for example `3.22` or `3.34.5`"
     )]
@@ -144,17 +156,7 @@ impl PluginVersion {
         if cleaned.is_empty() {
             return Err(NameError::EmptyVersion);
         }
-        if cleaned.chars().any(|c| {
-            c == '/'
-                || c == '\\'
-                || c.is_whitespace()
-                || c.is_control()
-                || c == '?'
-                || c == '#'
-                || c == '%'
-        }) {
-            return Err(NameError::VersionCharacters(cleaned.to_owned()));
-        }
+        check_version_text(cleaned)?;
         if cleaned.split('.').count() > 4 {
             return Err(NameError::TooManyVersionParts(cleaned.to_owned()));
         }
@@ -165,9 +167,22 @@ impl PluginVersion {
         Ok(Self { text: cleaned.to_owned(), key })
     }
 
-    /// Rebuilds a version read back from the catalog (text as stored).
+    /// Rebuilds a version read back from the catalog (text as stored). Rows written before
+    /// the QGIS rules of [`check_version_text`] still load (a catalog never stops building),
+    /// but a stored version must still be one safe file name.
     pub fn from_stored(text: &str) -> Result<Self, NameError> {
-        Self::parse(text)
+        let file_safe = !matches!(text, "" | "." | "..")
+            && !text.contains(['/', '\\'])
+            && !text.chars().any(char::is_control);
+        match Self::parse(text) {
+            Err(
+                NameError::VersionCharacters(_)
+                | NameError::VersionStart(_)
+                | NameError::VersionNumeral(..)
+                | NameError::VersionNoNumber(_),
+            ) if file_safe => Ok(Self { text: text.to_owned(), key: version_key(text) }),
+            r => r,
+        }
     }
 
     /// The version as the author wrote it; used in URLs, file names and XML.
@@ -201,6 +216,52 @@ impl fmt::Display for PluginVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
     }
+}
+
+/// Characters that cannot be in a version: they break a URL path segment (`/ ? # %`) or
+/// the zip's file name QGIS saves (`\\`, and `: * " < > |`, which Windows file names cannot
+/// hold: QGIS 3.22 writes the download to `<temp>/<file_name>`).
+const VERSION_FORBIDDEN: &[char] = &['/', '\\', '?', '#', '%', ':', '*', '"', '<', '>', '|'];
+
+/// Numerals Python's `str.isnumeric()` accepts that are not Unicode numbers (`Nd`, `Nl`,
+/// `No`, which `char::is_numeric` covers): Han numerals. QGIS's `compareVersions` calls
+/// `float()` on every numeric part, which fails on all of these (and on `²`, `½`, `Ⅻ`).
+/// Listed with Python 3.11 (QGIS 3.22's) from `unicodedata`.
+const HAN_NUMERALS: &str = "㐅㒃㠪㭍一七万三九二五亖亿什仟仨伍佰億兆兩八六十千卄卅卌叁参參叄四壱壹幺廾廿弌弍弎弐拾捌柒漆玖百肆萬貮貳贰阡陆陌陸零參拾兩零六陸什𠀁𠁤𠃢𠄡𠤪𠦃𠦌𠦜𠫪𠫽𠬙𢎐𢦘𣬛𦉭廾";
+
+/// The character rules of a cleaned version: what QGIS's installer cannot handle and what
+/// cannot be one URL path segment or file name (see `crate::urls`).
+fn check_version_text(v: &str) -> Result<(), NameError> {
+    if v.chars().any(|c| c.is_whitespace() || c.is_control() || VERSION_FORBIDDEN.contains(&c)) {
+        return Err(NameError::VersionCharacters(v.to_owned()));
+    }
+    if let Some(c) =
+        v.chars().find(|c| !c.is_ascii() && (c.is_numeric() || HAN_NUMERALS.contains(*c)))
+    {
+        return Err(NameError::VersionNumeral(v.to_owned(), c));
+    }
+    if !v.chars().next().is_some_and(char::is_alphanumeric) {
+        return Err(NameError::VersionStart(v.to_owned()));
+    }
+    if qgis_normalized_version(v).is_empty() {
+        return Err(NameError::VersionNoNumber(v.to_owned()));
+    }
+    Ok(())
+}
+
+/// QGIS's `version_compare.normalizeVersion`: upper case, then each prefix in this order,
+/// when the text starts with it, is removed everywhere. `compareVersions` fails on an empty
+/// result (`chopString` indexes its first character).
+pub fn qgis_normalized_version(v: &str) -> String {
+    const PREFIXES: [&str; 10] =
+        ["VERSION", "VER.", "VER", "V.", "V", "REVISION", "REV.", "REV", "R.", "R"];
+    let mut s = v.to_uppercase();
+    for p in PREFIXES {
+        if s.starts_with(p) {
+            s = s.replace(p, "");
+        }
+    }
+    s.trim().to_owned()
 }
 
 /// The reference's plugin version key: 4 segments, each left-padded with `0` to width 3,

@@ -12,3 +12,4 @@ mod serve;
 mod site;
 mod support;
 mod upload_e2e;
+mod versions;

@@ -50,14 +50,22 @@ fn real_qgis_version() -> String {
 
 /// The probe's JSON, and the throw-away profile it used.
 fn run_probe(pretend: Option<&str>, install: Option<(&str, bool)>) -> (Value, tempfile::TempDir) {
+    run_probe_at(&format!("{}/plugins/plugins.xml", served().nginx.base_url()), pretend, install)
+}
+
+/// The probe against the repository `repo_url` (another site than the demo's).
+pub(crate) fn run_probe_at(
+    repo_url: &str,
+    pretend: Option<&str>,
+    install: Option<(&str, bool)>,
+) -> (Value, tempfile::TempDir) {
     require_qgis();
-    let s = served();
     let profile = tempfile::Builder::new().prefix("qgis-profile-").tempdir().expect("profile dir");
     let script = support::workspace_root().join("tests/qgis/installer_probe.py");
     let mut cmd = Command::new(PYTHON);
     cmd.arg(&script)
         .arg("--repo-url")
-        .arg(format!("{}/plugins/plugins.xml", s.nginx.base_url()))
+        .arg(repo_url)
         .arg("--profile")
         .arg(profile.path())
         .env("QT_QPA_PLATFORM", "offscreen")
@@ -148,7 +156,7 @@ fn offered(probe: &Value) -> BTreeMap<String, Offer> {
 }
 
 /// `version` from the `[general]` section of an installed plugin's metadata.txt.
-fn metadata_version(folder: &Path) -> String {
+pub(crate) fn metadata_version(folder: &Path) -> String {
     let text = std::fs::read_to_string(folder.join("metadata.txt")).expect("metadata.txt");
     let mut in_general = false;
     for line in text.lines() {

@@ -101,3 +101,54 @@ fn package_names() {
     assert!(PackageName::parse("Latest").unwrap().is_reserved());
     assert!(!PackageName::parse("latest_tools").unwrap().is_reserved());
 }
+
+#[test]
+fn versions_refuse_only_what_qgis_or_a_url_segment_cannot_take() {
+    let ok = |s: &str| PluginVersion::parse(s).map(|v| v.as_str().to_owned());
+    for good in ["1.2.0~rc1", "1.0+build.5", "v1.0", "2.0-été", "1.0;x=(y)", "R2", "1.0.", "A"] {
+        assert_eq!(ok(good).as_deref(), Ok(good), "{good}");
+    }
+    for (bad, want) in [
+        ("..", NameError::VersionStart("..".into())),
+        (".", NameError::VersionStart(".".into())),
+        (".5", NameError::VersionStart(".5".into())),
+        ("-1", NameError::VersionStart("-1".into())),
+        ("~1", NameError::VersionStart("~1".into())),
+        ("1:2", NameError::VersionCharacters("1:2".into())),
+        ("1*", NameError::VersionCharacters("1*".into())),
+        ("1|2", NameError::VersionCharacters("1|2".into())),
+        ("1\"", NameError::VersionCharacters("1\"".into())),
+        ("1<2>", NameError::VersionCharacters("1<2>".into())),
+        ("1%41", NameError::VersionCharacters("1%41".into())),
+        ("1.\u{b2}", NameError::VersionNumeral("1.\u{b2}".into(), '\u{b2}')),
+        ("1.\u{2160}", NameError::VersionNumeral("1.\u{2160}".into(), '\u{2160}')),
+        ("1.\u{4e00}", NameError::VersionNumeral("1.\u{4e00}".into(), '\u{4e00}')),
+        ("\u{661}", NameError::VersionNumeral("\u{661}".into(), '\u{661}')),
+        ("v", NameError::VersionNoNumber("v".into())),
+        ("Rev", NameError::VersionNoNumber("Rev".into())),
+        ("version", NameError::VersionNoNumber("version".into())),
+        ("VR", NameError::VersionNoNumber("VR".into())),
+    ] {
+        assert_eq!(PluginVersion::parse(bad), Err(want), "{bad}");
+    }
+    // Every message names the fix.
+    let msg = PluginVersion::parse(".5").unwrap_err().to_string();
+    assert!(msg.contains("must start with a letter or digit"), "{msg}");
+}
+
+#[test]
+fn qgis_normalisation_matches_its_installer() {
+    // Values from python/pyplugin_installer/version_compare.py's normalizeVersion (3.22).
+    assert_eq!(qgis_normalized_version("v1.0"), "1.0");
+    assert_eq!(qgis_normalized_version("rc1"), "C1");
+    assert_eq!(qgis_normalized_version("Version2"), "2");
+    assert_eq!(qgis_normalized_version("VR"), "");
+}
+
+#[test]
+fn stored_versions_of_earlier_rules_still_load() {
+    assert_eq!(PluginVersion::from_stored(".5").unwrap().as_str(), ".5");
+    assert_eq!(PluginVersion::from_stored("1:2").unwrap().as_str(), "1:2");
+    assert!(PluginVersion::from_stored("..").is_err());
+    assert!(PluginVersion::from_stored("a/b").is_err());
+}

@@ -64,7 +64,10 @@ fn version_entry(base_url: &str, p: &Plugin, v: &Version) -> Entry {
     let kind = if v.experimental { " (experimental)" } else { "" };
     Entry {
         title: format!("{} {}{kind}", p.name, v.version),
-        url: format!("{base_url}/plugins/{}/version/{}/", p.package, v.version),
+        url: format!(
+            "{base_url}{}",
+            crate::urls::version_page(p.package.as_str(), v.version.as_str())
+        ),
         updated: v.created_on,
         summary: if v.changelog.is_empty() { p.description.clone() } else { v.changelog.clone() },
         author: p.author.clone(),

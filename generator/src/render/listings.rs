@@ -15,6 +15,7 @@ use tera::Context as TeraContext;
 use super::pages::{memo, render, render_memo};
 use super::{Content, RenderInput};
 use crate::model::Plugin;
+use crate::urls::segment;
 
 /// Plugins per list page (the reference's default `per_page`).
 pub const PAGE_SIZE: usize = 20;
@@ -70,7 +71,7 @@ pub(super) fn card(p: &Plugin) -> Card<'_> {
         stable: p.stable().map(|v| v.version.as_str()),
         experimental: p.experimental().map(|v| v.version.as_str()),
         download_url: latest
-            .map(|v| format!("/plugins/{}/version/{}/download/", p.package, v.version)),
+            .map(|v| crate::urls::version_download(p.package.as_str(), v.version.as_str())),
         rating_votes: p.rating_votes,
     }
 }
@@ -382,7 +383,7 @@ fn render_list(
 
 /// URL of an author's list page, or None when the name cannot be a path segment.
 pub fn author_url(author: &str) -> Option<String> {
-    path_segment(author).map(|s| format!("/plugins/author/{}/", percent_encode(&s)))
+    path_segment(author).map(|s| format!("/plugins/author/{}/", segment(&s)))
 }
 
 /// The on-disk directory name for a URL segment: nginx decodes the URI, so the file name is
@@ -396,19 +397,6 @@ fn path_segment(s: &str) -> Option<String> {
         && !s.contains(['/', '\\', '\0'])
         && !s.chars().any(char::is_control);
     ok.then(|| s.to_owned())
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[derive(Serialize)]
@@ -545,9 +533,9 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Pages> {
                 .par_iter()
                 .filter_map(|(name, list)| path_segment(name).map(|seg| (name, seg, list)))
                 .map(|(name, seg, list)| {
-                    let url = format!("/plugins/{kind}/{}/", percent_encode(&seg));
+                    let url = format!("/plugins/{kind}/{}/", segment(&seg));
                     let heading = format!("{title} {name}");
-                    let dir = format!("plugins/{kind}/{}", percent_encode(&seg));
+                    let dir = format!("plugins/{kind}/{}", segment(&seg));
                     let kind_dir = format!("plugins/{kind}");
                     let args = ListArgs::by_name(&kind_dir, &seg, &dir, &heading);
                     let mut pages = Vec::new();

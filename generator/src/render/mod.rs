@@ -118,6 +118,8 @@ pub fn tree_keys(input: &RenderInput<'_>) -> Vec<String> {
 }
 
 /// Bump when the generator's own output format changes, so old trees are not reused.
+/// 3: SVG icons published as PNG (icons.rs); versions in URLs percent-encoded (`+` is
+/// `%2B`, urls.rs).
 const TREE_FORMAT: u32 = 3;
 
 /// Renders a site: `plan` gives the site-wide files and the tree keys, `render_tree`
@@ -381,12 +383,12 @@ fn package_documents(
 /// served for `/plugins/<pkg>/version/<v>/` and `.../json` (nginx). Trees are flat: a
 /// directory per version would cost the file system far more than its two files.
 pub fn version_file(v: &crate::model::Version, ext: &str) -> String {
-    format!("version-{}.{ext}", v.version)
+    crate::urls::version_file(v.version.as_str(), ext)
 }
 
 /// `<pkg>.<version>.zip`: the name QGIS derives the plugin id from (text before the first dot).
 pub fn zip_file_name(p: &Plugin, v: &crate::model::Version) -> String {
-    format!("{}.{}.zip", p.package, v.version)
+    crate::urls::zip_file_name(p.package.as_str(), v.version.as_str())
 }
 
 /// Absolute path of a plugin's icon; the content hash in the name lets it be cached forever.

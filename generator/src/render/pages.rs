@@ -73,7 +73,7 @@ pub(super) struct VersionView<'a> {
 }
 
 pub(super) fn version_view<'a>(p: &'a Plugin, v: &'a Version) -> VersionView<'a> {
-    let url = format!("/plugins/{}/version/{}/", p.package, v.version);
+    let url = crate::urls::version_page(p.package.as_str(), v.version.as_str());
     VersionView {
         version: v.version.as_str(),
         download_url: format!("{url}download/"),

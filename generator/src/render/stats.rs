@@ -87,7 +87,7 @@ pub fn plugin_stats(input: &RenderInput<'_>, p: &Plugin) -> Result<Vec<(String, 
         .map(|v| VersionRow {
             version: v.version.as_str(),
             downloads: v.downloads,
-            url: format!("/plugins/{}/version/{}/", p.package, v.version),
+            url: crate::urls::version_page(p.package.as_str(), v.version.as_str()),
         })
         .collect();
     let by_version: Vec<(String, i64)> =

@@ -202,13 +202,17 @@ fn entry(p: &Plugin, v: &Version, base_url: &str) -> String {
         v.max_qgis.display3()
     );
     let _ = writeln!(s, "        <homepage><![CDATA[{}]]></homepage>", esc(homepage));
-    let _ = writeln!(s, "        <file_name>{}</file_name>", esc(&format!("{pkg}.{ver}.zip")));
+    let _ = writeln!(
+        s,
+        "        <file_name>{}</file_name>",
+        esc(&crate::urls::zip_file_name(pkg, ver))
+    );
     let _ = writeln!(s, "        <icon>{}</icon>", esc(&icon));
     let _ = writeln!(s, "        <author_name><![CDATA[{}]]></author_name>", esc(author));
     let _ = writeln!(
         s,
         "        <download_url>{}</download_url>",
-        esc(&format!("{base_url}/plugins/{pkg}/version/{ver}/download/"))
+        esc(&format!("{base_url}{}", crate::urls::version_download(pkg, ver)))
     );
     let _ = writeln!(
         s,

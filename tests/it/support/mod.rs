@@ -83,6 +83,17 @@ impl Site {
         Ok(Self { _dir: dir, data, site, base_url: base_url.to_owned() })
     }
 
+    /// Builds the site of a catalog already seeded in `data` (inside `dir`) for `base_url`.
+    pub fn from_data(dir: tempfile::TempDir, data: PathBuf, base_url: &str) -> Result<Self> {
+        set_mode(dir.path(), 0o755)?;
+        let site = dir.path().join("site");
+        let templates = workspace_root().join("templates");
+        let config = generator::Config::new(data.clone(), site.clone(), templates, base_url)?;
+        generator::build(&config).context("generator build")?;
+        ensure!(site.join("current").is_dir(), "the build published no `current`");
+        Ok(Self { _dir: dir, data, site, base_url: base_url.to_owned() })
+    }
+
     /// The published root nginx serves.
     pub fn root(&self) -> PathBuf {
         self.site.join("current")

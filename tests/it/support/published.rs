@@ -21,6 +21,7 @@
 /// - `<dir>/page-<N>.html` → `/<dir>/page/<N>/`, `<dir>/index.html` → `/<dir>/`
 /// - anything else at its own path (`plugins/xml/3.34.xml`, `plugins/<pkg>/json`, ...).
 pub fn public_url(rel: &str) -> Option<String> {
+    use generator::urls;
     let segs: Vec<&str> = rel.split('/').collect();
     let name = *segs.last()?;
     if name.is_empty()
@@ -35,13 +36,11 @@ pub fn public_url(rel: &str) -> Option<String> {
     // A plugin's flat tree.
     if let ["plugins", pkg, file] = segs[..] {
         let tree = |rest: &str| Some(format!("/plugins/{}/{rest}", e(pkg)));
-        if let Some(v) = file.strip_prefix("version-") {
-            if let Some(v) = v.strip_suffix(".html") {
-                return tree(&format!("version/{}/", e(v)));
-            }
-            if let Some(v) = v.strip_suffix(".json") {
-                return tree(&format!("version/{}/json", e(v)));
-            }
+        if let Some(v) = urls::version_of_file(file, "html") {
+            return Some(urls::version_page(pkg, v));
+        }
+        if let Some(v) = urls::version_of_file(file, "json") {
+            return Some(urls::version_json(pkg, v));
         }
         for page in ["stats", "latest"] {
             if file == format!("{page}.html") {
@@ -51,9 +50,8 @@ pub fn public_url(rel: &str) -> Option<String> {
                 return tree(&format!("{page}/json"));
             }
         }
-        if let Some(v) = file.strip_prefix(&format!("{pkg}.")).and_then(|f| f.strip_suffix(".zip"))
-        {
-            return tree(&format!("version/{}/download/", e(v)));
+        if let Some(v) = urls::version_of_zip(pkg, file) {
+            return Some(urls::version_download(pkg, v));
         }
     }
     // Tag, author and user lists, tag feeds.
@@ -99,7 +97,7 @@ fn page_number(s: &str) -> Option<usize> {
 }
 
 /// Percent-encodes a URL path segment as the site's own links do.
-pub use generator::render::listings::percent_encode;
+pub use generator::urls::segment as percent_encode;
 
 /// The inverse of [`percent_encode`] (any `%XX`; invalid escapes stay as they are).
 pub fn percent_decode(s: &str) -> String {
@@ -149,6 +147,10 @@ fn published_files_map_to_the_references_urls() {
         ("plugins/p_k/latest.html", Some("/plugins/p_k/latest/")),
         ("plugins/p_k/latest.json", Some("/plugins/p_k/latest/json")),
         ("plugins/p_k/p_k.1.2.0.zip", Some("/plugins/p_k/version/1.2.0/download/")),
+        ("plugins/p_k/version-1.2.0~rc1.html", Some("/plugins/p_k/version/1.2.0~rc1/")),
+        ("plugins/p_k/p_k.1.2.0~rc1.zip", Some("/plugins/p_k/version/1.2.0~rc1/download/")),
+        ("plugins/p_k/version-2.0-été.json", Some("/plugins/p_k/version/2.0-%C3%A9t%C3%A9/json")),
+        ("plugins/p_k/p_k.1.0;x=(y).zip", Some("/plugins/p_k/version/1.0%3Bx%3D%28y%29/download/")),
         ("plugins/p_k/xml-3.34.xml", None),
         ("plugins/p_k/xml-stable_only-d-3.3x.xml", None),
         ("plugins/tags/p1/gps.html", Some("/plugins/tags/gps/")),

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use generator::db::{self, PluginRow, User, VersionRow};
 use generator::names::PluginVersion;
+use generator::urls;
 
 use super::upload::{remove_unreferenced, wait_live};
 use super::{
@@ -33,7 +34,8 @@ fn version_or_404(
     let not_found = || {
         ApiError::NotFound(format!("Plugin `{}` has no version `{version}`.", plugin.package_name))
     };
-    let v = PluginVersion::parse(version).map_err(|_| not_found())?;
+    // A look-up, not a new version: rows stored under older rules stay reachable.
+    let v = PluginVersion::from_stored(version).map_err(|_| not_found())?;
     db::version_by_key(conn, plugin.id, v.key())?.ok_or_else(not_found)
 }
 
@@ -210,7 +212,7 @@ fn version_json(base: &str, package: &str, v: &VersionRow) -> serde_json::Value 
         "size": v.package_size,
         "replaced": v.replaced_on.is_some(),
         "replaced_at": v.replaced_on.map(fmt_api_time),
-        "download_url": format!("{base}/plugins/{package}/version/{}/download/", v.version),
+        "download_url": format!("{base}{}", urls::version_download(package, &v.version)),
     })
 }
 
@@ -272,12 +274,13 @@ pub async fn queue(app: &App, req: &Request<Bytes>) -> ApiResult {
                 "replaced": r.replaced_on.is_some(),
                 "replaced_at": r.replaced_on.map(fmt_api_time),
                 "download_url": format!(
-                    "{base}/plugins/{}/version/{}/download/",
-                    r.package_name, r.version
+                    "{base}{}",
+                    urls::version_download(&r.package_name, &r.version)
                 ),
                 "approve_url": format!(
                     "{base}/api/v1/plugins/{}/versions/{}/approve",
-                    r.package_name, r.version
+                    urls::segment(&r.package_name),
+                    urls::segment(&r.version)
                 ),
             })
         })

@@ -172,7 +172,7 @@ pub async fn update(app: &App, req: Request<Bytes>, package: &str, version: &str
         Err(e) => return error_response(UploadError::Api(e)),
     };
     let not_found = || json_response(StatusCode::NOT_FOUND, &json!({"detail": "No such version."}));
-    let Ok(version) = PluginVersion::parse(version) else { return not_found() };
+    let Ok(version) = PluginVersion::from_stored(version) else { return not_found() };
     let plugin_id = auth.plugin.id;
     let key = version.key().to_owned();
     let existing = app.db(move |conn| Ok(db::version_by_key(conn, plugin_id, &key)?)).await;
@@ -224,7 +224,7 @@ async fn upload(
         "version_id": outcome.version_id,
         "validation_status": "validated",
         "approved": outcome.approved,
-        "scan_url": format!("/plugins/{pkg}/version/{ver}/#security-tab"),
+        "scan_url": format!("{}#security-tab", generator::urls::version_page(pkg, ver)),
     });
     if !outcome.approved {
         body["approval_message"] = json!(

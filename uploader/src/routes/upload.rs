@@ -623,7 +623,10 @@ pub async fn add(app: &App, req: Request<Bytes>) -> ApiResult {
         "version": outcome.version.as_str(),
         "plugin_created": outcome.plugin_created,
         "approved": outcome.approved,
-        "url": format!("{base}/plugins/{}/version/{}/", outcome.package, outcome.version),
+        "url": format!(
+            "{base}{}",
+            generator::urls::version_page(outcome.package.as_str(), outcome.version.as_str())
+        ),
         "live": live,
         "live_after_ms": live_after_ms,
         "warnings": outcome.warnings.iter().map(problem_json).collect::<Vec<_>>(),

@@ -391,16 +391,6 @@ pub fn check_plugin(
     // Version and QGIS range.
     let version =
         get("version").filter(|v| !v.is_empty()).and_then(|v| match PluginVersion::parse(v) {
-            Ok(pv) if !path_safe_version(pv.as_str()) => {
-                r.error(
-                    "metadata.bad_version",
-                    Some("version"),
-                    Some(&meta_file),
-                    format!("Metadata version `{v}` is not usable: it must start with an ASCII letter or digit and contain only ASCII letters, digits and `.`, `_`, `+`, `-`, `~`, without `..` or a trailing `.` (it becomes part of download URLs and file names)."),
-                    "Use a version such as `1.0.0`.",
-                );
-                None
-            }
             Ok(v) => Some(v),
             Err(e) => {
                 r.error(
@@ -562,13 +552,6 @@ pub fn check_plugin(
 
 /// The version reaches URLs and file names: a conservative, path-safe alphabet
 /// (reliability catalogue B12).
-fn path_safe_version(v: &str) -> bool {
-    v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-' | '~'))
-        && !v.contains("..")
-        && !v.ends_with('.')
-}
-
 fn suggest_identifier(s: &str) -> String {
     let mut out: String =
         s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
