@@ -221,3 +221,84 @@ fn listing_pages_without_the_changed_plugin_are_kept() {
     let deprecated = std::fs::read_to_string(new.join("plugins/deprecated/index.html")).unwrap();
     assert!(deprecated.contains("/plugins/gpx_tracker/"));
 }
+
+/// An unapproved version whose metadata all differs changes nothing: the next build
+/// publishes nothing. Approving it makes the plugin show its metadata; unapproving it
+/// brings the previous version's back (reliability: metadata passes review).
+#[test]
+fn unapproved_metadata_stays_out_until_approved() {
+    use crate::db::{NewVersion, PluginFields, VersionMetadata};
+    let dir = tempfile::tempdir().unwrap();
+    let (data, site) = (dir.path().join("data"), dir.path().join("site"));
+    demo::seed(&data, false).unwrap();
+    let config = Config::new(data.clone(), site, templates_dir(), "http://127.0.0.1:9").unwrap();
+    build(&config).unwrap();
+    let conn = db::open(&data).unwrap();
+    let pkg = names::PackageName::parse("gpx_tracker").unwrap();
+    let pid = db::plugin_id(&conn, &pkg).unwrap().unwrap();
+    let public = |conn: &rusqlite::Connection| {
+        let catalog = db::load_catalog(conn).unwrap();
+        catalog.plugins.into_iter().find(|p| p.id == pid).unwrap()
+    };
+    let old = public(&conn);
+    let meta = VersionMetadata {
+        fields: PluginFields {
+            name: "Renamed Under Review".into(),
+            author: "Someone Else".into(),
+            email: "x@example.net".into(),
+            homepage: Some("https://evil.example/".into()),
+            repository: Some("https://evil.example/r".into()),
+            tracker: Some("https://evil.example/t".into()),
+            description: "New description".into(),
+            about: "New about".into(),
+            deprecated: true,
+            server: true,
+        },
+        tags: vec!["pending".into()],
+    };
+    let template = demo_version(&conn, pid);
+    let path = format!("{}.copy.zip", template.package_path);
+    std::fs::copy(data.join(&template.package_path), data.join(&path)).unwrap();
+    let v = NewVersion {
+        version: names::PluginVersion::parse("5.0").unwrap(),
+        approved: false,
+        package_path: path,
+        ..template
+    };
+    let vid = db::insert_version_with_metadata(&conn, pid, &v, &meta, db::now()).unwrap();
+    let unchanged = build(&config).unwrap();
+    assert!(!unchanged.publish.changed, "an unapproved upload changes no published byte");
+
+    db::set_version_approved(&conn, pid, vid, true, 1, db::now()).unwrap();
+    let new = public(&conn);
+    assert_eq!((new.name.as_str(), new.author.as_str()), ("Renamed Under Review", "Someone Else"));
+    assert_eq!(new.homepage.as_deref(), Some("https://evil.example/"));
+    assert!(new.deprecated && new.server);
+    assert_eq!(new.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["pending"]);
+    assert!(build(&config).unwrap().publish.changed);
+
+    db::set_version_approved(&conn, pid, vid, false, 1, db::now()).unwrap();
+    let back = public(&conn);
+    assert_eq!((back.name, back.author, back.tags), (old.name, old.author, old.tags));
+    assert_eq!((back.deprecated, back.server), (old.deprecated, old.server));
+}
+
+/// A copy of the plugin's newest stored version row, as a template for new versions.
+fn demo_version(conn: &rusqlite::Connection, plugin_id: i64) -> db::NewVersion {
+    let row = db::versions_of_plugin(conn, plugin_id).unwrap().remove(0);
+    db::NewVersion {
+        version: names::PluginVersion::parse(&row.version).unwrap(),
+        created_by: row.created_by.unwrap(),
+        min_qgis: names::QgisVersion::new(3, 0),
+        max_qgis: names::QgisVersion::new(3, 99),
+        changelog: String::new(),
+        experimental: false,
+        approved: true,
+        external_deps: String::new(),
+        token_id: None,
+        package_path: row.package_path,
+        package_sha256: row.package_sha256,
+        package_size: row.package_size,
+        icon: None,
+    }
+}

@@ -18,6 +18,7 @@ use crate::app::{self, App, AppState};
 use crate::config::ServiceConfig;
 use crate::rebuild::Rebuilder;
 
+mod metadata_tests;
 mod review_binding;
 mod server_tests;
 
