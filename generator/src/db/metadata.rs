@@ -65,14 +65,13 @@ pub fn plugin_metadata(conn: &Connection, plugin_id: i64) -> Result<VersionMetad
             fields_from_row,
         )
         .with_context(|| format!("failed to read the metadata of plugin {plugin_id}"))?;
-    let mut stmt = conn.prepare_cached(
+    let tags = tag_names(
+        conn,
         "SELECT t.name FROM plugin_tags pt JOIN tags t ON t.id = pt.tag_id
          WHERE pt.plugin_id = ?1 ORDER BY pt.position",
-    )?;
-    let tags = stmt
-        .query_map([plugin_id], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()
-        .context("failed to read a plugin's tags")?;
+        plugin_id,
+    )
+    .context("failed to read a plugin's tags")?;
     Ok(VersionMetadata { fields, tags })
 }
 
@@ -92,15 +91,20 @@ pub fn versions_metadata(conn: &Connection, plugin_id: i64) -> Result<Vec<(i64, 
 }
 
 fn version_tags(conn: &Connection, version_id: i64) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached(
+    tag_names(
+        conn,
         "SELECT t.name FROM version_tags vt JOIN tags t ON t.id = vt.tag_id
          WHERE vt.version_id = ?1 ORDER BY vt.position",
-    )?;
-    let tags = stmt
-        .query_map([version_id], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()
-        .context("failed to read a version's tags")?;
-    Ok(tags)
+        version_id,
+    )
+    .context("failed to read a version's tags")
+}
+
+/// The tag names a one-parameter query (`?1` = `id`) selects, in its order.
+fn tag_names(conn: &Connection, sql: &str, id: i64) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let names = stmt.query_map([id], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(names)
 }
 
 /// The version columns that make `PluginFields`, in `fields_from_row` order.
