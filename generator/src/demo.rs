@@ -9,9 +9,13 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use zip::write::SimpleFileOptions;
 
-use crate::db::{self, NewUser, NewVersion, PluginFields};
-use crate::model::Icon;
-use crate::names::{PackageName, PluginVersion, QgisVersion};
+use catalog::accounts::NewUser;
+use catalog::model::Icon;
+use catalog::names::{PackageName, PluginVersion, QgisVersion};
+use catalog::plugins::PluginFields;
+use catalog::seed;
+use catalog::store::Store;
+use catalog::versions::NewVersion;
 
 struct DemoPlugin {
     package: &'static str,
@@ -375,8 +379,8 @@ fn flags(pkg: &str) -> (bool, bool) {
 
 /// Seeds the demo catalog into `data_dir`; returns the number of plugins it holds.
 pub fn seed(data_dir: &Path, if_empty: bool) -> Result<usize> {
-    let mut conn = db::open(data_dir)?;
-    let existing: i64 = conn.query_row("SELECT count(*) FROM plugins", [], |r| r.get(0))?;
+    let mut conn = catalog::open(data_dir)?;
+    let existing = seed::plugin_count(&conn)?;
     if existing > 0 {
         anyhow::ensure!(
             if_empty,
@@ -387,7 +391,7 @@ pub fn seed(data_dir: &Path, if_empty: bool) -> Result<usize> {
     }
     let epoch = Utc.with_ymd_and_hms(2024, 1, 15, 9, 30, 0).single().context("bad epoch")?;
     let tx = conn.transaction()?;
-    let admin = db::create_user(
+    let admin = catalog::accounts::create_user(
         &tx,
         &NewUser {
             username: "admin".into(),
@@ -415,7 +419,7 @@ pub fn seed(data_dir: &Path, if_empty: bool) -> Result<usize> {
         let user = match users.get(&username) {
             Some(id) => *id,
             None => {
-                let id = db::create_user(
+                let id = catalog::accounts::create_user(
                     &tx,
                     &NewUser {
                         username: username.clone(),
@@ -443,22 +447,18 @@ pub fn seed(data_dir: &Path, if_empty: bool) -> Result<usize> {
             deprecated: deprecated || d.deprecated,
             server: server || d.server,
         };
-        let plugin_id = db::create_plugin(&tx, &package, user, &fields, created)?;
+        let plugin_id = catalog::plugins::create_plugin(&tx, &package, user, &fields, created)?;
         let tags: Vec<String> =
             d.tags.split(',').map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
-        db::set_tags(&tx, plugin_id, &tags)?;
+        catalog::tags::set_tags(&tx, plugin_id, &tags)?;
         for (j, (ver, min, max, experimental, approved)) in d.versions.iter().enumerate() {
             let when =
                 created + Duration::days(j as i64 * 37 + 1) + Duration::seconds(j as i64 * 13 + 1);
             let icon = png_icon(i as u32, j as u32);
             let zip = plugin_zip(d, &fields, ver, min, max, *experimental, &icon, when)?;
-            let sha = crate::fsutil::sha256_hex(&zip);
-            let rel = format!(
-                "packages/{pkg}/{pkg}.{ver}-{short}.zip",
-                pkg = d.package,
-                short = &sha[..12]
-            );
-            crate::fsutil::write_atomic(&data_dir.join(&rel), &zip)?;
+            let sha = catalog::hash::sha256_hex(&zip);
+            let rel = Store::relative_path(&package, &PluginVersion::parse(ver)?, &sha);
+            catalog::fsutil::write_atomic(&data_dir.join(&rel), &zip)?;
             let min_q = QgisVersion::parse(min)?;
             let version = NewVersion {
                 version: PluginVersion::parse(ver)?,
@@ -475,16 +475,10 @@ pub fn seed(data_dir: &Path, if_empty: bool) -> Result<usize> {
                 package_size: zip.len() as i64,
                 icon: Some(Icon { ext: "png".into(), bytes: icon }),
             };
-            let vid = db::insert_version(&tx, plugin_id, &version, when)?;
+            let vid = catalog::versions::insert_version(&tx, plugin_id, &version, when)?;
             let downloads = 40 + ((i * 7919 + j * 104729) % 5000) as i64;
-            tx.execute(
-                "UPDATE plugin_versions SET downloads = ?2 WHERE id = ?1",
-                (vid, downloads),
-            )?;
-            tx.execute(
-                "UPDATE plugins SET downloads = downloads + ?2 WHERE id = ?1",
-                (plugin_id, downloads),
-            )?;
+            seed::set_version_downloads(&tx, vid, downloads)?;
+            seed::add_plugin_downloads(&tx, plugin_id, downloads)?;
         }
     }
     tx.commit()?;

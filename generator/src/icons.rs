@@ -12,7 +12,7 @@ use resvg::tiny_skia;
 use resvg::usvg;
 use usvg::roxmltree;
 
-use crate::model::{Catalog, Icon};
+use catalog::model::{Catalog, Icon};
 
 /// The longest side of a rasterised icon, in pixels (pages show icons at 64 CSS px or less,
 /// so this is sharp at 2× density; the brief's cap is 256).

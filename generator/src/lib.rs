@@ -4,13 +4,10 @@
 //! to trigger builds.
 
 pub mod config;
-pub mod db;
 pub mod demo;
 pub mod fsutil;
 pub mod gzchunks;
 pub mod icons;
-pub mod model;
-pub mod names;
 pub mod publish;
 pub mod render;
 pub mod synth;
@@ -53,8 +50,8 @@ pub fn build_with(config: &Config, templates: &templates::Templates) -> Result<B
 /// for `publish::collect_garbage`, so a caller waiting for "live" does not wait for deletions.
 pub fn build_live(config: &Config, templates: &templates::Templates) -> Result<BuildReport> {
     let t0 = Instant::now();
-    let conn = db::open(&config.data_dir)?;
-    let mut catalog = db::load_catalog(&conn)?;
+    let conn = catalog::open(&config.data_dir)?;
+    let mut catalog = catalog::public::load_catalog(&conn)?;
     drop(conn);
     // What the site publishes of each icon (SVG rasterised), before any digest is taken.
     icons::prepare_catalog(&mut catalog);

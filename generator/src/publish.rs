@@ -26,9 +26,10 @@ use flate2::write::GzEncoder;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::fsutil::{self, sha256_hex};
+use crate::fsutil;
 use crate::gzchunks::{ChunkCache, ChunkIndex, gzip_chunked_shared};
 use crate::render::{Content, Plan, TreeSource};
+use catalog::hash::sha256_hex;
 
 /// What a publish did.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -322,7 +323,7 @@ pub fn publish(
             .context("failed to sync the manifest")?;
         for mount in manifest.trees.keys() {
             if let Some(parent) = tmp.join(mount).parent() {
-                fsutil::sync_dir(parent)?;
+                catalog::fsutil::sync_dir(parent)?;
             }
         }
     }
@@ -334,9 +335,9 @@ pub fn publish(
 
     // 3. Everything on disk, then the atomic swap.
     if sync_each {
-        fsutil::sync_dir(&site_dir.join("releases"))?;
+        catalog::fsutil::sync_dir(&site_dir.join("releases"))?;
         for pkg in &written_pkgs {
-            fsutil::sync_dir(&trees_dir.join(pkg))?;
+            catalog::fsutil::sync_dir(&trees_dir.join(pkg))?;
         }
     } else {
         // Its outcome does not matter: the sync below covers everything either way.
@@ -356,7 +357,7 @@ pub fn publish(
         .with_context(|| format!("failed to create `{}`", tmp_link.display()))?;
     fs::rename(&tmp_link, site_dir.join("current"))
         .context("failed to swap `current` to the new release")?;
-    fsutil::sync_dir(site_dir)?;
+    catalog::fsutil::sync_dir(site_dir)?;
     report.release = name;
     Ok(report)
 }

@@ -13,9 +13,13 @@ use anyhow::{Context, Result};
 use chrono::{Duration, TimeZone, Utc};
 use zip::write::SimpleFileOptions;
 
-use crate::db::{self, NewUser, NewVersion, PluginFields};
-use crate::model::Icon;
-use crate::names::{PackageName, PluginVersion, QgisVersion};
+use catalog::accounts::NewUser;
+use catalog::model::Icon;
+use catalog::names::{PackageName, PluginVersion, QgisVersion};
+use catalog::plugins::PluginFields;
+use catalog::seed;
+use catalog::store::Store;
+use catalog::versions::NewVersion;
 
 /// A small deterministic generator (splitmix64): the same seed gives the same catalog.
 struct Rng(u64);
@@ -192,8 +196,8 @@ pub struct SynthReport {
 
 /// Writes a synthetic catalog of `n` plugins into an empty data dir.
 pub fn synth(data_dir: &Path, n: usize, listing: Option<&Path>) -> Result<SynthReport> {
-    let mut conn = db::open(data_dir)?;
-    let existing: i64 = conn.query_row("SELECT count(*) FROM plugins", [], |r| r.get(0))?;
+    let mut conn = catalog::open(data_dir)?;
+    let existing = seed::plugin_count(&conn)?;
     anyhow::ensure!(
         existing == 0,
         "`{}` already holds a catalog; synth needs an empty data dir",
@@ -211,7 +215,7 @@ pub fn synth(data_dir: &Path, n: usize, listing: Option<&Path>) -> Result<SynthR
     let n_users = (n * 3 / 4).max(2);
     let mut users = Vec::with_capacity(n_users);
     for u in 0..n_users {
-        let id = db::create_user(
+        let id = catalog::accounts::create_user(
             &tx,
             &NewUser {
                 username: format!("user{u}"),
@@ -264,13 +268,13 @@ pub fn synth(data_dir: &Path, n: usize, listing: Option<&Path>) -> Result<SynthR
             deprecated: rng.chance(0.03),
             server: rng.chance(0.04),
         };
-        let plugin_id = db::create_plugin(&tx, &package, creator, &fields, created)?;
+        let plugin_id = catalog::plugins::create_plugin(&tx, &package, creator, &fields, created)?;
         let ntags = rng.lognormal(4.0).min(15);
         let mut tags: Vec<String> =
             (0..ntags).map(|_| vocabulary[rng.below(2000) as usize].clone()).collect();
         tags.sort();
         tags.dedup();
-        db::set_tags(&tx, plugin_id, &tags)?;
+        catalog::tags::set_tags(&tx, plugin_id, &tags)?;
 
         // Versions: exponential count around 10, one plugin with 82.
         let count = if i == 7 {
@@ -314,12 +318,8 @@ pub fn synth(data_dir: &Path, n: usize, listing: Option<&Path>) -> Result<SynthR
                 + Duration::days(j as i64 * 30 + 1)
                 + Duration::seconds(rng.below(86_400) as i64);
             let zip = stand_in_zip(&package, &fields, &ver, min, max, experimental)?;
-            let sha = crate::fsutil::sha256_hex(&zip);
-            let rel = format!(
-                "packages/{pkg}/{pkg}.{ver}-{short}.zip",
-                pkg = package,
-                short = &sha[..12]
-            );
+            let sha = catalog::hash::sha256_hex(&zip);
+            let rel = Store::relative_path(&package, &PluginVersion::parse(&ver)?, &sha);
             let path = data_dir.join(&rel);
             if let Some(dir) = path.parent() {
                 fs::create_dir_all(dir)
@@ -347,20 +347,17 @@ pub fn synth(data_dir: &Path, n: usize, listing: Option<&Path>) -> Result<SynthR
                     .filter(|_| last || j == 0)
                     .map(|b| Icon { ext: "png".into(), bytes: b.clone() }),
             };
-            let vid = db::insert_version(&tx, plugin_id, &version, when)?;
+            let vid = catalog::versions::insert_version(&tx, plugin_id, &version, when)?;
             let share = real.map(|l| l.downloads).unwrap_or_else(|| rng.lognormal(5520.0) as i64)
                 / count as i64;
-            tx.execute("UPDATE plugin_versions SET downloads = ?2 WHERE id = ?1", (vid, share))?;
+            seed::set_version_downloads(&tx, vid, share)?;
             versions_total += 1;
             approved_total += usize::from(approved);
         }
         let downloads = real.map(|l| l.downloads).unwrap_or_else(|| rng.lognormal(5520.0) as i64);
         let votes = real.map(|l| l.votes).unwrap_or_else(|| rng.lognormal(8.0) as i64);
         let score = votes * (3 + rng.below(3) as i64);
-        tx.execute(
-            "UPDATE plugins SET downloads = ?2, rating_votes = ?3, rating_score = ?4 WHERE id = ?1",
-            (plugin_id, downloads, votes, score),
-        )?;
+        seed::set_plugin_popularity(&tx, plugin_id, downloads, votes, score)?;
     }
     tx.commit()?;
     let dir =

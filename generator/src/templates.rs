@@ -41,10 +41,10 @@ impl Templates {
                 sources.push((entry.path().to_string_lossy().into_owned(), bytes));
             }
         }
-        let fingerprint = crate::model::fingerprint(
+        let fingerprint = catalog::hash::fingerprint(
             &sources
                 .iter()
-                .map(|(p, b)| (p.as_str(), crate::fsutil::sha256_hex(b)))
+                .map(|(p, b)| (p.as_str(), catalog::hash::sha256_hex(b)))
                 .collect::<Vec<_>>(),
         );
         let mut statics = Vec::new();
@@ -86,7 +86,7 @@ impl Templates {
 }
 
 fn hashed_name(rel: &str, bytes: &[u8]) -> String {
-    let hash = crate::fsutil::short_hash(bytes);
+    let hash = catalog::hash::short_hash(bytes);
     match rel.rsplit_once('.') {
         Some((stem, ext)) if !stem.ends_with('/') => format!("{stem}-{hash}.{ext}"),
         _ => format!("{rel}-{hash}"),

@@ -58,15 +58,17 @@ fn demo_site_builds_and_hides_unapproved_versions() {
 /// the search index (reliability catalogue B).
 #[test]
 fn hostile_metadata_is_escaped_everywhere() {
-    use crate::db::{NewUser, NewVersion, PluginFields};
-    use crate::names::{PackageName, PluginVersion, QgisVersion};
+    use catalog::accounts::NewUser;
+    use catalog::names::{PackageName, PluginVersion, QgisVersion};
+    use catalog::plugins::PluginFields;
+    use catalog::versions::NewVersion;
 
     const EVIL: &str = "\"><script>alert(1)</script><img src=x onerror=alert(2)>'&";
     let dir = tempfile::tempdir().unwrap();
     let (data, site) = (dir.path().join("data"), dir.path().join("site"));
-    let conn = db::open(&data).unwrap();
-    let now = db::now();
-    let user = db::create_user(
+    let conn = catalog::open(&data).unwrap();
+    let now = catalog::time::now();
+    let user = catalog::accounts::create_user(
         &conn,
         &NewUser { username: "mallory".into(), can_approve: true, ..Default::default() },
         now,
@@ -85,10 +87,10 @@ fn hostile_metadata_is_escaped_everywhere() {
         server: false,
     };
     let pkg = PackageName::parse("evil_plugin").unwrap();
-    let pid = db::create_plugin(&conn, &pkg, user, &fields, now).unwrap();
-    db::set_tags(&conn, pid, &[format!("tag {EVIL}")]).unwrap();
+    let pid = catalog::plugins::create_plugin(&conn, &pkg, user, &fields, now).unwrap();
+    catalog::tags::set_tags(&conn, pid, &[format!("tag {EVIL}")]).unwrap();
     let rel = "packages/evil_plugin/evil_plugin.1.0.zip";
-    fsutil::write_atomic(&data.join(rel), b"PK\x05\x06").unwrap();
+    catalog::fsutil::write_atomic(&data.join(rel), b"PK\x05\x06").unwrap();
     let v = NewVersion {
         version: PluginVersion::parse("1.0").unwrap(),
         created_by: user,
@@ -104,7 +106,7 @@ fn hostile_metadata_is_escaped_everywhere() {
         package_size: 4,
         icon: None,
     };
-    db::insert_version(&conn, pid, &v, now).unwrap();
+    catalog::versions::insert_version(&conn, pid, &v, now).unwrap();
     drop(conn);
     let config = Config::new(data, site.clone(), templates_dir(), "http://127.0.0.1:9").unwrap();
     build(&config).unwrap();
@@ -152,10 +154,14 @@ fn one_plugin_change_renders_one_tree() {
     demo::seed(&data, false).unwrap();
     let config = Config::new(data.clone(), site, templates_dir(), "http://127.0.0.1:9").unwrap();
     let first = build(&config).unwrap();
-    let conn = db::open(&data).unwrap();
-    let pid =
-        db::plugin_id(&conn, &names::PackageName::parse("gpx_tracker").unwrap()).unwrap().unwrap();
-    db::set_tags(&conn, pid, &["gpx".into(), "tracks".into(), "hiking".into()]).unwrap();
+    let conn = catalog::open(&data).unwrap();
+    let pid = catalog::plugins::plugin_id(
+        &conn,
+        &catalog::names::PackageName::parse("gpx_tracker").unwrap(),
+    )
+    .unwrap()
+    .unwrap();
+    catalog::tags::set_tags(&conn, pid, &["gpx".into(), "tracks".into(), "hiking".into()]).unwrap();
     drop(conn);
     let second = build(&config).unwrap();
     assert!(second.publish.changed);
@@ -187,10 +193,14 @@ fn listing_pages_without_the_changed_plugin_are_kept() {
         Config::new(data.clone(), site.clone(), templates_dir(), "http://127.0.0.1:9").unwrap();
     build(&config).unwrap();
     let old = std::fs::canonicalize(site.join("current")).unwrap();
-    let conn = db::open(&data).unwrap();
-    let pid =
-        db::plugin_id(&conn, &names::PackageName::parse("gpx_tracker").unwrap()).unwrap().unwrap();
-    db::set_plugin_deprecated(&conn, pid, true, chrono::Utc::now()).unwrap();
+    let conn = catalog::open(&data).unwrap();
+    let pid = catalog::plugins::plugin_id(
+        &conn,
+        &catalog::names::PackageName::parse("gpx_tracker").unwrap(),
+    )
+    .unwrap()
+    .unwrap();
+    catalog::plugins::set_plugin_deprecated(&conn, pid, true, chrono::Utc::now()).unwrap();
     drop(conn);
     build(&config).unwrap();
     let new = std::fs::canonicalize(site.join("current")).unwrap();
@@ -227,17 +237,19 @@ fn listing_pages_without_the_changed_plugin_are_kept() {
 /// brings the previous version's back (reliability: metadata passes review).
 #[test]
 fn unapproved_metadata_stays_out_until_approved() {
-    use crate::db::{NewVersion, PluginFields, VersionMetadata};
+    use catalog::metadata::VersionMetadata;
+    use catalog::plugins::PluginFields;
+    use catalog::versions::NewVersion;
     let dir = tempfile::tempdir().unwrap();
     let (data, site) = (dir.path().join("data"), dir.path().join("site"));
     demo::seed(&data, false).unwrap();
     let config = Config::new(data.clone(), site, templates_dir(), "http://127.0.0.1:9").unwrap();
     build(&config).unwrap();
-    let conn = db::open(&data).unwrap();
-    let pkg = names::PackageName::parse("gpx_tracker").unwrap();
-    let pid = db::plugin_id(&conn, &pkg).unwrap().unwrap();
+    let conn = catalog::open(&data).unwrap();
+    let pkg = catalog::names::PackageName::parse("gpx_tracker").unwrap();
+    let pid = catalog::plugins::plugin_id(&conn, &pkg).unwrap().unwrap();
     let public = |conn: &rusqlite::Connection| {
-        let catalog = db::load_catalog(conn).unwrap();
+        let catalog = catalog::public::load_catalog(conn).unwrap();
         catalog.plugins.into_iter().find(|p| p.id == pid).unwrap()
     };
     let old = public(&conn);
@@ -260,16 +272,23 @@ fn unapproved_metadata_stays_out_until_approved() {
     let path = format!("{}.copy.zip", template.package_path);
     std::fs::copy(data.join(&template.package_path), data.join(&path)).unwrap();
     let v = NewVersion {
-        version: names::PluginVersion::parse("5.0").unwrap(),
+        version: catalog::names::PluginVersion::parse("5.0").unwrap(),
         approved: false,
         package_path: path,
         ..template
     };
-    let vid = db::insert_version_with_metadata(&conn, pid, &v, &meta, db::now()).unwrap();
+    let vid = catalog::versions::insert_version_with_metadata(
+        &conn,
+        pid,
+        &v,
+        &meta,
+        catalog::time::now(),
+    )
+    .unwrap();
     let unchanged = build(&config).unwrap();
     assert!(!unchanged.publish.changed, "an unapproved upload changes no published byte");
 
-    db::set_version_approved(&conn, pid, vid, true, 1, db::now()).unwrap();
+    catalog::review::set_version_approved(&conn, pid, vid, true, 1, catalog::time::now()).unwrap();
     let new = public(&conn);
     assert_eq!((new.name.as_str(), new.author.as_str()), ("Renamed Under Review", "Someone Else"));
     assert_eq!(new.homepage.as_deref(), Some("https://evil.example/"));
@@ -277,20 +296,20 @@ fn unapproved_metadata_stays_out_until_approved() {
     assert_eq!(new.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["pending"]);
     assert!(build(&config).unwrap().publish.changed);
 
-    db::set_version_approved(&conn, pid, vid, false, 1, db::now()).unwrap();
+    catalog::review::set_version_approved(&conn, pid, vid, false, 1, catalog::time::now()).unwrap();
     let back = public(&conn);
     assert_eq!((back.name, back.author, back.tags), (old.name, old.author, old.tags));
     assert_eq!((back.deprecated, back.server), (old.deprecated, old.server));
 }
 
 /// A copy of the plugin's newest stored version row, as a template for new versions.
-fn demo_version(conn: &rusqlite::Connection, plugin_id: i64) -> db::NewVersion {
-    let row = db::versions_of_plugin(conn, plugin_id).unwrap().remove(0);
-    db::NewVersion {
-        version: names::PluginVersion::parse(&row.version).unwrap(),
+fn demo_version(conn: &rusqlite::Connection, plugin_id: i64) -> catalog::versions::NewVersion {
+    let row = catalog::versions::versions_of_plugin(conn, plugin_id).unwrap().remove(0);
+    catalog::versions::NewVersion {
+        version: catalog::names::PluginVersion::parse(&row.version).unwrap(),
         created_by: row.created_by.unwrap(),
-        min_qgis: names::QgisVersion::new(3, 0),
-        max_qgis: names::QgisVersion::new(3, 99),
+        min_qgis: catalog::names::QgisVersion::new(3, 0),
+        max_qgis: catalog::names::QgisVersion::new(3, 99),
         changelog: String::new(),
         experimental: false,
         approved: true,
@@ -300,5 +319,27 @@ fn demo_version(conn: &rusqlite::Connection, plugin_id: i64) -> db::NewVersion {
         package_sha256: row.package_sha256,
         package_size: row.package_size,
         icon: None,
+    }
+}
+
+#[test]
+fn demo_catalog_loads_only_approved_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = crate::demo::seed(dir.path(), false).unwrap();
+    assert!(n >= 30);
+    let conn = catalog::open(dir.path()).unwrap();
+    let catalog = catalog::public::load_catalog(&conn).unwrap();
+    assert_eq!(catalog.plugins.len(), n);
+    let unapproved: i64 = conn
+        .query_row("SELECT count(*) FROM plugin_versions WHERE approved = 0", [], |r| r.get(0))
+        .unwrap();
+    assert!(unapproved > 0, "the demo has an unapproved version to prove it stays hidden");
+    let loaded: usize = catalog.plugins.iter().map(|p| p.versions.len()).sum();
+    let approved: i64 = conn
+        .query_row("SELECT count(*) FROM plugin_versions WHERE approved = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(loaded as i64, approved);
+    for p in &catalog.plugins {
+        assert!(p.versions.windows(2).all(|w| w[0].version > w[1].version), "{} sorted", p.package);
     }
 }

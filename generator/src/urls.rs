@@ -10,7 +10,7 @@
 //!   normalised `$uri`, and `try_files` looks up the decoded name, so the raw text is what
 //!   nginx asks the file system for whatever escaping a client used (`%7E` or `~`). An
 //!   encoded file name would need nginx to re-encode the URI, which it cannot. The raw text
-//!   is always one safe file name: [`crate::names::PluginVersion::parse`] refuses `/`, `\`,
+//!   is always one safe file name: [`catalog::names::PluginVersion::parse`] refuses `/`, `\`,
 //!   NUL and every control character, and a version starts with a letter or digit, so it is
 //!   never `.` or `..` (the file names also carry a prefix: `version-<v>.html`,
 //!   `<pkg>.<v>.zip`).

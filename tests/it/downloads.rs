@@ -16,7 +16,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use generator::db;
 
 use crate::support::http::{self, Response};
 use crate::support::{self, Nginx, Site};
@@ -98,7 +97,7 @@ fn setup() -> Result<Fixture> {
     ensure!(zips.len() >= 3, "the demo site publishes only {} zips", zips.len());
 
     // An editor (owner) of the plugin with the unapproved version, and a stranger.
-    let mut conn = db::open(&site.data)?;
+    let mut conn = catalog::open(&site.data)?;
     let editor = uploader::routes::accounts::add_user(
         &mut conn,
         "dl_editor",
@@ -115,8 +114,9 @@ fn setup() -> Result<Fixture> {
         false,
         false,
     )?;
-    let plugin = db::plugin_by_package(&conn, pkg)?.context("the demo's unapproved plugin")?;
-    db::add_owner(&conn, plugin.id, editor)?;
+    let plugin =
+        catalog::plugins::plugin_by_package(&conn, pkg)?.context("the demo's unapproved plugin")?;
+    catalog::plugins::add_owner(&conn, plugin.id, editor)?;
     std::fs::write(site.data.join("jwt-secret"), SECRET)?;
     // The service refuses a secret file others could read.
     let owner_only = std::os::unix::fs::PermissionsExt::from_mode(0o600);
@@ -189,18 +189,19 @@ impl Fixture {
     }
 
     fn ingest(&self) -> uploader::downloads::IngestReport {
-        let mut conn = db::open(&self.site.data).expect("catalog");
+        let mut conn = catalog::open(&self.site.data).expect("catalog");
         uploader::downloads::ingest(&mut conn, &self.log).expect("ingest")
     }
 
     /// (version downloads, plugin downloads, per day) of every fixture zip.
     fn counts(&self) -> BTreeMap<(String, String), Counts> {
-        let conn = db::open(&self.site.data).expect("catalog");
+        let conn = catalog::open(&self.site.data).expect("catalog");
         self.zips
             .iter()
             .map(|(p, v, _)| {
-                let (vd, pd) = db::download_counters(&conn, p, v).unwrap().expect("version");
-                let days = db::version_downloads_per_day(&conn, p, v).unwrap();
+                let (vd, pd) =
+                    catalog::downloads::download_counters(&conn, p, v).unwrap().expect("version");
+                let days = catalog::downloads::version_downloads_per_day(&conn, p, v).unwrap();
                 ((p.clone(), v.clone()), (vd, pd, days))
             })
             .collect()
@@ -221,13 +222,14 @@ fn bytecount(b: &[u8]) -> usize {
 }
 
 fn today() -> String {
-    db::now().format("%Y-%m-%d").to_string()
+    catalog::time::now().format("%Y-%m-%d").to_string()
 }
 
 /// `Authorization` value with a user JWT of `user_id` (what `POST /api/v1/token` mints).
 fn bearer(user_id: i64) -> String {
     let keys = uploader::auth::Keys::new(SECRET.as_bytes());
-    let (token, _) = keys.user_token(user_id, db::now().timestamp(), 600).expect("token");
+    let (token, _) =
+        keys.user_token(user_id, catalog::time::now().timestamp(), 600).expect("token");
     format!("Bearer {token}")
 }
 
@@ -331,8 +333,10 @@ fn unapproved_versions_download_for_their_editors_only() {
     let (pkg, ver) = (support::UNAPPROVED_PLUGIN, support::UNAPPROVED_VERSION);
     let path = format!("/plugins/{pkg}/version/{ver}/download/");
     let stored = {
-        let conn = db::open(&f.site.data).unwrap();
-        let v = db::version_file(&conn, pkg, ver).unwrap().expect("the unapproved version");
+        let conn = catalog::open(&f.site.data).unwrap();
+        let v = catalog::downloads::version_file(&conn, pkg, ver)
+            .unwrap()
+            .expect("the unapproved version");
         assert!(!v.approved);
         std::fs::read(f.site.data.join(&v.package_path)).unwrap()
     };

@@ -12,9 +12,8 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use generator::db;
-use generator::model::Icon;
-use generator::names::PluginVersion;
+use catalog::model::Icon;
+use catalog::names::PluginVersion;
 
 use crate::support::deploy::{Deployment, poll};
 use crate::support::http::{self, Response};
@@ -83,7 +82,7 @@ fn recording_listener() -> (u16, Arc<Mutex<Vec<String>>>) {
 /// Gives `pkg` an unapproved version `ICON_VERSION` whose icon is `svg` (as an SVG upload
 /// of earlier releases was stored), with its own copy of an existing stored zip.
 fn add_icon_version(d: &Deployment, pkg: &str, svg: &str) {
-    let conn = db::open(d.data()).expect("open catalog");
+    let conn = catalog::open(d.data()).expect("open catalog");
     let (plugin_id, created_by, path, sha, size): (i64, i64, String, String, i64) = conn
         .query_row(
             "SELECT v.plugin_id, v.created_by, v.package_path, v.package_sha256, v.package_size
@@ -96,8 +95,8 @@ fn add_icon_version(d: &Deployment, pkg: &str, svg: &str) {
     let copy = format!("{path}.icon-fixture.zip");
     std::fs::copy(d.data().join(&path), d.data().join(&copy)).expect("copy the stored zip");
     let (min, max) =
-        (generator::names::QgisVersion::new(3, 0), generator::names::QgisVersion::new(3, 99));
-    let v = db::NewVersion {
+        (catalog::names::QgisVersion::new(3, 0), catalog::names::QgisVersion::new(3, 99));
+    let v = catalog::versions::NewVersion {
         version: PluginVersion::parse(ICON_VERSION).unwrap(),
         created_by,
         min_qgis: min,
@@ -112,7 +111,8 @@ fn add_icon_version(d: &Deployment, pkg: &str, svg: &str) {
         package_size: size,
         icon: Some(Icon { ext: "svg".into(), bytes: svg.as_bytes().to_vec() }),
     };
-    db::insert_version(&conn, plugin_id, &v, db::now()).expect("insert the icon version");
+    catalog::versions::insert_version(&conn, plugin_id, &v, catalog::time::now())
+        .expect("insert the icon version");
 }
 
 /// The published icon URL of `pkg`, read from its page.

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use generator::model::Catalog;
-use generator::names::QgisVersion;
+use catalog::model::Catalog;
+use catalog::names::QgisVersion;
 use serde_json::Value;
 
 use crate::support::{self, served};
@@ -121,7 +121,7 @@ fn expected_offers(catalog: &Catalog, (x, y, z): (u16, u16, u16)) -> BTreeMap<St
             (Some(s), Some(e)) if s.version > e.version => None,
             (_, e) => e,
         };
-        let text = |v: Option<&generator::model::Version>| {
+        let text = |v: Option<&catalog::model::Version>| {
             v.map(|v| v.version.to_string()).unwrap_or_default()
         };
         out.insert(

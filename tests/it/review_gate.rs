@@ -73,7 +73,7 @@ fn review_gate_stale_sha256_is_refused_missing_is_400_right_is_live() {
 
     // The reviewer reviews these bytes; the queue names their sha256 and size.
     let reviewed_zip = plugin_zip(pkg, "1.0.0");
-    let reviewed = generator::fsutil::sha256_hex(&reviewed_zip);
+    let reviewed = catalog::hash::sha256_hex(&reviewed_zip);
     let (status, queue) = d.api("GET", "/api/v1/review", &boss, None);
     assert_eq!(status, 200);
     let item = queue["versions"].as_array().unwrap().iter().find(|v| v["package"] == pkg).cloned();
@@ -100,7 +100,7 @@ fn review_gate_stale_sha256_is_refused_missing_is_400_right_is_live() {
         )
         .unwrap();
     assert_eq!(r.status, 201, "replacement: {}", r.text());
-    let current = generator::fsutil::sha256_hex(&swapped);
+    let current = catalog::hash::sha256_hex(&swapped);
     assert_ne!(current, reviewed);
 
     // Stale sha256: 409 naming the current one; nothing approved, written or published.
@@ -145,7 +145,7 @@ fn review_gate_stale_sha256_is_refused_missing_is_400_right_is_live() {
     assert!(d.plugins_xml().contains(&download_path(pkg, "1.0.0")));
     let public = download(&d, pkg, "1.0.0");
     assert_eq!(public.status, 200);
-    assert_eq!(generator::fsutil::sha256_hex(&public.body), current);
+    assert_eq!(catalog::hash::sha256_hex(&public.body), current);
 
     // Requests that change nothing: no event, no build requested.
     let idle = wait_idle(&d);

@@ -54,7 +54,7 @@ fn snapshot(root: &Path) -> BTreeMap<String, String> {
             } else {
                 let rel = path.strip_prefix(root).expect("under root").display().to_string();
                 let bytes = std::fs::read(&path).expect("published file");
-                out.insert(rel, generator::fsutil::sha256_hex(&bytes));
+                out.insert(rel, catalog::hash::sha256_hex(&bytes));
             }
         }
     }
@@ -142,7 +142,7 @@ fn unapproved_metadata_changes_nothing_published_until_approved() {
 
 /// Every changed field shows where the public reads it.
 fn assert_published(d: &Deployment, icon: &[u8]) {
-    let icon_url = format!("/plugins/{PKG}/icon-{}.png", generator::fsutil::short_hash(icon));
+    let icon_url = format!("/plugins/{PKG}/icon-{}.png", catalog::hash::short_hash(icon));
     assert_eq!(d.req("GET", &icon_url, &[], b"").body, icon, "the new icon is published");
 
     let xml = d.plugins_xml();

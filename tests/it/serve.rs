@@ -5,7 +5,7 @@
 
 use std::io::Read;
 
-use generator::names::QgisVersion;
+use catalog::names::QgisVersion;
 use generator::render::xml::expand_versions;
 
 use crate::support::http::{self, Response};
@@ -735,7 +735,7 @@ fn unapproved_versions_are_never_published() {
     let s = served();
     let (pkg, ver) = (support::UNAPPROVED_PLUGIN, support::UNAPPROVED_VERSION);
     // The fixture really holds the unapproved version (else this test proves nothing).
-    let conn = generator::db::open(&s.site.data).expect("catalog");
+    let conn = catalog::open(&s.site.data).expect("catalog");
     let approved: bool = conn
         .query_row(
             "SELECT v.approved FROM plugin_versions v JOIN plugins p ON p.id = v.plugin_id
@@ -921,7 +921,7 @@ fn a_new_build_is_served_at_once_without_reloading_nginx() {
 
     // Approve the version and rebuild: the `current` symlink swaps to a new release.
     let release_before = std::fs::read_link(site.site.join("current")).expect("current");
-    let conn = generator::db::open(&site.data).expect("catalog");
+    let conn = catalog::open(&site.data).expect("catalog");
     let n = conn
         .execute(
             "UPDATE plugin_versions SET approved = 1 WHERE version = ?2

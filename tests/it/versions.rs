@@ -7,8 +7,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::OnceLock;
 
-use generator::db;
-use generator::names::{PackageName, PluginVersion, QgisVersion};
+use catalog::names::{PackageName, PluginVersion, QgisVersion};
 use generator::urls;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -137,26 +136,31 @@ fn seed(
     list: &[(&str, String)],
     zips: &mut BTreeMap<(String, String), Vec<u8>>,
 ) -> anyhow::Result<()> {
-    let conn = db::open(data)?;
-    let user = db::create_user(
+    let conn = catalog::open(data)?;
+    let user = catalog::accounts::create_user(
         &conn,
-        &db::NewUser { username: "vera".into(), ..Default::default() },
-        db::now(),
+        &catalog::accounts::NewUser { username: "vera".into(), ..Default::default() },
+        catalog::time::now(),
     )?;
     let mut ids = BTreeMap::new();
     for (i, (pkg, ver)) in list.iter().enumerate() {
         let plugin_id = match ids.get(pkg) {
             Some(id) => *id,
             None => {
-                let fields = db::PluginFields {
+                let fields = catalog::plugins::PluginFields {
                     name: format!("Versions {pkg}"),
                     author: "Vera".into(),
                     description: "Published versions of every accepted form".into(),
                     about: "An end-to-end fixture.".into(),
                     ..Default::default()
                 };
-                let id =
-                    db::create_plugin(&conn, &PackageName::parse(pkg)?, user, &fields, db::now())?;
+                let id = catalog::plugins::create_plugin(
+                    &conn,
+                    &PackageName::parse(pkg)?,
+                    user,
+                    &fields,
+                    catalog::time::now(),
+                )?;
                 ids.insert(*pkg, id);
                 id
             }
@@ -165,7 +169,7 @@ fn seed(
         let rel = format!("packages/{pkg}/{i}.zip");
         std::fs::create_dir_all(data.join("packages").join(pkg))?;
         std::fs::write(data.join(&rel), &zip)?;
-        let v = db::NewVersion {
+        let v = catalog::versions::NewVersion {
             version: PluginVersion::parse(ver)?,
             created_by: user,
             min_qgis: QgisVersion::new(3, 0),
@@ -176,11 +180,11 @@ fn seed(
             external_deps: String::new(),
             token_id: None,
             package_path: rel,
-            package_sha256: generator::fsutil::sha256_hex(&zip),
+            package_sha256: catalog::hash::sha256_hex(&zip),
             package_size: zip.len() as i64,
             icon: None,
         };
-        db::insert_version(&conn, plugin_id, &v, db::now())?;
+        catalog::versions::insert_version(&conn, plugin_id, &v, catalog::time::now())?;
         zips.insert((pkg.to_string(), ver.clone()), zip);
     }
     Ok(())
@@ -350,7 +354,7 @@ fn qgis_installer_loads_every_accepted_version_and_installs_a_tilde_version() {
     let offer = &probe["plugins"][TILDE_PLUGIN];
     assert_eq!(offer["stable"], TILDE_VERSION, "{probe:#}");
     // QGIS keeps an installed plugin's version in its normalizeVersion() form (upper case).
-    let shown = generator::names::qgis_normalized_version(TILDE_VERSION);
+    let shown = catalog::names::qgis_normalized_version(TILDE_VERSION);
     assert_eq!(
         offer["download_url_stable"],
         format!("{}{}", s.site.base_url, urls::version_download(TILDE_PLUGIN, TILDE_VERSION))

@@ -16,7 +16,7 @@ use crate::config::ServiceConfig;
 use crate::error::{ApiError, ApiResult, HttpResponse, json_response};
 use crate::rebuild::Rebuilder;
 use crate::routes;
-use crate::store::Store;
+use catalog::store::Store;
 
 /// State shared by every request.
 pub struct AppState {
@@ -47,9 +47,9 @@ impl AppState {
     /// Opens the catalog, sweeps orphan zips, and wires the rebuild worker (which must have
     /// been started on the runtime that will serve, unless building is disabled).
     pub fn open(config: ServiceConfig, rebuild: Arc<Rebuilder>) -> anyhow::Result<App> {
-        let conn = generator::db::open(&config.site.data_dir)?;
+        let conn = catalog::open(&config.site.data_dir)?;
         let store = Store::new(&config.site.data_dir);
-        let keep = generator::db::all_package_paths(&conn)?;
+        let keep = catalog::versions::all_package_paths(&conn)?;
         let removed = store.sweep_orphans(&keep).context("failed to sweep the zip store")?;
         if removed > 0 {
             tracing::warn!(removed, "removed orphan files left by an interrupted upload");

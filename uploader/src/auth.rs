@@ -313,7 +313,7 @@ pub fn bench_hash(args: &BenchHashArgs) -> std::process::ExitCode {
 
 /// SHA-256 of a token, hex (what `upload_tokens.token_sha256` holds).
 pub fn token_hash(token: &str) -> String {
-    generator::fsutil::sha256_hex(token.as_bytes())
+    catalog::hash::sha256_hex(token.as_bytes())
 }
 
 #[cfg(test)]

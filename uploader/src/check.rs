@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use generator::names::PackageName;
+use catalog::names::PackageName;
 
 use crate::validate::{self, Mode, Options, Problem};
 

@@ -11,8 +11,6 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
-use generator::db;
-
 use crate::config::{ServiceConfig, load_secret};
 
 /// Paths shared by every service subcommand.
@@ -300,7 +298,7 @@ pub fn run_build_site(args: &BuildSiteArgs) -> ExitCode {
 pub fn run_count(args: &CountArgs) -> ExitCode {
     init_logging();
     report((|| {
-        let mut conn = db::open(&args.data.data)?;
+        let mut conn = catalog::open(&args.data.data)?;
         let r = crate::downloads::ingest(&mut conn, &args.downloads.log)?;
         println!(
             "counted {} downloads ({} of unknown versions dropped, {} log bytes{})",
@@ -330,7 +328,7 @@ pub fn run_user(cmd: &UserCommand) -> ExitCode {
             } else {
                 None
             };
-            let mut conn = db::open(&a.data.data)?;
+            let mut conn = catalog::open(&a.data.data)?;
             let id = crate::routes::accounts::add_user(
                 &mut conn,
                 &a.name,
@@ -363,15 +361,17 @@ pub fn run_token(cmd: &TokenCommand) -> ExitCode {
                 "the JWT secret is too short"
             );
             let keys = crate::auth::Keys::new(&secret);
-            let mut conn = db::open(&a.data.data)?;
+            let mut conn = catalog::open(&a.data.data)?;
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let user = db::user_by_name(&tx, &a.user)?
+            let user = catalog::accounts::user_by_name(&tx, &a.user)?
                 .with_context(|| format!("there is no user `{}`", a.user))?;
             anyhow::ensure!(user.is_active, "user `{}` is blocked", a.user);
-            let plugin = db::plugin_by_package(&tx, &a.plugin)?
+            let plugin = catalog::plugins::plugin_by_package(&tx, &a.plugin)?
                 .with_context(|| format!("there is no plugin `{}`", a.plugin))?;
             anyhow::ensure!(
-                user.is_staff || user.is_superuser || db::is_editor(&tx, plugin.id, user.id)?,
+                user.is_staff
+                    || user.is_superuser
+                    || catalog::plugins::is_editor(&tx, plugin.id, user.id)?,
                 "user `{}` is not an editor of `{}`: the token would be refused",
                 a.user,
                 plugin.package_name
@@ -383,7 +383,7 @@ pub fn run_token(cmd: &TokenCommand) -> ExitCode {
                 &user,
                 &a.description,
                 Duration::from_secs(a.days.clamp(1, 3650) * 86_400),
-                db::now(),
+                catalog::time::now(),
             )?;
             tx.commit()?;
             eprintln!(

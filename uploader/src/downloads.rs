@@ -9,7 +9,7 @@
 //! A pass reads the log from the committed position, counts complete `GET` answers with
 //! status 200 (a 206 range, a 304, an aborted transfer or a HEAD do not count) per version
 //! and UTC day, and commits the counts together with the new position in one transaction
-//! (`db::commit_download_counts`): a crash before the commit counts the batch again from the
+//! (`catalog::downloads::commit_download_counts`): a crash before the commit counts the batch again from the
 //! old position, a crash after it never does. A torn last line (no `\n` yet) waits for the
 //! next pass. A new inode or a file shorter than the position (rotated or truncated) is
 //! read from its start; the rest of a rotated file still named `<log>.1` is counted first.
@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use rusqlite::Connection;
 
-use generator::db::{self, CountsApplied, DownloadCount, LogPosition};
+use catalog::downloads::CountsApplied;
+use catalog::downloads::DownloadCount;
+use catalog::downloads::LogPosition;
 
 /// Most bytes of log read (and held in memory) per committed batch.
 pub const BATCH_BYTES: usize = 8 * 1024 * 1024;
@@ -131,8 +133,14 @@ fn drain(
             anyhow::bail!("a line of the downloads log is longer than {BATCH_BYTES} bytes");
         }
         let new = LogPosition { inode, offset: offset + consumed as u64 };
-        let Some(applied) =
-            db::commit_download_counts(conn, key, expected, new, &counts, db::now())?
+        let Some(applied) = catalog::downloads::commit_download_counts(
+            conn,
+            key,
+            expected,
+            new,
+            &counts,
+            catalog::time::now(),
+        )?
         else {
             return Ok(None);
         };
@@ -170,7 +178,7 @@ pub fn ingest(conn: &mut Connection, log: &Path) -> Result<IngestReport> {
         };
         let meta = file.metadata()?;
         let (inode, len) = (meta.ino(), meta.len());
-        let mut expected = db::download_log_position(conn, &key)?;
+        let mut expected = catalog::downloads::download_log_position(conn, &key)?;
         let from = match expected {
             Some(p) if p.inode == inode && p.offset <= len => p.offset,
             Some(p) => {
@@ -305,15 +313,19 @@ pub async fn private_download(
     let (pkg, ver) = (package.to_owned(), version.to_owned());
     let file = app
         .db(move |conn| {
-            let Some(file) = db::version_file(conn, &pkg, &ver)? else { return Ok(None) };
-            let Some(plugin) = db::plugin_by_id(conn, file.plugin_id)? else { return Ok(None) };
+            let Some(file) = catalog::downloads::version_file(conn, &pkg, &ver)? else {
+                return Ok(None);
+            };
+            let Some(plugin) = catalog::plugins::plugin_by_id(conn, file.plugin_id)? else {
+                return Ok(None);
+            };
             Ok(routes::can_edit(conn, &plugin, &user)?.then_some((plugin.package_name, file)))
         })
         .await?;
     let Some((package, file)) = file else { return Err(ApiError::NotFound(NOT_FOUND.into())) };
     let inner = file
         .package_path
-        .strip_prefix(&format!("{}/", crate::store::PACKAGES_DIR))
+        .strip_prefix(&format!("{}/", catalog::store::PACKAGES_DIR))
         .filter(|p| !p.split('/').any(|s| s.is_empty() || s == "." || s == ".."))
         .filter(|p| p.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._+-".contains(&b)))
         .ok_or_else(|| {

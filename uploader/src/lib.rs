@@ -11,5 +11,4 @@ pub mod login_throttle;
 pub mod rebuild;
 pub mod routes;
 pub mod server;
-pub mod store;
 pub mod validate;

@@ -87,7 +87,7 @@ async fn the_real_child_publishes_and_completes_tickets() {
     let first = std::fs::read_link(site.join("current")).unwrap();
     assert!(site.join("current/plugins/index.html").is_file());
     // A change, then another build: live under a new release.
-    let conn = generator::db::open(&dir.path().join("data")).unwrap();
+    let conn = catalog::open(&dir.path().join("data")).unwrap();
     conn.execute("UPDATE plugin_versions SET approved = 1 - approved", []).unwrap();
     drop(conn);
     let ticket = rebuild.request();

@@ -27,7 +27,7 @@ fn plan(files: &[(&str, &str)], trees: &[(&str, &[(&str, &str)])]) -> Fx {
         for (path, body) in *tfiles {
             files.insert((*path).into(), Content::Bytes(body.as_bytes().to_vec()));
         }
-        fx.plan.trees.insert((*mount).into(), crate::model::fingerprint(tfiles));
+        fx.plan.trees.insert((*mount).into(), catalog::hash::fingerprint(tfiles));
         fx.trees.insert((*mount).into(), files);
     }
     fx

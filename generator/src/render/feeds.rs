@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::xml::esc;
-use crate::model::{Catalog, Plugin, Version};
+use catalog::model::{Catalog, Plugin, Version};
 
 /// Entries per feed.
 pub const FEED_LEN: usize = 50;

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::model::{Plugin, Version};
+use catalog::model::{Plugin, Version};
 
 fn version_fields(v: &Version) -> serde_json::Map<String, Value> {
     let mut m = serde_json::Map::new();

@@ -14,8 +14,8 @@ use tera::Context as TeraContext;
 
 use super::pages::{memo, render, render_memo};
 use super::{Content, RenderInput};
-use crate::model::Plugin;
 use crate::urls::segment;
+use catalog::model::Plugin;
 
 /// Plugins per list page (the reference's default `per_page`).
 pub const PAGE_SIZE: usize = 20;
@@ -305,7 +305,7 @@ impl Cards<'_> {
 fn all_cards<'a>(input: &'a RenderInput<'a>, plugins: &[Plugin]) -> Cards<'a> {
     let by_id = plugins
         .par_iter()
-        .map(|p| (p.id, (crate::model::fingerprint(&card(p)), Default::default())))
+        .map(|p| (p.id, (catalog::hash::fingerprint(&card(p)), Default::default())))
         .collect();
     Cards { input, by_id }
 }
@@ -338,7 +338,7 @@ fn render_list(
                 |n: usize| if n == 1 { prefix.clone() } else { format!("{prefix}page/{n}/") };
             let path = args.page_file(key, page);
             // Everything the context below is made of.
-            let digest = crate::model::fingerprint(&(
+            let digest = catalog::hash::fingerprint(&(
                 "list.html",
                 &input.templates.fingerprint,
                 input.base_url,

@@ -18,9 +18,9 @@ use std::sync::Arc;
 use anyhow::Result;
 use rayon::prelude::*;
 
-use crate::model::{Catalog, Icon, Plugin};
-use crate::names::QgisVersion;
 use crate::templates::Templates;
+use catalog::model::{Catalog, Icon, Plugin};
+use catalog::names::QgisVersion;
 
 /// One output file.
 #[derive(Clone)]
@@ -89,7 +89,7 @@ pub struct RenderInput<'a> {
 
 /// The digest of one plugin's tree: everything its files are rendered from.
 pub fn tree_key(input: &RenderInput<'_>, p: &Plugin) -> String {
-    crate::model::fingerprint(&(
+    catalog::hash::fingerprint(&(
         TREE_FORMAT,
         &input.templates.fingerprint,
         input.base_url,
@@ -101,7 +101,7 @@ pub fn tree_key(input: &RenderInput<'_>, p: &Plugin) -> String {
 /// The digest of the whole site: when it equals the published one, there is nothing to do.
 /// The clock enters at day precision (the "new" and "updated" windows move daily).
 pub fn site_fingerprint(input: &RenderInput<'_>, trees: &[String]) -> String {
-    crate::model::fingerprint(&(
+    catalog::hash::fingerprint(&(
         TREE_FORMAT,
         &input.templates.fingerprint,
         input.base_url,
@@ -244,7 +244,7 @@ pub fn xml_requests(
 /// Every site-wide plugins.xml path (`plugins/xml/[stable_only/]<name>.xml` for each
 /// requested version or label, and each decade's `d-<decade>x.xml`) with what it lists.
 fn site_selections(
-    catalog: &crate::model::Catalog,
+    catalog: &catalog::model::Catalog,
     versions: &[QgisVersion],
     requests: &[(String, QgisVersion)],
 ) -> Vec<(String, Vec<i64>)> {
@@ -382,16 +382,16 @@ fn package_documents(
 /// A version's page (`html`) or JSON (`json`) in its plugin's tree: `version-<v>.<ext>`,
 /// served for `/plugins/<pkg>/version/<v>/` and `.../json` (nginx). Trees are flat: a
 /// directory per version would cost the file system far more than its two files.
-pub fn version_file(v: &crate::model::Version, ext: &str) -> String {
+pub fn version_file(v: &catalog::model::Version, ext: &str) -> String {
     crate::urls::version_file(v.version.as_str(), ext)
 }
 
 /// `<pkg>.<version>.zip`: the name QGIS derives the plugin id from (text before the first dot).
-pub fn zip_file_name(p: &Plugin, v: &crate::model::Version) -> String {
+pub fn zip_file_name(p: &Plugin, v: &catalog::model::Version) -> String {
     crate::urls::zip_file_name(p.package.as_str(), v.version.as_str())
 }
 
 /// Absolute path of a plugin's icon; the content hash in the name lets it be cached forever.
 pub fn icon_path(p: &Plugin, icon: &Icon) -> String {
-    format!("/plugins/{}/icon-{}.{}", p.package, crate::fsutil::short_hash(&icon.bytes), icon.ext)
+    format!("/plugins/{}/icon-{}.{}", p.package, catalog::hash::short_hash(&icon.bytes), icon.ext)
 }

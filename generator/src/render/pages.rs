@@ -6,7 +6,7 @@ use serde::Serialize;
 use tera::Context as TeraContext;
 
 use super::{Content, RenderInput};
-use crate::model::{Plugin, Version};
+use catalog::model::{Plugin, Version};
 
 #[derive(Serialize)]
 pub(super) struct PluginView<'a> {
@@ -173,7 +173,7 @@ pub(super) fn render_memo(
     template: &str,
     ctx: &TeraContext,
 ) -> Result<(String, Content)> {
-    let key = crate::model::fingerprint(&(
+    let key = catalog::hash::fingerprint(&(
         template,
         &input.templates.fingerprint,
         input.base_url,

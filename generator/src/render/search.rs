@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::model::Catalog;
+use catalog::model::Catalog;
 
 #[derive(Serialize)]
 struct Doc<'a> {

@@ -13,7 +13,7 @@ use tera::Context as TeraContext;
 use super::RenderInput;
 use super::pages::render;
 use super::xml::esc;
-use crate::model::{Plugin, STATS_DAYS};
+use catalog::model::{Plugin, STATS_DAYS};
 
 /// Every day of the window with its count (zero where nothing was downloaded).
 fn window(p: &Plugin, now: DateTime<Utc>) -> Vec<(String, i64)> {

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Catalog, Plugin, Version};
-use crate::names::QgisVersion;
+use catalog::model::{Catalog, Plugin, Version};
+use catalog::names::QgisVersion;
 
 /// Exact first bytes of every document (declaration with spaces and single quotes, then
 /// the stylesheet instruction), as the reference writes them.
@@ -71,7 +71,7 @@ impl Entries {
 
     fn render(p: &Plugin, v: &Version, base_url: &str) -> (String, String) {
         let text = entry(p, v, base_url);
-        let digest = crate::fsutil::short_hash(text.as_bytes());
+        let digest = catalog::hash::short_hash(text.as_bytes());
         (text, digest)
     }
 
@@ -86,7 +86,7 @@ impl Entries {
             all.push_str(self.by_version.get(id).map(|e| e.1.as_str()).unwrap_or("-"));
             all.push(',');
         }
-        crate::fsutil::sha256_hex(all.as_bytes())[..32].to_owned()
+        catalog::hash::sha256_hex(all.as_bytes())[..32].to_owned()
     }
 
     /// The document made of these entries, in this order.

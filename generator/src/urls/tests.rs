@@ -1,7 +1,7 @@
 //! The URL and file-name rule, and nginx's version captures agreeing with the validator.
 
 use super::*;
-use crate::names::PluginVersion;
+use catalog::names::PluginVersion;
 
 #[test]
 fn urls_encode_everything_but_unreserved_and_files_keep_the_text() {

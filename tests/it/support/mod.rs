@@ -17,9 +17,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use generator::db;
-use generator::model::Catalog;
-use generator::names::{PluginVersion, QgisVersion};
+use catalog::model::Catalog;
+use catalog::names::{PluginVersion, QgisVersion};
 
 /// The workspace root (this crate lives in `<root>/tests`).
 pub fn workspace_root() -> PathBuf {
@@ -107,8 +106,8 @@ impl Site {
 
     /// The catalog as the generator sees it (approved versions only).
     pub fn catalog(&self) -> Catalog {
-        let conn = db::open(&self.data).expect("open catalog");
-        db::load_catalog(&conn).expect("load catalog")
+        let conn = catalog::open(&self.data).expect("open catalog");
+        catalog::public::load_catalog(&conn).expect("load catalog")
     }
 
     /// Every published file with a public URL: (path relative to the root, the URL path
@@ -149,7 +148,7 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
 
 /// Inserts an approved stable version of `DEV_ONLY_PLUGIN` with min = max = 3.39.
 fn add_dev_only_version(data: &Path) -> Result<()> {
-    let conn = db::open(data)?;
+    let conn = catalog::open(data)?;
     let (plugin_id, created_by, path, sha, size): (i64, i64, String, String, i64) = conn
         .query_row(
             "SELECT v.plugin_id, v.created_by, v.package_path, v.package_sha256, v.package_size
@@ -162,7 +161,7 @@ fn add_dev_only_version(data: &Path) -> Result<()> {
     // Each version owns its stored file: give this one a copy.
     let dev_path = format!("{path}.dev-only.zip");
     std::fs::copy(data.join(&path), data.join(&dev_path)).context("copying the stored zip")?;
-    let v = db::NewVersion {
+    let v = catalog::versions::NewVersion {
         version: PluginVersion::parse(DEV_ONLY_VERSION)?,
         created_by,
         min_qgis: QgisVersion::new(3, 39),
@@ -177,7 +176,7 @@ fn add_dev_only_version(data: &Path) -> Result<()> {
         package_size: size,
         icon: None,
     };
-    db::insert_version(&conn, plugin_id, &v, db::now())?;
+    catalog::versions::insert_version(&conn, plugin_id, &v, catalog::time::now())?;
     Ok(())
 }
 
@@ -186,7 +185,7 @@ fn add_dev_only_version(data: &Path) -> Result<()> {
 /// author's name is ASCII: the demo's accented names keep their own lists) and the owner
 /// `PAGED_USER`.
 fn add_paged_lists(data: &Path) -> Result<()> {
-    let conn = db::open(data)?;
+    let conn = catalog::open(data)?;
     let mut stmt = conn.prepare(
         "SELECT p.id, p.author FROM plugins p WHERE p.is_deleted = 0
          AND EXISTS (SELECT 1 FROM plugin_versions v WHERE v.plugin_id = p.id AND v.approved = 1)
@@ -205,10 +204,10 @@ fn add_paged_lists(data: &Path) -> Result<()> {
         "the demo has only {} plugins for the paged lists",
         ascii.len()
     );
-    let owner = db::create_user(
+    let owner = catalog::accounts::create_user(
         &conn,
-        &db::NewUser { username: PAGED_USER.into(), ..Default::default() },
-        db::now(),
+        &catalog::accounts::NewUser { username: PAGED_USER.into(), ..Default::default() },
+        catalog::time::now(),
     )?;
     for id in ascii {
         let tags: Vec<String> = conn
@@ -218,7 +217,7 @@ fn add_paged_lists(data: &Path) -> Result<()> {
             )?
             .query_map([id], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        db::set_tags(&conn, id, &[tags, vec![PAGED_TAG.to_owned()]].concat())?;
+        catalog::tags::set_tags(&conn, id, &[tags, vec![PAGED_TAG.to_owned()]].concat())?;
         // The public author is the versions' (the plugin row only mirrors it).
         for table in [
             "UPDATE plugins SET author = ?1 WHERE id = ?2",
@@ -226,7 +225,7 @@ fn add_paged_lists(data: &Path) -> Result<()> {
         ] {
             conn.execute(table, rusqlite::params![PAGED_AUTHOR, id])?;
         }
-        db::add_owner(&conn, id, owner)?;
+        catalog::plugins::add_owner(&conn, id, owner)?;
     }
     let slug: String =
         conn.query_row("SELECT slug FROM tags WHERE name = ?1", [PAGED_TAG], |r| r.get(0))?;

@@ -4,8 +4,7 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use generator::db;
-use generator::names::{PackageName, PluginVersion, QgisVersion};
+use catalog::names::{PackageName, PluginVersion, QgisVersion};
 
 use super::*;
 
@@ -24,11 +23,11 @@ fn ok(t: i64, pkg: &str, ver: &str) -> String {
 
 /// A catalog with plugin `alpha` (versions 1.0, 2.0) and `beta` (0.1), created by `jane`.
 fn catalog(dir: &Path) -> Connection {
-    let conn = db::open(dir).unwrap();
-    let user = db::create_user(
+    let conn = catalog::open(dir).unwrap();
+    let user = catalog::accounts::create_user(
         &conn,
-        &db::NewUser { username: "jane".into(), ..Default::default() },
-        db::now(),
+        &catalog::accounts::NewUser { username: "jane".into(), ..Default::default() },
+        catalog::time::now(),
     )
     .unwrap();
     add_plugins(&conn, user, false);
@@ -38,18 +37,23 @@ fn catalog(dir: &Path) -> Connection {
 /// `alpha` 1.0 and 2.0, `beta` 0.1; 2.0 unapproved when `unapproved_two`.
 fn add_plugins(conn: &Connection, user: i64, unapproved_two: bool) {
     for (pkg, versions) in [("alpha", &["1.0", "2.0"][..]), ("beta", &["0.1"][..])] {
-        let fields = db::PluginFields {
+        let fields = catalog::plugins::PluginFields {
             name: format!("Plugin {pkg}"),
             author: "Jane".into(),
             email: "jane@example.org".into(),
             description: "d".into(),
             ..Default::default()
         };
-        let id =
-            db::create_plugin(conn, &PackageName::parse(pkg).unwrap(), user, &fields, db::now())
-                .unwrap();
+        let id = catalog::plugins::create_plugin(
+            conn,
+            &PackageName::parse(pkg).unwrap(),
+            user,
+            &fields,
+            catalog::time::now(),
+        )
+        .unwrap();
         for v in versions {
-            let nv = db::NewVersion {
+            let nv = catalog::versions::NewVersion {
                 version: PluginVersion::parse(v).unwrap(),
                 created_by: user,
                 min_qgis: QgisVersion::new(3, 0),
@@ -64,7 +68,7 @@ fn add_plugins(conn: &Connection, user: i64, unapproved_two: bool) {
                 package_size: 1,
                 icon: None,
             };
-            db::insert_version(conn, id, &nv, db::now()).unwrap();
+            catalog::versions::insert_version(conn, id, &nv, catalog::time::now()).unwrap();
         }
     }
 }
@@ -75,7 +79,7 @@ fn append(path: &Path, text: &str) {
 }
 
 fn counters(conn: &Connection, pkg: &str, ver: &str) -> (u64, u64) {
-    db::download_counters(conn, pkg, ver).unwrap().unwrap()
+    catalog::downloads::download_counters(conn, pkg, ver).unwrap().unwrap()
 }
 
 #[test]
@@ -131,10 +135,11 @@ fn ingest_counts_exactly_once_and_keeps_the_torn_line() {
     assert_eq!(counters(&conn, "alpha", "2.0"), (1, 5));
     assert_eq!(counters(&conn, "beta", "0.1"), (1, 1));
     assert_eq!(
-        db::version_downloads_per_day(&conn, "alpha", "1.0").unwrap(),
+        catalog::downloads::version_downloads_per_day(&conn, "alpha", "1.0").unwrap(),
         vec![("2026-11-21".to_owned(), 3), ("2026-11-22".to_owned(), 1)]
     );
-    let pos = db::download_log_position(&conn, &log.to_string_lossy()).unwrap().unwrap();
+    let pos =
+        catalog::downloads::download_log_position(&conn, &log.to_string_lossy()).unwrap().unwrap();
     assert_eq!(pos.offset, text.len() as u64);
 
     // A second pass adds nothing; completing the torn line counts it once.
@@ -146,7 +151,7 @@ fn ingest_counts_exactly_once_and_keeps_the_torn_line() {
 
     // The offset is persisted: a new connection (a restarted service) goes on from it.
     drop(conn);
-    let mut conn = db::open(dir.path()).unwrap();
+    let mut conn = catalog::open(dir.path()).unwrap();
     assert_eq!(ingest(&mut conn, &log).unwrap().counted, 0);
     assert_eq!(counters(&conn, "alpha", "1.0"), (4, 5));
 }
@@ -156,18 +161,32 @@ fn a_stale_position_commits_nothing() {
     // The retry of a batch whose commit already happened (or a second ingester): refused.
     let dir = tempfile::tempdir().unwrap();
     let mut conn = catalog(dir.path());
-    let counts = vec![db::DownloadCount {
+    let counts = vec![catalog::downloads::DownloadCount {
         package: "alpha".into(),
         version: "1.0".into(),
         day: "2026-11-21".into(),
         count: 5,
     }];
-    let new = db::LogPosition { inode: 7, offset: 100 };
-    let first =
-        db::commit_download_counts(&mut conn, "log", None, new, &counts, db::now()).unwrap();
+    let new = catalog::downloads::LogPosition { inode: 7, offset: 100 };
+    let first = catalog::downloads::commit_download_counts(
+        &mut conn,
+        "log",
+        None,
+        new,
+        &counts,
+        catalog::time::now(),
+    )
+    .unwrap();
     assert_eq!(first.unwrap().counted, 5);
-    let again =
-        db::commit_download_counts(&mut conn, "log", None, new, &counts, db::now()).unwrap();
+    let again = catalog::downloads::commit_download_counts(
+        &mut conn,
+        "log",
+        None,
+        new,
+        &counts,
+        catalog::time::now(),
+    )
+    .unwrap();
     assert!(again.is_none());
     assert_eq!(counters(&conn, "alpha", "1.0"), (5, 5));
 }
@@ -250,7 +269,7 @@ mod private {
     async fn only_editors_and_staff_get_the_stored_zip_of_an_unapproved_version() {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let mut conn = db::open(&data).unwrap();
+        let mut conn = catalog::open(&data).unwrap();
         let jane =
             crate::routes::accounts::add_user(&mut conn, "jane", "", Some(PASSWORD), false, false)
                 .unwrap();
@@ -292,7 +311,7 @@ mod private {
         );
 
         // The creator (HTTP Basic) and staff (user JWT): redirect to the stored zip.
-        let now = db::now().timestamp();
+        let now = catalog::time::now().timestamp();
         let (token, _) = app.keys.user_token(root, now, 600).unwrap();
         for auth in [basic("jane", PASSWORD), format!("Bearer {token}")] {
             let r = get(&app, path, Some(auth)).await;

@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
-use generator::db::{self, NewUser};
+use catalog::accounts::NewUser;
 
 use super::{
     BasicAuth, check_password, fmt_api_time, immediate, now, parse_json, user_from_bearer,
@@ -64,16 +64,16 @@ pub async fn user_action(app: &App, req: &Request<Bytes>, name: &str, action: &s
         .db(move |conn| {
             let tx = immediate(conn)?;
             let not_found = || ApiError::NotFound(format!("There is no user `{name}`."));
-            let target = db::user_by_name(&tx, &name)?.ok_or_else(not_found)?;
+            let target = catalog::accounts::user_by_name(&tx, &name)?.ok_or_else(not_found)?;
             let now = now();
             match action.as_str() {
-                "trust" => db::set_user_trusted(&tx, target.id, true)?,
-                "untrust" => db::set_user_trusted(&tx, target.id, false)?,
+                "trust" => catalog::accounts::set_user_trusted(&tx, target.id, true)?,
+                "untrust" => catalog::accounts::set_user_trusted(&tx, target.id, false)?,
                 _ if target.is_staff || target.is_superuser => return Err(not_found()),
-                "block" => db::set_user_active(&tx, target.id, false)?,
-                _ => db::set_user_active(&tx, target.id, true)?,
+                "block" => catalog::accounts::set_user_active(&tx, target.id, false)?,
+                _ => catalog::accounts::set_user_active(&tx, target.id, true)?,
             }
-            db::log_event(
+            catalog::events::log_event(
                 &tx,
                 now,
                 Some(actor.id),
@@ -81,7 +81,7 @@ pub async fn user_action(app: &App, req: &Request<Bytes>, name: &str, action: &s
                 None,
                 &json!({"user": target.username}).to_string(),
             )?;
-            let updated = db::user_by_id(&tx, target.id)?.ok_or_else(not_found)?;
+            let updated = catalog::accounts::user_by_id(&tx, target.id)?.ok_or_else(not_found)?;
             tx.commit()?;
             Ok(updated)
         })
@@ -134,9 +134,12 @@ pub fn add_user(
     }
     let hash = password.map(auth::hash_password).transpose()?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    anyhow::ensure!(db::user_by_name(&tx, name)?.is_none(), "user `{name}` already exists");
+    anyhow::ensure!(
+        catalog::accounts::user_by_name(&tx, name)?.is_none(),
+        "user `{name}` already exists"
+    );
     let now = now();
-    let id = db::create_user(
+    let id = catalog::accounts::create_user(
         &tx,
         &NewUser {
             username: name.to_owned(),
@@ -148,7 +151,7 @@ pub fn add_user(
         },
         now,
     )?;
-    db::log_event(
+    catalog::events::log_event(
         &tx,
         now,
         None,

@@ -15,7 +15,8 @@ use hyper::HeaderMap;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use serde::de::DeserializeOwned;
 
-use generator::db::{self, PluginRow, User};
+use catalog::accounts::User;
+use catalog::plugins::PluginRow;
 
 use crate::app::{App, AppState};
 use crate::auth::{self, Credentials, USER_TOKEN};
@@ -23,7 +24,7 @@ use crate::error::ApiError;
 
 /// The service clock.
 pub fn now() -> DateTime<Utc> {
-    db::now()
+    catalog::time::now()
 }
 
 /// Starts a write transaction that takes the write lock at once (decisions §7).
@@ -45,7 +46,7 @@ pub async fn user_from_bearer(app: &App, headers: &HeaderMap) -> Result<User, Ap
         .verify(&token, USER_TOKEN, now().timestamp())
         .map_err(|_| ApiError::Unauthorized(BAD_TOKEN.into()))?;
     let user_id = claims.user_id.ok_or_else(|| ApiError::Unauthorized(BAD_TOKEN.into()))?;
-    let user = app.db(move |conn| Ok(db::user_by_id(conn, user_id)?)).await?;
+    let user = app.db(move |conn| Ok(catalog::accounts::user_by_id(conn, user_id)?)).await?;
     let user = user.ok_or_else(|| ApiError::Unauthorized(BAD_TOKEN.into()))?;
     if !user.is_active {
         return Err(ApiError::Forbidden("This account is blocked.".into()));
@@ -94,7 +95,7 @@ pub async fn check_password(
     let user = if username.is_empty() || username.len() > 150 {
         None
     } else {
-        app.db(move |conn| Ok(db::user_by_name(conn, &name)?)).await?
+        app.db(move |conn| Ok(catalog::accounts::user_by_name(conn, &name)?)).await?
     };
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     app.password_checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -120,20 +121,20 @@ pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
 
 /// The plugin named in the URL, or 404.
 pub fn plugin_or_404(conn: &Connection, package: &str) -> Result<PluginRow, ApiError> {
-    db::plugin_by_package(conn, package)?
+    catalog::plugins::plugin_by_package(conn, package)?
         .ok_or_else(|| ApiError::NotFound(format!("There is no plugin `{package}`.")))
 }
 
 /// Editor of the plugin (creator or owner), or staff (reference §3.1).
 pub fn can_edit(conn: &Connection, plugin: &PluginRow, user: &User) -> Result<bool, ApiError> {
-    Ok(user.is_staff || user.is_superuser || db::is_editor(conn, plugin.id, user.id)?)
+    Ok(user.is_staff || user.is_superuser || catalog::plugins::is_editor(conn, plugin.id, user.id)?)
 }
 
 /// Approver of the plugin: staff, or a trusted editor (decisions §5).
 pub fn can_approve(conn: &Connection, plugin: &PluginRow, user: &User) -> Result<bool, ApiError> {
     Ok(user.is_staff
         || user.is_superuser
-        || (user.can_approve && db::is_editor(conn, plugin.id, user.id)?))
+        || (user.can_approve && catalog::plugins::is_editor(conn, plugin.id, user.id)?))
 }
 
 /// Whether uploads of `user` are approved at once (decisions §5: trusted users and staff).

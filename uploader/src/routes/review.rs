@@ -13,8 +13,10 @@ use hyper::{Request, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use generator::db::{self, PluginRow, User, VersionRow};
-use generator::names::PluginVersion;
+use catalog::accounts::User;
+use catalog::names::PluginVersion;
+use catalog::plugins::PluginRow;
+use catalog::versions::VersionRow;
 use generator::urls;
 
 use super::upload::{remove_unreferenced, wait_live};
@@ -36,7 +38,7 @@ fn version_or_404(
     };
     // A look-up, not a new version: rows stored under older rules stay reachable.
     let v = PluginVersion::from_stored(version).map_err(|_| not_found())?;
-    db::version_by_key(conn, plugin.id, v.key())?.ok_or_else(not_found)
+    catalog::versions::version_by_key(conn, plugin.id, v.key())?.ok_or_else(not_found)
 }
 
 fn forbid_non_editor(
@@ -151,9 +153,9 @@ pub async fn set_approval(
                 )));
             }
             let now = now();
-            let changed = db::set_version_approved(&tx, plugin.id, row.id, approve, user.id, now)?;
+            let changed = catalog::review::set_version_approved(&tx, plugin.id, row.id, approve, user.id, now)?;
             if changed {
-                db::log_event(
+                catalog::events::log_event(
                     &tx,
                     now,
                     Some(user.id),
@@ -255,7 +257,7 @@ pub async fn queue(app: &App, req: &Request<Bytes>) -> ApiResult {
             "Only staff and trusted users can see the review queue.".into(),
         ));
     };
-    let rows = app.db(move |conn| Ok(db::pending_versions(conn, filter)?)).await?;
+    let rows = app.db(move |conn| Ok(catalog::review::pending_versions(conn, filter)?)).await?;
     let base = &app.config.site.base_url;
     let items: Vec<_> = rows
         .iter()
@@ -306,13 +308,13 @@ async fn plugin_state(
         .db(move |conn| {
             let plugin = plugin_or_404(conn, &package)?;
             forbid_non_editor(conn, &plugin, &user, "see its drafts")?;
-            let owners = db::plugin_owners(conn, plugin.id)?;
-            let versions = db::versions_of_plugin(conn, plugin.id)?;
-            let metadata: std::collections::HashMap<i64, db::VersionMetadata> =
-                db::versions_metadata(conn, plugin.id)?.into_iter().collect();
+            let owners = catalog::plugins::plugin_owners(conn, plugin.id)?;
+            let versions = catalog::versions::versions_of_plugin(conn, plugin.id)?;
+            let metadata: std::collections::HashMap<i64, catalog::metadata::VersionMetadata> =
+                catalog::metadata::versions_metadata(conn, plugin.id)?.into_iter().collect();
             let name_of = |id: Option<i64>| -> Result<Option<String>, ApiError> {
                 Ok(match id {
-                    Some(id) => db::user_by_id(conn, id)?.map(|u| u.username),
+                    Some(id) => catalog::accounts::user_by_id(conn, id)?.map(|u| u.username),
                     None => None,
                 })
             };
@@ -345,7 +347,7 @@ async fn plugin_state(
 
 /// A version's own metadata in the private view: what the public plugin shows once this
 /// version is the newest approved one.
-fn metadata_json(m: &db::VersionMetadata) -> serde_json::Value {
+fn metadata_json(m: &catalog::metadata::VersionMetadata) -> serde_json::Value {
     let f = &m.fields;
     json!({
         "name": f.name,
@@ -391,7 +393,7 @@ pub async fn patch_plugin(app: &App, req: &Request<Bytes>, package: &str) -> Api
             let now = now();
             let fields = apply_patch(&tx, &plugin, &patch, now)?;
             if !fields.is_empty() {
-                db::log_event(
+                catalog::events::log_event(
                     &tx,
                     now,
                     Some(user.id),
@@ -426,12 +428,12 @@ fn apply_patch(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<&'static str>, ApiError> {
     let lookup = |name: &str| -> Result<User, ApiError> {
-        db::user_by_name(tx, name)?
+        catalog::accounts::user_by_name(tx, name)?
             .ok_or_else(|| ApiError::BadRequest(format!("There is no user `{name}`.")))
     };
     let mut changed = Vec::new();
     let mut owner_ids: Vec<i64> =
-        db::plugin_owners(tx, plugin.id)?.into_iter().map(|(id, _)| id).collect();
+        catalog::plugins::plugin_owners(tx, plugin.id)?.into_iter().map(|(id, _)| id).collect();
     owner_ids.sort_unstable();
     let mut maintainer = plugin.maintainer.unwrap_or(plugin.created_by);
     if let Some(owners) = &patch.owners {
@@ -441,7 +443,7 @@ fn apply_patch(
         ids.sort_unstable();
         ids.dedup();
         if ids != owner_ids {
-            db::set_plugin_owners(tx, plugin.id, &ids, now)?;
+            catalog::plugins::set_plugin_owners(tx, plugin.id, &ids, now)?;
             changed.push("owners");
             owner_ids = ids;
             // A maintainer who is no longer an editor falls back to the creator.
@@ -449,7 +451,7 @@ fn apply_patch(
                 && !owner_ids.contains(&maintainer)
                 && patch.maintainer.is_none()
             {
-                db::set_plugin_maintainer(tx, plugin.id, plugin.created_by, now)?;
+                catalog::plugins::set_plugin_maintainer(tx, plugin.id, plugin.created_by, now)?;
                 maintainer = plugin.created_by;
                 changed.push("maintainer");
             }
@@ -464,14 +466,14 @@ fn apply_patch(
             )));
         }
         if m.id != maintainer {
-            db::set_plugin_maintainer(tx, plugin.id, m.id, now)?;
+            catalog::plugins::set_plugin_maintainer(tx, plugin.id, m.id, now)?;
             changed.push("maintainer");
         }
     }
     if let Some(deprecated) = patch.deprecated
         && deprecated != plugin.deprecated
     {
-        db::set_plugin_deprecated(tx, plugin.id, deprecated, now)?;
+        catalog::plugins::set_plugin_deprecated(tx, plugin.id, deprecated, now)?;
         changed.push("deprecated");
     }
     Ok(changed)
@@ -495,8 +497,8 @@ pub async fn delete_version(
             forbid_non_editor(&tx, &plugin, &user, "delete its versions")?;
             let row = version_or_404(&tx, &plugin, &version)?;
             let now = now();
-            db::delete_version(&tx, plugin.id, row.id, now)?;
-            db::log_event(
+            catalog::versions::delete_version(&tx, plugin.id, row.id, now)?;
+            catalog::events::log_event(
                 &tx,
                 now,
                 Some(user.id),
@@ -556,8 +558,8 @@ async fn set_deleted(app: &App, req: &Request<Bytes>, package: &str, delete: boo
             let changed = plugin.is_deleted != delete;
             if changed {
                 let now = now();
-                db::set_plugin_deleted(&tx, plugin.id, delete, now)?;
-                db::log_event(
+                catalog::plugins::set_plugin_deleted(&tx, plugin.id, delete, now)?;
+                catalog::events::log_event(
                     &tx,
                     now,
                     Some(user.id),

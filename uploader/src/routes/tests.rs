@@ -39,7 +39,7 @@ impl Env {
         self.dir.path().join("site")
     }
     pub fn conn(&self) -> rusqlite::Connection {
-        generator::db::open(&self.data()).unwrap()
+        catalog::open(&self.data()).unwrap()
     }
     pub fn count(&self, sql: &str) -> i64 {
         self.conn().query_row(sql, [], |r| r.get(0)).unwrap()
@@ -432,7 +432,7 @@ async fn plugin_upload_creates_plugin_tags_version_and_stored_zip() {
         .unwrap();
     assert!(path.starts_with("packages/test_plugin/test_plugin.0.0.1-"), "{path}");
     let bytes = std::fs::read(env.data().join(&path)).unwrap();
-    assert_eq!(generator::fsutil::sha256_hex(&bytes), sha);
+    assert_eq!(catalog::hash::sha256_hex(&bytes), sha);
     assert_eq!(env.count("SELECT count(*) FROM events WHERE action = 'plugin.create'"), 1);
     // No credentials: 401 with the RFC 6750 challenge; nothing written.
     let (ct, body) = multipart(&[("package", Some("p.zip"), &plugin_zip("other_plugin", "1.0"))]);
@@ -1335,7 +1335,7 @@ async fn twenty_concurrent_uploads_of_one_version_one_wins() {
         )
         .unwrap();
     let bytes = std::fs::read(env.data().join(path)).unwrap();
-    assert_eq!(generator::fsutil::sha256_hex(&bytes), sha, "the file is the winner's");
+    assert_eq!(catalog::hash::sha256_hex(&bytes), sha, "the file is the winner's");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -11,8 +11,9 @@ use bytes::Bytes;
 use hyper::{HeaderMap, Method, Request, StatusCode};
 use serde_json::json;
 
-use generator::db::{self, PluginRow, User};
-use generator::names::PluginVersion;
+use catalog::accounts::User;
+use catalog::names::PluginVersion;
+use catalog::plugins::PluginRow;
 
 use super::upload::{
     self, APPROVED_IMMUTABLE, FormError, Target, UploadError, UploadRequest, problem_json,
@@ -49,9 +50,13 @@ pub async fn plugin_token(
     let package = package.to_owned();
     let hash = auth::token_hash(&token);
     app.db(move |conn| {
-        let Some(plugin) = db::plugin_by_package(conn, &package)? else { return Ok(None) };
-        let Some(row) = db::upload_token_by_jti(conn, &refresh_jti)? else { return Ok(None) };
-        let Some(user) = db::user_by_id(conn, row.user_id)? else { return Ok(None) };
+        let Some(plugin) = catalog::plugins::plugin_by_package(conn, &package)? else {
+            return Ok(None);
+        };
+        let Some(row) = catalog::tokens::upload_token_by_jti(conn, &refresh_jti)? else {
+            return Ok(None);
+        };
+        let Some(user) = catalog::accounts::user_by_id(conn, row.user_id)? else { return Ok(None) };
         let valid = row.revoked_at.is_none()
             && row.expires_at > now
             && row.plugin_id == plugin.id
@@ -63,7 +68,7 @@ pub async fn plugin_token(
         if !valid {
             return Ok(None);
         }
-        db::touch_upload_token(conn, row.id, now)?;
+        catalog::tokens::touch_upload_token(conn, row.id, now)?;
         Ok(Some(TokenAuth { token_id: row.id, user, plugin }))
     })
     .await
@@ -175,7 +180,8 @@ pub async fn update(app: &App, req: Request<Bytes>, package: &str, version: &str
     let Ok(version) = PluginVersion::from_stored(version) else { return not_found() };
     let plugin_id = auth.plugin.id;
     let key = version.key().to_owned();
-    let existing = app.db(move |conn| Ok(db::version_by_key(conn, plugin_id, &key)?)).await;
+    let existing =
+        app.db(move |conn| Ok(catalog::versions::version_by_key(conn, plugin_id, &key)?)).await;
     match existing {
         Ok(Some(v)) if v.approved => return approved_immutable(),
         Ok(Some(_)) => {}

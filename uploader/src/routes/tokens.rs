@@ -13,7 +13,10 @@ use rusqlite::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
-use generator::db::{self, NewUploadToken, PluginRow, UploadToken, User};
+use catalog::accounts::User;
+use catalog::plugins::PluginRow;
+use catalog::tokens::NewUploadToken;
+use catalog::tokens::UploadToken;
 
 use super::{can_edit, fmt_api_time, immediate, now, parse_json, plugin_or_404, user_from_bearer};
 use crate::app::App;
@@ -46,7 +49,7 @@ pub fn mint(
     let expires_at = now + ttl;
     let jti = auth::new_jti();
     let token = keys.plugin_token(plugin.id, &jti, now.timestamp(), expires_at.timestamp())?;
-    let id = db::insert_upload_token(
+    let id = catalog::tokens::insert_upload_token(
         conn,
         &NewUploadToken {
             jti,
@@ -58,7 +61,7 @@ pub fn mint(
         },
         now,
     )?;
-    db::log_event(
+    catalog::events::log_event(
         conn,
         now,
         Some(user.id),
@@ -156,7 +159,7 @@ pub async fn list(app: &App, req: &Request<Bytes>, package: &str) -> ApiResult {
                 )));
             }
             let only = (!sees_all(&plugin, &user)).then_some(user.id);
-            Ok(db::live_upload_tokens(conn, plugin.id, only, now())?)
+            Ok(catalog::tokens::live_upload_tokens(conn, plugin.id, only, now())?)
         })
         .await?;
     Ok(json_response(
@@ -181,14 +184,15 @@ pub async fn revoke(app: &App, req: &Request<Bytes>, package: &str, id: &str) ->
                     plugin.package_name
                 )));
             }
-            let token = db::upload_token_by_id(&tx, plugin.id, id)?.ok_or_else(not_found)?;
+            let token =
+                catalog::tokens::upload_token_by_id(&tx, plugin.id, id)?.ok_or_else(not_found)?;
             if !sees_all(&plugin, &user) && token.user_id != user.id {
                 return Err(not_found());
             }
             let now = now();
-            let changed = db::revoke_upload_token(&tx, token.id, now)?;
+            let changed = catalog::tokens::revoke_upload_token(&tx, token.id, now)?;
             if changed {
-                db::log_event(
+                catalog::events::log_event(
                     &tx,
                     now,
                     Some(user.id),

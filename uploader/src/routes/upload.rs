@@ -13,8 +13,11 @@ use hyper::header::CONTENT_TYPE;
 use hyper::{Request, StatusCode};
 use serde_json::json;
 
-use generator::db::{self, NewVersion, PluginFields, User, VersionMetadata};
-use generator::names::{PackageName, PluginVersion};
+use catalog::accounts::User;
+use catalog::metadata::VersionMetadata;
+use catalog::names::{PackageName, PluginVersion};
+use catalog::plugins::PluginFields;
+use catalog::versions::NewVersion;
 
 use super::{can_edit, immediate, now, uploads_auto_approved, user_from_bearer};
 use crate::app::{App, AppState};
@@ -172,8 +175,9 @@ pub async fn perform(app: &App, req: UploadRequest) -> Result<UploadOutcome, Upl
             let folder = AppState::blocking(move || peek_package(&peeked)).await?;
             match folder {
                 Some(folder) => {
-                    let existing =
-                        app.db(move |conn| Ok(db::plugin_by_package(conn, &folder)?)).await?;
+                    let existing = app
+                        .db(move |conn| Ok(catalog::plugins::plugin_by_package(conn, &folder)?))
+                        .await?;
                     match existing.map(|p| PackageName::parse(&p.package_name)) {
                         Some(Ok(name)) => Mode::Existing(name),
                         _ => Mode::New,
@@ -184,7 +188,7 @@ pub async fn perform(app: &App, req: UploadRequest) -> Result<UploadOutcome, Upl
         }
         Target::AddTo(plugin_id) | Target::Replace { plugin_id, .. } => {
             let id = *plugin_id;
-            let plugin = app.db(move |conn| Ok(db::plugin_by_id(conn, id)?)).await?;
+            let plugin = app.db(move |conn| Ok(catalog::plugins::plugin_by_id(conn, id)?)).await?;
             let plugin = plugin
                 .ok_or_else(|| UploadError::NotFound("The plugin no longer exists.".into()))?;
             match PackageName::parse(&plugin.package_name) {
@@ -220,7 +224,7 @@ fn commit(
     let now = now();
     let tx = immediate(conn)?;
     // Authority from the database, inside the transaction.
-    let actor = db::user_by_id(&tx, req.actor.id)?
+    let actor = catalog::accounts::user_by_id(&tx, req.actor.id)?
         .filter(|u| u.is_active)
         .ok_or_else(|| UploadError::Forbidden("This account is blocked.".into()))?;
     let pkg = checked.package.clone();
@@ -228,7 +232,7 @@ fn commit(
     let replacing;
     let plugin = match &req.target {
         Target::AddOrCreate => {
-            let p = db::plugin_by_package(&tx, pkg.as_str())?;
+            let p = catalog::plugins::plugin_by_package(&tx, pkg.as_str())?;
             // Package names are unique without case; the folder must match exactly, or QGIS
             // would install this version into another folder than the plugin's.
             if let Some(p) = &p
@@ -242,7 +246,7 @@ fn commit(
             p
         }
         Target::AddTo(id) | Target::Replace { plugin_id: id, .. } => {
-            let p = db::plugin_by_id(&tx, *id)?
+            let p = catalog::plugins::plugin_by_id(&tx, *id)?
                 .ok_or_else(|| UploadError::NotFound("The plugin no longer exists.".into()))?;
             if !p.package_name.eq_ignore_ascii_case(pkg.as_str()) {
                 return Err(UploadError::WrongPlugin(format!(
@@ -285,14 +289,15 @@ fn commit(
             plugin_created = true;
             // The zip's deprecated flag is the version's; the plugin's own is for editors.
             let row = PluginFields { deprecated: false, ..uploaded.fields.clone() };
-            let id = db::create_plugin(&tx, &pkg, actor.id, &row, now)?;
-            db::set_tags(&tx, id, &uploaded.tags)?;
+            let id = catalog::plugins::create_plugin(&tx, &pkg, actor.id, &row, now)?;
+            catalog::tags::set_tags(&tx, id, &uploaded.tags)?;
             replacing = None;
             (id, uploaded)
         }
     };
     // Duplicate version (the same row is fine when replacing it).
-    if let Some(existing) = db::version_by_key(&tx, plugin_id, checked.version.key())?
+    if let Some(existing) =
+        catalog::versions::version_by_key(&tx, plugin_id, checked.version.key())?
         && replacing.as_ref().is_none_or(|old| old.id != existing.id)
     {
         return Err(UploadError::Duplicate(format!(
@@ -301,10 +306,10 @@ fn commit(
         )));
     }
     let approved = uploads_auto_approved(&actor);
-    let relative = crate::store::Store::relative_path(&pkg, &checked.version, &checked.sha256);
+    let relative = catalog::store::Store::relative_path(&pkg, &checked.version, &checked.sha256);
     // A committed row may reference these bytes already (a replacement by the same zip): then
     // the file must survive a failure of this upload.
-    let referenced = db::package_path_in_use(&tx, &relative)?;
+    let referenced = catalog::versions::package_path_in_use(&tx, &relative)?;
     // The zip is on disk and synced before the row that points to it is committed.
     let stored = app.store.put(&relative, &req.zip, !referenced)?;
     let changelog = req
@@ -329,13 +334,13 @@ fn commit(
     };
     let version_id = match &replacing {
         Some(old) => {
-            db::replace_version(&tx, old.id, &new, &meta, now)?;
+            catalog::versions::replace_version(&tx, old.id, &new, &meta, now)?;
             old.id
         }
-        None => db::insert_version_with_metadata(&tx, plugin_id, &new, &meta, now)?,
+        None => catalog::versions::insert_version_with_metadata(&tx, plugin_id, &new, &meta, now)?,
     };
     if let Some(token) = req.token_id {
-        db::touch_upload_token(&tx, token, now)?;
+        catalog::tokens::touch_upload_token(&tx, token, now)?;
     }
     let action = match (&replacing, plugin_created) {
         (Some(_), _) => "version.replace",
@@ -350,7 +355,14 @@ fn commit(
         "token_id": req.token_id,
         "sha256": checked.sha256,
     });
-    db::log_event(&tx, now, Some(actor.id), action, Some(plugin_id), &detail.to_string())?;
+    catalog::events::log_event(
+        &tx,
+        now,
+        Some(actor.id),
+        action,
+        Some(plugin_id),
+        &detail.to_string(),
+    )?;
     crate::app::failpoint("upload.before_commit");
     tx.commit().map_err(ApiError::from)?;
     stored.keep();
@@ -403,11 +415,11 @@ pub fn remove_unreferenced(app: &App, conn: &mut rusqlite::Connection, relative:
 /// current values where the upload leaves a field out.
 fn existing_plugin(
     tx: &rusqlite::Connection,
-    p: &db::PluginRow,
+    p: &catalog::plugins::PluginRow,
     actor: &User,
     target: &Target,
     uploaded: VersionMetadata,
-) -> Result<(VersionMetadata, Option<db::VersionRow>), UploadError> {
+) -> Result<(VersionMetadata, Option<catalog::versions::VersionRow>), UploadError> {
     if !can_edit(tx, p, actor)? {
         return Err(UploadError::Forbidden(format!(
             "You cannot create or modify versions of plugin `{}`: only its creator, its owners and staff can.",
@@ -422,7 +434,7 @@ fn existing_plugin(
     }
     let mut replacing = None;
     if let Target::Replace { version_key, .. } = target {
-        let old = db::version_by_key(tx, p.id, version_key)?.ok_or_else(|| {
+        let old = catalog::versions::version_by_key(tx, p.id, version_key)?.ok_or_else(|| {
             UploadError::NotFound(format!(
                 "Plugin `{}` has no version to update with that number.",
                 p.package_name
@@ -433,7 +445,7 @@ fn existing_plugin(
         }
         replacing = Some(old);
     }
-    let mut meta = uploaded.inheriting(&db::plugin_metadata(tx, p.id)?);
+    let mut meta = uploaded.inheriting(&catalog::metadata::plugin_metadata(tx, p.id)?);
     // The token API keeps the display name unless the plugin allows renaming.
     let update_name =
         !matches!(target, Target::AddTo(_) | Target::Replace { .. }) || p.allow_update_name;
@@ -452,7 +464,7 @@ fn check_name_free(
     name: &str,
     plugin: Option<i64>,
 ) -> Result<(), UploadError> {
-    if db::plugin_with_name(tx, name, plugin)?.is_some() {
+    if catalog::plugins::plugin_with_name(tx, name, plugin)?.is_some() {
         return Err(UploadError::Conflict(format!(
             "Another plugin is already named \"{name}\": change `name=` in metadata.txt."
         )));

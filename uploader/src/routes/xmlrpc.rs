@@ -15,8 +15,6 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response};
 use quick_xml::events::Event;
 
-use generator::db;
-
 use super::upload::{self, Target, UploadError, UploadRequest};
 use super::{BasicAuth, user_from_basic};
 use crate::app::App;
@@ -261,7 +259,7 @@ pub const ANONYMOUS_BODY_BYTES: u64 = 64 * 1024;
 
 /// The caller authenticated before the body was read (a request extension set by `server`).
 #[derive(Clone)]
-pub struct Caller(pub db::User);
+pub struct Caller(pub catalog::accounts::User);
 
 fn unauthorized() -> ApiError {
     ApiError::BasicUnauthorized(
@@ -275,7 +273,7 @@ fn unauthorized() -> ApiError {
 pub async fn authenticate(
     app: &App,
     headers: &hyper::HeaderMap,
-) -> Result<Option<db::User>, ApiError> {
+) -> Result<Option<catalog::accounts::User>, ApiError> {
     match auth::credentials(headers) {
         Credentials::None => Ok(None),
         Credentials::Basic { .. } => match user_from_basic(app, headers).await? {
@@ -311,7 +309,7 @@ pub async fn handle(app: &App, req: Request<Bytes>) -> ApiResult {
     match method.as_str() {
         "plugin.upload" => upload_method(app, caller, params).await,
         "plugin.tags" => {
-            let tags = app.db(|conn| Ok(db::all_tag_names(conn)?)).await?;
+            let tags = app.db(|conn| Ok(catalog::tags::all_tag_names(conn)?)).await?;
             Ok(success(&Value::Array(tags.into_iter().map(Value::Str).collect())))
         }
         "system.listMethods" => Ok(success(&Value::Array(
@@ -321,7 +319,11 @@ pub async fn handle(app: &App, req: Request<Bytes>) -> ApiResult {
     }
 }
 
-async fn upload_method(app: &App, caller: Option<db::User>, params: Vec<Value>) -> ApiResult {
+async fn upload_method(
+    app: &App,
+    caller: Option<catalog::accounts::User>,
+    params: Vec<Value>,
+) -> ApiResult {
     let Some(user) = caller else { return Err(unauthorized()) };
     if params.len() > 2 {
         return Ok(fault(1, "plugin.upload takes one or two parameters."));

@@ -28,8 +28,8 @@ pub mod metadata;
 mod paths;
 mod rules;
 
-use generator::model::Icon;
-use generator::names::{PackageName, PluginVersion, QgisVersion};
+use catalog::model::Icon;
+use catalog::names::{PackageName, PluginVersion, QgisVersion};
 
 /// Resource limits, enforced while reading (never trusted from headers).
 #[derive(Debug, Clone)]

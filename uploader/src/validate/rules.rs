@@ -3,8 +3,8 @@
 //! limits and character rules of reliability catalogue B. Metadata problems are collected
 //! so an author sees all of them in one upload.
 
-use generator::model::Icon;
-use generator::names::{PackageName, PluginVersion, QgisVersion};
+use catalog::model::Icon;
+use catalog::names::{PackageName, PluginVersion, QgisVersion};
 
 use super::archive::Archive;
 use super::metadata::{self, py_strip};
@@ -543,7 +543,7 @@ pub fn check_plugin(
         deprecated,
         server,
         icon,
-        sha256: generator::fsutil::sha256_hex(zip),
+        sha256: catalog::hash::sha256_hex(zip),
         size: zip.len() as u64,
         metadata: meta,
         warnings: r.warnings,

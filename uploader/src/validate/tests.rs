@@ -61,7 +61,7 @@ fn valid_plugin_is_accepted_with_typed_metadata() {
     assert_eq!(p.tags, vec!["python", "example", "test"]);
     assert_eq!(p.homepage.as_deref(), Some("https://example.org/test_plugin"));
     assert_eq!(p.icon.as_ref().map(|i| i.ext.as_str()), Some("png"));
-    assert_eq!(p.sha256, generator::fsutil::sha256_hex(&zip));
+    assert_eq!(p.sha256, catalog::hash::sha256_hex(&zip));
     assert_eq!(p.size, zip.len() as u64);
     assert!(!p.experimental && !p.deprecated && !p.server);
     assert!(p.warnings.is_empty(), "{:?}", p.warnings);

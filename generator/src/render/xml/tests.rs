@@ -6,8 +6,8 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 
 use super::*;
-use crate::model::{Plugin, Settings, Tag, Version};
-use crate::names::{PackageName, PluginVersion};
+use catalog::model::{Plugin, Settings, Tag, Version};
+use catalog::names::{PackageName, PluginVersion};
 
 const BASE: &str = "http://repo.test:8080";
 

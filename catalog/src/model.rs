@@ -144,26 +144,6 @@ impl Plugin {
 /// Fingerprints serialize an icon as the hash of its bytes, not the bytes.
 impl Serialize for Icon {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("{}:{}", self.ext, crate::fsutil::sha256_hex(&self.bytes)))
+        s.serialize_str(&format!("{}:{}", self.ext, crate::hash::sha256_hex(&self.bytes)))
     }
-}
-
-/// A stable digest of a value's serialized form: equal digests mean equal rendering inputs.
-pub fn fingerprint<T: Serialize + ?Sized>(parts: &T) -> String {
-    use sha2::Digest;
-    // Streamed into the hash: a plugin serializes to hundreds of KB, a catalog to far more.
-    struct Hasher(sha2::Sha256);
-    impl std::io::Write for Hasher {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.update(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut h = Hasher(sha2::Sha256::new());
-    // Serializing these types cannot fail, and the hasher never does.
-    let _ = serde_json::to_writer(std::io::BufWriter::with_capacity(64 * 1024, &mut h), parts);
-    hex::encode(h.0.finalize())[..32].to_owned()
 }

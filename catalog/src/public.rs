@@ -1,42 +1,15 @@
-//! Queries that read the catalog: the public model for rendering and small look-ups.
+//! The public model: loads what the site shows (plugins with an approved version, their
+//! approved versions, tags, owners, icons, daily downloads) for the renderer.
 
 use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::parse_time;
-use crate::model::{Catalog, Icon, Plugin, Settings, Tag, Version};
+use crate::model::{Catalog, Icon, Plugin, Tag, Version};
 use crate::names::{PackageName, PluginVersion, QgisVersion};
-
-/// Reads the settings table (QGIS versions and labels).
-pub fn load_settings(conn: &Connection) -> Result<Settings> {
-    let get = |key: &str| -> Result<Option<String>> {
-        conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
-            .with_context(|| format!("failed to read setting `{key}`"))
-    };
-    let list = get("qgis_versions")?.unwrap_or_default();
-    let mut qgis_versions = Vec::new();
-    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let v = QgisVersion::parse(item)
-            .with_context(|| format!("setting `qgis_versions` holds `{item}`"))?;
-        qgis_versions.push(QgisVersion::new(v.major, v.minor));
-    }
-    anyhow::ensure!(
-        !qgis_versions.is_empty(),
-        "setting `qgis_versions` is empty: set it to a comma-separated list such as `3.40,4.0`"
-    );
-    let mut labels = Vec::new();
-    for label in ["latest", "stable", "ltr"] {
-        if let Some(v) = get(&format!("qgis_{label}"))? {
-            let q = QgisVersion::parse(&v)
-                .with_context(|| format!("setting `qgis_{label}` holds `{v}`"))?;
-            labels.push((label.to_owned(), QgisVersion::new(q.major, q.minor)));
-        }
-    }
-    Ok(Settings { qgis_versions, labels })
-}
+use crate::settings::load_settings;
+use crate::time::parse_time;
 
 /// The id of plugin `p`'s newest approved version (highest version key): the version its
 /// public metadata comes from.
@@ -212,37 +185,4 @@ fn plugin_from_row(
         icon: None,
         daily_downloads: Vec::new(),
     })
-}
-
-/// A user row, as the uploader needs it for authentication and permissions.
-#[derive(Debug, Clone)]
-pub struct User {
-    pub id: i64,
-    pub username: String,
-    pub email: String,
-    pub password_hash: Option<String>,
-    pub is_active: bool,
-    pub is_staff: bool,
-    pub is_superuser: bool,
-    pub can_approve: bool,
-}
-
-/// Finds a user by name (case-insensitive).
-pub fn user_by_name(conn: &Connection, username: &str) -> Result<Option<User>> {
-    conn.query_row(
-        &format!("SELECT {} FROM users WHERE username = ?1", super::accounts::USER_COLUMNS),
-        [username],
-        super::accounts::user_from_row,
-    )
-    .optional()
-    .with_context(|| format!("failed to look up user `{username}`"))
-}
-
-/// Id of a plugin by package name (case-insensitive), if it exists.
-pub fn plugin_id(conn: &Connection, package: &PackageName) -> Result<Option<i64>> {
-    conn.query_row("SELECT id FROM plugins WHERE package_name = ?1", [package.as_str()], |r| {
-        r.get(0)
-    })
-    .optional()
-    .with_context(|| format!("failed to look up plugin `{package}`"))
 }

@@ -1,39 +1,21 @@
-//! The catalog database: owns the SQLite schema, its migrations and every SQL statement of
-//! the workspace. Other modules (and the uploader) call the functions here; none writes SQL.
+//! The schema: opening a catalog and bringing it up to date with the migrations.
 //!
 //! Connections run in WAL mode with `synchronous=FULL` and foreign keys on (decisions §7).
-//! Migrations are append-only files in `generator/migrations/`, applied in order inside one
+//! Migrations are append-only files in `catalog/migrations/`, applied in order inside one
 //! exclusive transaction and counted in `PRAGMA user_version`.
-
-mod accounts;
-mod downloads;
-mod metadata;
-mod read;
-mod review;
-mod uploads;
-mod write;
 
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
-
-pub use accounts::*;
-pub use downloads::*;
-pub use metadata::*;
-pub use read::*;
-pub use review::*;
-pub use uploads::*;
-pub use write::*;
 
 /// Every migration, in order. Never remove or reorder an entry; append new ones.
 const MIGRATIONS: &[(&str, &str)] = &[
-    ("0001_initial", include_str!("../../migrations/0001_initial.sql")),
-    ("0002_downloads", include_str!("../../migrations/0002_downloads.sql")),
-    ("0003_version_metadata", include_str!("../../migrations/0003_version_metadata.sql")),
-    ("0004_review_binding", include_str!("../../migrations/0004_review_binding.sql")),
+    ("0001_initial", include_str!("../migrations/0001_initial.sql")),
+    ("0002_downloads", include_str!("../migrations/0002_downloads.sql")),
+    ("0003_version_metadata", include_str!("../migrations/0003_version_metadata.sql")),
+    ("0004_review_binding", include_str!("../migrations/0004_review_binding.sql")),
 ];
 
 /// File name of the catalog inside the data dir.
@@ -79,21 +61,6 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
     tx.commit()?;
     Ok(())
-}
-
-/// The current time as stored in the catalog.
-pub fn now() -> DateTime<Utc> {
-    Utc::now()
-}
-
-pub(crate) fn fmt_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-pub(crate) fn parse_time(s: &str) -> rusqlite::Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
 }
 
 #[cfg(test)]

@@ -1,96 +1,20 @@
-//! Statements of the upload service for plugins and versions: look-ups, editor checks,
-//! version replacement, and the list of stored zips.
-//! Callers own the transaction.
+//! Versions: insertion, look-ups, replacement of an unapproved zip, deletion, and the set of
+//! stored zips the rows reference. Callers own the transaction.
 
 use std::collections::HashSet;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{NewVersion, VersionMetadata, fmt_time, parse_time};
+use crate::metadata::{VersionMetadata, plugin_metadata, sync_public_metadata};
+use crate::model::Icon;
+use crate::names::{PluginVersion, QgisVersion};
+use crate::plugins::touch;
+use crate::tags::set_version_tags;
+use crate::time::{fmt_time, parse_time};
 
-/// A plugin row as the service needs it (all plugins, approved or not, deleted or not).
-#[derive(Debug, Clone)]
-pub struct PluginRow {
-    pub id: i64,
-    pub package_name: String,
-    pub name: String,
-    pub created_by: i64,
-    pub maintainer: Option<i64>,
-    pub deprecated: bool,
-    pub allow_update_name: bool,
-    pub is_deleted: bool,
-    pub deleted_on: Option<DateTime<Utc>>,
-    pub revision: i64,
-}
-
-const PLUGIN_COLUMNS: &str = "id, package_name, name, created_by, maintainer, deprecated,
-     allow_update_name, is_deleted, deleted_on, revision";
-
-fn plugin_from_row(r: &Row<'_>) -> rusqlite::Result<PluginRow> {
-    Ok(PluginRow {
-        id: r.get(0)?,
-        package_name: r.get(1)?,
-        name: r.get(2)?,
-        created_by: r.get(3)?,
-        maintainer: r.get(4)?,
-        deprecated: r.get(5)?,
-        allow_update_name: r.get(6)?,
-        is_deleted: r.get(7)?,
-        deleted_on: r.get::<_, Option<String>>(8)?.as_deref().map(parse_time).transpose()?,
-        revision: r.get(9)?,
-    })
-}
-
-/// Finds a plugin by package name (case-insensitive). Takes a plain string so that a URL
-/// segment can be looked up before it is known to be a valid name.
-pub fn plugin_by_package(conn: &Connection, package: &str) -> Result<Option<PluginRow>> {
-    conn.query_row(
-        &format!("SELECT {PLUGIN_COLUMNS} FROM plugins WHERE package_name = ?1"),
-        [package],
-        plugin_from_row,
-    )
-    .optional()
-    .with_context(|| format!("failed to look up plugin `{package}`"))
-}
-
-/// Finds a plugin by id.
-pub fn plugin_by_id(conn: &Connection, id: i64) -> Result<Option<PluginRow>> {
-    conn.query_row(
-        &format!("SELECT {PLUGIN_COLUMNS} FROM plugins WHERE id = ?1"),
-        [id],
-        plugin_from_row,
-    )
-    .optional()
-    .with_context(|| format!("failed to look up plugin {id}"))
-}
-
-/// True when `user_id` created the plugin or is one of its owners.
-pub fn is_editor(conn: &Connection, plugin_id: i64, user_id: i64) -> Result<bool> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM plugins WHERE id = ?1 AND created_by = ?2)
-             OR EXISTS (SELECT 1 FROM plugin_owners WHERE plugin_id = ?1 AND user_id = ?2)",
-        params![plugin_id, user_id],
-        |r| r.get(0),
-    )
-    .context("failed to check editors")
-}
-
-/// Owners (editors beside the creator) of a plugin: `(user id, username)`, by name.
-pub fn plugin_owners(conn: &Connection, plugin_id: i64) -> Result<Vec<(i64, String)>> {
-    let mut stmt = conn.prepare(
-        "SELECT u.id, u.username FROM plugin_owners o JOIN users u ON u.id = o.user_id
-         WHERE o.plugin_id = ?1 ORDER BY u.username",
-    )?;
-    let rows = stmt
-        .query_map([plugin_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .context("failed to read owners")?;
-    Ok(rows)
-}
-
-/// A version row as the service needs it.
 #[derive(Debug, Clone)]
 pub struct VersionRow {
     pub id: i64,
@@ -190,7 +114,7 @@ pub fn replace_version(
         "UPDATE plugin_versions SET replaced_on = ?2 WHERE id = ?1",
         params![version_id, fmt_time(now)],
     )?;
-    super::set_version_tags(conn, version_id, &meta.tags)?;
+    set_version_tags(conn, version_id, &meta.tags)?;
     if v.approved {
         let plugin_id: i64 = conn.query_row(
             "SELECT plugin_id FROM plugin_versions WHERE id = ?1",
@@ -201,7 +125,7 @@ pub fn replace_version(
             "UPDATE plugins SET modified_on = ?2, revision = revision + 1 WHERE id = ?1",
             params![plugin_id, fmt_time(now)],
         )?;
-        super::sync_public_metadata(conn, plugin_id)?;
+        sync_public_metadata(conn, plugin_id)?;
     }
     Ok(())
 }
@@ -228,18 +152,112 @@ pub fn package_path_in_use(conn: &Connection, package_path: &str) -> Result<bool
     .with_context(|| format!("failed to check the references to `{package_path}`"))
 }
 
-/// Every tag name of an approved version, alphabetically (XML-RPC `plugin.tags`): tags that
-/// only unapproved uploads carry are not shown before review.
-pub fn all_tag_names(conn: &Connection) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare(
-        "SELECT name FROM tags WHERE id IN
-            (SELECT vt.tag_id FROM version_tags vt
-             JOIN plugin_versions v ON v.id = vt.version_id WHERE v.approved = 1)
-         ORDER BY name",
-    )?;
-    let rows = stmt
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()
-        .context("failed to list tags")?;
-    Ok(rows)
+/// A version to insert; its zip must already be stored and synced at `package_path`.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub version: PluginVersion,
+    pub created_by: i64,
+    pub min_qgis: QgisVersion,
+    pub max_qgis: QgisVersion,
+    pub changelog: String,
+    pub experimental: bool,
+    pub approved: bool,
+    pub external_deps: String,
+    pub token_id: Option<i64>,
+    pub package_path: String,
+    pub package_sha256: String,
+    pub package_size: i64,
+    pub icon: Option<Icon>,
+}
+
+impl NewVersion {
+    /// Parameters ?1..?18 of the version statements (insert and replace): `first` (the
+    /// plugin id or the version id) then every column, in the order both statements use.
+    pub(crate) fn sql_values(&self, first: i64, now: DateTime<Utc>) -> Vec<Value> {
+        vec![
+            first.into(),
+            self.version.as_str().to_owned().into(),
+            self.version.key().to_owned().into(),
+            fmt_time(now).into(),
+            self.created_by.into(),
+            self.min_qgis.key().into(),
+            self.max_qgis.key().into(),
+            self.changelog.clone().into(),
+            self.experimental.into(),
+            self.approved.into(),
+            self.external_deps.clone().into(),
+            self.token_id.is_some().into(),
+            self.token_id.into(),
+            self.package_path.clone().into(),
+            self.package_sha256.clone().into(),
+            self.package_size.into(),
+            self.icon.as_ref().map(|i| i.bytes.clone()).into(),
+            self.icon.as_ref().map(|i| i.ext.clone()).into(),
+        ]
+    }
+}
+
+/// Inserts a version whose metadata is the plugin's current metadata (its `plugins` row and
+/// tags, as `create_plugin` and `set_tags` left them): for seeders and tests. Uploads give the
+/// zip's own metadata with `insert_version_with_metadata`.
+pub fn insert_version(
+    conn: &Connection,
+    plugin_id: i64,
+    v: &NewVersion,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let meta = plugin_metadata(conn, plugin_id)?;
+    insert_version_with_metadata(conn, plugin_id, v, &meta, now)
+}
+
+/// Inserts a version with its own public metadata and returns its id. Only an approved
+/// version changes what the public sees: then the plugin's `modified_on`, revision and
+/// metadata mirror follow; an unapproved one leaves the plugin row untouched.
+pub fn insert_version_with_metadata(
+    conn: &Connection,
+    plugin_id: i64,
+    v: &NewVersion,
+    meta: &VersionMetadata,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO plugin_versions (plugin_id, version, version_key, created_on, created_by,
+            min_qgis, max_qgis, changelog, experimental, approved, approved_by, approved_on,
+            external_deps, is_from_token, token_id, package_path, package_sha256, package_size,
+            icon, icon_ext, name, author, email, homepage, repository, tracker, description,
+            about, meta_deprecated, server)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, CASE WHEN ?10 THEN ?5 END,
+                 CASE WHEN ?10 THEN ?4 END, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                 ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
+        rusqlite::params_from_iter(
+            v.sql_values(plugin_id, now).into_iter().chain(meta.sql_values()),
+        ),
+    )
+    .with_context(|| format!("failed to insert version {} of plugin {plugin_id}", v.version))?;
+    let id = conn.last_insert_rowid();
+    set_version_tags(conn, id, &meta.tags)?;
+    if v.approved {
+        conn.execute(
+            "UPDATE plugins SET modified_on = ?2, revision = revision + 1 WHERE id = ?1",
+            params![plugin_id, fmt_time(now)],
+        )?;
+        sync_public_metadata(conn, plugin_id)?;
+    }
+    Ok(id)
+}
+
+/// Deletes a version row (the caller removes its zip once no row references it).
+pub fn delete_version(
+    conn: &Connection,
+    plugin_id: i64,
+    version_id: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    conn.execute(
+        "DELETE FROM plugin_versions WHERE id = ?1 AND plugin_id = ?2",
+        params![version_id, plugin_id],
+    )
+    .with_context(|| format!("failed to delete version {version_id}"))?;
+    sync_public_metadata(conn, plugin_id)?;
+    touch(conn, plugin_id, now)
 }

@@ -1,67 +1,11 @@
-//! Statements of the upload service for accounts, per-plugin upload tokens and the audit log.
-//! Callers own the transaction (the uploader's single writer connection, `BEGIN IMMEDIATE`).
+//! Per-plugin upload tokens: rows keyed by the JWT id, never the token itself.
+//! Callers own the transaction.
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{User, fmt_time, parse_time};
-
-pub(super) const USER_COLUMNS: &str =
-    "id, username, email, password_hash, is_active, is_staff, is_superuser, can_approve";
-
-pub(super) fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
-    Ok(User {
-        id: r.get(0)?,
-        username: r.get(1)?,
-        email: r.get(2)?,
-        password_hash: r.get(3)?,
-        is_active: r.get(4)?,
-        is_staff: r.get(5)?,
-        is_superuser: r.get(6)?,
-        can_approve: r.get(7)?,
-    })
-}
-
-/// Finds a user by id.
-pub fn user_by_id(conn: &Connection, id: i64) -> Result<Option<User>> {
-    conn.query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"), [id], user_from_row)
-        .optional()
-        .with_context(|| format!("failed to look up user {id}"))
-}
-
-/// Sets the password hash of a user (argon2id PHC string).
-pub fn set_password_hash(conn: &Connection, user_id: i64, hash: &str) -> Result<()> {
-    conn.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![user_id, hash])
-        .with_context(|| format!("failed to set the password of user {user_id}"))?;
-    Ok(())
-}
-
-/// Grants or revokes trust (`can_approve`). Bumps the revision of every plugin whose pages
-/// name the user as a (trusted) uploader or editor.
-pub fn set_user_trusted(conn: &Connection, user_id: i64, trusted: bool) -> Result<()> {
-    conn.execute("UPDATE users SET can_approve = ?2 WHERE id = ?1", params![user_id, trusted])
-        .with_context(|| format!("failed to change the trust of user {user_id}"))?;
-    bump_plugins_of_user(conn, user_id)
-}
-
-/// Blocks (`active = false`) or unblocks a user.
-pub fn set_user_active(conn: &Connection, user_id: i64, active: bool) -> Result<()> {
-    conn.execute("UPDATE users SET is_active = ?2 WHERE id = ?1", params![user_id, active])
-        .with_context(|| format!("failed to change the state of user {user_id}"))?;
-    bump_plugins_of_user(conn, user_id)
-}
-
-fn bump_plugins_of_user(conn: &Connection, user_id: i64) -> Result<()> {
-    conn.execute(
-        "UPDATE plugins SET revision = revision + 1
-         WHERE created_by = ?1 OR maintainer = ?1
-            OR id IN (SELECT plugin_id FROM plugin_owners WHERE user_id = ?1)
-            OR id IN (SELECT plugin_id FROM plugin_versions WHERE created_by = ?1)",
-        [user_id],
-    )?;
-    Ok(())
-}
+use crate::time::{fmt_time, parse_time};
 
 /// A per-plugin upload token row (the token itself is never stored, only its hash).
 #[derive(Debug, Clone)]
@@ -205,53 +149,4 @@ pub fn revoke_upload_token(conn: &Connection, id: i64, now: DateTime<Utc>) -> Re
         params![id, fmt_time(now)],
     )?;
     Ok(n == 1)
-}
-
-/// Appends a row to the audit log.
-pub fn log_event(
-    conn: &Connection,
-    now: DateTime<Utc>,
-    actor_id: Option<i64>,
-    action: &str,
-    plugin_id: Option<i64>,
-    detail: &str,
-) -> Result<()> {
-    conn.execute(
-        "INSERT INTO events (at, actor_id, action, plugin_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![fmt_time(now), actor_id, action, plugin_id, detail],
-    )
-    .with_context(|| format!("failed to log event `{action}`"))?;
-    Ok(())
-}
-
-/// One audit-log row.
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub id: i64,
-    pub at: String,
-    pub actor_id: Option<i64>,
-    pub action: String,
-    pub plugin_id: Option<i64>,
-    pub detail: String,
-}
-
-/// The newest `limit` audit-log rows, newest first.
-pub fn recent_events(conn: &Connection, limit: i64) -> Result<Vec<Event>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, at, actor_id, action, plugin_id, detail FROM events ORDER BY id DESC LIMIT ?1",
-    )?;
-    let rows = stmt
-        .query_map([limit], |r| {
-            Ok(Event {
-                id: r.get(0)?,
-                at: r.get(1)?,
-                actor_id: r.get(2)?,
-                action: r.get(3)?,
-                plugin_id: r.get(4)?,
-                detail: r.get(5)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .context("failed to read events")?;
-    Ok(rows)
 }

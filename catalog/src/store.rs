@@ -12,9 +12,9 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::fsutil;
+use crate::names::{PackageName, PluginVersion};
 use anyhow::{Context, Result};
-use generator::fsutil;
-use generator::names::{PackageName, PluginVersion};
 
 /// Directory of the store inside the data dir.
 pub const PACKAGES_DIR: &str = "packages";
@@ -100,7 +100,7 @@ impl Store {
         tx: &rusqlite::Transaction<'_>,
         relative: &str,
     ) -> Result<bool> {
-        if generator::db::package_path_in_use(tx, relative)? {
+        if crate::versions::package_path_in_use(tx, relative)? {
             return Ok(false);
         }
         self.remove(relative)?;
@@ -126,7 +126,7 @@ impl Store {
     pub fn verify(&self, relative: &str, sha256: &str, size: i64) -> bool {
         let path = self.absolute(relative);
         match fs::read(&path) {
-            Ok(bytes) => bytes.len() as i64 == size && fsutil::sha256_hex(&bytes) == sha256,
+            Ok(bytes) => bytes.len() as i64 == size && crate::hash::sha256_hex(&bytes) == sha256,
             Err(_) => false,
         }
     }

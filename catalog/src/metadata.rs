@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::PluginFields;
+use crate::plugins::PluginFields;
 
 /// A version's public metadata: the fields of metadata.txt and its tags.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub struct VersionMetadata {
 
 impl VersionMetadata {
     /// Parameters ?19..?28 of the version insert and replace statements.
-    pub(super) fn sql_values(&self) -> Vec<Value> {
+    pub(crate) fn sql_values(&self) -> Vec<Value> {
         let f = &self.fields;
         vec![
             f.name.clone().into(),
@@ -160,21 +160,4 @@ pub fn sync_public_metadata(conn: &Connection, plugin_id: i64) -> Result<()> {
         params![plugin_id, version_id],
     )?;
     Ok(())
-}
-
-/// Id of the plugin (other than `except`) that holds display name `name` (no case): as its
-/// current name, or in any of its versions. A name belongs to one plugin from its first
-/// upload on, so an unapproved version cannot be outrun by another plugin taking its name,
-/// and the derived public names stay unique.
-pub fn plugin_with_name(conn: &Connection, name: &str, except: Option<i64>) -> Result<Option<i64>> {
-    conn.query_row(
-        "SELECT id FROM plugins WHERE name = ?1 AND (?2 IS NULL OR id <> ?2)
-         UNION ALL
-         SELECT plugin_id FROM plugin_versions WHERE name = ?1 AND (?2 IS NULL OR plugin_id <> ?2)
-         LIMIT 1",
-        params![name, except],
-        |r| r.get(0),
-    )
-    .optional()
-    .context("failed to look up a plugin name")
 }

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::fmt_time;
+use crate::time::fmt_time;
 
 /// How far a log file has been counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,20 +1,13 @@
-//! Statements of the upload service for review and plugin management: approval, version
-//! deletion, soft deletion, owners, maintainer, deprecation, and the review queue.
+//! Review: approval and unapproval of versions, and the review queue.
 //! Callers own the transaction; every change bumps the plugin's revision.
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
-use super::{fmt_time, parse_time};
-
-fn bump(conn: &Connection, plugin_id: i64, now: DateTime<Utc>) -> Result<()> {
-    conn.execute(
-        "UPDATE plugins SET revision = revision + 1, modified_on = ?2 WHERE id = ?1",
-        params![plugin_id, fmt_time(now)],
-    )?;
-    Ok(())
-}
+use crate::metadata::sync_public_metadata;
+use crate::plugins::touch;
+use crate::time::{fmt_time, parse_time};
 
 /// Approves (recording who and when) or unapproves a version. Returns false when the
 /// version already had that state (nothing changed).
@@ -36,87 +29,10 @@ pub fn set_version_approved(
         )
         .with_context(|| format!("failed to change the approval of version {version_id}"))?;
     if n == 1 {
-        bump(conn, plugin_id, now)?;
-        super::sync_public_metadata(conn, plugin_id)?;
+        touch(conn, plugin_id, now)?;
+        sync_public_metadata(conn, plugin_id)?;
     }
     Ok(n == 1)
-}
-
-/// Deletes a version row (the caller removes its zip once no row references it).
-pub fn delete_version(
-    conn: &Connection,
-    plugin_id: i64,
-    version_id: i64,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    conn.execute(
-        "DELETE FROM plugin_versions WHERE id = ?1 AND plugin_id = ?2",
-        params![version_id, plugin_id],
-    )
-    .with_context(|| format!("failed to delete version {version_id}"))?;
-    super::sync_public_metadata(conn, plugin_id)?;
-    bump(conn, plugin_id, now)
-}
-
-/// Marks a plugin for deletion (`deleted = true`) or restores it.
-pub fn set_plugin_deleted(
-    conn: &Connection,
-    plugin_id: i64,
-    deleted: bool,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    conn.execute(
-        "UPDATE plugins SET is_deleted = ?2, deleted_on = CASE WHEN ?2 THEN ?3 END WHERE id = ?1",
-        params![plugin_id, deleted, fmt_time(now)],
-    )
-    .with_context(|| format!("failed to change the deletion mark of plugin {plugin_id}"))?;
-    bump(conn, plugin_id, now)
-}
-
-/// Replaces the owners of a plugin (the creator stays an editor regardless).
-pub fn set_plugin_owners(
-    conn: &Connection,
-    plugin_id: i64,
-    owners: &[i64],
-    now: DateTime<Utc>,
-) -> Result<()> {
-    conn.execute("DELETE FROM plugin_owners WHERE plugin_id = ?1", [plugin_id])?;
-    for owner in owners {
-        conn.execute(
-            "INSERT OR IGNORE INTO plugin_owners (plugin_id, user_id) VALUES (?1, ?2)",
-            params![plugin_id, owner],
-        )
-        .with_context(|| format!("failed to add owner {owner} to plugin {plugin_id}"))?;
-    }
-    bump(conn, plugin_id, now)
-}
-
-/// Sets the maintainer (a display role) of a plugin.
-pub fn set_plugin_maintainer(
-    conn: &Connection,
-    plugin_id: i64,
-    maintainer: i64,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    conn.execute(
-        "UPDATE plugins SET maintainer = ?2 WHERE id = ?1",
-        params![plugin_id, maintainer],
-    )?;
-    bump(conn, plugin_id, now)
-}
-
-/// Sets the deprecated flag of a plugin.
-pub fn set_plugin_deprecated(
-    conn: &Connection,
-    plugin_id: i64,
-    deprecated: bool,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    conn.execute(
-        "UPDATE plugins SET deprecated = ?2 WHERE id = ?1",
-        params![plugin_id, deprecated],
-    )?;
-    bump(conn, plugin_id, now)
 }
 
 /// A version waiting for review.

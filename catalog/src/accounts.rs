@@ -1,0 +1,119 @@
+//! Accounts: the users table (creation, look-up, password hash, trust, blocking).
+//! Callers own the transaction (the uploader's single writer connection, `BEGIN IMMEDIATE`).
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::time::fmt_time;
+
+/// A user row, as the uploader needs it for authentication and permissions.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: Option<String>,
+    pub is_active: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub can_approve: bool,
+}
+
+/// Finds a user by name (case-insensitive).
+pub fn user_by_name(conn: &Connection, username: &str) -> Result<Option<User>> {
+    conn.query_row(
+        &format!("SELECT {} FROM users WHERE username = ?1", USER_COLUMNS),
+        [username],
+        user_from_row,
+    )
+    .optional()
+    .with_context(|| format!("failed to look up user `{username}`"))
+}
+
+/// A user to create.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub password_hash: Option<String>,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub can_approve: bool,
+}
+
+/// Inserts a user and returns its id.
+pub fn create_user(conn: &Connection, u: &NewUser, now: DateTime<Utc>) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO users (username, email, password_hash, is_staff, is_superuser, can_approve,
+                            created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            u.username,
+            u.email,
+            u.password_hash,
+            u.is_staff,
+            u.is_superuser,
+            u.can_approve,
+            fmt_time(now)
+        ],
+    )
+    .with_context(|| format!("failed to create user `{}`", u.username))?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub(crate) const USER_COLUMNS: &str =
+    "id, username, email, password_hash, is_active, is_staff, is_superuser, can_approve";
+
+pub(crate) fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        email: r.get(2)?,
+        password_hash: r.get(3)?,
+        is_active: r.get(4)?,
+        is_staff: r.get(5)?,
+        is_superuser: r.get(6)?,
+        can_approve: r.get(7)?,
+    })
+}
+
+/// Finds a user by id.
+pub fn user_by_id(conn: &Connection, id: i64) -> Result<Option<User>> {
+    conn.query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"), [id], user_from_row)
+        .optional()
+        .with_context(|| format!("failed to look up user {id}"))
+}
+
+/// Sets the password hash of a user (argon2id PHC string).
+pub fn set_password_hash(conn: &Connection, user_id: i64, hash: &str) -> Result<()> {
+    conn.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![user_id, hash])
+        .with_context(|| format!("failed to set the password of user {user_id}"))?;
+    Ok(())
+}
+
+/// Grants or revokes trust (`can_approve`). Bumps the revision of every plugin whose pages
+/// name the user as a (trusted) uploader or editor.
+pub fn set_user_trusted(conn: &Connection, user_id: i64, trusted: bool) -> Result<()> {
+    conn.execute("UPDATE users SET can_approve = ?2 WHERE id = ?1", params![user_id, trusted])
+        .with_context(|| format!("failed to change the trust of user {user_id}"))?;
+    bump_plugins_of_user(conn, user_id)
+}
+
+/// Blocks (`active = false`) or unblocks a user.
+pub fn set_user_active(conn: &Connection, user_id: i64, active: bool) -> Result<()> {
+    conn.execute("UPDATE users SET is_active = ?2 WHERE id = ?1", params![user_id, active])
+        .with_context(|| format!("failed to change the state of user {user_id}"))?;
+    bump_plugins_of_user(conn, user_id)
+}
+
+fn bump_plugins_of_user(conn: &Connection, user_id: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE plugins SET revision = revision + 1
+         WHERE created_by = ?1 OR maintainer = ?1
+            OR id IN (SELECT plugin_id FROM plugin_owners WHERE user_id = ?1)
+            OR id IN (SELECT plugin_id FROM plugin_versions WHERE created_by = ?1)",
+        [user_id],
+    )?;
+    Ok(())
+}
