@@ -5,6 +5,7 @@
 mod abuse;
 mod downloads;
 mod icons;
+mod nginx_conf;
 mod qgis;
 mod review_gate;
 mod review_metadata;

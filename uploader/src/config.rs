@@ -10,6 +10,11 @@ use anyhow::{Context, Result, ensure};
 /// Smallest accepted signing secret (HS256 wants at least 256 bits).
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// Default largest accepted plugin zip (the reference's 25 MB `PLUGIN_MAX_UPLOAD_SIZE`): the
+/// one definition behind `--max-upload-bytes`, the validator's [`crate::validate::Limits`]
+/// and nginx's body limits (`nginx/limits.env`, checked by `tests/it/nginx_conf.rs`).
+pub const MAX_UPLOAD_BYTES: u64 = 25_000_000;
+
 /// Everything the service needs to run.
 #[derive(Clone)]
 pub struct ServiceConfig {
@@ -84,7 +89,7 @@ impl ServiceConfig {
             jwt_secret,
             user_token_ttl: Duration::from_secs(3600),
             plugin_token_ttl: Duration::from_secs(365 * 24 * 3600),
-            max_upload_bytes: 25_000_000,
+            max_upload_bytes: MAX_UPLOAD_BYTES,
             max_json_bytes: 64 * 1024,
             header_timeout: Duration::from_secs(10),
             body_idle_timeout: Duration::from_secs(30),

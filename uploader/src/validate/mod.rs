@@ -65,7 +65,7 @@ impl Default for Limits {
     fn default() -> Self {
         const MIB: u64 = 1024 * 1024;
         Self {
-            max_upload_bytes: 25_000_000,
+            max_upload_bytes: crate::config::MAX_UPLOAD_BYTES,
             max_entries: 20_000,
             max_total_uncompressed: 256 * MIB,
             max_entry_uncompressed: 128 * MIB,
