@@ -8,7 +8,9 @@
 //! optional ZIP64 end record + locator, then the end record whose comment reaches the end of
 //! the file. Anything else is a place where two unzip tools could see different files.
 
-use super::{Limits, Problem};
+use super::code::ProblemCode;
+use super::options::Limits;
+use super::problem::Problem;
 
 const SIG_LOCAL: u32 = 0x0403_4b50;
 const SIG_CENTRAL: u32 = 0x0201_4b50;
@@ -43,36 +45,30 @@ const MAX_ARCHIVE_COMMENT: usize = 1024;
 
 /// One member as the central directory and its local header agree on it.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// The name decoded exactly as Python's zipfile decodes it (UTF-8 flag or ASCII only).
-    pub name: String,
-    pub method: u16,
-    pub crc32: u32,
-    pub compressed_size: u64,
-    pub uncompressed_size: u64,
+    pub(crate) name: String,
+    pub(crate) method: u16,
+    pub(crate) crc32: u32,
+    pub(crate) compressed_size: u64,
+    pub(crate) uncompressed_size: u64,
     /// Offset of the first byte of compressed data.
-    pub data_offset: u64,
-}
-
-impl Entry {
-    pub fn is_dir(&self) -> bool {
-        self.name.ends_with('/')
-    }
+    pub(crate) data_offset: u64,
 }
 
 /// A zip whose framing has been checked; entries are in central directory order.
 #[derive(Debug)]
-pub struct Archive<'a> {
+pub(crate) struct Archive<'a> {
     data: &'a [u8],
-    pub entries: Vec<Entry>,
+    pub(crate) entries: Vec<Entry>,
 }
 
-fn err(code: &str, message: impl Into<String>, hint: impl Into<String>) -> Problem {
+fn err(code: ProblemCode, message: impl Into<String>, hint: impl Into<String>) -> Problem {
     Problem::new(code, message, hint)
 }
 
 fn err_file(
-    code: &str,
+    code: ProblemCode,
     file: &str,
     message: impl Into<String>,
     hint: impl Into<String>,
@@ -108,7 +104,7 @@ impl<'a> Cursor<'a> {
 
 fn truncated(what: &str) -> Problem {
     err(
-        "archive.truncated",
+        ProblemCode::ArchiveTruncated,
         format!("The zip file is truncated or damaged: {what} runs past the end of the file."),
         "Upload the complete file; if it was downloaded or copied, do it again. ".to_owned()
             + HINT_REZIP,
@@ -148,7 +144,7 @@ fn find_eocd(data: &[u8], limits: &Limits) -> Result<EndRecord, Problem> {
     let Some(pos) = found else {
         if any_signature {
             return Err(err(
-                "archive.trailing_data",
+                ProblemCode::ArchiveTrailingData,
                 "The zip file has data after its end-of-central-directory record (two zips glued together, or bytes appended to the file).",
                 "Remove the appended bytes: ".to_owned() + HINT_REZIP,
             ));
@@ -168,7 +164,7 @@ fn find_eocd(data: &[u8], limits: &Limits) -> Result<EndRecord, Problem> {
             .any(|&b| !(0x20..0x7f).contains(&b) && !matches!(b, b'\n' | b'\r' | b'\t'))
     {
         return Err(err(
-            "archive.comment",
+            ProblemCode::ArchiveComment,
             format!(
                 "The zip file's archive comment is {} bytes long or contains non-ASCII or control bytes; only printable ASCII comments up to {MAX_ARCHIVE_COMMENT} bytes are accepted.",
                 comment.len()
@@ -261,7 +257,7 @@ fn find_eocd(data: &[u8], limits: &Limits) -> Result<EndRecord, Problem> {
 
 fn too_many_entries(n: u64, limits: &Limits) -> Problem {
     err(
-        "archive.too_many_entries",
+        ProblemCode::ArchiveTooManyEntries,
         format!("The zip file has {n} entries; at most {} are allowed.", limits.max_entries),
         "Remove generated or vendored files from the plugin folder before zipping it.",
     )
@@ -272,7 +268,7 @@ fn not_zip_or_truncated(data: &[u8]) -> Problem {
         return truncated("the end-of-central-directory record is missing, so the file");
     }
     err(
-        "archive.not_zip",
+        ProblemCode::ArchiveNotZip,
         "Could not unzip file: this is not a zip archive.",
         "Upload the plugin as a .zip file (not .tar.gz, .rar or .7z). ".to_owned() + HINT_REZIP,
     )
@@ -280,7 +276,7 @@ fn not_zip_or_truncated(data: &[u8]) -> Problem {
 
 fn multi_disk() -> Problem {
     err(
-        "archive.multi_disk",
+        ProblemCode::ArchiveMultiDisk,
         "The zip file is a split (multi-disk) archive.",
         "Create a single-file zip: ".to_owned() + HINT_REZIP,
     )
@@ -288,7 +284,7 @@ fn multi_disk() -> Problem {
 
 fn zip64_err(what: &str) -> Problem {
     err(
-        "archive.zip64",
+        ProblemCode::ArchiveZip64,
         format!("The zip file's ZIP64 records are inconsistent: {what}."),
         HINT_REZIP,
     )
@@ -305,7 +301,7 @@ struct Extras {
 fn parse_extras(extra: &[u8], name: &str) -> Result<Extras, Problem> {
     let bad = |what: &str| {
         err_file(
-            "archive.extra_field",
+            ProblemCode::ArchiveExtraField,
             name,
             format!("The extra field of zip entry '{name}' is malformed: {what}."),
             HINT_REZIP,
@@ -344,7 +340,7 @@ fn decode_name(raw: &[u8], flags: u16, extras: &Extras) -> Result<String, Proble
     let shown = String::from_utf8_lossy(raw).into_owned();
     let ambiguous = |what: &str| {
         err_file(
-            "archive.name_encoding",
+            ProblemCode::ArchiveNameEncoding,
             &shown,
             format!("The name of zip entry '{shown}' is ambiguous: {what}."),
             "Use ASCII file names, or a zip tool that marks names as UTF-8 (Info-ZIP zip 3, 7-Zip, Python's zipfile).",
@@ -473,7 +469,7 @@ fn cur_u64(b: &[u8], at: usize) -> u64 {
 
 fn zip64_entry_err(name: &str, what: &str) -> Problem {
     err_file(
-        "archive.zip64",
+        ProblemCode::ArchiveZip64,
         name,
         format!("Zip entry '{name}' has inconsistent ZIP64 information: {what}."),
         HINT_REZIP,
@@ -482,7 +478,7 @@ fn zip64_entry_err(name: &str, what: &str) -> Problem {
 
 fn mismatch(name: &str, what: &str) -> Problem {
     err_file(
-        "archive.header_mismatch",
+        ProblemCode::ArchiveHeaderMismatch,
         name,
         format!(
             "The local header and the central directory of the zip file disagree about '{name}': {what}."
@@ -509,7 +505,7 @@ const SIG_DESCRIPTOR: u32 = 0x0807_4b50;
 
 fn overlapping(name: &str, what: &str) -> Problem {
     err_file(
-        "archive.overlapping_entries",
+        ProblemCode::ArchiveOverlappingEntries,
         name,
         format!("Zip entry '{name}' {what} (overlapping entries, as in non-recursive zip bombs)."),
         HINT_REZIP,
@@ -518,7 +514,7 @@ fn overlapping(name: &str, what: &str) -> Problem {
 
 fn descriptor_problem(name: &str, what: &str) -> Problem {
     err_file(
-        "archive.data_descriptor",
+        ProblemCode::ArchiveDataDescriptor,
         name,
         format!(
             "The data descriptor of zip entry '{name}' (sizes written after the data by streaming zip tools) {what}."
@@ -562,7 +558,7 @@ fn parse_central(
         let shown = String::from_utf8_lossy(raw_name).into_owned();
         if clen != 0 {
             return Err(err_file(
-                "archive.entry_comment",
+                ProblemCode::ArchiveEntryComment,
                 &shown,
                 format!(
                     "Zip entry '{shown}' carries a file comment; comments on entries are not allowed."
@@ -620,7 +616,7 @@ fn parse_central(
     }
     if pos != cd_end {
         return Err(err(
-            "archive.header_mismatch",
+            ProblemCode::ArchiveHeaderMismatch,
             "The central directory of the zip file is larger than its entries (hidden records).",
             HINT_REZIP,
         ));
@@ -629,10 +625,10 @@ fn parse_central(
 }
 
 /// Walks and cross-checks every record; refuses at the first framing problem.
-pub fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, Problem> {
+pub(crate) fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, Problem> {
     if data.is_empty() {
         return Err(err(
-            "archive.empty",
+            ProblemCode::ArchiveEmpty,
             "The uploaded file is empty (0 bytes).",
             "Upload the zip file of your plugin.",
         ));
@@ -654,7 +650,7 @@ pub fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, Problem
     // What follows the central directory must be exactly the end records.
     if cd_end != cd_limit {
         return Err(err(
-            "archive.trailing_data",
+            ProblemCode::ArchiveTrailingData,
             format!(
                 "The zip file has {} unexpected bytes between its central directory and its end record.",
                 cd_limit - cd_end
@@ -680,7 +676,7 @@ pub fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, Problem
                 prefix_problem(first)
             } else {
                 err(
-                    "archive.trailing_data",
+                    ProblemCode::ArchiveTrailingData,
                     format!(
                         "The zip file has {} bytes between its last entry and its central directory that belong to no entry.",
                         cd_offset - pos
@@ -775,7 +771,7 @@ pub fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, Problem
         let name = c.name;
         if c.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION) != 0 || c.method == METHOD_AES {
             return Err(err_file(
-                "archive.encrypted",
+                ProblemCode::ArchiveEncrypted,
                 &name,
                 format!("Zip entry '{name}' is encrypted (password-protected)."),
                 "Create the zip without a password.",
@@ -783,7 +779,7 @@ pub fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, Problem
         }
         if c.method != METHOD_STORED && c.method != METHOD_DEFLATED {
             return Err(err_file(
-                "archive.compression",
+                ProblemCode::ArchiveCompression,
                 &name,
                 format!(
                     "Zip entry '{name}' uses compression method {}; only stored (0) and deflate (8) are accepted, which are what QGIS can unpack everywhere.",
@@ -811,7 +807,7 @@ fn prefix_problem(first: Option<u32>) -> Problem {
         return mismatch("?", "a central directory entry has no local header");
     }
     err(
-        "archive.prefix_data",
+        ProblemCode::ArchivePrefixData,
         "The zip file does not start with a zip entry: data is prepended to it (a self-extractor stub, or a file that is both HTML and zip).",
         "Upload a plain zip file. ".to_owned() + HINT_REZIP,
     )
@@ -825,7 +821,7 @@ fn check_mode(name: &str, made_by: u16, external: u32, size: u64) -> Result<(), 
     const S_IFDIR: u32 = 0o040_000;
     if name.ends_with('/') && size != 0 {
         return Err(err_file(
-            "archive.special_file",
+            ProblemCode::ArchiveSpecialFile,
             name,
             format!("Zip entry '{name}' is a folder but carries data."),
             HINT_REZIP,
@@ -839,7 +835,7 @@ fn check_mode(name: &str, made_by: u16, external: u32, size: u64) -> Result<(), 
     let kind = mode & S_IFMT;
     if kind == S_IFLNK {
         return Err(err_file(
-            "archive.symlink",
+            ProblemCode::ArchiveSymlink,
             name,
             format!(
                 "Zip entry '{name}' is a symbolic link; links are not allowed, even to files inside the plugin."
@@ -849,7 +845,7 @@ fn check_mode(name: &str, made_by: u16, external: u32, size: u64) -> Result<(), 
     }
     if kind != 0 && kind != S_IFREG && kind != S_IFDIR {
         return Err(err_file(
-            "archive.special_file",
+            ProblemCode::ArchiveSpecialFile,
             name,
             format!(
                 "Zip entry '{name}' is a device, FIFO or socket (mode {mode:o}), not a file or folder."
@@ -859,7 +855,7 @@ fn check_mode(name: &str, made_by: u16, external: u32, size: u64) -> Result<(), 
     }
     if mode & 0o6000 != 0 {
         return Err(err_file(
-            "archive.special_file",
+            ProblemCode::ArchiveSpecialFile,
             name,
             format!("Zip entry '{name}' has the setuid or setgid bit set (mode {mode:o})."),
             "Clear the bits with `chmod u-s,g-s <file>` before zipping.",
@@ -873,7 +869,7 @@ fn check_names_unique(entries: &[Entry]) -> Result<(), Problem> {
     for e in entries {
         if !seen.insert(e.name.as_str()) {
             return Err(err_file(
-                "archive.duplicate_name",
+                ProblemCode::ArchiveDuplicateName,
                 &e.name,
                 format!(
                     "The zip file contains '{}' twice; unzip tools disagree about which copy wins.",
@@ -888,8 +884,8 @@ fn check_names_unique(entries: &[Entry]) -> Result<(), Problem> {
 
 /// Running totals across entries, so a bomb is stopped while it inflates.
 #[derive(Debug, Default)]
-pub struct Totals {
-    pub uncompressed: u64,
+pub(crate) struct Totals {
+    pub(crate) uncompressed: u64,
 }
 
 /// Size of the scratch buffer entries are inflated through; only kept files are copied out.
@@ -897,7 +893,7 @@ const CHUNK: usize = 64 * 1024;
 
 impl Archive<'_> {
     /// Checks declared sizes against the limits before anything is inflated.
-    pub fn check_declared(&self, limits: &Limits) -> Result<(), Problem> {
+    pub(crate) fn check_declared(&self, limits: &Limits) -> Result<(), Problem> {
         let mut total: u64 = 0;
         for e in &self.entries {
             if e.uncompressed_size > limits.max_entry_uncompressed {
@@ -911,7 +907,7 @@ impl Archive<'_> {
         let zip_len = self.data.len().max(1) as u64;
         if total > limits.ratio_threshold && total / zip_len > limits.max_ratio {
             return Err(err(
-                "archive.ratio",
+                ProblemCode::ArchiveRatio,
                 format!(
                     "The zip file expands from {zip_len} bytes to {total} bytes, a compression ratio above {}:1 (a zip bomb).",
                     limits.max_ratio
@@ -924,7 +920,7 @@ impl Archive<'_> {
 
     /// Reads one entry to its end: inflates under the limits, checks the size and CRC, and
     /// returns the first `keep` bytes (plus whether the entry was longer than `keep`).
-    pub fn read(
+    pub(crate) fn read(
         &self,
         e: &Entry,
         keep: usize,
@@ -978,7 +974,7 @@ impl Archive<'_> {
         }
         if hasher.finalize() != e.crc32 {
             return Err(err_file(
-                "archive.crc",
+                ProblemCode::ArchiveCrc,
                 &e.name,
                 format!("Bad zip (maybe a CRC error) on file {}", e.name),
                 "The file is damaged: its content does not match its CRC-32. ".to_owned()
@@ -998,7 +994,7 @@ fn inflate(
     use flate2::{Decompress, FlushDecompress, Status};
     let corrupt = |what: &str| {
         err_file(
-            "archive.corrupt_data",
+            ProblemCode::ArchiveCorruptData,
             name,
             format!("Bad zip (maybe a CRC error) on file {name}: {what}."),
             "The file is damaged. ".to_owned() + HINT_REZIP,
@@ -1035,7 +1031,7 @@ fn inflate(
 
 fn size_lie(name: &str) -> Problem {
     err_file(
-        "archive.size_mismatch",
+        ProblemCode::ArchiveSizeMismatch,
         name,
         format!("Zip entry '{name}' does not contain the number of bytes its headers declare."),
         "The archive is damaged or forged. ".to_owned() + HINT_REZIP,
@@ -1044,7 +1040,7 @@ fn size_lie(name: &str) -> Problem {
 
 fn entry_too_large(name: &str, limits: &Limits) -> Problem {
     err_file(
-        "archive.entry_too_large",
+        ProblemCode::ArchiveEntryTooLarge,
         name,
         format!(
             "Zip entry '{name}' expands to more than {} bytes, the limit for one file.",
@@ -1056,7 +1052,7 @@ fn entry_too_large(name: &str, limits: &Limits) -> Problem {
 
 fn total_too_large(limits: &Limits) -> Problem {
     err(
-        "archive.too_large_uncompressed",
+        ProblemCode::ArchiveTooLargeUncompressed,
         format!(
             "The zip file expands to more than {} bytes in total, the limit for a plugin.",
             limits.max_total_uncompressed

@@ -8,10 +8,13 @@ use generator::names::{PackageName, PluginVersion, QgisVersion};
 
 use super::archive::Archive;
 use super::metadata::{self, py_strip};
-use super::{CheckedPlugin, Mode, Options, Problem, Rejection};
+use super::checked::CheckedPlugin;
+use super::code::ProblemCode;
+use super::options::{Limits, Mode, Options};
+use super::problem::{Problem, Rejection};
 
 /// `PLUGIN_REQUIRED_METADATA` of the reference, in its order.
-pub const REQUIRED: [&str; 9] = [
+pub(crate) const REQUIRED: [&str; 9] = [
     "name",
     "description",
     "version",
@@ -44,13 +47,13 @@ const IDENTIFYING: [&str; 4] = ["name", "author", "email", "tags"];
 const DOCS: &str = "See https://docs.qgis.org/latest/en/docs/pyqgis_developer_cookbook/plugins/plugins.html#metadata-txt";
 
 /// Python's `str(float)` for the size message ("25.0").
-pub fn py_float(v: f64) -> String {
+pub(crate) fn py_float(v: f64) -> String {
     if v.fract() == 0.0 { format!("{v:.1}") } else { format!("{v}") }
 }
 
 /// Reference steps 5 and 7 with decisions.md §4: one top-level folder, and the first entry
 /// lies inside it.
-pub fn top_folder(names: &[&str]) -> Result<String, Problem> {
+pub(crate) fn plugin_folder(names: &[&str]) -> Result<String, Problem> {
     let mut roots: Vec<&str> = Vec::new();
     for n in names {
         let root = n.split('/').next().unwrap_or(n);
@@ -61,7 +64,7 @@ pub fn top_folder(names: &[&str]) -> Result<String, Problem> {
     if roots.len() > 1 {
         let shown: Vec<String> = roots.iter().take(5).map(|r| format!("'{r}'")).collect::<Vec<_>>();
         return Err(Problem::new(
-            "package.multiple_roots",
+            ProblemCode::PackageMultipleRoots,
             format!(
                 "Your plugin includes multiple parent folders or files at the root of the zip: {}{}. QGIS unpacks every one of them into the user's plugins folder, where they could overwrite other plugins.",
                 shown.join(", "),
@@ -73,7 +76,7 @@ pub fn top_folder(names: &[&str]) -> Result<String, Problem> {
     match names.first().and_then(|n| n.split_once('/')) {
         Some((folder, _)) if !folder.is_empty() => Ok(folder.to_owned()),
         _ => Err(Problem::new(
-            "package.no_folder",
+            ProblemCode::PackageNoFolder,
             "Cannot find a folder inside the compressed package: this does not seems a valid plugin",
             "The zip must contain one folder named after the plugin package (for example `my_plugin/`) holding `__init__.py`, `metadata.txt` and `LICENSE`.",
         )),
@@ -82,10 +85,10 @@ pub fn top_folder(names: &[&str]) -> Result<String, Problem> {
 
 /// The bytes of the files the rules parse, kept during the CRC pass.
 #[derive(Debug, Default)]
-pub struct PluginFiles {
+pub(crate) struct PluginFiles {
     /// Bytes (capped) and whether the file was longer than the cap.
-    pub metadata: Option<(Vec<u8>, bool)>,
-    pub init: Option<Vec<u8>>,
+    pub(crate) metadata: Option<(Vec<u8>, bool)>,
+    pub(crate) init: Option<Vec<u8>>,
 }
 
 /// Python's `str.isidentifier()` closely enough for folder names: a letter or `_`, then
@@ -105,7 +108,7 @@ struct Report {
 impl Report {
     fn error(
         &mut self,
-        code: &str,
+        code: ProblemCode,
         key: Option<&str>,
         file: Option<&str>,
         message: String,
@@ -116,7 +119,7 @@ impl Report {
         p.file = file.map(str::to_owned);
         self.errors.push(p);
     }
-    fn warn(&mut self, code: &str, key: Option<&str>, message: String, hint: impl Into<String>) {
+    fn warn(&mut self, code: ProblemCode, key: Option<&str>, message: String, hint: impl Into<String>) {
         let mut p = Problem::new(code, message, hint);
         p.key = key.map(str::to_owned);
         self.warnings.push(p);
@@ -124,7 +127,7 @@ impl Report {
 }
 
 /// Steps 8–20 on an archive that passed the structural checks.
-pub fn check_plugin(
+pub(crate) fn check_plugin(
     archive: &Archive<'_>,
     names: &[&str],
     folder: &str,
@@ -137,7 +140,7 @@ pub fn check_plugin(
     let mut r = Report { errors: Vec::new(), warnings: Vec::new() };
     if opts.check_urls_online {
         r.warn(
-            "metadata.online_check_unavailable",
+            ProblemCode::MetadataOnlineCheckUnavailable,
             None,
             "Online URL reachability checks are not implemented; URLs were checked for syntax only.".into(),
             "",
@@ -149,7 +152,7 @@ pub fn check_plugin(
         Mode::New => {
             if !is_identifier(folder) {
                 r.error(
-                    "package.not_identifier",
+                    ProblemCode::PackageNotIdentifier,
                     None,
                     Some(folder),
                     format!("The name of the top level directory inside the zip package must be PEP 8 compliant: a valid Python identifier, which means it must start with a letter or underscore, and can only contain letters, digits, and underscores (found '{folder}')."),
@@ -160,7 +163,7 @@ pub fn check_plugin(
         Mode::Existing(pkg) => {
             if folder != pkg.as_str() {
                 r.error(
-                    "package.mismatch",
+                    ProblemCode::PackageMismatch,
                     None,
                     Some(folder),
                     format!("Plugin folder name mismatch: the plugin main folder name in the compressed file ({folder}) is different from the original plugin package name ({pkg})."),
@@ -177,7 +180,7 @@ pub fn check_plugin(
     let has_meta = names.contains(&meta_name.as_str());
     if !has_init && !has_meta {
         r.error(
-            "package.missing_plugin_files",
+            ProblemCode::PackageMissingPluginFiles,
             None,
             None,
             format!("Cannot find __init__.py or metadata.txt in the compressed package: this does not seems a valid plugin (I searched for {init_name} and {meta_name})"),
@@ -187,7 +190,7 @@ pub fn check_plugin(
     }
     if !has_init {
         r.error(
-            "package.missing_init",
+            ProblemCode::PackageMissingInit,
             None,
             Some(&init_name),
             "Cannot find __init__.py in plugin package.".into(),
@@ -224,7 +227,7 @@ pub fn check_plugin(
         let scraped = init_text.as_deref().map(metadata::scrape_init).unwrap_or_default();
         if scraped.is_empty() {
             r.error(
-                "metadata.not_found",
+                ProblemCode::MetadataNotFound,
                 None,
                 Some(&init_name),
                 format!("Cannot find valid metadata in {init_name}"),
@@ -233,7 +236,7 @@ pub fn check_plugin(
             (None, "__init__.py")
         } else {
             r.warn(
-                "metadata.from_init",
+                ProblemCode::MetadataFromInit,
                 None,
                 "Your plugin does not contain a metadata.txt file, metadata have been read from the __init__.py file. This is deprecated and its support will eventually cease.".into(),
                 format!("Add {meta_name}. {DOCS}"),
@@ -249,7 +252,7 @@ pub fn check_plugin(
         Err(e) => {
             // 15. ASCII folder name.
             r.error(
-                "package.not_ascii",
+                ProblemCode::PackageNotAscii,
                 None,
                 Some(folder),
                 format!("The name of the top level directory inside the zip package must start with an ASCII letter and can only contain ASCII letters, digits and the signs '-' and '_' ({e})."),
@@ -262,7 +265,7 @@ pub fn check_plugin(
         && p.is_reserved()
     {
         r.error(
-            "package.reserved",
+            ProblemCode::PackageReserved,
             None,
             Some(folder),
             format!("The package name '{p}' is reserved: it is a page of the plugin repository."),
@@ -289,7 +292,7 @@ pub fn check_plugin(
             format!("Rename {} to {license} (exactly this name, no extension).", near.join(", "))
         };
         r.error(
-            "license.missing",
+            ProblemCode::LicenseMissing,
             None,
             Some(&license),
             "Cannot find LICENSE in the plugin package. This file is required, please consider adding it to the plugin package.".into(),
@@ -315,7 +318,7 @@ pub fn check_plugin(
                     None => format!("Add a line `{k}=...` under [general]. {DOCS}"),
                 };
                 r.error(
-                    "metadata.missing_key",
+                    ProblemCode::MetadataMissingKey,
                     Some(k),
                     Some(&meta_file),
                     format!("Cannot find metadata {k} in metadata source {source}."),
@@ -323,7 +326,7 @@ pub fn check_plugin(
                 );
             }
             Some("") => r.error(
-                "metadata.empty_value",
+                ProblemCode::MetadataEmptyValue,
                 Some(k),
                 Some(&meta_file),
                 format!("Metadata {k} is empty in {source}."),
@@ -336,7 +339,7 @@ pub fn check_plugin(
     // Values: characters, lines and lengths (every key, known or not).
     if fields.len() > limits.max_keys {
         r.error(
-            "metadata.too_many_keys",
+            ProblemCode::MetadataTooManyKeys,
             None,
             Some(&meta_file),
             format!(
@@ -359,7 +362,7 @@ pub fn check_plugin(
     // 13. supportsQt6.
     if get("supportsQt6").is_some() {
         r.warn(
-            "metadata.supports_qt6_deprecated",
+            ProblemCode::MetadataSupportsQt6Deprecated,
             Some("supportsQt6"),
             "The supportsQt6 flag is deprecated and ignored.".into(),
             "Remove supportsQt6 and set qgisMaximumVersion to 4.99 if the plugin works with QGIS 4 (Qt 6).",
@@ -374,7 +377,7 @@ pub fn check_plugin(
             "false" | "no" | "0" | "" => false,
             _ => {
                 r.error(
-                    "metadata.bad_boolean",
+                    ProblemCode::MetadataBadBoolean,
                     Some(k),
                     Some(&meta_file),
                     format!("Metadata {k} has the value `{v}`, which is not a boolean."),
@@ -394,7 +397,7 @@ pub fn check_plugin(
             Ok(v) => Some(v),
             Err(e) => {
                 r.error(
-                    "metadata.bad_version",
+                    ProblemCode::MetadataBadVersion,
                     Some("version"),
                     Some(&meta_file),
                     format!("Metadata version `{v}` is not usable: {e}."),
@@ -413,7 +416,7 @@ pub fn check_plugin(
         && min > max
     {
         r.error(
-            "metadata.qgis_range",
+            ProblemCode::MetadataQgisRange,
             Some("qgisMaximumVersion"),
             Some(&meta_file),
             format!("qgisMinimumVersion {min} is greater than qgisMaximumVersion {max}."),
@@ -431,7 +434,7 @@ pub fn check_plugin(
             REQUIRED.iter().copied().filter(|k| !scraped.iter().any(|(s, _)| s == k)).collect();
         if !missing.is_empty() {
             r.error(
-                "metadata.legacy_init",
+                ProblemCode::MetadataLegacyInit,
                 Some("qgisMinimumVersion"),
                 Some(&init_name),
                 format!("qgisMinimumVersion is set to less than 1.8 ({min}) and there were errors reading metadata from the __init__.py file: cannot find {} there.", missing.join(", ")),
@@ -448,7 +451,7 @@ pub fn check_plugin(
             && let Err(why) = check_url(v, placeholder)
         {
             r.error(
-                "metadata.bad_url",
+                ProblemCode::MetadataBadUrl,
                 Some(k),
                 Some(&meta_file),
                 format!("Please provide valid url link for the following key(s) in the metadata source: {k}. `{v}` {why}."),
@@ -462,7 +465,7 @@ pub fn check_plugin(
         && a.contains('/')
     {
         r.error(
-            "metadata.author_slash",
+            ProblemCode::MetadataAuthorSlash,
             Some("author"),
             Some(&meta_file),
             format!("Author name cannot contain slashes (found `{a}`)."),
@@ -473,7 +476,7 @@ pub fn check_plugin(
         && !plausible_email(e)
     {
         r.error(
-            "metadata.bad_email",
+            ProblemCode::MetadataBadEmail,
             Some("email"),
             Some(&meta_file),
             format!("Metadata email `{e}` is not an e-mail address."),
@@ -491,7 +494,7 @@ pub fn check_plugin(
     }
     if tags.len() > limits.max_tags {
         r.error(
-            "metadata.too_many_tags",
+            ProblemCode::MetadataTooManyTags,
             Some("tags"),
             Some(&meta_file),
             format!(
@@ -504,7 +507,7 @@ pub fn check_plugin(
     }
     if let Some(t) = tags.iter().find(|t| t.chars().count() > limits.max_tag_len) {
         r.error(
-            "metadata.field_too_long",
+            ProblemCode::MetadataFieldTooLong,
             Some("tags"),
             Some(&meta_file),
             format!("The tag `{t}` is longer than {} characters.", limits.max_tag_len),
@@ -566,7 +569,7 @@ fn parse_qgis(r: &mut Report, key: &str, v: &str, file: &str) -> Option<QgisVers
         Ok(q) => Some(q),
         Err(e) => {
             r.error(
-                "metadata.bad_qgis_version",
+                ProblemCode::MetadataBadQgisVersion,
                 Some(key),
                 Some(file),
                 format!("Metadata {key}: {e}."),
@@ -578,10 +581,10 @@ fn parse_qgis(r: &mut Report, key: &str, v: &str, file: &str) -> Option<QgisVers
 }
 
 /// Characters, lines and lengths of one value.
-fn check_value(r: &mut Report, k: &str, v: &str, file: &str, limits: &super::Limits) {
+fn check_value(r: &mut Report, k: &str, v: &str, file: &str, limits: &Limits) {
     if let Some((i, c)) = v.chars().enumerate().find(|(_, c)| !xml_char(*c)) {
         r.error(
-            "metadata.invalid_character",
+            ProblemCode::MetadataInvalidCharacter,
             Some(k),
             Some(file),
             format!("Metadata {k} contains the character U+{:04X} at position {}, which cannot be stored in plugins.xml (XML 1.0).", c as u32, i + 1),
@@ -593,7 +596,7 @@ fn check_value(r: &mut Report, k: &str, v: &str, file: &str, limits: &super::Lim
         && let Some(c) = v.chars().find(|&c| super::paths::is_unprintable(c) && c != '\n')
     {
         r.error(
-            "metadata.invisible_character",
+            ProblemCode::MetadataInvisibleCharacter,
             Some(k),
             Some(file),
             format!("Metadata {k} contains the invisible or direction-changing character U+{:04X}.", c as u32),
@@ -603,7 +606,7 @@ fn check_value(r: &mut Report, k: &str, v: &str, file: &str, limits: &super::Lim
     }
     if SINGLE_LINE.contains(&k) && v.contains('\n') {
         r.error(
-            "metadata.multiline_value",
+            ProblemCode::MetadataMultilineValue,
             Some(k),
             Some(file),
             format!("Metadata {k} spans several lines; it must fit on one line."),
@@ -621,7 +624,7 @@ fn check_value(r: &mut Report, k: &str, v: &str, file: &str, limits: &super::Lim
     let n = v.chars().count();
     if n > limit {
         r.error(
-            "metadata.field_too_long",
+            ProblemCode::MetadataFieldTooLong,
             Some(k),
             Some(file),
             format!("Metadata {k} is {n} characters long; at most {limit} are allowed."),
@@ -636,7 +639,7 @@ fn check_value(r: &mut Report, k: &str, v: &str, file: &str, limits: &super::Lim
 }
 
 /// XML 1.0 `Char`, minus the C1 controls (legal but invisible and never meant).
-pub fn xml_char(c: char) -> bool {
+pub(crate) fn xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}')
 }
 
@@ -651,7 +654,7 @@ fn plausible_email(e: &str) -> bool {
 
 /// URL syntax: http or https, a host of non-empty labels with a dot (or an IP literal),
 /// no credentials, not the reference's template placeholder.
-pub fn check_url(url: &str, placeholder: &str) -> Result<(), String> {
+pub(crate) fn check_url(url: &str, placeholder: &str) -> Result<(), String> {
     if url.eq_ignore_ascii_case(placeholder) {
         return Err("is the template placeholder, not a real address".into());
     }
@@ -725,12 +728,12 @@ fn load_icon(
     archive: &Archive<'_>,
     folder: &str,
     value: &str,
-    limits: &super::Limits,
+    limits: &Limits,
 ) -> Option<Icon> {
     let path = value.strip_prefix("./").unwrap_or(value);
     let full = format!("{folder}/{path}");
     let drop = |r: &mut Report, why: String| {
-        r.warn("icon.ignored", Some("icon"), format!("The icon `{value}` was ignored: {why}."), "Point `icon` at a PNG, JPEG, GIF, WebP or SVG file inside the plugin folder, smaller than 1 MiB, for example `icon=icon.png`.");
+        r.warn(ProblemCode::IconIgnored, Some("icon"), format!("The icon `{value}` was ignored: {why}."), "Point `icon` at a PNG, JPEG, GIF, WebP or SVG file inside the plugin folder, smaller than 1 MiB, for example `icon=icon.png`.");
         None
     };
     let Some(entry) = archive.entries.iter().find(|e| e.name == full) else {
