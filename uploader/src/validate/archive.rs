@@ -635,162 +635,239 @@ pub(crate) fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, 
     }
     let cur = Cursor { data };
     let end = find_eocd(data, limits)?;
-    let cd_offset = usize::try_from(end.cd_offset).unwrap_or(usize::MAX);
-    let cd_size = usize::try_from(end.cd_size).unwrap_or(usize::MAX);
-    let cd_end = cd_offset.saturating_add(cd_size);
-    let cd_limit = end.eocd64_pos.unwrap_or(end.pos);
-    if cd_end > cd_limit {
+    let cd = central_directory_span(&cur, &end)?;
+    let centrals = parse_central(&cur, cd.offset, cd.end, end.entries)?;
+    check_end_records_follow(&cd)?;
+    let data_offsets = match_local_headers(&cur, &centrals, cd.offset)?;
+    let entries = accepted_entries(centrals, data_offsets)?;
+    check_names_unique(&entries)?;
+    Ok(Archive { data, entries })
+}
+
+/// Where the central directory lies, and where the end records after it begin.
+struct CentralSpan {
+    offset: usize,
+    end: usize,
+    /// The ZIP64 end record, else the classic one.
+    limit: usize,
+}
+
+/// The central directory's span from the end record: inside the file, before the end
+/// records, and either at offset 0 (no entries) or after a first local header.
+fn central_directory_span(cur: &Cursor<'_>, end: &EndRecord) -> Result<CentralSpan, Problem> {
+    let offset = usize::try_from(end.cd_offset).unwrap_or(usize::MAX);
+    let size = usize::try_from(end.cd_size).unwrap_or(usize::MAX);
+    let span = CentralSpan {
+        offset,
+        end: offset.saturating_add(size),
+        limit: end.eocd64_pos.unwrap_or(end.pos),
+    };
+    if span.end > span.limit {
         return Err(truncated("the central directory"));
     }
     let first = cur.u32(0);
-    if first != Some(SIG_LOCAL) && cd_offset != 0 {
+    if first != Some(SIG_LOCAL) && offset != 0 {
         return Err(prefix_problem(first));
     }
-    let centrals = parse_central(&cur, cd_offset, cd_end, end.entries)?;
-    // What follows the central directory must be exactly the end records.
-    if cd_end != cd_limit {
-        return Err(err(
-            ProblemCode::ArchiveTrailingData,
-            format!(
-                "The zip file has {} unexpected bytes between its central directory and its end record.",
-                cd_limit - cd_end
-            ),
-            HINT_REZIP,
-        ));
-    }
+    Ok(span)
+}
 
-    // Local headers from offset 0, back to back, each matching the central entry that
-    // points at it; two central entries pointing at one local header share its data.
+/// What follows the central directory must be exactly the end records.
+fn check_end_records_follow(cd: &CentralSpan) -> Result<(), Problem> {
+    if cd.end == cd.limit {
+        return Ok(());
+    }
+    Err(err(
+        ProblemCode::ArchiveTrailingData,
+        format!(
+            "The zip file has {} unexpected bytes between its central directory and its end record.",
+            cd.limit - cd.end
+        ),
+        HINT_REZIP,
+    ))
+}
+
+/// Walks the local headers from offset 0, back to back, each matching the central entry
+/// that points at it, up to the central directory; returns each central entry's data offset.
+fn match_local_headers(
+    cur: &Cursor<'_>,
+    centrals: &[Central],
+    cd_offset: usize,
+) -> Result<Vec<u64>, Problem> {
+    let by_offset = sorted_by_offset(centrals)?;
+    let mut data_offsets = vec![0u64; centrals.len()];
+    let mut next = 0usize;
+    let mut pos = 0usize;
+    while pos < cd_offset {
+        if cur.u32(pos) != Some(SIG_LOCAL) {
+            return Err(no_local_header_at(cur, pos, cd_offset));
+        }
+        let l = parse_local(cur, pos, cd_offset)?;
+        let ci = central_at(&by_offset, next, pos, centrals, &l)?;
+        next += 1;
+        let c = &centrals[ci];
+        check_local_agrees(&l, c)?;
+        let data_end = (l.data_offset as u64)
+            .checked_add(c.compressed_size)
+            .filter(|e| *e <= cd_offset as u64)
+            .ok_or_else(|| overlapping(&c.name, "has data running into the central directory"))?
+            as usize;
+        pos = if l.flags & FLAG_DATA_DESCRIPTOR != 0 {
+            check_data_descriptor(cur, &l, c, data_end, cd_offset)?
+        } else {
+            check_local_sizes(&l, c)?;
+            data_end
+        };
+        data_offsets[ci] = l.data_offset as u64;
+    }
+    check_every_central_matched(&by_offset, next, centrals, cd_offset)?;
+    Ok(data_offsets)
+}
+
+/// Central entries as `(local header offset, index)`, sorted; two central entries pointing
+/// at one local header would share its data.
+fn sorted_by_offset(centrals: &[Central]) -> Result<Vec<(u64, usize)>, Problem> {
     let mut by_offset: Vec<(u64, usize)> =
         centrals.iter().enumerate().map(|(i, c)| (c.offset, i)).collect();
     by_offset.sort_unstable();
     if let Some(w) = by_offset.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(overlapping(&centrals[w[1].1].name, "shares its data with another entry"));
     }
-    let mut data_offsets = vec![0u64; centrals.len()];
-    let mut next = 0usize;
-    let mut pos = 0usize;
-    while pos < cd_offset {
-        if cur.u32(pos) != Some(SIG_LOCAL) {
-            return Err(if pos == 0 {
-                prefix_problem(first)
-            } else {
-                err(
-                    ProblemCode::ArchiveTrailingData,
-                    format!(
-                        "The zip file has {} bytes between its last entry and its central directory that belong to no entry.",
-                        cd_offset - pos
-                    ),
-                    HINT_REZIP,
-                )
-            });
-        }
-        let l = parse_local(&cur, pos, cd_offset)?;
-        let lname = String::from_utf8_lossy(&l.raw_name).into_owned();
-        let Some(&(_, ci)) = by_offset.get(next).filter(|(o, _)| *o == pos as u64) else {
-            return Err(match by_offset.get(next) {
-                Some(&(o, ci)) if o < pos as u64 => {
-                    overlapping(&centrals[ci].name, "points into the data of another entry")
-                }
-                _ => mismatch(&lname, "it has a local header but no central directory entry"),
-            });
-        };
-        next += 1;
-        let c = &centrals[ci];
-        if l.raw_name != c.raw_name {
-            return Err(mismatch(&c.name, &format!("the local header names it '{lname}'")));
-        }
-        if (l.flags ^ c.flags) & FLAGS_COMPARED != 0 {
-            return Err(mismatch(&c.name, "their flags differ"));
-        }
-        if l.method != c.method {
-            return Err(mismatch(&c.name, "their compression methods differ"));
-        }
-        let data_end = (l.data_offset as u64)
-            .checked_add(c.compressed_size)
-            .filter(|e| *e <= cd_offset as u64)
-            .ok_or_else(|| overlapping(&c.name, "has data running into the central directory"))?
-            as usize;
-        if l.flags & FLAG_DATA_DESCRIPTOR != 0 {
-            // Streaming writers leave zeros in the local header; anything else must agree.
-            if (l.crc32 != 0 && l.crc32 != c.crc32)
-                || (l.compressed_size != 0 && l.compressed_size != c.compressed_size)
-                || (l.uncompressed_size != 0 && l.uncompressed_size != c.uncompressed_size)
-            {
-                return Err(mismatch(&c.name, "the local header's sizes or CRC differ"));
-            }
-            // A stored entry ends where a streaming reader finds the descriptor signature.
-            if c.method == METHOD_STORED
-                && data[l.data_offset..data_end]
-                    .windows(4)
-                    .any(|w| w == SIG_DESCRIPTOR.to_le_bytes())
-            {
-                return Err(descriptor_problem(
-                    &c.name,
-                    "is ambiguous: the stored data contains a descriptor signature",
-                ));
-            }
-            let mut d = data_end;
-            if cur.u32(d) == Some(SIG_DESCRIPTOR) {
-                d += 4;
-            }
-            let w = if l.zip64 { 8 } else { 4 };
-            let read = |at: usize| if w == 8 { cur.u64(at) } else { cur.u32(at).map(u64::from) };
-            let agrees = cur.u32(d) == Some(c.crc32)
-                && read(d + 4) == Some(c.compressed_size)
-                && read(d + 4 + w) == Some(c.uncompressed_size)
-                && d + 4 + 2 * w <= cd_offset;
-            if !agrees {
-                return Err(descriptor_problem(&c.name, "disagrees with the central directory"));
-            }
-            pos = d + 4 + 2 * w;
-        } else {
-            if l.crc32 != c.crc32 {
-                return Err(mismatch(&c.name, "their CRC-32 values differ"));
-            }
-            if l.compressed_size != c.compressed_size {
-                return Err(mismatch(&c.name, "their compressed sizes differ"));
-            }
-            if l.uncompressed_size != c.uncompressed_size {
-                return Err(mismatch(&c.name, "their uncompressed sizes differ"));
-            }
-            pos = data_end;
-        }
-        data_offsets[ci] = l.data_offset as u64;
-    }
-    if let Some(&(o, ci)) = by_offset.get(next) {
-        return Err(if o < cd_offset as u64 {
-            overlapping(&centrals[ci].name, "points into the data of another entry")
-        } else {
-            mismatch(&centrals[ci].name, "its central directory entry points to no local header")
-        });
-    }
+    Ok(by_offset)
+}
 
+/// Bytes that are not a local header where the next one should start.
+fn no_local_header_at(cur: &Cursor<'_>, pos: usize, cd_offset: usize) -> Problem {
+    if pos == 0 {
+        return prefix_problem(cur.u32(0));
+    }
+    err(
+        ProblemCode::ArchiveTrailingData,
+        format!(
+            "The zip file has {} bytes between its last entry and its central directory that belong to no entry.",
+            cd_offset - pos
+        ),
+        HINT_REZIP,
+    )
+}
+
+/// The index of the central entry the `next` local header (at `pos`) must belong to.
+fn central_at(
+    by_offset: &[(u64, usize)],
+    next: usize,
+    pos: usize,
+    centrals: &[Central],
+    l: &Local,
+) -> Result<usize, Problem> {
+    if let Some(&(_, ci)) = by_offset.get(next).filter(|(o, _)| *o == pos as u64) {
+        return Ok(ci);
+    }
+    Err(match by_offset.get(next) {
+        Some(&(o, ci)) if o < pos as u64 => {
+            overlapping(&centrals[ci].name, "points into the data of another entry")
+        }
+        _ => mismatch(
+            &String::from_utf8_lossy(&l.raw_name),
+            "it has a local header but no central directory entry",
+        ),
+    })
+}
+
+/// The local header names the entry as the central directory does, with the same flags
+/// that change how it is read and the same method.
+fn check_local_agrees(l: &Local, c: &Central) -> Result<(), Problem> {
+    if l.raw_name != c.raw_name {
+        let lname = String::from_utf8_lossy(&l.raw_name);
+        return Err(mismatch(&c.name, &format!("the local header names it '{lname}'")));
+    }
+    if (l.flags ^ c.flags) & FLAGS_COMPARED != 0 {
+        return Err(mismatch(&c.name, "their flags differ"));
+    }
+    if l.method != c.method {
+        return Err(mismatch(&c.name, "their compression methods differ"));
+    }
+    Ok(())
+}
+
+/// Without a data descriptor, the local header's CRC and sizes are the central ones.
+fn check_local_sizes(l: &Local, c: &Central) -> Result<(), Problem> {
+    if l.crc32 != c.crc32 {
+        return Err(mismatch(&c.name, "their CRC-32 values differ"));
+    }
+    if l.compressed_size != c.compressed_size {
+        return Err(mismatch(&c.name, "their compressed sizes differ"));
+    }
+    if l.uncompressed_size != c.uncompressed_size {
+        return Err(mismatch(&c.name, "their uncompressed sizes differ"));
+    }
+    Ok(())
+}
+
+/// An entry written by a streaming tool: zeros or the central values in the local header,
+/// then a data descriptor that agrees with the central directory. Returns where the next
+/// local header starts.
+fn check_data_descriptor(
+    cur: &Cursor<'_>,
+    l: &Local,
+    c: &Central,
+    data_end: usize,
+    cd_offset: usize,
+) -> Result<usize, Problem> {
+    if (l.crc32 != 0 && l.crc32 != c.crc32)
+        || (l.compressed_size != 0 && l.compressed_size != c.compressed_size)
+        || (l.uncompressed_size != 0 && l.uncompressed_size != c.uncompressed_size)
+    {
+        return Err(mismatch(&c.name, "the local header's sizes or CRC differ"));
+    }
+    // A stored entry ends where a streaming reader finds the descriptor signature.
+    if c.method == METHOD_STORED
+        && cur.data[l.data_offset..data_end].windows(4).any(|w| w == SIG_DESCRIPTOR.to_le_bytes())
+    {
+        return Err(descriptor_problem(
+            &c.name,
+            "is ambiguous: the stored data contains a descriptor signature",
+        ));
+    }
+    let mut d = data_end;
+    if cur.u32(d) == Some(SIG_DESCRIPTOR) {
+        d += 4;
+    }
+    let w = if l.zip64 { 8 } else { 4 };
+    let read = |at: usize| if w == 8 { cur.u64(at) } else { cur.u32(at).map(u64::from) };
+    let agrees = cur.u32(d) == Some(c.crc32)
+        && read(d + 4) == Some(c.compressed_size)
+        && read(d + 4 + w) == Some(c.uncompressed_size)
+        && d + 4 + 2 * w <= cd_offset;
+    if !agrees {
+        return Err(descriptor_problem(&c.name, "disagrees with the central directory"));
+    }
+    Ok(d + 4 + 2 * w)
+}
+
+/// After the walk, a central entry left over points to no local header of its own.
+fn check_every_central_matched(
+    by_offset: &[(u64, usize)],
+    next: usize,
+    centrals: &[Central],
+    cd_offset: usize,
+) -> Result<(), Problem> {
+    let Some(&(o, ci)) = by_offset.get(next) else { return Ok(()) };
+    Err(if o < cd_offset as u64 {
+        overlapping(&centrals[ci].name, "points into the data of another entry")
+    } else {
+        mismatch(&centrals[ci].name, "its central directory entry points to no local header")
+    })
+}
+
+/// The entries, refusing encryption, methods other than stored and deflate, and special
+/// files; in central directory order.
+fn accepted_entries(centrals: Vec<Central>, data_offsets: Vec<u64>) -> Result<Vec<Entry>, Problem> {
     let mut entries = Vec::with_capacity(centrals.len());
     for (c, data_offset) in centrals.into_iter().zip(data_offsets) {
-        let name = c.name;
-        if c.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION) != 0 || c.method == METHOD_AES {
-            return Err(err_file(
-                ProblemCode::ArchiveEncrypted,
-                &name,
-                format!("Zip entry '{name}' is encrypted (password-protected)."),
-                "Create the zip without a password.",
-            ));
-        }
-        if c.method != METHOD_STORED && c.method != METHOD_DEFLATED {
-            return Err(err_file(
-                ProblemCode::ArchiveCompression,
-                &name,
-                format!(
-                    "Zip entry '{name}' uses compression method {}; only stored (0) and deflate (8) are accepted, which are what QGIS can unpack everywhere.",
-                    c.method
-                ),
-                "Re-create the zip with the default deflate compression (for 7-Zip: `-mm=Deflate`).",
-            ));
-        }
-        check_mode(&name, c.made_by, c.external, c.uncompressed_size)?;
+        check_method(&c)?;
+        check_mode(&c.name, c.made_by, c.external, c.uncompressed_size)?;
         entries.push(Entry {
-            name,
+            name: c.name,
             method: c.method,
             crc32: c.crc32,
             compressed_size: c.compressed_size,
@@ -798,8 +875,32 @@ pub(crate) fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, 
             data_offset,
         });
     }
-    check_names_unique(&entries)?;
-    Ok(Archive { data, entries })
+    Ok(entries)
+}
+
+/// No encryption, and a method QGIS can unpack everywhere.
+fn check_method(c: &Central) -> Result<(), Problem> {
+    let name = &c.name;
+    if c.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION) != 0 || c.method == METHOD_AES {
+        return Err(err_file(
+            ProblemCode::ArchiveEncrypted,
+            name,
+            format!("Zip entry '{name}' is encrypted (password-protected)."),
+            "Create the zip without a password.",
+        ));
+    }
+    if c.method != METHOD_STORED && c.method != METHOD_DEFLATED {
+        return Err(err_file(
+            ProblemCode::ArchiveCompression,
+            name,
+            format!(
+                "Zip entry '{name}' uses compression method {}; only stored (0) and deflate (8) are accepted, which are what QGIS can unpack everywhere.",
+                c.method
+            ),
+            "Re-create the zip with the default deflate compression (for 7-Zip: `-mm=Deflate`).",
+        ));
+    }
+    Ok(())
 }
 
 fn prefix_problem(first: Option<u32>) -> Problem {

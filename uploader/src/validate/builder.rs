@@ -6,40 +6,40 @@ use std::io::Write;
 
 /// One member, with every field a test may want to forge.
 #[derive(Debug, Clone)]
-pub(crate) struct ZipEntry {
-    pub(crate) name: Vec<u8>,
+pub struct ZipEntry {
+    pub name: Vec<u8>,
     /// The uncompressed content (used for the CRC and, unless `raw` is set, the data).
-    pub(crate) data: Vec<u8>,
-    pub(crate) method: u16,
-    pub(crate) flags: u16,
-    pub(crate) made_by: u16,
-    pub(crate) external_attr: u32,
+    pub data: Vec<u8>,
+    pub method: u16,
+    pub flags: u16,
+    pub made_by: u16,
+    pub external_attr: u32,
     /// Compressed bytes written as-is instead of compressing `data`.
-    pub(crate) raw: Option<Vec<u8>>,
-    pub(crate) crc: Option<u32>,
+    pub raw: Option<Vec<u8>>,
+    pub crc: Option<u32>,
     /// Declared uncompressed size in both headers (default: `data.len()`).
-    pub(crate) usize: Option<u32>,
+    pub usize: Option<u32>,
     /// Declared compressed size in both headers (default: the real one).
-    pub(crate) csize: Option<u32>,
+    pub csize: Option<u32>,
     /// Local-header-only overrides.
-    pub(crate) local_name: Option<Vec<u8>>,
-    pub(crate) local_usize: Option<u32>,
-    pub(crate) local_csize: Option<u32>,
+    pub local_name: Option<Vec<u8>>,
+    pub local_usize: Option<u32>,
+    pub local_csize: Option<u32>,
     /// Bytes written right after the data (a data descriptor).
-    pub(crate) descriptor: Option<Vec<u8>>,
-    pub(crate) local_crc: Option<u32>,
-    pub(crate) local_extra: Vec<u8>,
-    pub(crate) central_extra: Vec<u8>,
-    pub(crate) comment: Vec<u8>,
+    pub descriptor: Option<Vec<u8>>,
+    pub local_crc: Option<u32>,
+    pub local_extra: Vec<u8>,
+    pub central_extra: Vec<u8>,
+    pub comment: Vec<u8>,
     /// Leave out of the central directory / write no local header.
-    pub(crate) skip_central: bool,
-    pub(crate) skip_local: bool,
+    pub skip_central: bool,
+    pub skip_local: bool,
     /// Point the central entry at another entry's local header (overlap).
-    pub(crate) central_offset_of: Option<usize>,
+    pub central_offset_of: Option<usize>,
 }
 
 impl ZipEntry {
-    pub(crate) fn new(name: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self {
+    pub fn new(name: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self {
         Self {
             name: name.as_ref().to_vec(),
             data: data.as_ref().to_vec(),
@@ -68,47 +68,87 @@ impl ZipEntry {
 
 /// Builds a zip file from `ZipEntry`s, with archive-level forgeries.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ZipBuilder {
-    pub(crate) entries: Vec<ZipEntry>,
-    pub(crate) prefix: Vec<u8>,
-    pub(crate) suffix: Vec<u8>,
-    pub(crate) comment: Vec<u8>,
+pub struct ZipBuilder {
+    pub entries: Vec<ZipEntry>,
+    pub prefix: Vec<u8>,
+    pub suffix: Vec<u8>,
+    pub comment: Vec<u8>,
     /// Entry count written in the end record (default: the real one).
-    pub(crate) eocd_count: Option<u16>,
+    pub eocd_count: Option<u16>,
 }
 
 /// Raw deflate of `data` at the default level.
-pub(crate) fn deflate(data: &[u8]) -> Vec<u8> {
+pub fn deflate(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     let _ = e.write_all(data);
     e.finish().unwrap_or_default()
 }
 
 impl ZipBuilder {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self::default()
     }
     /// A deflated file.
-    pub(crate) fn file(mut self, name: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self {
+    pub fn file(mut self, name: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self {
         self.entries.push(ZipEntry::new(name, data));
         self
     }
     /// A stored (uncompressed) file.
-    pub(crate) fn stored(mut self, name: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self {
+    pub fn stored(mut self, name: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self {
         let mut e = ZipEntry::new(name, data);
         e.method = 0;
         self.entries.push(e);
         self
     }
     /// A folder entry.
-    pub(crate) fn dir(mut self, name: &str) -> Self {
+    pub fn dir(mut self, name: &str) -> Self {
         let mut e = ZipEntry::new(name, b"");
         e.method = 0;
         e.external_attr = (0o040_755 << 16) | 0x10;
         self.entries.push(e);
         self
     }
-    pub(crate) fn build(&self) -> Vec<u8> {
+    pub fn entry(mut self, e: ZipEntry) -> Self {
+        self.entries.push(e);
+        self
+    }
+    /// Changes the last entry added.
+    pub fn edit_last(mut self, f: impl FnOnce(&mut ZipEntry)) -> Self {
+        if let Some(e) = self.entries.last_mut() {
+            f(e);
+        }
+        self
+    }
+    /// Changes the entry with this name.
+    pub fn edit(mut self, name: &str, f: impl FnOnce(&mut ZipEntry)) -> Self {
+        if let Some(e) = self.entries.iter_mut().find(|e| e.name == name.as_bytes()) {
+            f(e);
+        }
+        self
+    }
+    /// Turns every deflated entry into a streamed one: zeros in the local header and a
+    /// data descriptor (with signature) after the data, as streaming writers do.
+    pub fn streamed(mut self) -> Self {
+        for e in self.entries.iter_mut().filter(|e| e.method == 8) {
+            let comp = e.raw.clone().unwrap_or_else(|| deflate(&e.data));
+            let mut d = 0x0807_4b50u32.to_le_bytes().to_vec();
+            d.extend_from_slice(&crc32fast::hash(&e.data).to_le_bytes());
+            d.extend_from_slice(&(comp.len() as u32).to_le_bytes());
+            d.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
+            e.flags |= 0x8;
+            e.local_crc = Some(0);
+            e.local_csize = Some(0);
+            e.local_usize = Some(0);
+            e.descriptor = Some(d);
+        }
+        self
+    }
+    pub fn without(mut self, name: &str) -> Self {
+        self.entries.retain(|e| e.name != name.as_bytes());
+        self
+    }
+
+    pub fn build(&self) -> Vec<u8> {
         let mut out = self.prefix.clone();
         let mut offsets = Vec::with_capacity(self.entries.len());
         let mut payloads = Vec::with_capacity(self.entries.len());
@@ -188,50 +228,6 @@ impl ZipBuilder {
     }
 }
 
-/// Forgeries only the tests use.
-#[cfg(test)]
-impl ZipBuilder {
-    pub(crate) fn entry(mut self, e: ZipEntry) -> Self {
-        self.entries.push(e);
-        self
-    }
-    /// Changes the last entry added.
-    pub(crate) fn edit_last(mut self, f: impl FnOnce(&mut ZipEntry)) -> Self {
-        if let Some(e) = self.entries.last_mut() {
-            f(e);
-        }
-        self
-    }
-    /// Changes the entry with this name.
-    pub(crate) fn edit(mut self, name: &str, f: impl FnOnce(&mut ZipEntry)) -> Self {
-        if let Some(e) = self.entries.iter_mut().find(|e| e.name == name.as_bytes()) {
-            f(e);
-        }
-        self
-    }
-    /// Turns every deflated entry into a streamed one: zeros in the local header and a
-    /// data descriptor (with signature) after the data, as streaming writers do.
-    pub(crate) fn streamed(mut self) -> Self {
-        for e in self.entries.iter_mut().filter(|e| e.method == 8) {
-            let comp = e.raw.clone().unwrap_or_else(|| deflate(&e.data));
-            let mut d = 0x0807_4b50u32.to_le_bytes().to_vec();
-            d.extend_from_slice(&crc32fast::hash(&e.data).to_le_bytes());
-            d.extend_from_slice(&(comp.len() as u32).to_le_bytes());
-            d.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
-            e.flags |= 0x8;
-            e.local_crc = Some(0);
-            e.local_csize = Some(0);
-            e.local_usize = Some(0);
-            e.descriptor = Some(d);
-        }
-        self
-    }
-    pub(crate) fn without(mut self, name: &str) -> Self {
-        self.entries.retain(|e| e.name != name.as_bytes());
-        self
-    }
-}
-
 fn put16(out: &mut Vec<u8>, v: u16) {
     out.extend_from_slice(&v.to_le_bytes());
 }
@@ -240,14 +236,14 @@ fn put32(out: &mut Vec<u8>, v: u32) {
 }
 
 /// A metadata.txt with every required key, then `extra` lines appended.
-pub(crate) fn metadata_txt(extra: &str) -> String {
+pub fn metadata_txt(extra: &str) -> String {
     format!(
         "[general]\nname=Test Plugin\nqgisMinimumVersion=3.0\ndescription=A plugin for tests\nabout=It does nothing useful,\n  on two lines.\nversion=0.0.1\nauthor=Jane Doe\nemail=jane@example.org\ntracker=https://github.com/example/test_plugin/issues\nrepository=https://github.com/example/test_plugin\nhomepage=https://example.org/test_plugin\ntags=python, Example,test, python\nicon=icon.png\n{extra}"
     )
 }
 
 /// A smallest valid PNG (1×1).
-pub(crate) const PNG_1X1: &[u8] = &[
+pub const PNG_1X1: &[u8] = &[
     0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
     0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
     0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
@@ -256,7 +252,7 @@ pub(crate) const PNG_1X1: &[u8] = &[
 ];
 
 /// A valid plugin `pkg` with the given metadata.txt.
-pub(crate) fn plugin_with_metadata(pkg: &str, metadata: &str) -> ZipBuilder {
+pub fn plugin_with_metadata(pkg: &str, metadata: &str) -> ZipBuilder {
     ZipBuilder::new()
         .dir(&format!("{pkg}/"))
         .file(
@@ -273,13 +269,13 @@ pub(crate) fn plugin_with_metadata(pkg: &str, metadata: &str) -> ZipBuilder {
 }
 
 /// The canonical valid plugin used by tests.
-pub(crate) fn valid_plugin(pkg: &str) -> ZipBuilder {
+pub fn valid_plugin(pkg: &str) -> ZipBuilder {
     plugin_with_metadata(pkg, &metadata_txt(""))
 }
 
 /// A valid plugin padded with `data_files` pseudo-random files until the zip is about
 /// `target` bytes (about 2:1 compressible, like source code and data).
-pub(crate) fn sized_plugin(target: usize) -> Vec<u8> {
+pub fn sized_plugin(target: usize) -> Vec<u8> {
     let mut b = valid_plugin("sized_plugin");
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut i = 0;

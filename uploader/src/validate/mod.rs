@@ -26,7 +26,7 @@
 
 mod archive;
 pub mod bench;
-mod builder;
+pub mod builder;
 mod checked;
 mod code;
 mod metadata;
