@@ -124,12 +124,47 @@ struct EndRecord {
 /// Finds the end record whose comment reaches exactly the end of the file.
 fn find_eocd(data: &[u8], limits: &Limits) -> Result<EndRecord, Problem> {
     let cur = Cursor { data };
+    let pos = locate_eocd(&cur)?;
+    let classic = ClassicEnd::read(&cur, pos);
+    check_archive_comment(&cur, pos)?;
+    let has_locator = pos >= LOCATOR64_LEN && cur.u32(pos - LOCATOR64_LEN) == Some(SIG_LOCATOR64);
+    let mut rec = EndRecord {
+        pos,
+        entries: u64::from(classic.total),
+        cd_size: u64::from(classic.cd_size),
+        cd_offset: u64::from(classic.cd_offset),
+        eocd64_pos: None,
+    };
+    if has_locator {
+        let wide = read_zip64_end(&cur, pos - LOCATOR64_LEN)?;
+        check_zip64_agrees(&classic, &wide)?;
+        rec.entries = wide.total;
+        rec.cd_size = wide.cd_size;
+        rec.cd_offset = wide.cd_offset;
+        rec.eocd64_pos = Some(wide.pos);
+    } else if classic.zip64_marked() {
+        if classic.disk == 0xFFFF || classic.cd_disk == 0xFFFF {
+            return Err(multi_disk());
+        }
+        return Err(zip64_err("its end record says ZIP64 but there is no ZIP64 locator"));
+    }
+    if !has_locator && classic.is_multi_disk() {
+        return Err(multi_disk());
+    }
+    if rec.entries > limits.max_entries as u64 {
+        return Err(too_many_entries(rec.entries, limits));
+    }
+    Ok(rec)
+}
+
+/// The position of the end record whose comment reaches exactly the end of the file.
+fn locate_eocd(cur: &Cursor<'_>) -> Result<usize, Problem> {
+    let data = cur.data;
     if data.len() < EOCD_LEN {
         return Err(not_zip_or_truncated(data));
     }
     let lowest = data.len().saturating_sub(EOCD_LEN + u16::MAX as usize);
     let mut any_signature = false;
-    let mut found = None;
     for pos in (lowest..=data.len() - EOCD_LEN).rev() {
         if cur.u32(pos) != Some(SIG_EOCD) {
             continue;
@@ -137,122 +172,133 @@ fn find_eocd(data: &[u8], limits: &Limits) -> Result<EndRecord, Problem> {
         any_signature = true;
         let comment_len = cur.u16(pos + 20).unwrap_or(0) as usize;
         if pos + EOCD_LEN + comment_len == data.len() {
-            found = Some(pos);
-            break;
+            return Ok(pos);
         }
     }
-    let Some(pos) = found else {
-        if any_signature {
-            return Err(err(
-                ProblemCode::ArchiveTrailingData,
-                "The zip file has data after its end-of-central-directory record (two zips glued together, or bytes appended to the file).",
-                "Remove the appended bytes: ".to_owned() + HINT_REZIP,
-            ));
-        }
-        return Err(not_zip_or_truncated(data));
-    };
-    let disk = cur.u16(pos + 4).unwrap_or(0);
-    let cd_disk = cur.u16(pos + 6).unwrap_or(0);
-    let on_disk = cur.u16(pos + 8).unwrap_or(0);
-    let total = cur.u16(pos + 10).unwrap_or(0);
-    let cd_size = cur.u32(pos + 12).unwrap_or(0);
-    let cd_offset = cur.u32(pos + 16).unwrap_or(0);
-    let comment = cur.slice(pos + EOCD_LEN, data.len() - pos - EOCD_LEN).unwrap_or(&[]);
-    if comment.len() > MAX_ARCHIVE_COMMENT
-        || comment
-            .iter()
-            .any(|&b| !(0x20..0x7f).contains(&b) && !matches!(b, b'\n' | b'\r' | b'\t'))
-    {
+    if any_signature {
         return Err(err(
-            ProblemCode::ArchiveComment,
-            format!(
-                "The zip file's archive comment is {} bytes long or contains non-ASCII or control bytes; only printable ASCII comments up to {MAX_ARCHIVE_COMMENT} bytes are accepted.",
-                comment.len()
-            ),
-            "Remove the archive comment (`zip -z` lets you edit it) or re-create the zip.",
+            ProblemCode::ArchiveTrailingData,
+            "The zip file has data after its end-of-central-directory record (two zips glued together, or bytes appended to the file).",
+            "Remove the appended bytes: ".to_owned() + HINT_REZIP,
         ));
     }
+    Err(not_zip_or_truncated(data))
+}
 
-    let zip64_marked = disk == 0xFFFF
-        || cd_disk == 0xFFFF
-        || on_disk == 0xFFFF
-        || total == 0xFFFF
-        || cd_size == 0xFFFF_FFFF
-        || cd_offset == 0xFFFF_FFFF;
-    let has_locator = pos >= LOCATOR64_LEN && cur.u32(pos - LOCATOR64_LEN) == Some(SIG_LOCATOR64);
-    let mut rec = EndRecord {
-        pos,
-        entries: u64::from(total),
-        cd_size: u64::from(cd_size),
-        cd_offset: u64::from(cd_offset),
-        eocd64_pos: None,
-    };
-    if has_locator {
-        let loc = pos - LOCATOR64_LEN;
-        let loc_disk = cur.u32(loc + 4).unwrap_or(1);
-        let eocd64_off = cur.u64(loc + 8).unwrap_or(u64::MAX);
-        let disks = cur.u32(loc + 16).unwrap_or(0);
-        let expected = loc.checked_sub(EOCD64_LEN);
-        // Name the real problem when the locator points at a ZIP64 end record that is
-        // longer than the fixed 56 bytes (extensible data, which readers treat differently).
-        let target = usize::try_from(eocd64_off).ok();
-        if target.is_some_and(|t| t < loc && cur.u32(t) == Some(SIG_EOCD64))
-            && target.and_then(|t| cur.u64(t + 4)) != Some((EOCD64_LEN - 12) as u64)
-        {
-            return Err(zip64_err("its ZIP64 end record carries extensible data"));
+/// The fields of the classic end record.
+struct ClassicEnd {
+    disk: u16,
+    cd_disk: u16,
+    on_disk: u16,
+    total: u16,
+    cd_size: u32,
+    cd_offset: u32,
+}
+
+impl ClassicEnd {
+    fn read(cur: &Cursor<'_>, pos: usize) -> Self {
+        Self {
+            disk: cur.u16(pos + 4).unwrap_or(0),
+            cd_disk: cur.u16(pos + 6).unwrap_or(0),
+            on_disk: cur.u16(pos + 8).unwrap_or(0),
+            total: cur.u16(pos + 10).unwrap_or(0),
+            cd_size: cur.u32(pos + 12).unwrap_or(0),
+            cd_offset: cur.u32(pos + 16).unwrap_or(0),
         }
-        if loc_disk != 0 || disks != 1 || expected.map(|e| e as u64) != Some(eocd64_off) {
-            return Err(zip64_err(
-                "its ZIP64 locator does not point at a ZIP64 end record placed right before it",
-            ));
-        }
-        let e = loc - EOCD64_LEN;
-        if cur.u32(e) != Some(SIG_EOCD64) {
-            return Err(zip64_err(
-                "the ZIP64 locator points at something that is not a ZIP64 end record",
-            ));
-        }
-        let size = cur.u64(e + 4).unwrap_or(0);
-        if size != (EOCD64_LEN - 12) as u64 {
-            return Err(zip64_err("its ZIP64 end record carries extensible data"));
-        }
-        let disk64 = cur.u32(e + 16).unwrap_or(1);
-        let cd_disk64 = cur.u32(e + 20).unwrap_or(1);
-        let on_disk64 = cur.u64(e + 24).unwrap_or(0);
-        let total64 = cur.u64(e + 32).unwrap_or(0);
-        let cd_size64 = cur.u64(e + 40).unwrap_or(0);
-        let cd_offset64 = cur.u64(e + 48).unwrap_or(0);
-        if disk64 != 0 || cd_disk64 != 0 || on_disk64 != total64 {
-            return Err(multi_disk());
-        }
-        // A classic field that is not the ZIP64 sentinel must agree with the ZIP64 value,
-        // otherwise readers that ignore ZIP64 see a different central directory.
-        let agrees =
-            |classic: u64, sentinel: u64, wide: u64| classic == sentinel || classic == wide;
-        if !agrees(u64::from(total), 0xFFFF, total64)
-            || !agrees(u64::from(on_disk), 0xFFFF, total64)
-            || !agrees(u64::from(cd_size), 0xFFFF_FFFF, cd_size64)
-            || !agrees(u64::from(cd_offset), 0xFFFF_FFFF, cd_offset64)
-        {
-            return Err(zip64_err("its ZIP64 end record and its classic end record disagree"));
-        }
-        rec.entries = total64;
-        rec.cd_size = cd_size64;
-        rec.cd_offset = cd_offset64;
-        rec.eocd64_pos = Some(e);
-    } else if zip64_marked {
-        if disk == 0xFFFF || cd_disk == 0xFFFF {
-            return Err(multi_disk());
-        }
-        return Err(zip64_err("its end record says ZIP64 but there is no ZIP64 locator"));
     }
-    if !has_locator && (disk != 0 || cd_disk != 0 || on_disk != total) {
+    /// A field holds the sentinel that sends readers to the ZIP64 end record.
+    fn zip64_marked(&self) -> bool {
+        self.disk == 0xFFFF
+            || self.cd_disk == 0xFFFF
+            || self.on_disk == 0xFFFF
+            || self.total == 0xFFFF
+            || self.cd_size == 0xFFFF_FFFF
+            || self.cd_offset == 0xFFFF_FFFF
+    }
+    fn is_multi_disk(&self) -> bool {
+        self.disk != 0 || self.cd_disk != 0 || self.on_disk != self.total
+    }
+}
+
+/// Only a short printable ASCII archive comment is accepted.
+fn check_archive_comment(cur: &Cursor<'_>, pos: usize) -> Result<(), Problem> {
+    let data = cur.data;
+    let comment = cur.slice(pos + EOCD_LEN, data.len() - pos - EOCD_LEN).unwrap_or(&[]);
+    let printable = |b: &u8| (0x20..0x7f).contains(b) || matches!(b, b'\n' | b'\r' | b'\t');
+    if comment.len() <= MAX_ARCHIVE_COMMENT && comment.iter().all(printable) {
+        return Ok(());
+    }
+    Err(err(
+        ProblemCode::ArchiveComment,
+        format!(
+            "The zip file's archive comment is {} bytes long or contains non-ASCII or control bytes; only printable ASCII comments up to {MAX_ARCHIVE_COMMENT} bytes are accepted.",
+            comment.len()
+        ),
+        "Remove the archive comment (`zip -z` lets you edit it) or re-create the zip.",
+    ))
+}
+
+/// The ZIP64 end record's values that matter.
+struct Zip64End {
+    pos: usize,
+    total: u64,
+    cd_size: u64,
+    cd_offset: u64,
+}
+
+/// Reads the ZIP64 end record through its locator at `loc`: one disk, placed right before
+/// the locator, with no extensible data.
+fn read_zip64_end(cur: &Cursor<'_>, loc: usize) -> Result<Zip64End, Problem> {
+    let loc_disk = cur.u32(loc + 4).unwrap_or(1);
+    let eocd64_off = cur.u64(loc + 8).unwrap_or(u64::MAX);
+    let disks = cur.u32(loc + 16).unwrap_or(0);
+    let expected = loc.checked_sub(EOCD64_LEN);
+    // Name the real problem when the locator points at a ZIP64 end record that is
+    // longer than the fixed 56 bytes (extensible data, which readers treat differently).
+    let target = usize::try_from(eocd64_off).ok();
+    if target.is_some_and(|t| t < loc && cur.u32(t) == Some(SIG_EOCD64))
+        && target.and_then(|t| cur.u64(t + 4)) != Some((EOCD64_LEN - 12) as u64)
+    {
+        return Err(zip64_err("its ZIP64 end record carries extensible data"));
+    }
+    if loc_disk != 0 || disks != 1 || expected.map(|e| e as u64) != Some(eocd64_off) {
+        return Err(zip64_err(
+            "its ZIP64 locator does not point at a ZIP64 end record placed right before it",
+        ));
+    }
+    let e = loc - EOCD64_LEN;
+    if cur.u32(e) != Some(SIG_EOCD64) {
+        return Err(zip64_err(
+            "the ZIP64 locator points at something that is not a ZIP64 end record",
+        ));
+    }
+    if cur.u64(e + 4).unwrap_or(0) != (EOCD64_LEN - 12) as u64 {
+        return Err(zip64_err("its ZIP64 end record carries extensible data"));
+    }
+    let disk64 = cur.u32(e + 16).unwrap_or(1);
+    let cd_disk64 = cur.u32(e + 20).unwrap_or(1);
+    let on_disk64 = cur.u64(e + 24).unwrap_or(0);
+    let total = cur.u64(e + 32).unwrap_or(0);
+    if disk64 != 0 || cd_disk64 != 0 || on_disk64 != total {
         return Err(multi_disk());
     }
-    if rec.entries > limits.max_entries as u64 {
-        return Err(too_many_entries(rec.entries, limits));
+    let cd_size = cur.u64(e + 40).unwrap_or(0);
+    let cd_offset = cur.u64(e + 48).unwrap_or(0);
+    Ok(Zip64End { pos: e, total, cd_size, cd_offset })
+}
+
+/// A classic field that is not the ZIP64 sentinel must agree with the ZIP64 value,
+/// otherwise readers that ignore ZIP64 see a different central directory.
+fn check_zip64_agrees(classic: &ClassicEnd, wide: &Zip64End) -> Result<(), Problem> {
+    let agrees = |classic: u64, sentinel: u64, wide: u64| classic == sentinel || classic == wide;
+    if agrees(u64::from(classic.total), 0xFFFF, wide.total)
+        && agrees(u64::from(classic.on_disk), 0xFFFF, wide.total)
+        && agrees(u64::from(classic.cd_size), 0xFFFF_FFFF, wide.cd_size)
+        && agrees(u64::from(classic.cd_offset), 0xFFFF_FFFF, wide.cd_offset)
+    {
+        return Ok(());
     }
-    Ok(rec)
+    Err(zip64_err("its ZIP64 end record and its classic end record disagree"))
 }
 
 fn too_many_entries(n: u64, limits: &Limits) -> Problem {
@@ -404,15 +450,37 @@ fn parse_local(cur: &Cursor<'_>, pos: usize, limit: usize) -> Result<Local, Prob
     }
     let shown = String::from_utf8_lossy(raw_name).into_owned();
     let extras = parse_extras(extra, &shown)?;
+    let (compressed_size, uncompressed_size) =
+        local_zip64_sizes(&shown, extras.zip64.as_deref(), method, csize, usize_)?;
+    let data_offset = name_pos + nlen + xlen;
+    Ok(Local {
+        zip64: extras.zip64.is_some(),
+        raw_name: raw_name.to_vec(),
+        flags,
+        method,
+        crc32,
+        compressed_size,
+        uncompressed_size,
+        data_offset,
+    })
+}
+
+/// Local ZIP64 extras follow PyPI's reading (warehouse utils/zipfiles.py): the local header
+/// must carry both sizes unless the entry is stored. Returns (compressed, uncompressed).
+fn local_zip64_sizes(
+    shown: &str,
+    zip64: Option<&[u8]>,
+    method: u16,
+    csize: u32,
+    usize_: u32,
+) -> Result<(u64, u64), Problem> {
     let mut compressed_size = u64::from(csize);
     let mut uncompressed_size = u64::from(usize_);
-    // Local ZIP64 extras follow PyPI's reading (warehouse utils/zipfiles.py): the local
-    // header must carry both sizes unless the entry is stored.
-    match extras.zip64.as_deref() {
+    match zip64 {
         None => {
             if csize == 0xFFFF_FFFF || usize_ == 0xFFFF_FFFF {
                 return Err(zip64_entry_err(
-                    &shown,
+                    shown,
                     "a size is 0xFFFFFFFF but there is no ZIP64 extra field",
                 ));
             }
@@ -420,13 +488,13 @@ fn parse_local(cur: &Cursor<'_>, pos: usize, limit: usize) -> Result<Local, Prob
         Some(z) => match z.len() {
             0 => {
                 if csize == 0xFFFF_FFFF || usize_ == 0xFFFF_FFFF {
-                    return Err(zip64_entry_err(&shown, "its ZIP64 extra field is empty"));
+                    return Err(zip64_entry_err(shown, "its ZIP64 extra field is empty"));
                 }
             }
             8 => {
                 if method != METHOD_STORED {
                     return Err(zip64_entry_err(
-                        &shown,
+                        shown,
                         "its local ZIP64 extra field lacks the compressed size",
                     ));
                 }
@@ -444,23 +512,13 @@ fn parse_local(cur: &Cursor<'_>, pos: usize, limit: usize) -> Result<Local, Prob
             }
             n => {
                 return Err(zip64_entry_err(
-                    &shown,
+                    shown,
                     &format!("its local ZIP64 extra field has {n} bytes"),
                 ));
             }
         },
     }
-    let data_offset = name_pos + nlen + xlen;
-    Ok(Local {
-        zip64: extras.zip64.is_some(),
-        raw_name: raw_name.to_vec(),
-        flags,
-        method,
-        crc32,
-        compressed_size,
-        uncompressed_size,
-        data_offset,
-    })
+    Ok((compressed_size, uncompressed_size))
 }
 
 fn cur_u64(b: &[u8], at: usize) -> u64 {
@@ -567,35 +625,8 @@ fn parse_central(
             ));
         }
         let extras = parse_extras(extra, &shown)?;
-        // Central ZIP64 extras are read as Python reads them: only the fields whose classic
-        // value is the sentinel, in order.
-        let mut uncompressed_size = u64::from(usize_);
-        let mut compressed_size = u64::from(csize);
-        let mut offset = u64::from(offset32);
-        let needs = [usize_ == 0xFFFF_FFFF, csize == 0xFFFF_FFFF, offset32 == 0xFFFF_FFFF];
-        if needs.iter().any(|&n| n) {
-            let Some(z) = extras.zip64.as_deref() else {
-                return Err(zip64_entry_err(
-                    &shown,
-                    "a field is 0xFFFFFFFF but there is no ZIP64 extra field",
-                ));
-            };
-            let mut at = 0;
-            for (i, need) in needs.iter().enumerate() {
-                if !need {
-                    continue;
-                }
-                let Some(v) = (Cursor { data: z }).u64(at) else {
-                    return Err(zip64_entry_err(&shown, "its ZIP64 extra field is too short"));
-                };
-                match i {
-                    0 => uncompressed_size = v,
-                    1 => compressed_size = v,
-                    _ => offset = v,
-                }
-                at += 8;
-            }
-        }
+        let (uncompressed_size, compressed_size, offset) =
+            central_zip64_values(&shown, extras.zip64.as_deref(), usize_, csize, offset32)?;
         if disk != 0 {
             return Err(multi_disk());
         }
@@ -622,6 +653,40 @@ fn parse_central(
         ));
     }
     Ok(out)
+}
+
+/// Central ZIP64 extras are read as Python reads them: only the fields whose classic value
+/// is the sentinel, in order. Returns (uncompressed size, compressed size, offset).
+fn central_zip64_values(
+    shown: &str,
+    zip64: Option<&[u8]>,
+    usize_: u32,
+    csize: u32,
+    offset32: u32,
+) -> Result<(u64, u64, u64), Problem> {
+    let mut values = [u64::from(usize_), u64::from(csize), u64::from(offset32)];
+    let needs = [usize_ == 0xFFFF_FFFF, csize == 0xFFFF_FFFF, offset32 == 0xFFFF_FFFF];
+    if !needs.iter().any(|&n| n) {
+        return Ok((values[0], values[1], values[2]));
+    }
+    let Some(z) = zip64 else {
+        return Err(zip64_entry_err(
+            shown,
+            "a field is 0xFFFFFFFF but there is no ZIP64 extra field",
+        ));
+    };
+    let mut at = 0;
+    for (value, need) in values.iter_mut().zip(needs) {
+        if !need {
+            continue;
+        }
+        let Some(v) = (Cursor { data: z }).u64(at) else {
+            return Err(zip64_entry_err(shown, "its ZIP64 extra field is too short"));
+        };
+        *value = v;
+        at += 8;
+    }
+    Ok((values[0], values[1], values[2]))
 }
 
 /// Walks and cross-checks every record; refuses at the first framing problem.

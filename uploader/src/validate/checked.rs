@@ -36,4 +36,3 @@ pub struct CheckedPlugin {
     pub metadata: Vec<(String, String)>,
     pub warnings: Vec<Problem>,
 }
-

@@ -73,4 +73,3 @@ pub struct Options {
     /// (uploads must never make the server fetch author-supplied URLs by default).
     pub check_urls_online: bool,
 }
-

@@ -113,75 +113,91 @@ pub(crate) fn is_unprintable(c: char) -> bool {
 /// names, lengths, depth, junk files, case collisions and file/folder clashes.
 pub(crate) fn check_hardening(names: &[&str], limits: &Limits) -> Result<(), Problem> {
     for &name in names {
-        if let Some(c) = name.chars().find(|&c| is_unprintable(c)) {
-            return Err(problem(
-                ProblemCode::ArchiveControlChar,
-                name,
-                format!(
-                    "Zip entry '{}' contains the invisible or control character U+{:04X} in its name.",
-                    name.escape_default(),
-                    c as u32
-                ),
-                "Rename the file using visible characters only.",
-            ));
-        }
-        if name.len() > limits.max_name_len {
-            return Err(problem(
-                ProblemCode::ArchiveNameTooLong,
-                name,
-                format!(
-                    "Zip entry name '{name}' is {} bytes long; at most {} are allowed.",
-                    name.len(),
-                    limits.max_name_len
-                ),
-                "Use shorter file and folder names.",
-            ));
-        }
-        let body = name.strip_suffix('/').unwrap_or(name);
-        let parts: Vec<&str> = body.split('/').collect();
-        if parts.len() > limits.max_path_depth {
-            return Err(problem(
-                ProblemCode::ArchivePathTooDeep,
-                name,
-                format!(
-                    "Zip entry '{name}' is nested {} folders deep; at most {} levels are allowed.",
-                    parts.len(),
-                    limits.max_path_depth
-                ),
-                "Flatten the folder structure of the plugin.",
-            ));
-        }
-        if parts.iter().any(|p| p.is_empty() || *p == ".") {
-            return Err(problem(
-                ProblemCode::ArchiveNonCanonicalPath,
-                name,
-                format!(
-                    "Zip entry '{name}' has an empty or `.` path component; unzip tools normalise such paths differently."
-                ),
-                HINT_PATHS,
-            ));
-        }
-        for part in &parts {
-            if let Some(why) = unportable(part) {
-                return Err(problem(
-                    ProblemCode::ArchiveUnportableName,
-                    name,
-                    format!("Zip entry '{name}' cannot be unpacked on Windows: '{part}' {why}."),
-                    "Rename the file or folder; QGIS users on Windows could not install the plugin.",
-                ));
-            }
-            if *part == ".DS_Store" || part.eq_ignore_ascii_case("Thumbs.db") {
-                return Err(problem(
-                    ProblemCode::ArchiveJunkFile,
-                    name,
-                    format!("Zip entry '{name}' is an operating-system junk file."),
-                    "Remove .DS_Store and Thumbs.db files before zipping (`zip -r plugin.zip <folder> -x '*.DS_Store'`).",
-                ));
-            }
-        }
+        check_name(name, limits)?;
     }
+    check_case_collisions(names)
+}
 
-    // Case-insensitive file systems (Windows, macOS) would merge these.
+/// One name: visible characters, length, depth, canonical form, then each component.
+fn check_name(name: &str, limits: &Limits) -> Result<(), Problem> {
+    if let Some(c) = name.chars().find(|&c| is_unprintable(c)) {
+        return Err(problem(
+            ProblemCode::ArchiveControlChar,
+            name,
+            format!(
+                "Zip entry '{}' contains the invisible or control character U+{:04X} in its name.",
+                name.escape_default(),
+                c as u32
+            ),
+            "Rename the file using visible characters only.",
+        ));
+    }
+    if name.len() > limits.max_name_len {
+        return Err(problem(
+            ProblemCode::ArchiveNameTooLong,
+            name,
+            format!(
+                "Zip entry name '{name}' is {} bytes long; at most {} are allowed.",
+                name.len(),
+                limits.max_name_len
+            ),
+            "Use shorter file and folder names.",
+        ));
+    }
+    let body = name.strip_suffix('/').unwrap_or(name);
+    let parts: Vec<&str> = body.split('/').collect();
+    if parts.len() > limits.max_path_depth {
+        return Err(problem(
+            ProblemCode::ArchivePathTooDeep,
+            name,
+            format!(
+                "Zip entry '{name}' is nested {} folders deep; at most {} levels are allowed.",
+                parts.len(),
+                limits.max_path_depth
+            ),
+            "Flatten the folder structure of the plugin.",
+        ));
+    }
+    if parts.iter().any(|p| p.is_empty() || *p == ".") {
+        return Err(problem(
+            ProblemCode::ArchiveNonCanonicalPath,
+            name,
+            format!(
+                "Zip entry '{name}' has an empty or `.` path component; unzip tools normalise such paths differently."
+            ),
+            HINT_PATHS,
+        ));
+    }
+    for part in &parts {
+        check_component(name, part)?;
+    }
+    Ok(())
+}
+
+/// One path component: portable to Windows, and not an operating-system junk file.
+fn check_component(name: &str, part: &str) -> Result<(), Problem> {
+    if let Some(why) = unportable(part) {
+        return Err(problem(
+            ProblemCode::ArchiveUnportableName,
+            name,
+            format!("Zip entry '{name}' cannot be unpacked on Windows: '{part}' {why}."),
+            "Rename the file or folder; QGIS users on Windows could not install the plugin.",
+        ));
+    }
+    if part == ".DS_Store" || part.eq_ignore_ascii_case("Thumbs.db") {
+        return Err(problem(
+            ProblemCode::ArchiveJunkFile,
+            name,
+            format!("Zip entry '{name}' is an operating-system junk file."),
+            "Remove .DS_Store and Thumbs.db files before zipping (`zip -r plugin.zip <folder> -x '*.DS_Store'`).",
+        ));
+    }
+    Ok(())
+}
+
+/// Case-insensitive file systems (Windows, macOS) would merge names that differ only in
+/// case, or a file and a folder of the same name.
+fn check_case_collisions(names: &[&str]) -> Result<(), Problem> {
     let mut files: HashMap<String, &str> = HashMap::new();
     let mut dirs: HashMap<String, String> = HashMap::new();
     for &name in names {

@@ -18,14 +18,12 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub(crate) fn new(code: ProblemCode, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            file: None,
-            key: None,
-            hint: hint.into(),
-        }
+    pub(crate) fn new(
+        code: ProblemCode,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Self { code, message: message.into(), file: None, key: None, hint: hint.into() }
     }
     pub(crate) fn with_file(mut self, file: &str) -> Self {
         self.file = Some(file.to_owned());
@@ -67,4 +65,3 @@ impl Rejection {
         Self { errors: vec![p], warnings: Vec::new() }
     }
 }
-

@@ -7,9 +7,9 @@ use generator::model::Icon;
 use generator::names::{PackageName, PluginVersion, QgisVersion};
 
 use super::archive::Archive;
-use super::metadata::{self, py_strip};
 use super::checked::CheckedPlugin;
 use super::code::ProblemCode;
+use super::metadata::{self, py_strip};
 use super::options::{Limits, Mode, Options};
 use super::problem::{Problem, Rejection};
 
@@ -557,10 +557,7 @@ fn check_version(r: &mut Report, meta: &Metadata) -> Option<PluginVersion> {
 }
 
 /// `qgisMinimumVersion` and `qgisMaximumVersion` (defaulted to `<major>.99`), in order.
-fn check_qgis_range(
-    r: &mut Report,
-    meta: &Metadata,
-) -> (Option<QgisVersion>, Option<QgisVersion>) {
+fn check_qgis_range(r: &mut Report, meta: &Metadata) -> (Option<QgisVersion>, Option<QgisVersion>) {
     let min_qgis = meta
         .non_empty("qgisMinimumVersion")
         .and_then(|v| parse_qgis(r, "qgisMinimumVersion", v, &meta.file));

@@ -213,7 +213,9 @@ fn url_checks_are_syntax_only_and_offline() {
         let md = replace_line(key, &format!("{key}={bad}"));
         let r = check(&with_metadata(&md)).unwrap_err();
         assert!(
-            r.errors.iter().any(|p| p.code.as_str() == "metadata.bad_url" && p.key.as_deref() == Some(key)),
+            r.errors
+                .iter()
+                .any(|p| p.code.as_str() == "metadata.bad_url" && p.key.as_deref() == Some(key)),
             "{bad}: {r}"
         );
     }

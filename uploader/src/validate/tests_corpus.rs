@@ -34,9 +34,11 @@ fn pypi_reject_corpus_is_refused_as_archive_problems() {
     for (name, bytes) in zips_in(&dir) {
         match validate(&bytes, &Mode::New, &Options::default()) {
             Ok(_) => failures.push(format!("{name}: accepted")),
-            Err(r) if !r.errors.iter().all(|p| p.code.as_str().starts_with("archive.")) => failures.push(
-                format!("{name}: {:?}", r.errors.iter().map(|p| &p.code).collect::<Vec<_>>()),
-            ),
+            Err(r) if !r.errors.iter().all(|p| p.code.as_str().starts_with("archive.")) => failures
+                .push(format!(
+                    "{name}: {:?}",
+                    r.errors.iter().map(|p| &p.code).collect::<Vec<_>>()
+                )),
             Err(_) => {}
         }
     }

@@ -872,7 +872,9 @@ fn hostile_archives_and_metadata() {
         let got = validate(zip, &Mode::New, &opts);
         let ok = match (&got, *expect) {
             (Ok(_), "valid") => true,
-            (Err(r), e) if e.ends_with('.') => r.errors.iter().all(|p| p.code.as_str().starts_with(e)),
+            (Err(r), e) if e.ends_with('.') => {
+                r.errors.iter().all(|p| p.code.as_str().starts_with(e))
+            }
             (Err(r), e) => r.errors.iter().any(|p| p.code.as_str() == e),
             _ => false,
         };
