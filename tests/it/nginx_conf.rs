@@ -9,7 +9,8 @@ use std::process::Command;
 use anyhow::{Context, Result, ensure};
 use catalog::names::PackageName;
 use generator::urls::NGINX_VERSION_PATTERN;
-use uploader::config::{MAX_UPLOAD_BYTES, ServiceConfig};
+use uploader::config::ServiceConfig;
+use uploader::validate::MAX_UPLOAD_BYTES;
 
 use crate::support;
 
@@ -185,7 +186,7 @@ fn service_limits(max_upload: u64) -> (u64, u64) {
 #[test]
 fn nginx_conf_upload_limit_is_the_services_default() {
     let file: u64 = env_value("limits.env", "MAX_UPLOAD_BYTES").parse().unwrap();
-    assert_eq!(file, MAX_UPLOAD_BYTES, "nginx/limits.env and uploader::config disagree");
+    assert_eq!(file, MAX_UPLOAD_BYTES, "nginx/limits.env and uploader::validate disagree");
     assert_eq!(uploader::validate::Limits::default().max_upload_bytes, MAX_UPLOAD_BYTES);
 }
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
-use crate::config::{MAX_UPLOAD_BYTES, ServiceConfig, load_secret};
+use crate::config::{ServiceConfig, load_secret};
+use crate::validate::MAX_UPLOAD_BYTES;
 
 /// Paths shared by every service subcommand.
 #[derive(Debug, Clone, Args)]

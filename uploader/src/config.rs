@@ -10,10 +10,7 @@ use anyhow::{Context, Result, ensure};
 /// Smallest accepted signing secret (HS256 wants at least 256 bits).
 pub const MIN_SECRET_BYTES: usize = 32;
 
-/// Default largest accepted plugin zip (the reference's 25 MB `PLUGIN_MAX_UPLOAD_SIZE`): the
-/// one definition behind `--max-upload-bytes`, the validator's [`crate::validate::Limits`]
-/// and nginx's body limits (`nginx/limits.env`, checked by `tests/it/nginx_conf.rs`).
-pub const MAX_UPLOAD_BYTES: u64 = 25_000_000;
+use crate::validate::MAX_UPLOAD_BYTES;
 
 /// Everything the service needs to run.
 #[derive(Clone)]
