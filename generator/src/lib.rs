@@ -6,11 +6,14 @@
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod escape;
 pub mod fsutil;
 pub mod gzchunks;
 pub mod icons;
+pub mod manifest;
 pub mod model;
 pub mod names;
+pub mod plan;
 pub mod publish;
 pub mod render;
 pub mod synth;

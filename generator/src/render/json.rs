@@ -48,10 +48,7 @@ pub fn version_json(p: &Plugin, v: &Version, base_url: &str) -> Vec<u8> {
     m.insert("external_deps".into(), json!(v.external_deps));
     m.insert(
         "download_url".into(),
-        json!(format!(
-            "{base_url}{}",
-            crate::urls::version_download(p.package.as_str(), v.version.as_str())
-        )),
+        json!(format!("{base_url}{}", super::links::version_download(p, v))),
     );
     m.insert("sha256".into(), json!(v.package_sha256));
     m.insert("size".into(), json!(v.package_size));
