@@ -145,6 +145,11 @@ pub fn list_name(s: &str) -> Option<&str> {
     ok.then_some(s)
 }
 
+/// `plugins/<slug>`: where a main list is published (`plugins` for "All plugins").
+pub fn main_list_dir(slug: &str) -> String {
+    if slug.is_empty() { "plugins".to_owned() } else { format!("plugins/{slug}") }
+}
+
 /// `/<dir>/`: a list (or any page) published under `dir` (`plugins/stable`).
 pub fn list(dir: &str) -> String {
     format!("/{dir}/")

@@ -440,11 +440,7 @@ fn main_lists(input: &RenderInput<'_>, cards: &Cards<'_>, all: &[&Plugin]) -> Re
         .par_iter()
         .map(|spec| {
             let list: Vec<&Plugin> = all.iter().copied().filter(|p| (spec.keep)(p, &ctx)).collect();
-            let dir = if spec.slug.is_empty() {
-                "plugins".to_owned()
-            } else {
-                format!("plugins/{}", spec.slug)
-            };
+            let dir = urls::main_list_dir(spec.slug);
             let feed_url = match spec.slug {
                 "fresh" => Some(urls::NEW_FEED),
                 "latest" => Some(urls::UPDATED_FEED),
