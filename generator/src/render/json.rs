@@ -13,7 +13,7 @@ fn version_fields(v: &Version) -> serde_json::Map<String, Value> {
     m.insert("qgis_max".into(), json!(v.max_qgis.display3()));
     m.insert("downloads".into(), json!(v.downloads));
     m.insert("uploaded_by".into(), json!(v.uploaded_by));
-    m.insert("upload_datetime".into(), json!(crate::render::xml::py_datetime(v.created_on)));
+    m.insert("upload_datetime".into(), json!(super::xml::py_datetime(v.created_on)));
     m
 }
 
