@@ -13,4 +13,5 @@ mod serve;
 mod site;
 mod support;
 mod upload_e2e;
+mod url_map;
 mod versions;
