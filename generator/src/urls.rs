@@ -2,7 +2,7 @@
 //! published file back to where nginx answers it ([`public_address`]). The generator writes
 //! every link and every file name through these functions; the end-to-end tests map files
 //! to URLs with [`public_address`] and check each against the real nginx
-//! (`tests/it/url_map.rs`); nginx's version captures (`nginx/site.conf.in`,
+//! (`tests/it/url_map.rs`); nginx's version captures (`VER_RE` in `nginx/patterns.env`,
 //! [`NGINX_VERSION_PATTERN`]) accept exactly the decoded form. A leaf: imports nothing of
 //! this crate.
 //!
@@ -23,7 +23,8 @@
 //! stats and latest pages are files of its tree, list pages `page-N.html`, tag, author and
 //! user lists `<kind>/p<N>/<name>.html`; their public URLs are those of the reference.
 
-/// nginx's capture of a decoded version segment, as written in `nginx/site.conf.in`: a
+/// nginx's capture of a decoded version segment (`VER_RE` in `nginx/patterns.env`, checked
+/// equal by `tests/it/nginx_conf.rs`): a
 /// letter or digit first, then the ASCII characters a version may hold, and any non-ASCII
 /// byte (nginx matches bytes; non-ASCII text the validator refuses has no file, so it is a
 /// 404). At most `MAX_VERSION_KEY_LEN` bytes: the padded key, checked in bytes, is never shorter
@@ -312,7 +313,7 @@ pub fn version_of_zip<'a>(package: &str, file: &'a str) -> Option<&'a str> {
     file.strip_prefix(package)?.strip_prefix('.')?.strip_suffix(".zip")
 }
 
-// ---- The inverse map: where nginx (`nginx/site.conf.in`) answers each published file.
+// ---- The inverse map: where nginx (`nginx/*.conf`) answers each published file.
 
 /// How a client reaches a published file (paths relative to the release root).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,8 @@
-//! Where nginx (`nginx/site.conf.in`) answers each published file: a thin wrapper over
-//! `generator::urls::public_address`, the one map the generator, nginx's locations and these
-//! tests share (`url_map.rs` checks every published file against nginx with it). Every test
-//! that walks the published tree maps a file to its URL with [`public_url`], never by hand.
+//! Where nginx (`nginx/site.conf.in` and its includes) answers each published file: a thin
+//! wrapper over `generator::urls::public_address`, the one map the generator, nginx's
+//! locations and these tests share (`url_map.rs` checks every published file against nginx
+//! with it). Every test that walks the published tree maps a file to its URL with
+//! [`public_url`], never by hand.
 
 use generator::urls::{self, PublicAddress};
 
