@@ -49,9 +49,18 @@ pub enum AuditEvent {
     VersionUpload(UploadDetail),
     /// An upload that replaced an unapproved version.
     VersionReplace(UploadDetail),
-    VersionApprove { version: String, sha256: String },
-    VersionUnapprove { version: String, sha256: String },
-    VersionDelete { version: String, was_approved: bool },
+    VersionApprove {
+        version: String,
+        sha256: String,
+    },
+    VersionUnapprove {
+        version: String,
+        sha256: String,
+    },
+    VersionDelete {
+        version: String,
+        was_approved: bool,
+    },
     /// A PATCH: the fields it changed and what it asked for.
     PluginUpdate {
         changed: Vec<&'static str>,
@@ -62,13 +71,30 @@ pub enum AuditEvent {
     PluginDelete,
     PluginRestore,
     /// `expires_at` as the API shows it.
-    TokenCreate { token_id: i64, expires_at: String },
-    TokenRevoke { token_id: i64 },
-    UserCreate { user: String, staff: bool, trusted: bool },
-    UserTrust { user: String },
-    UserUntrust { user: String },
-    UserBlock { user: String },
-    UserUnblock { user: String },
+    TokenCreate {
+        token_id: i64,
+        expires_at: String,
+    },
+    TokenRevoke {
+        token_id: i64,
+    },
+    UserCreate {
+        user: String,
+        staff: bool,
+        trusted: bool,
+    },
+    UserTrust {
+        user: String,
+    },
+    UserUntrust {
+        user: String,
+    },
+    UserBlock {
+        user: String,
+    },
+    UserUnblock {
+        user: String,
+    },
 }
 
 impl AuditEvent {

@@ -218,4 +218,3 @@ pub struct CounterConfig {
     /// Least time between two rebuilds caused by new counts.
     pub refresh: Duration,
 }
-

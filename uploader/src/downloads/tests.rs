@@ -270,9 +270,15 @@ mod private {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let mut conn = catalog::open(&data).unwrap();
-        let jane =
-            crate::services::accounts::add_user(&mut conn, "jane", "", Some(PASSWORD), false, false)
-                .unwrap();
+        let jane = crate::services::accounts::add_user(
+            &mut conn,
+            "jane",
+            "",
+            Some(PASSWORD),
+            false,
+            false,
+        )
+        .unwrap();
         crate::services::accounts::add_user(&mut conn, "bob", "", Some(PASSWORD), false, false)
             .unwrap();
         let root =

@@ -24,7 +24,11 @@ pub async fn handle(app: &App, req: Request<Bytes>) -> HttpResponse {
 }
 
 /// Runs the handler of an already parsed route.
-pub(crate) async fn handle_route(app: &App, endpoint: Endpoint, req: Request<Bytes>) -> HttpResponse {
+pub(crate) async fn handle_route(
+    app: &App,
+    endpoint: Endpoint,
+    req: Request<Bytes>,
+) -> HttpResponse {
     match dispatch(app, endpoint, req).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
@@ -41,9 +45,7 @@ async fn dispatch(app: &App, endpoint: Endpoint, req: Request<Bytes>) -> ApiResu
         Endpoint::ReviewQueue => review::queue(app, &req).await,
         Endpoint::PluginInfo { package } => review::plugin_info(app, &req, &package).await,
         Endpoint::PatchPlugin { package } => review::patch_plugin(app, &req, &package).await,
-        Endpoint::DeletePlugin { package } => {
-            review::set_deleted(app, &req, &package, true).await
-        }
+        Endpoint::DeletePlugin { package } => review::set_deleted(app, &req, &package, true).await,
         Endpoint::RestorePlugin { package } => {
             review::set_deleted(app, &req, &package, false).await
         }

@@ -14,29 +14,67 @@ pub enum Endpoint {
     /// `POST /api/v1/token`.
     Login,
     /// `POST /api/v1/users/<name>/<action>`; an unknown action is a 404 for staff.
-    UserAction { name: String, action: Option<UserAction> },
+    UserAction {
+        name: String,
+        action: Option<UserAction>,
+    },
     ReviewQueue,
-    PluginInfo { package: String },
-    PatchPlugin { package: String },
-    DeletePlugin { package: String },
-    RestorePlugin { package: String },
-    ListTokens { package: String },
-    CreateToken { package: String },
+    PluginInfo {
+        package: String,
+    },
+    PatchPlugin {
+        package: String,
+    },
+    DeletePlugin {
+        package: String,
+    },
+    RestorePlugin {
+        package: String,
+    },
+    ListTokens {
+        package: String,
+    },
+    CreateToken {
+        package: String,
+    },
     /// `id` is `None` when the segment is not a number (404 once authenticated).
-    RevokeToken { package: String, id: Option<i64> },
-    VersionInfo { package: String, version: String },
-    DeleteVersion { package: String, version: String },
-    SetApproval { package: String, version: String, approve: bool },
-    PrivateDownload { package: String, version: String },
+    RevokeToken {
+        package: String,
+        id: Option<i64>,
+    },
+    VersionInfo {
+        package: String,
+        version: String,
+    },
+    DeleteVersion {
+        package: String,
+        version: String,
+    },
+    SetApproval {
+        package: String,
+        version: String,
+        approve: bool,
+    },
+    PrivateDownload {
+        package: String,
+        version: String,
+    },
     /// `POST /plugins/add/`.
     WebUpload,
     /// The token API (any method: it answers its own 405 after the token check).
-    TokenApiAdd { package: String },
-    TokenApiUpdate { package: String, version: String },
+    TokenApiAdd {
+        package: String,
+    },
+    TokenApiUpdate {
+        package: String,
+        version: String,
+    },
     /// XML-RPC (any method: it answers its own 405).
     XmlRpc,
     /// A known path with another method: 405 naming the allowed ones.
-    MethodNotAllowed { allow: &'static str },
+    MethodNotAllowed {
+        allow: &'static str,
+    },
     /// 404.
     NotFound,
 }
@@ -135,7 +173,10 @@ fn endpoint(method: &Method, segs: &[&str]) -> Endpoint {
             method,
             &[Method::GET, Method::HEAD],
             "GET",
-            Endpoint::PrivateDownload { package: (*package).to_owned(), version: (*version).to_owned() },
+            Endpoint::PrivateDownload {
+                package: (*package).to_owned(),
+                version: (*version).to_owned(),
+            },
         ),
         ["plugins", "add"] => post(Endpoint::WebUpload),
         ["plugins", "api", package, "version", "add"] => {
@@ -230,7 +271,11 @@ mod tests {
         let r = Route::parse(&Method::POST, "/api/v1/plugins/my%5Fplugin/versions/1.0/approve/");
         assert_eq!(
             r.endpoint,
-            Endpoint::SetApproval { package: "my_plugin".into(), version: "1.0".into(), approve: true }
+            Endpoint::SetApproval {
+                package: "my_plugin".into(),
+                version: "1.0".into(),
+                approve: true
+            }
         );
         let r = Route::parse(&Method::DELETE, "/api/v1/plugins/p/tokens/x");
         assert_eq!(r.endpoint, Endpoint::RevokeToken { package: "p".into(), id: None });

@@ -245,7 +245,8 @@ pub fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> ((&'static str, Strin
 /// Creates a user directly (as `uploader user add`).
 pub fn add_user(env: &Env, name: &str, staff: bool, trusted: bool) {
     let mut conn = env.conn();
-    crate::services::accounts::add_user(&mut conn, name, "", Some(PASSWORD), staff, trusted).unwrap();
+    crate::services::accounts::add_user(&mut conn, name, "", Some(PASSWORD), staff, trusted)
+        .unwrap();
 }
 
 /// Logs in through `POST /api/v1/token`.

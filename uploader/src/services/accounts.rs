@@ -155,9 +155,7 @@ pub async fn user_action(
     action: Option<UserAction>,
 ) -> ServiceResult<Applied<User>> {
     if !(actor.is_staff || actor.is_superuser) {
-        return Err(ServiceError::Forbidden(
-            "Only staff can change trust and block users.".into(),
-        ));
+        return Err(ServiceError::Forbidden("Only staff can change trust and block users.".into()));
     }
     let action = action.ok_or_else(|| ServiceError::NotFound("No such resource.".into()))?;
     let name = name.to_owned();

@@ -73,7 +73,11 @@ pub async fn change_plugin<T, F>(
 ) -> ServiceResult<Applied<T>>
 where
     T: Send + 'static,
-    F: FnOnce(&Transaction<'_>, &PluginRow, chrono::DateTime<chrono::Utc>) -> ServiceResult<Changed<T>>
+    F: FnOnce(
+            &Transaction<'_>,
+            &PluginRow,
+            chrono::DateTime<chrono::Utc>,
+        ) -> ServiceResult<Changed<T>>
         + Send
         + 'static,
 {
@@ -135,9 +139,9 @@ fn check_permission(
     match permission {
         Permission::Edit { what } => forbid_non_editor(tx, plugin, user, what),
         Permission::Approve if can_approve(tx, plugin, user)? => Ok(()),
-        Permission::Approve => Err(ServiceError::Forbidden(
-            "You do not have approval rights for this plugin.".into(),
-        )),
+        Permission::Approve => {
+            Err(ServiceError::Forbidden("You do not have approval rights for this plugin.".into()))
+        }
     }
 }
 

@@ -66,7 +66,10 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 impl ServiceError {
     /// The server's fault (5xx), not the request's.
     pub fn is_server_error(&self) -> bool {
-        matches!(self, ServiceError::Busy | ServiceError::Unavailable(_) | ServiceError::Internal(_))
+        matches!(
+            self,
+            ServiceError::Busy | ServiceError::Unavailable(_) | ServiceError::Internal(_)
+        )
     }
 }
 

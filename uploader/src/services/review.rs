@@ -45,7 +45,11 @@ pub enum Approval {
     Unapprove,
 }
 
-fn version_or_404(conn: &Connection, plugin: &PluginRow, version: &str) -> ServiceResult<VersionRow> {
+fn version_or_404(
+    conn: &Connection,
+    plugin: &PluginRow,
+    version: &str,
+) -> ServiceResult<VersionRow> {
     let not_found = || {
         ServiceError::NotFound(format!(
             "Plugin `{}` has no version `{version}`.",
@@ -280,7 +284,11 @@ fn user_named(conn: &Connection, name: &str) -> ServiceResult<User> {
 }
 
 /// The owners' ids, sorted, without the creator.
-fn owner_ids_of(conn: &Connection, plugin: &PluginRow, names: &[String]) -> ServiceResult<Vec<i64>> {
+fn owner_ids_of(
+    conn: &Connection,
+    plugin: &PluginRow,
+    names: &[String],
+) -> ServiceResult<Vec<i64>> {
     let mut ids =
         names.iter().map(|n| user_named(conn, n).map(|u| u.id)).collect::<Result<Vec<_>, _>>()?;
     ids.retain(|id| *id != plugin.created_by);
@@ -299,14 +307,17 @@ pub async fn delete_version(
 ) -> ServiceResult<Applied<(PluginRow, VersionRow)>> {
     let version = version.to_owned();
     let edit = Permission::Edit { what: "delete its versions" };
-    let applied = change::change_plugin(app, user, package, edit, Reach::Site, move |tx, plugin, now| {
-        let row = version_or_404(tx, plugin, &version)?;
-        catalog::versions::delete_version(tx, plugin.id, row.id, now)?;
-        let event =
-            AuditEvent::VersionDelete { version: row.version.clone(), was_approved: row.approved };
-        Ok(Changed::Yes((plugin.clone(), row), event))
-    })
-    .await?;
+    let applied =
+        change::change_plugin(app, user, package, edit, Reach::Site, move |tx, plugin, now| {
+            let row = version_or_404(tx, plugin, &version)?;
+            catalog::versions::delete_version(tx, plugin.id, row.id, now)?;
+            let event = AuditEvent::VersionDelete {
+                version: row.version.clone(),
+                was_approved: row.approved,
+            };
+            Ok(Changed::Yes((plugin.clone(), row), event))
+        })
+        .await?;
     // The zip goes after the build that drops the version (a build already running may still
     // be publishing it). By then the same bytes may have been uploaded again (the path is
     // content-named): the writer decides, in a transaction, and removes it before releasing.
@@ -328,19 +339,26 @@ pub async fn set_deleted(
     delete: bool,
 ) -> ServiceResult<Applied<PluginRow>> {
     let what = if delete { "delete it" } else { "restore it" };
-    change::change_plugin(app, user, package, Permission::Edit { what }, Reach::Site, move |tx, plugin, now| {
-        if !delete && !plugin.is_deleted {
-            return Err(ServiceError::NotFound(format!(
-                "Plugin `{}` is not marked for deletion.",
-                plugin.package_name
-            )));
-        }
-        if plugin.is_deleted == delete {
-            return Ok(Changed::No(plugin.clone()));
-        }
-        catalog::plugins::set_plugin_deleted(tx, plugin.id, delete, now)?;
-        let event = if delete { AuditEvent::PluginDelete } else { AuditEvent::PluginRestore };
-        Ok(Changed::Yes(plugin.clone(), event))
-    })
+    change::change_plugin(
+        app,
+        user,
+        package,
+        Permission::Edit { what },
+        Reach::Site,
+        move |tx, plugin, now| {
+            if !delete && !plugin.is_deleted {
+                return Err(ServiceError::NotFound(format!(
+                    "Plugin `{}` is not marked for deletion.",
+                    plugin.package_name
+                )));
+            }
+            if plugin.is_deleted == delete {
+                return Ok(Changed::No(plugin.clone()));
+            }
+            catalog::plugins::set_plugin_deleted(tx, plugin.id, delete, now)?;
+            let event = if delete { AuditEvent::PluginDelete } else { AuditEvent::PluginRestore };
+            Ok(Changed::Yes(plugin.clone(), event))
+        },
+    )
     .await
 }

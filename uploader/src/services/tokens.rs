@@ -15,7 +15,9 @@ use catalog::plugins::PluginRow;
 use catalog::tokens::{NewUploadToken, UploadToken};
 
 use super::change::{self, Changed, Permission, Reach};
-use super::{ServiceError, ServiceResult, api_time, can_edit, db, forbid_non_editor, now, plugin_or_404};
+use super::{
+    ServiceError, ServiceResult, api_time, can_edit, db, forbid_non_editor, now, plugin_or_404,
+};
 use crate::app::App;
 use crate::auth::{self, Keys, TokenKind, TokenType};
 
@@ -70,7 +72,10 @@ pub struct TokenRequest {
 
 impl TokenRequest {
     /// The checked description and lifetime.
-    fn checked(self, default_ttl: std::time::Duration) -> ServiceResult<(String, std::time::Duration)> {
+    fn checked(
+        self,
+        default_ttl: std::time::Duration,
+    ) -> ServiceResult<(String, std::time::Duration)> {
         let description = self.description.trim().to_owned();
         if description.chars().count() > MAX_DESCRIPTION {
             return Err(ServiceError::BadRequest(format!(
@@ -79,7 +84,9 @@ impl TokenRequest {
         }
         let ttl = match self.expires_in_days {
             Some(0) => {
-                return Err(ServiceError::BadRequest("`expires_in_days` must be at least 1.".into()));
+                return Err(ServiceError::BadRequest(
+                    "`expires_in_days` must be at least 1.".into(),
+                ));
             }
             Some(days) => default_ttl.min(std::time::Duration::from_secs(u64::from(days) * 86_400)),
             None => default_ttl,
@@ -98,11 +105,12 @@ pub async fn create(
     let (description, ttl) = request.checked(app.config.plugin_token_ttl)?;
     let (app2, owner) = (app.clone(), user.clone());
     let edit = Permission::Edit { what: "create its tokens" };
-    let applied = change::change_plugin(app, user, package, edit, Reach::Private, move |tx, plugin, now| {
-        let (minted, event) = mint(tx, &app2.keys, plugin, &owner, &description, ttl, now)?;
-        Ok(Changed::Yes((plugin.clone(), minted), event))
-    })
-    .await?;
+    let applied =
+        change::change_plugin(app, user, package, edit, Reach::Private, move |tx, plugin, now| {
+            let (minted, event) = mint(tx, &app2.keys, plugin, &owner, &description, ttl, now)?;
+            Ok(Changed::Yes((plugin.clone(), minted), event))
+        })
+        .await?;
     Ok(applied.value)
 }
 
@@ -156,19 +164,21 @@ pub async fn list(app: &App, user: User, package: &str) -> ServiceResult<Vec<Upl
 pub async fn revoke(app: &App, user: &User, package: &str, id: i64) -> ServiceResult<i64> {
     let owner = user.clone();
     let edit = Permission::Edit { what: "revoke its tokens" };
-    let applied = change::change_plugin(app, user, package, edit, Reach::Private, move |tx, plugin, now| {
-        let not_found = || ServiceError::NotFound("No such token.".into());
-        let token = catalog::tokens::upload_token_by_id(tx, plugin.id, id)?.ok_or_else(not_found)?;
-        if !sees_all(plugin, &owner) && token.user_id != owner.id {
-            return Err(not_found());
-        }
-        Ok(if catalog::tokens::revoke_upload_token(tx, token.id, now)? {
-            Changed::Yes(token.id, AuditEvent::TokenRevoke { token_id: token.id })
-        } else {
-            Changed::No(token.id)
+    let applied =
+        change::change_plugin(app, user, package, edit, Reach::Private, move |tx, plugin, now| {
+            let not_found = || ServiceError::NotFound("No such token.".into());
+            let token =
+                catalog::tokens::upload_token_by_id(tx, plugin.id, id)?.ok_or_else(not_found)?;
+            if !sees_all(plugin, &owner) && token.user_id != owner.id {
+                return Err(not_found());
+            }
+            Ok(if catalog::tokens::revoke_upload_token(tx, token.id, now)? {
+                Changed::Yes(token.id, AuditEvent::TokenRevoke { token_id: token.id })
+            } else {
+                Changed::No(token.id)
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(applied.value)
 }
 
@@ -183,7 +193,11 @@ pub struct TokenAuth {
 /// Checks an upload token for the plugin named in the URL: signature and claims first, then
 /// the row (live, of this plugin, this token), its user (active, still an editor) and the
 /// plugin (not deleted). `None` = refuse. Marks the token used.
-pub async fn authenticate(app: &App, token: &str, package: &str) -> ServiceResult<Option<TokenAuth>> {
+pub async fn authenticate(
+    app: &App,
+    token: &str,
+    package: &str,
+) -> ServiceResult<Option<TokenAuth>> {
     let now = now();
     let Ok(TokenKind::Upload { plugin_id, refresh_jti }) =
         app.keys.verify(token, TokenType::Upload, now.timestamp())

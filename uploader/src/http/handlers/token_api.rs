@@ -130,12 +130,7 @@ pub async fn add(app: &App, req: &Request<Bytes>, package: &str) -> HttpResponse
 }
 
 /// `POST /plugins/api/<pkg>/version/<v>/update/`.
-pub async fn update(
-    app: &App,
-    req: &Request<Bytes>,
-    package: &str,
-    version: &str,
-) -> HttpResponse {
+pub async fn update(app: &App, req: &Request<Bytes>, package: &str, version: &str) -> HttpResponse {
     let auth = match token_auth(app, req.headers(), package).await {
         Ok(Some(auth)) => auth,
         Ok(None) => return invalid_token(),
