@@ -2,12 +2,30 @@
 //! (`render`), and publishes it atomically and incrementally into `site/` (`publish`).
 //! The uploader links this crate for the schema (`db`), the identifier types (`names`) and
 //! to trigger builds.
+//!
+//! Dependencies point one way (no module imports one that imports it back):
+//!
+//! ```text
+//! lib (build) ──► render ──► plan ◄── publish ──► manifest ──► gzchunks
+//!                   │  └──────────────────────────────┘ (memo_hash)
+//!                   ├──► templates ──► escape
+//!                   ├──► escape
+//!                   └──► urls ◄── templates, manifest
+//! render's children: pages, listings, feeds, stats, search, json, xml ──► input, links
+//! (the leaves they share); none imports `render` itself or a sibling that imports it.
+//! ```
+//!
+//! `urls` and `escape` are leaves; `plan` imports nothing of this crate; `manifest` only
+//! `gzchunks` and `urls`.
 
 pub mod config;
 pub mod demo;
+pub mod escape;
 pub mod fsutil;
 pub mod gzchunks;
 pub mod icons;
+pub mod manifest;
+pub mod plan;
 pub mod publish;
 pub mod render;
 pub mod synth;

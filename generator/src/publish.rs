@@ -25,10 +25,12 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::time::Instant;
 
 use crate::fsutil;
 use crate::gzchunks::{ChunkCache, ChunkIndex, gzip_chunked_shared};
-use crate::render::{Content, Plan, TreeSource};
+use crate::manifest::{Manifest, Published, memo_hash, read_manifest, write_manifest};
+use crate::plan::{Content, Plan, TreeSource};
 use catalog::hash::sha256_hex;
 
 /// What a publish did.
@@ -52,27 +54,6 @@ pub struct PublishReport {
     pub sync_ms: u128,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Manifest {
-    /// The plan's fingerprint: equal means nothing to render or write.
-    #[serde(default)]
-    fingerprint: String,
-    files: BTreeMap<String, String>,
-    trees: BTreeMap<String, String>,
-    /// Chunk index of each large document's .gz (`gzchunks`), so the next build copies the
-    /// compressed bytes of unchanged chunks. Derived from `files`: not part of equality.
-    #[serde(default)]
-    gz_chunks: BTreeMap<String, ChunkIndex>,
-}
-
-impl PartialEq for Manifest {
-    fn eq(&self, other: &Self) -> bool {
-        (&self.fingerprint, &self.files, &self.trees)
-            == (&other.fingerprint, &other.files, &other.trees)
-    }
-}
-
-const MANIFEST: &str = ".manifest.json";
 /// Up to this many new files a build fsyncs each file and directory it writes; beyond, one
 /// syncfs is cheaper.
 const SYNC_EACH_LIMIT: usize = 2000;
@@ -138,36 +119,16 @@ pub fn lock(site_dir: &Path) -> Result<SiteLock> {
     Ok(SiteLock { _file: file })
 }
 
-/// What the current release was built from.
-#[derive(Debug, Default)]
-pub struct Published {
-    /// The plan fingerprint (`None` before the first build).
-    pub fingerprint: Option<String>,
-    /// The content hash of every site-wide file, so rendering can keep pages whose inputs
-    /// did not change.
-    pub files: BTreeMap<String, String>,
-}
-
 /// Reads the current release's manifest.
 pub fn published(site_dir: &Path, _lock: &SiteLock) -> Result<Published> {
     match current_release(site_dir)? {
-        Some(dir) => {
-            let m = read_manifest(&dir)?;
-            Ok(Published {
-                fingerprint: Some(m.fingerprint).filter(|f| !f.is_empty()),
-                files: m.files,
-            })
-        }
+        Some(dir) => Ok(read_manifest(&dir)?.into()),
         None => Ok(Published::default()),
     }
 }
 
-/// The manifest hash of a memoised page with input digest `key`.
-pub fn memo_hash(key: &str) -> String {
-    format!("memo:{key}")
-}
-
-/// Publishes `plan` into `site_dir` and returns what was done.
+/// Publishes `plan` into `site_dir` and returns what was done: new plugin trees, then the
+/// release (site-wide files, tree links, manifest), everything on disk, then the swap.
 pub fn publish(
     plan: &Plan,
     site_dir: &Path,
@@ -181,24 +142,7 @@ pub fn publish(
         Some(dir) => read_manifest(dir)?,
         None => Manifest::default(),
     };
-
-    // Hash everything (in parallel) to find what changed.
-    let file_hashes: BTreeMap<String, String> =
-        plan.root.par_iter().map(|(p, c)| (p.clone(), content_hash(&plan.root, c))).collect();
-    for mount in plan.trees.keys() {
-        let prefix = format!("{mount}/");
-        if plan.root.range(prefix.clone()..).next().is_some_and(|(p, _)| p.starts_with(&prefix)) {
-            bail!(
-                "site-wide file under plugin tree `{mount}`: a package name collides with a list page"
-            );
-        }
-    }
-    let mut manifest = Manifest {
-        fingerprint: plan.fingerprint.clone(),
-        files: file_hashes,
-        trees: plan.trees.clone(),
-        gz_chunks: BTreeMap::new(),
-    };
+    let mut manifest = planned_manifest(plan)?;
     if let Some(dir) = &current
         && manifest == previous
     {
@@ -208,158 +152,252 @@ pub fn publish(
             ..Default::default()
         });
     }
-
     let mut report = PublishReport { changed: true, ..Default::default() };
+    let ctx = Publishing {
+        site_dir,
+        current: current.as_deref(),
+        previous: &previous,
+        sync_each: syncs_each_file(plan, site_dir, &manifest, &previous),
+        chunks: ChunkCache::default(),
+    };
 
-    // Durability: a small build syncs exactly what it writes (fast, and independent of
-    // whatever else is writing to the disk); a large one syncs the whole file system once.
+    let t_trees = Instant::now();
+    let written_pkgs = write_new_trees(&ctx, plan, trees, &mut report)?;
+    let t_release = Instant::now();
+    report.trees_ms = (t_release - t_trees).as_millis();
+    let early_sync = start_early_sync(&ctx, report.trees_written);
+    let name = assemble_release(&ctx, plan, &mut manifest, &mut report)?;
+    let t_sync = Instant::now();
+    report.release_ms = (t_sync - t_release).as_millis();
+    make_durable(&ctx, &written_pkgs, early_sync)?;
+    report.sync_ms = t_sync.elapsed().as_millis();
+    swap_current(site_dir, &name)?;
+    report.release = name;
+    Ok(report)
+}
+
+/// What every step of one publish shares.
+struct Publishing<'a> {
+    site_dir: &'a Path,
+    /// The release `current` pointed at when the publish started.
+    current: Option<&'a Path>,
+    /// Its manifest (empty without one).
+    previous: &'a Manifest,
+    /// Durability: a small build syncs exactly what it writes (fast, and independent of
+    /// whatever else is writing to the disk); a large one syncs the whole file system once.
+    sync_each: bool,
+    /// Compressed chunks of large documents, shared by all documents of this build.
+    chunks: ChunkCache,
+}
+
+impl Publishing<'_> {
+    fn trees_dir(&self) -> PathBuf {
+        self.site_dir.join("trees")
+    }
+}
+
+/// The manifest `plan` will publish: every site-wide file hashed (in parallel) to find what
+/// changed. Fails when a site-wide file lies under a plugin tree's mount.
+fn planned_manifest(plan: &Plan) -> Result<Manifest> {
+    let files: BTreeMap<String, String> =
+        plan.root.par_iter().map(|(p, c)| (p.clone(), content_hash(&plan.root, c))).collect();
+    for mount in plan.trees.keys() {
+        let prefix = format!("{mount}/");
+        if plan.root.range(prefix.clone()..).next().is_some_and(|(p, _)| p.starts_with(&prefix)) {
+            bail!(
+                "site-wide file under plugin tree `{mount}`: a package name collides with a list page"
+            );
+        }
+    }
+    Ok(Manifest {
+        fingerprint: plan.fingerprint.clone(),
+        files,
+        trees: plan.trees.clone(),
+        gz_chunks: BTreeMap::new(),
+    })
+}
+
+/// Whether this build syncs each file it writes (few changes) rather than the whole file
+/// system once.
+fn syncs_each_file(plan: &Plan, site_dir: &Path, manifest: &Manifest, previous: &Manifest) -> bool {
     let trees_dir = site_dir.join("trees");
     let new_trees = plan
         .trees
         .iter()
-        .filter(|(mount, key)| {
-            !trees_dir.join(mount.rsplit('/').next().unwrap_or(mount)).join(key).is_dir()
-        })
+        .filter(|(mount, key)| !trees_dir.join(tree_package(mount)).join(key).is_dir())
         .count();
     let changed_root =
         manifest.files.iter().filter(|(p, h)| previous.files.get(*p) != Some(*h)).count();
-    let sync_each = changed_root + new_trees * 60 <= SYNC_EACH_LIMIT;
+    changed_root + new_trees * 60 <= SYNC_EACH_LIMIT
+}
 
-    // Compressed chunks of large documents, shared by all documents of this build.
-    let chunks = ChunkCache::default();
+/// The package of a tree mount (`plugins/<pkg>`).
+fn tree_package(mount: &str) -> &str {
+    mount.rsplit('/').next().unwrap_or(mount)
+}
 
-    // 1. Plugin trees that do not exist yet.
-    let t_trees = std::time::Instant::now();
-    let results: Vec<Result<(bool, usize, u64)>> = plan
-        .trees
-        .par_iter()
-        .map(|(mount, key)| {
-            let pkg = mount.rsplit('/').next().unwrap_or(mount);
-            let final_dir = trees_dir.join(pkg).join(key);
-            if final_dir.is_dir() {
-                return Ok((false, 0, 0));
-            }
-            // Rendered here, written, dropped: one tree in memory per thread.
-            let files = trees.render_tree(mount)?;
-            let tmp = trees_dir.join(pkg).join(format!(".tmp-{key}"));
-            if tmp.exists() {
-                fs::remove_dir_all(&tmp)
-                    .with_context(|| format!("failed to clear `{}`", tmp.display()))?;
-            }
-            let (written, _linked, bytes, _) =
-                write_files(&tmp, &files, None, &BTreeMap::new(), true, sync_each, &chunks)?;
-            fs::rename(&tmp, &final_dir)
-                .with_context(|| format!("failed to rename `{}`", final_dir.display()))?;
-            Ok((true, written, bytes))
-        })
-        .collect();
+/// Renders and writes every plugin tree that does not exist yet (`trees/<pkg>/<key>`, via a
+/// temporary directory renamed into place); returns the packages written.
+fn write_new_trees(
+    ctx: &Publishing<'_>,
+    plan: &Plan,
+    trees: &dyn TreeSource,
+    report: &mut PublishReport,
+) -> Result<Vec<String>> {
+    let results: Vec<Result<Option<(usize, u64)>>> =
+        plan.trees.par_iter().map(|(mount, key)| write_tree(ctx, trees, mount, key)).collect();
     let mut written_pkgs = Vec::new();
     for (r, mount) in results.into_iter().zip(plan.trees.keys()) {
-        let (written, n, bytes) = r?;
-        if written {
-            written_pkgs.push(mount.rsplit('/').next().unwrap_or(mount).to_owned());
-            report.trees_written += 1;
-            report.files_written += n;
-            report.bytes_written += bytes;
-        } else {
-            report.trees_reused += 1;
+        match r? {
+            Some((n, bytes)) => {
+                written_pkgs.push(tree_package(mount).to_owned());
+                report.trees_written += 1;
+                report.files_written += n;
+                report.bytes_written += bytes;
+            }
+            None => report.trees_reused += 1,
         }
     }
+    Ok(written_pkgs)
+}
 
-    let t_release = std::time::Instant::now();
-    report.trees_ms = (t_release - t_trees).as_millis();
-    // A large build starts flushing the trees now, while it assembles the release, so the
-    // final sync has less left to wait for.
-    let early_sync = (!sync_each && report.trees_written > 0)
-        .then(|| File::open(site_dir).ok())
-        .flatten()
-        .map(|dir| std::thread::spawn(move || rustix::fs::syncfs(&dir)));
-
-    // 2. The release: site-wide files (unchanged ones linked), tree symlinks, manifest.
-    let number = next_release_number(site_dir)?;
-    let name = format!("r-{number:06}");
-    let tmp = site_dir.join("releases").join(format!(".tmp-{name}"));
+/// One tree of `write_new_trees`: None when it exists already, else (files, bytes) written.
+fn write_tree(
+    ctx: &Publishing<'_>,
+    trees: &dyn TreeSource,
+    mount: &str,
+    key: &str,
+) -> Result<Option<(usize, u64)>> {
+    let pkg_dir = ctx.trees_dir().join(tree_package(mount));
+    let final_dir = pkg_dir.join(key);
+    if final_dir.is_dir() {
+        return Ok(None);
+    }
+    // Rendered here, written, dropped: one tree in memory per thread.
+    let files = trees.render_tree(mount)?;
+    let tmp = pkg_dir.join(format!(".tmp-{key}"));
     if tmp.exists() {
         fs::remove_dir_all(&tmp).with_context(|| format!("failed to clear `{}`", tmp.display()))?;
     }
-    let reuse = current.as_ref().map(|dir| Reuse { dir, previous: &previous });
+    let (written, _linked, bytes, _) =
+        write_files(&tmp, &files, None, &BTreeMap::new(), true, ctx.sync_each, &ctx.chunks)?;
+    fs::rename(&tmp, &final_dir)
+        .with_context(|| format!("failed to rename `{}`", final_dir.display()))?;
+    Ok(Some((written, bytes)))
+}
+
+/// A large build starts flushing the trees now, while it assembles the release, so the
+/// final sync has less left to wait for.
+fn start_early_sync(
+    ctx: &Publishing<'_>,
+    trees_written: usize,
+) -> Option<std::thread::JoinHandle<rustix::io::Result<()>>> {
+    (!ctx.sync_each && trees_written > 0)
+        .then(|| File::open(ctx.site_dir).ok())
+        .flatten()
+        .map(|dir| std::thread::spawn(move || rustix::fs::syncfs(&dir)))
+}
+
+/// Assembles the next release in a temporary directory (site-wide files, unchanged ones
+/// linked; tree symlinks; the manifest) and renames it into `releases/`; returns its name.
+fn assemble_release(
+    ctx: &Publishing<'_>,
+    plan: &Plan,
+    manifest: &mut Manifest,
+    report: &mut PublishReport,
+) -> Result<String> {
+    let name = format!("r-{:06}", next_release_number(ctx.site_dir)?);
+    let tmp = ctx.site_dir.join("releases").join(format!(".tmp-{name}"));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).with_context(|| format!("failed to clear `{}`", tmp.display()))?;
+    }
+    let reuse = ctx.current.map(|dir| Reuse { dir, previous: ctx.previous });
     let (written, linked, bytes, gz_chunks) =
-        write_files(&tmp, &plan.root, reuse, &manifest.files, false, sync_each, &chunks)?;
+        write_files(&tmp, &plan.root, reuse, &manifest.files, false, ctx.sync_each, &ctx.chunks)?;
     manifest.gz_chunks = gz_chunks;
     report.files_written += written;
     report.files_linked += linked;
     report.bytes_written += bytes;
-    let mut parents: Vec<PathBuf> =
-        manifest.trees.keys().filter_map(|m| tmp.join(m).parent().map(Path::to_path_buf)).collect();
-    parents.dedup();
-    for parent in &parents {
-        fs::create_dir_all(parent)
-            .with_context(|| format!("failed to create `{}`", parent.display()))?;
-    }
-    manifest.trees.par_iter().try_for_each(|(mount, hash)| -> Result<()> {
-        let link = tmp.join(mount);
-        // An unchanged tree keeps the previous release's symlink: a hard link to it is a
-        // directory entry only, where a new symlink costs an inode (and deleting the old
-        // release would free one), several times slower on ext4.
-        if let Some(dir) = &current
-            && previous.trees.get(mount) == Some(hash)
-            && fs::hard_link(dir.join(mount), &link).is_ok()
-        {
-            return Ok(());
-        }
-        let pkg = mount.rsplit('/').next().unwrap_or(mount);
-        let depth = mount.split('/').count();
-        let target = PathBuf::from("../".repeat(depth + 1)).join("trees").join(pkg).join(hash);
-        symlink(&target, &link).with_context(|| format!("failed to link `{}`", link.display()))
-    })?;
-    let manifest_bytes = serde_json::to_vec(&manifest)?;
-    fs::write(tmp.join(MANIFEST), manifest_bytes)
-        .context("failed to write the release manifest")?;
-    let release_dir = site_dir.join("releases").join(&name);
-    if sync_each {
-        // The manifest, the tree symlinks and their directories.
-        File::open(tmp.join(MANIFEST))
-            .and_then(|f| f.sync_all())
-            .context("failed to sync the manifest")?;
+    link_trees(ctx, &tmp, &manifest.trees)?;
+    write_manifest(&tmp, manifest, ctx.sync_each)?;
+    if ctx.sync_each {
+        // The tree symlinks' directories.
         for mount in manifest.trees.keys() {
             if let Some(parent) = tmp.join(mount).parent() {
                 catalog::fsutil::sync_dir(parent)?;
             }
         }
     }
+    let release_dir = ctx.site_dir.join("releases").join(&name);
     fs::rename(&tmp, &release_dir)
         .with_context(|| format!("failed to rename `{}`", release_dir.display()))?;
+    Ok(name)
+}
 
-    let t_sync = std::time::Instant::now();
-    report.release_ms = (t_sync - t_release).as_millis();
-
-    // 3. Everything on disk, then the atomic swap.
-    if sync_each {
-        catalog::fsutil::sync_dir(&site_dir.join("releases"))?;
-        for pkg in &written_pkgs {
-            catalog::fsutil::sync_dir(&trees_dir.join(pkg))?;
-        }
-    } else {
-        // Its outcome does not matter: the sync below covers everything either way.
-        if let Some(early) = early_sync {
-            let _ = early.join();
-        }
-        let dir = File::open(site_dir)
-            .with_context(|| format!("failed to open `{}`", site_dir.display()))?;
-        rustix::fs::syncfs(&dir).with_context(|| {
-            format!("failed to sync the file system of `{}`", site_dir.display())
-        })?;
+/// Mounts every plugin tree in the release being assembled at `tmp`: a symlink to
+/// `trees/<pkg>/<key>`.
+fn link_trees(ctx: &Publishing<'_>, tmp: &Path, trees: &BTreeMap<String, String>) -> Result<()> {
+    let mut parents: Vec<PathBuf> =
+        trees.keys().filter_map(|m| tmp.join(m).parent().map(Path::to_path_buf)).collect();
+    parents.dedup();
+    for parent in &parents {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("failed to create `{}`", parent.display()))?;
     }
-    report.sync_ms = t_sync.elapsed().as_millis();
+    trees.par_iter().try_for_each(|(mount, hash)| -> Result<()> {
+        let link = tmp.join(mount);
+        // An unchanged tree keeps the previous release's symlink: a hard link to it is a
+        // directory entry only, where a new symlink costs an inode (and deleting the old
+        // release would free one), several times slower on ext4.
+        if let Some(dir) = ctx.current
+            && ctx.previous.trees.get(mount) == Some(hash)
+            && fs::hard_link(dir.join(mount), &link).is_ok()
+        {
+            return Ok(());
+        }
+        let depth = mount.split('/').count();
+        let target = PathBuf::from("../".repeat(depth + 1))
+            .join("trees")
+            .join(tree_package(mount))
+            .join(hash);
+        symlink(&target, &link).with_context(|| format!("failed to link `{}`", link.display()))
+    })
+}
+
+/// Everything of the new release on disk before the swap: the directories written (few
+/// changes) or the whole file system (many).
+fn make_durable(
+    ctx: &Publishing<'_>,
+    written_pkgs: &[String],
+    early_sync: Option<std::thread::JoinHandle<rustix::io::Result<()>>>,
+) -> Result<()> {
+    let site_dir = ctx.site_dir;
+    if ctx.sync_each {
+        catalog::fsutil::sync_dir(&site_dir.join("releases"))?;
+        for pkg in written_pkgs {
+            catalog::fsutil::sync_dir(&ctx.trees_dir().join(pkg))?;
+        }
+        return Ok(());
+    }
+    // Its outcome does not matter: the sync below covers everything either way.
+    if let Some(early) = early_sync {
+        let _ = early.join();
+    }
+    let dir =
+        File::open(site_dir).with_context(|| format!("failed to open `{}`", site_dir.display()))?;
+    rustix::fs::syncfs(&dir)
+        .with_context(|| format!("failed to sync the file system of `{}`", site_dir.display()))
+}
+
+/// The atomic swap: `current` points at `releases/<name>` (a new symlink renamed over it).
+fn swap_current(site_dir: &Path, name: &str) -> Result<()> {
     let tmp_link = site_dir.join(".current.tmp");
     let _ = fs::remove_file(&tmp_link);
-    symlink(Path::new("releases").join(&name), &tmp_link)
+    symlink(Path::new("releases").join(name), &tmp_link)
         .with_context(|| format!("failed to create `{}`", tmp_link.display()))?;
     fs::rename(&tmp_link, site_dir.join("current"))
         .context("failed to swap `current` to the new release")?;
-    catalog::fsutil::sync_dir(site_dir)?;
-    report.release = name;
-    Ok(report)
+    catalog::fsutil::sync_dir(site_dir)
 }
 
 /// The directory `current` points at, if any.
@@ -374,16 +412,6 @@ pub fn current_release(site_dir: &Path) -> Result<Option<PathBuf>> {
 
 fn release_name(dir: &Path) -> String {
     dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-fn read_manifest(dir: &Path) -> Result<Manifest> {
-    let path = dir.join(MANIFEST);
-    match fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .with_context(|| format!("failed to parse `{}`", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
-        Err(e) => Err(e).with_context(|| format!("failed to read `{}`", path.display())),
-    }
 }
 
 fn content_hash(files: &BTreeMap<String, Content>, c: &Content) -> String {

@@ -66,8 +66,8 @@ impl Templates {
                 } else {
                     hashed_name(&rel, &bytes)
                 };
-                urls.insert(rel, format!("/static/{published}"));
-                statics.push((format!("static/{published}"), bytes));
+                urls.insert(rel, crate::urls::static_asset(&published));
+                statics.push((crate::urls::static_file(&published), bytes));
             }
         }
         tera.register_function("asset", move |args: &HashMap<String, tera::Value>| {
@@ -98,7 +98,7 @@ fn hashed_name(rel: &str, bytes: &[u8]) -> String {
 pub fn escape_html(s: &str) -> String {
     // The same escaper as plugins.xml (it also drops characters XML cannot carry, which no
     // page needs either).
-    crate::render::xml::esc(s)
+    crate::escape::esc(s)
 }
 
 /// `12345` → `12,345` (the reference shows downloads with thousands separators).

@@ -5,6 +5,7 @@
 mod abuse;
 mod downloads;
 mod icons;
+mod nginx_conf;
 mod qgis;
 mod review_gate;
 mod review_metadata;
@@ -12,4 +13,5 @@ mod serve;
 mod site;
 mod support;
 mod upload_e2e;
+mod url_map;
 mod versions;

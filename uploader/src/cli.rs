@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use crate::config::{ServiceConfig, load_secret};
+use crate::validate::MAX_UPLOAD_BYTES;
 
 /// Paths shared by every service subcommand.
 #[derive(Debug, Clone, Args)]
@@ -46,7 +47,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub generate_secret: bool,
     /// Largest accepted plugin zip, in bytes.
-    #[arg(long, env = "PLUGINS_MAX_UPLOAD_BYTES", default_value_t = 25_000_000)]
+    #[arg(long, env = "PLUGINS_MAX_UPLOAD_BYTES", default_value_t = MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: u64,
     /// Lifetime of user tokens from POST /api/v1/token, in seconds.
     #[arg(long, default_value_t = 3600)]

@@ -10,6 +10,8 @@ use anyhow::{Context, Result, ensure};
 /// Smallest accepted signing secret (HS256 wants at least 256 bits).
 pub const MIN_SECRET_BYTES: usize = 32;
 
+use crate::validate::MAX_UPLOAD_BYTES;
+
 /// Everything the service needs to run.
 #[derive(Clone)]
 pub struct ServiceConfig {
@@ -84,7 +86,7 @@ impl ServiceConfig {
             jwt_secret,
             user_token_ttl: Duration::from_secs(3600),
             plugin_token_ttl: Duration::from_secs(365 * 24 * 3600),
-            max_upload_bytes: 25_000_000,
+            max_upload_bytes: MAX_UPLOAD_BYTES,
             max_json_bytes: 64 * 1024,
             header_timeout: Duration::from_secs(10),
             body_idle_timeout: Duration::from_secs(30),

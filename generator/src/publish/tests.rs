@@ -3,7 +3,7 @@
 use std::os::unix::fs::MetadataExt;
 
 use super::*;
-use crate::render::{Content, Plan, TreeSource};
+use crate::plan::{Content, Plan, TreeSource};
 
 /// A plan and the trees it names.
 struct Fx {

@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::xml::esc;
+use super::links::{plugin_page, version_page};
+use crate::escape::esc;
+use crate::urls;
 use catalog::model::{Catalog, Plugin, Version};
 
 /// Entries per feed.
@@ -53,7 +55,7 @@ fn plugin_entry(base_url: &str, p: &Plugin, when: DateTime<Utc>) -> Entry {
     let version = p.stable().or(p.latest()).map(|v| v.version.as_str()).unwrap_or_default();
     Entry {
         title: format!("{} {version}", p.name),
-        url: format!("{base_url}/plugins/{}/", p.package),
+        url: format!("{base_url}{}", plugin_page(p)),
         updated: when,
         summary: p.description.clone(),
         author: p.author.clone(),
@@ -64,10 +66,7 @@ fn version_entry(base_url: &str, p: &Plugin, v: &Version) -> Entry {
     let kind = if v.experimental { " (experimental)" } else { "" };
     Entry {
         title: format!("{} {}{kind}", p.name, v.version),
-        url: format!(
-            "{base_url}{}",
-            crate::urls::version_page(p.package.as_str(), v.version.as_str())
-        ),
+        url: format!("{base_url}{}", version_page(p, v)),
         updated: v.created_on,
         summary: if v.changelog.is_empty() { p.description.clone() } else { v.changelog.clone() },
         author: p.author.clone(),
@@ -81,8 +80,8 @@ pub fn site_feeds(catalog: &Catalog, base_url: &str) -> Vec<(String, Vec<u8>)> {
     fresh.sort_by_key(|p| (std::cmp::Reverse(p.created_on), p.id));
     let entries: Vec<Entry> =
         fresh.iter().take(FEED_LEN).map(|p| plugin_entry(base_url, p, p.created_on)).collect();
-    let path = "/plugins/feeds/new.xml";
-    out.push((path[1..].to_owned(), atom(base_url, path, "New QGIS plugins", &entries)));
+    let path = urls::NEW_FEED;
+    out.push((urls::file_of(path), atom(base_url, path, "New QGIS plugins", &entries)));
 
     let mut versions: Vec<(&Plugin, &Version)> = catalog
         .plugins
@@ -93,8 +92,8 @@ pub fn site_feeds(catalog: &Catalog, base_url: &str) -> Vec<(String, Vec<u8>)> {
     versions.sort_by_key(|(p, v)| (std::cmp::Reverse(v.created_on), p.id, v.id));
     let entries: Vec<Entry> =
         versions.iter().take(FEED_LEN).map(|(p, v)| version_entry(base_url, p, v)).collect();
-    let path = "/plugins/feeds/updated.xml";
-    out.push((path[1..].to_owned(), atom(base_url, path, "Updated QGIS plugins", &entries)));
+    let path = urls::UPDATED_FEED;
+    out.push((urls::file_of(path), atom(base_url, path, "Updated QGIS plugins", &entries)));
 
     let mut by_tag: std::collections::BTreeMap<&str, (&str, Vec<&Plugin>)> = Default::default();
     for p in &catalog.plugins {
@@ -109,11 +108,11 @@ pub fn site_feeds(catalog: &Catalog, base_url: &str) -> Vec<(String, Vec<u8>)> {
             .take(FEED_LEN)
             .map(|p| plugin_entry(base_url, p, p.latest_version_date().unwrap_or(p.created_on)))
             .collect();
-        let path = format!("/plugins/tags/{slug}/feed.xml");
         let title = format!("QGIS plugins tagged {name}");
-        // Tag pages and feeds live flat under `plugins/tags/` (see listings::ListArgs::named).
-        let file = format!("plugins/tags/feed/{slug}.xml");
-        out.push((file, atom(base_url, &path, &title, &entries)));
+        out.push((
+            urls::tag_feed_file(slug),
+            atom(base_url, &urls::tag_feed(slug), &title, &entries),
+        ));
     }
     out
 }
@@ -124,6 +123,6 @@ pub fn plugin_feed(p: &Plugin, base_url: &str) -> Vec<u8> {
     versions.sort_by_key(|v| (std::cmp::Reverse(v.created_on), v.id));
     let entries: Vec<Entry> =
         versions.iter().take(FEED_LEN).map(|v| version_entry(base_url, p, v)).collect();
-    let path = format!("/plugins/{}/feed.xml", p.package);
+    let path = urls::plugin_feed(p.package.as_str());
     atom(base_url, &path, &format!("{} versions", p.name), &entries)
 }

@@ -13,7 +13,7 @@ fn version_fields(v: &Version) -> serde_json::Map<String, Value> {
     m.insert("qgis_max".into(), json!(v.max_qgis.display3()));
     m.insert("downloads".into(), json!(v.downloads));
     m.insert("uploaded_by".into(), json!(v.uploaded_by));
-    m.insert("upload_datetime".into(), json!(crate::render::xml::py_datetime(v.created_on)));
+    m.insert("upload_datetime".into(), json!(super::xml::py_datetime(v.created_on)));
     m
 }
 
@@ -48,10 +48,7 @@ pub fn version_json(p: &Plugin, v: &Version, base_url: &str) -> Vec<u8> {
     m.insert("external_deps".into(), json!(v.external_deps));
     m.insert(
         "download_url".into(),
-        json!(format!(
-            "{base_url}{}",
-            crate::urls::version_download(p.package.as_str(), v.version.as_str())
-        )),
+        json!(format!("{base_url}{}", super::links::version_download(p, v))),
     );
     m.insert("sha256".into(), json!(v.package_sha256));
     m.insert("size".into(), json!(v.package_size));

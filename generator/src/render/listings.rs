@@ -12,9 +12,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tera::Context as TeraContext;
 
-use super::pages::{memo, render, render_memo};
-use super::{Content, RenderInput};
-use crate::urls::segment;
+use super::input::{RenderInput, memo, render, render_memo};
+use super::links::{icon_url, plugin_page, version_download};
+use crate::plan::Content;
+use crate::urls::{self, ListFiles, NamedKind};
 use catalog::model::Plugin;
 
 /// Plugins per list page (the reference's default `per_page`).
@@ -54,15 +55,15 @@ pub(super) fn card(p: &Plugin) -> Card<'_> {
     Card {
         package: p.package.as_str(),
         name: &p.name,
-        url: format!("/plugins/{}/", p.package),
+        url: plugin_page(p),
         description: &p.description,
         author: &p.author,
-        author_url: author_url(&p.author),
+        author_url: urls::author_page(&p.author),
         downloads: p.downloads,
         deprecated: p.deprecated,
         server: p.server,
         qgis4_ready: p.qgis4_ready(),
-        icon: p.icon.as_ref().map(|i| super::icon_path(p, i)),
+        icon: p.icon.as_ref().map(|i| icon_url(p, i)),
         latest_date: p
             .latest_version_date()
             .map(|d| d.format("%Y-%m-%d").to_string())
@@ -70,8 +71,7 @@ pub(super) fn card(p: &Plugin) -> Card<'_> {
         created_on: p.created_on.format("%Y-%m-%d").to_string(),
         stable: p.stable().map(|v| v.version.as_str()),
         experimental: p.experimental().map(|v| v.version.as_str()),
-        download_url: latest
-            .map(|v| crate::urls::version_download(p.package.as_str(), v.version.as_str())),
+        download_url: latest.map(|v| version_download(p, v)),
         rating_votes: p.rating_votes,
     }
 }
@@ -230,46 +230,30 @@ struct SortLink {
 
 /// What a list shows besides its plugins.
 struct ListArgs<'a> {
-    /// Directory under the site root, e.g. `plugins/stable`.
-    dir: &'a str,
+    /// The list's URL (`/plugins/stable/`, `/plugins/tags/<slug>/`).
+    url: String,
+    /// Where its pages are published.
+    files: ListFiles<'a>,
     title: &'a str,
     intro: &'a str,
     default: Order,
     feed_url: Option<&'a str>,
     /// Whether the alternative orders are offered (main lists only).
     with_sorts: bool,
-    /// For the thousands of tag, author and user lists: the kind's directory and the name.
-    /// Their pages are files `<kind>/p<N>/<name>.html` rather than a directory per name
-    /// (nginx maps `/plugins/tags/<name>/` to them), so a release holds few directories.
-    named: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> ListArgs<'a> {
-    /// A list by name only, without alternative orders (tags, authors, users): its URL is
-    /// `/<kind>/<name>/`.
-    fn by_name(kind: &'a str, name: &'a str, url_dir: &'a str, title: &'a str) -> Self {
+    /// A list by name only, without alternative orders (tags, authors, users).
+    fn by_name(kind: NamedKind, name: &'a str, title: &'a str) -> Self {
         Self {
-            dir: url_dir,
+            url: urls::named_list(kind, name),
+            files: ListFiles::Named(kind, name),
             title,
             intro: "",
             default: Order::Name,
             feed_url: None,
             with_sorts: false,
-            named: Some((kind, name)),
         }
-    }
-
-    /// The file of page `page` in order `key`: `<dir>[/sort/<key>]/index.html` or
-    /// `.../page-<N>.html` (nginx maps `/page/<N>/` and `?page=<N>` to it).
-    fn page_file(&self, key: Option<&str>, page: usize) -> String {
-        if let Some((kind, name)) = self.named {
-            return format!("{kind}/p{page}/{name}.html");
-        }
-        let dir = match key {
-            None => self.dir.to_owned(),
-            Some(k) => format!("{}/sort/{k}", self.dir),
-        };
-        if page == 1 { format!("{dir}/index.html") } else { format!("{dir}/page-{page}.html") }
     }
 }
 
@@ -318,7 +302,6 @@ fn render_list(
     args: &ListArgs<'_>,
     plugins: &[&Plugin],
 ) -> Result<()> {
-    let base_url = format!("/{}/", args.dir);
     let mut variants: Vec<(Option<&str>, Order)> = vec![(None, args.default)];
     if args.with_sorts {
         variants.extend(SORTS.iter().map(|(key, _, order)| (Some(*key), *order)));
@@ -327,76 +310,97 @@ fn render_list(
         let mut list: Vec<&Plugin> = plugins.to_vec();
         order.sort(&mut list);
         let prefix = match key {
-            None => base_url.clone(),
-            Some(k) => format!("{base_url}sort/{k}/"),
+            None => args.url.clone(),
+            Some(k) => urls::list_sorted(&args.url, k),
         };
         let pages = list.len().div_ceil(PAGE_SIZE).max(1);
         for page in 1..=pages {
-            let chunk =
-                &list[((page - 1) * PAGE_SIZE).min(list.len())..(page * PAGE_SIZE).min(list.len())];
-            let page_url =
-                |n: usize| if n == 1 { prefix.clone() } else { format!("{prefix}page/{n}/") };
-            let path = args.page_file(key, page);
-            // Everything the context below is made of.
-            let digest = catalog::hash::fingerprint(&(
-                "list.html",
-                &input.templates.fingerprint,
-                input.base_url,
-                (args.title, args.intro, args.feed_url, args.with_sorts),
-                (&prefix, key, page, pages, list.len()),
-                chunk.iter().map(|p| cards.get(p.id)).collect::<Vec<_>>(),
-            ));
-            out.push(memo(input, path, digest, || {
-                let links: Vec<PageLink> = (1..=pages)
-                    .map(|n| PageLink { number: n, url: page_url(n), current: n == page })
-                    .collect();
-                let sorts: Vec<SortLink> = SORTS
-                    .iter()
-                    .filter(|_| args.with_sorts)
-                    .map(|(k, label, _)| SortLink {
-                        label,
-                        url: format!("{base_url}sort/{k}/"),
-                        current: key == Some(*k),
-                    })
-                    .collect();
-                let mut ctx = TeraContext::new();
-                ctx.insert("title", args.title);
-                ctx.insert("intro", args.intro);
-                let html: Vec<String> =
-                    chunk.iter().map(|p| cards.html(p, 2)).collect::<Result<_>>()?;
-                ctx.insert("plugins", &html);
-                ctx.insert("count", &list.len());
-                ctx.insert("page", &page);
-                ctx.insert("pages", &links);
-                ctx.insert("prev_url", &(page > 1).then(|| page_url(page - 1)));
-                ctx.insert("next_url", &(page < pages).then(|| page_url(page + 1)));
-                ctx.insert("sorts", &sorts);
-                ctx.insert("default_url", &base_url);
-                ctx.insert("sorted", &key.is_some());
-                ctx.insert("feed_url", &args.feed_url);
-                render(input, "list.html", &ctx)
-            })?);
+            let at = ListPage { key, prefix: &prefix, page, pages, list: &list };
+            out.push(render_list_page(input, cards, args, &at)?);
         }
     }
     Ok(())
 }
 
-/// URL of an author's list page, or None when the name cannot be a path segment.
-pub fn author_url(author: &str) -> Option<String> {
-    path_segment(author).map(|s| format!("/plugins/author/{}/", segment(&s)))
+/// One page of a list in one order.
+struct ListPage<'a> {
+    /// The order's key (None: the default order).
+    key: Option<&'a str>,
+    /// The URL of the list in this order.
+    prefix: &'a str,
+    page: usize,
+    pages: usize,
+    /// The whole list, sorted.
+    list: &'a [&'a Plugin],
 }
 
-/// The on-disk directory name for a URL segment: nginx decodes the URI, so the file name is
-/// the raw text. Names that cannot be one directory (`.`, `..`, control characters, too long)
-/// get no page.
-fn path_segment(s: &str) -> Option<String> {
-    let ok = !s.is_empty()
-        && s != "."
-        && s != ".."
-        && s.len() <= 200
-        && !s.contains(['/', '\\', '\0'])
-        && !s.chars().any(char::is_control);
-    ok.then(|| s.to_owned())
+impl ListPage<'_> {
+    fn chunk(&self) -> &[&Plugin] {
+        let len = self.list.len();
+        &self.list[((self.page - 1) * PAGE_SIZE).min(len)..(self.page * PAGE_SIZE).min(len)]
+    }
+
+    fn url(&self, n: usize) -> String {
+        urls::list_page(self.prefix, n)
+    }
+}
+
+/// A list page, memoised on everything its context is made of.
+fn render_list_page(
+    input: &RenderInput<'_>,
+    cards: &Cards<'_>,
+    args: &ListArgs<'_>,
+    at: &ListPage<'_>,
+) -> Result<(String, Content)> {
+    let path = args.files.file(at.key, at.page);
+    let digest = catalog::hash::fingerprint(&(
+        "list.html",
+        &input.templates.fingerprint,
+        input.base_url,
+        (args.title, args.intro, args.feed_url, args.with_sorts),
+        (at.prefix, at.key, at.page, at.pages, at.list.len()),
+        at.chunk().iter().map(|p| cards.get(p.id)).collect::<Vec<_>>(),
+    ));
+    memo(input, path, digest, || {
+        let ctx = list_page_context(cards, args, at)?;
+        render(input, "list.html", &ctx)
+    })
+}
+
+/// The template context of a list page.
+fn list_page_context(
+    cards: &Cards<'_>,
+    args: &ListArgs<'_>,
+    at: &ListPage<'_>,
+) -> Result<TeraContext> {
+    let page = at.page;
+    let links: Vec<PageLink> = (1..=at.pages)
+        .map(|n| PageLink { number: n, url: at.url(n), current: n == page })
+        .collect();
+    let sorts: Vec<SortLink> = SORTS
+        .iter()
+        .filter(|_| args.with_sorts)
+        .map(|(k, label, _)| SortLink {
+            label,
+            url: urls::list_sorted(&args.url, k),
+            current: at.key == Some(*k),
+        })
+        .collect();
+    let mut ctx = TeraContext::new();
+    ctx.insert("title", args.title);
+    ctx.insert("intro", args.intro);
+    let html: Vec<String> = at.chunk().iter().map(|p| cards.html(p, 2)).collect::<Result<_>>()?;
+    ctx.insert("plugins", &html);
+    ctx.insert("count", &at.list.len());
+    ctx.insert("page", &page);
+    ctx.insert("pages", &links);
+    ctx.insert("prev_url", &(page > 1).then(|| at.url(page - 1)));
+    ctx.insert("next_url", &(page < at.pages).then(|| at.url(page + 1)));
+    ctx.insert("sorts", &sorts);
+    ctx.insert("default_url", &args.url);
+    ctx.insert("sorted", &at.key.is_some());
+    ctx.insert("feed_url", &args.feed_url);
+    Ok(ctx)
 }
 
 #[derive(Serialize)]
@@ -416,46 +420,55 @@ struct Person {
 
 /// Every site-wide page.
 pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Pages> {
-    let catalog = input.catalog;
-    let ctx = Ctx { fresh_since: input.now - Duration::days(FRESH_DAYS) };
-    let all: Vec<&Plugin> = catalog.plugins.iter().collect();
-    let mut out = Vec::new();
-    let empty = TeraContext::new();
+    let all: Vec<&Plugin> = input.catalog.plugins.iter().collect();
+    let cards = all_cards(input, &input.catalog.plugins);
+    let mut out = main_lists(input, &cards, &all)?;
+    let by_tag = plugins_by_tag(&all);
+    out.extend(tag_lists(input, &cards, &by_tag)?);
+    let cloud = tag_cloud(&by_tag);
+    out.push(tags_index(input, &by_tag, &cloud)?);
+    out.extend(people_lists(input, &cards, &all)?);
+    out.push(home_page(input, &cards, &all, &cloud)?);
+    out.extend(fixed_pages(input)?);
+    Ok(out)
+}
 
-    let cards = all_cards(input, &catalog.plugins);
+/// The lists of `LISTS`, each in all its orders and pages.
+fn main_lists(input: &RenderInput<'_>, cards: &Cards<'_>, all: &[&Plugin]) -> Result<Pages> {
+    let ctx = Ctx { fresh_since: input.now - Duration::days(FRESH_DAYS) };
     let lists: Vec<Pages> = LISTS
         .par_iter()
         .map(|spec| {
             let list: Vec<&Plugin> = all.iter().copied().filter(|p| (spec.keep)(p, &ctx)).collect();
-            let dir = if spec.slug.is_empty() {
-                "plugins".to_owned()
-            } else {
-                format!("plugins/{}", spec.slug)
-            };
+            let dir = urls::main_list_dir(spec.slug);
             let feed_url = match spec.slug {
-                "fresh" => Some("/plugins/feeds/new.xml"),
-                "latest" => Some("/plugins/feeds/updated.xml"),
+                "fresh" => Some(urls::NEW_FEED),
+                "latest" => Some(urls::UPDATED_FEED),
                 _ => None,
             };
             let args = ListArgs {
-                dir: &dir,
+                url: urls::list(&dir),
+                files: ListFiles::Dir(&dir),
                 title: spec.title,
                 intro: spec.intro,
                 default: spec.order,
                 feed_url,
                 with_sorts: true,
-                named: None,
             };
             let mut pages = Vec::new();
-            render_list(input, &cards, &mut pages, &args, &list)?;
+            render_list(input, cards, &mut pages, &args, &list)?;
             Ok(pages)
         })
         .collect::<Result<_>>()?;
-    out.extend(lists.into_iter().flatten());
+    Ok(lists.into_iter().flatten().collect())
+}
 
-    // Tags: one list per tag, and the cloud of tags used by at least TAGCLOUD_MIN plugins.
-    let mut by_tag: BTreeMap<&str, (&str, Vec<&Plugin>)> = BTreeMap::new();
-    for p in &all {
+/// Tag slug → (tag name, its plugins).
+type ByTag<'a> = BTreeMap<&'a str, (&'a str, Vec<&'a Plugin>)>;
+
+fn plugins_by_tag<'a>(all: &[&'a Plugin]) -> ByTag<'a> {
+    let mut by_tag: ByTag<'a> = BTreeMap::new();
+    for p in all {
         for t in &p.tags {
             by_tag
                 .entry(t.slug.as_str())
@@ -464,23 +477,30 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Pages> {
                 .push(p);
         }
     }
-    // Thousands of small lists: rendered on every core.
+    by_tag
+}
+
+/// One list per tag: thousands of small lists, rendered on every core.
+fn tag_lists(input: &RenderInput<'_>, cards: &Cards<'_>, by_tag: &ByTag<'_>) -> Result<Pages> {
     let tag_pages: Vec<Pages> = by_tag
         .par_iter()
         .map(|(slug, (name, list))| {
             let title = format!("Plugins tagged with: {name}");
-            let feed_url = format!("/plugins/tags/{slug}/feed.xml");
-            let dir = format!("plugins/tags/{slug}");
+            let feed_url = urls::tag_feed(slug);
             let args = ListArgs {
                 feed_url: Some(&feed_url),
-                ..ListArgs::by_name("plugins/tags", slug, &dir, &title)
+                ..ListArgs::by_name(NamedKind::Tag, slug, &title)
             };
             let mut pages = Vec::new();
-            render_list(input, &cards, &mut pages, &args, list)?;
+            render_list(input, cards, &mut pages, &args, list)?;
             Ok(pages)
         })
         .collect::<Result<_>>()?;
-    out.extend(tag_pages.into_iter().flatten());
+    Ok(tag_pages.into_iter().flatten().collect())
+}
+
+/// The cloud of tags used by at least `TAGCLOUD_MIN` plugins that are not deprecated.
+fn tag_cloud<'a>(by_tag: &ByTag<'a>) -> Vec<CloudTag<'a>> {
     let counts: Vec<usize> = by_tag
         .values()
         .map(|(_, l)| l.iter().filter(|p| !p.deprecated).count())
@@ -488,37 +508,48 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Pages> {
         .collect();
     let (lo, hi) =
         (counts.iter().min().copied().unwrap_or(0), counts.iter().max().copied().unwrap_or(0));
-    let cloud: Vec<CloudTag<'_>> = by_tag
+    by_tag
         .iter()
         .filter_map(|(slug, (name, list))| {
             let count = list.iter().filter(|p| !p.deprecated).count();
             (count >= TAGCLOUD_MIN).then(|| CloudTag {
                 name,
-                url: format!("/plugins/tags/{slug}/"),
+                url: urls::tag_page(slug),
                 count,
                 // Six font weights, scaled linearly between the least and most used tag.
                 weight: if hi > lo { 1 + (count - lo) * 5 / (hi - lo) } else { 3 },
             })
         })
-        .collect();
+        .collect()
+}
+
+/// `plugins/tags/index.html`: the cloud and every tag.
+fn tags_index(
+    input: &RenderInput<'_>,
+    by_tag: &ByTag<'_>,
+    cloud: &[CloudTag<'_>],
+) -> Result<(String, Content)> {
     let all_tags: Vec<CloudTag<'_>> = by_tag
         .iter()
         .map(|(slug, (name, list))| CloudTag {
             name,
-            url: format!("/plugins/tags/{slug}/"),
+            url: urls::tag_page(slug),
             count: list.len(),
             weight: 0,
         })
         .collect();
     let mut tctx = TeraContext::new();
-    tctx.insert("cloud", &cloud);
+    tctx.insert("cloud", cloud);
     tctx.insert("tags", &all_tags);
-    out.push(render_memo(input, "plugins/tags/index.html".into(), "tags.html", &tctx)?);
+    render_memo(input, urls::TAGS_INDEX.into(), "tags.html", &tctx)
+}
 
-    // Authors (metadata `author`) and users (accounts that created plugins).
+/// Authors (metadata `author`) and users (accounts that created or own plugins): a list
+/// each, and an index of each kind.
+fn people_lists(input: &RenderInput<'_>, cards: &Cards<'_>, all: &[&Plugin]) -> Result<Pages> {
     let mut authors: BTreeMap<String, Vec<&Plugin>> = BTreeMap::new();
     let mut users: BTreeMap<String, Vec<&Plugin>> = BTreeMap::new();
-    for p in &all {
+    for p in all {
         authors.entry(p.author.clone()).or_default().push(p);
         users.entry(p.creator.clone()).or_default().push(p);
         for o in &p.owners {
@@ -527,43 +558,57 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Pages> {
             }
         }
     }
-    let mut people =
-        |kind: &str, map: &BTreeMap<String, Vec<&Plugin>>, title: &str| -> Result<Vec<Person>> {
-            let rendered: Vec<(Person, Pages)> = map
-                .par_iter()
-                .filter_map(|(name, list)| path_segment(name).map(|seg| (name, seg, list)))
-                .map(|(name, seg, list)| {
-                    let url = format!("/plugins/{kind}/{}/", segment(&seg));
-                    let heading = format!("{title} {name}");
-                    let dir = format!("plugins/{kind}/{}", segment(&seg));
-                    let kind_dir = format!("plugins/{kind}");
-                    let args = ListArgs::by_name(&kind_dir, &seg, &dir, &heading);
-                    let mut pages = Vec::new();
-                    render_list(input, &cards, &mut pages, &args, list)?;
-                    Ok((Person { name: name.clone(), url, count: list.len() }, pages))
-                })
-                .collect::<Result<_>>()?;
-            let mut index = Vec::with_capacity(rendered.len());
-            for (person, pages) in rendered {
-                index.push(person);
-                out.extend(pages);
-            }
-            index.sort_by_key(|p| p.name.to_lowercase());
-            Ok(index)
-        };
-    let author_index = people("author", &authors, "Plugins by")?;
-    let user_index = people("user", &users, "Plugins from")?;
-    for (path, title, list) in [
-        ("plugins/authors/index.html", "Authors", author_index),
-        ("plugins/users/index.html", "Users", user_index),
-    ] {
+    let mut out = Vec::new();
+    let author_index = people(input, cards, &mut out, NamedKind::Author, &authors, "Plugins by")?;
+    let user_index = people(input, cards, &mut out, NamedKind::User, &users, "Plugins from")?;
+    for (path, title, list) in
+        [(urls::AUTHORS_INDEX, "Authors", author_index), (urls::USERS_INDEX, "Users", user_index)]
+    {
         let mut c = TeraContext::new();
         c.insert("title", title);
         c.insert("people", &list);
         out.push(render_memo(input, path.into(), "people.html", &c)?);
     }
+    Ok(out)
+}
 
-    // Home: top five of the updated, new, popular and QGIS 4 ready lists.
+/// The list of each person of one kind (into `out`), and the kind's index, by name.
+fn people(
+    input: &RenderInput<'_>,
+    cards: &Cards<'_>,
+    out: &mut Pages,
+    kind: NamedKind,
+    map: &BTreeMap<String, Vec<&Plugin>>,
+    title: &str,
+) -> Result<Vec<Person>> {
+    let rendered: Vec<(Person, Pages)> = map
+        .par_iter()
+        .filter_map(|(name, list)| urls::list_name(name).map(|seg| (name, seg, list)))
+        .map(|(name, seg, list)| {
+            let heading = format!("{title} {name}");
+            let args = ListArgs::by_name(kind, seg, &heading);
+            let url = args.url.clone();
+            let mut pages = Vec::new();
+            render_list(input, cards, &mut pages, &args, list)?;
+            Ok((Person { name: name.clone(), url, count: list.len() }, pages))
+        })
+        .collect::<Result<_>>()?;
+    let mut index = Vec::with_capacity(rendered.len());
+    for (person, pages) in rendered {
+        index.push(person);
+        out.extend(pages);
+    }
+    index.sort_by_key(|p| p.name.to_lowercase());
+    Ok(index)
+}
+
+/// The home page: top five of the updated, new, popular and QGIS 4 ready lists.
+fn home_page(
+    input: &RenderInput<'_>,
+    cards: &Cards<'_>,
+    all: &[&Plugin],
+    cloud: &[CloudTag<'_>],
+) -> Result<(String, Content)> {
     let top = |order: Order, keep: &dyn Fn(&Plugin) -> bool| {
         let mut list: Vec<&Plugin> = all.iter().copied().filter(|p| keep(p)).collect();
         order.sort(&mut list);
@@ -575,15 +620,19 @@ pub fn render_site_pages(input: &RenderInput<'_>) -> Result<Pages> {
     h.insert("popular", &top(Order::Popularity, &|p| !p.deprecated)?);
     h.insert("qgis4", &top(Order::Created, &|p| p.qgis4_ready())?);
     h.insert("count", &all.len());
-    h.insert("cloud", &cloud);
-    out.push(render_memo(input, "index.html".into(), "index.html", &h)?);
+    h.insert("cloud", cloud);
+    render_memo(input, urls::HOME_PAGE.into(), "index.html", &h)
+}
 
-    out.push(render_memo(input, "search/index.html".into(), "search.html", &empty)?);
+/// Pages rendered from their template alone: search, docs, the 404 page.
+fn fixed_pages(input: &RenderInput<'_>) -> Result<Pages> {
+    let empty = TeraContext::new();
+    let mut out = vec![render_memo(input, urls::SEARCH_PAGE.into(), "search.html", &empty)?];
     for page in ["publish", "approval", "faq"] {
         let template = format!("docs/{page}.html");
-        out.push(render_memo(input, format!("docs/{page}/index.html"), &template, &empty)?);
+        out.push(render_memo(input, urls::docs_page(page), &template, &empty)?);
     }
-    out.push(render_memo(input, "docs/index.html".into(), "docs/index.html", &empty)?);
-    out.push(render_memo(input, "404.html".into(), "404.html", &empty)?);
+    out.push(render_memo(input, urls::DOCS_INDEX.into(), "docs/index.html", &empty)?);
+    out.push(render_memo(input, urls::NOT_FOUND_PAGE.into(), "404.html", &empty)?);
     Ok(out)
 }

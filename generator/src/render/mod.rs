@@ -4,7 +4,9 @@
 //! (templates are loaded beforehand, zips are referred to by path and linked by `publish`).
 
 pub mod feeds;
+pub mod input;
 pub mod json;
+pub mod links;
 pub mod listings;
 pub mod pages;
 pub mod search;
@@ -12,80 +14,18 @@ pub mod stats;
 pub mod xml;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Result;
 use rayon::prelude::*;
 
-use crate::templates::Templates;
-use catalog::model::{Catalog, Icon, Plugin};
+pub use input::RenderInput;
+use links::{icon_file, version_file, zip_file_name};
+
+use crate::plan::{Content, Plan, TreeSource};
+use crate::urls;
+use catalog::model::Plugin;
 use catalog::names::QgisVersion;
-
-/// One output file.
-#[derive(Clone)]
-pub enum Content {
-    /// Rendered bytes.
-    Bytes(Vec<u8>),
-    /// An existing file (a stored zip), hard-linked into the site.
-    File(PathBuf),
-    /// The same bytes as another path of the same tree (identical plugins.xml variants).
-    Same(String),
-    /// Bytes produced only when publishing needs them (large plugins.xml documents), so a
-    /// build never holds them all; `key` is a digest of exactly what `make` produces.
-    Deferred { key: String, make: Arc<dyn Fn() -> Vec<u8> + Send + Sync> },
-    /// A page identified by the digest of everything it is rendered from. `None`: the
-    /// current release already has this page from the same digest, so it was not rendered
-    /// and publishing links it.
-    Memo { key: String, bytes: Option<Vec<u8>> },
-}
-
-impl std::fmt::Debug for Content {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Content::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
-            Content::File(p) => write!(f, "File({})", p.display()),
-            Content::Same(p) => write!(f, "Same({p})"),
-            Content::Deferred { key, .. } => write!(f, "Deferred({key})"),
-            Content::Memo { key, bytes } => {
-                write!(f, "Memo({key}, {})", if bytes.is_some() { "rendered" } else { "kept" })
-            }
-        }
-    }
-}
-
-/// Renders a plugin's subtree (`plugins/<pkg>/`) when `publish` finds no tree with its key.
-pub trait TreeSource: Sync {
-    /// The files of the tree mounted at `mount`, relative to it.
-    fn render_tree(&self, mount: &str) -> Result<BTreeMap<String, Content>>;
-}
-
-/// Everything a build publishes.
-#[derive(Debug, Default)]
-pub struct Plan {
-    /// Digest of everything the site is rendered from; equal digests, equal sites.
-    pub fingerprint: String,
-    /// Site-wide files (listings, plugins.xml, static assets), relative to the site root.
-    pub root: BTreeMap<String, Content>,
-    /// Per-plugin trees: mount path (`plugins/<pkg>`) → digest of everything the tree is
-    /// rendered from. A published tree with the same digest is reused without rendering.
-    pub trees: BTreeMap<String, String>,
-}
-
-/// What a render needs besides the catalog.
-pub struct RenderInput<'a> {
-    pub catalog: &'a Catalog,
-    pub templates: &'a Templates,
-    /// Absolute base URL without a trailing slash, e.g. `http://127.0.0.1:8080`.
-    pub base_url: &'a str,
-    /// Where stored zips live (`package_path` is relative to it).
-    pub data_dir: &'a Path,
-    /// The build's clock, for the "new" and "updated" windows.
-    pub now: chrono::DateTime<chrono::Utc>,
-    /// Content hashes of the published site-wide files (`publish::published_files`): a page
-    /// whose digest is among them is kept, not rendered again.
-    pub published: &'a BTreeMap<String, String>,
-}
 
 /// The digest of one plugin's tree: everything its files are rendered from.
 pub fn tree_key(input: &RenderInput<'_>, p: &Plugin) -> String {
@@ -158,7 +98,7 @@ impl<'a> Renderer<'a> {
             by_mount: catalog
                 .plugins
                 .iter()
-                .map(|p| (format!("plugins/{}", p.package), p))
+                .map(|p| (urls::tree_mount(p.package.as_str()), p))
                 .collect(),
             tree_keys,
         }
@@ -173,16 +113,16 @@ impl<'a> Renderer<'a> {
         // Site-wide plugins.xml, deferred: identical selections are emitted once and aliased.
         add_documents(&mut plan.root, &self.entries, self.selections.clone());
         let empty = xml::render_empty().into_bytes();
-        plan.root.insert("plugins/xml/empty.xml".into(), Content::Bytes(empty));
+        plan.root.insert(urls::EMPTY_DOCUMENT.into(), Content::Bytes(empty));
         // "This name is known, the plugin has nothing for it": where a package's lookup ends
         // when the package has no file of its own (see `package_documents`).
         let known = decade_starts(&self.versions)
-            .map(|(head, _)| format!("d-{head}x"))
+            .map(|(head, _)| urls::decade_stem(&head))
             .chain(self.requests[self.versions.len()..].iter().map(|(name, _)| name.clone()));
         for name in known {
             plan.root.insert(
-                format!("plugins/xml/none/{name}.xml"),
-                Content::Same("plugins/xml/empty.xml".into()),
+                urls::known_name_document(&name),
+                Content::Same(urls::EMPTY_DOCUMENT.into()),
             );
         }
         for (path, content) in listings::render_site_pages(input)? {
@@ -191,7 +131,7 @@ impl<'a> Renderer<'a> {
         for (path, bytes) in feeds::site_feeds(catalog, input.base_url) {
             plan.root.insert(path, Content::Bytes(bytes));
         }
-        plan.root.insert("search/index.json".into(), Content::Bytes(search::search_index(catalog)));
+        plan.root.insert(urls::SEARCH_INDEX.into(), Content::Bytes(search::search_index(catalog)));
         for (path, bytes) in stats::site_stats(input)? {
             plan.root.insert(path, Content::Bytes(bytes));
         }
@@ -202,7 +142,7 @@ impl<'a> Renderer<'a> {
             .plugins
             .iter()
             .zip(&self.tree_keys)
-            .map(|(p, key)| (format!("plugins/{}", p.package), key.clone()))
+            .map(|(p, key)| (urls::tree_mount(p.package.as_str()), key.clone()))
             .collect();
         Ok(plan)
     }
@@ -249,14 +189,16 @@ fn site_selections(
     requests: &[(String, QgisVersion)],
 ) -> Vec<(String, Vec<i64>)> {
     let decades: Vec<(String, QgisVersion)> =
-        decade_starts(versions).map(|(head, q)| (format!("d-{head}x"), q)).collect();
+        decade_starts(versions).map(|(head, q)| (urls::decade_stem(&head), q)).collect();
     requests
         .par_iter()
         .chain(decades.par_iter())
         .flat_map_iter(|(name, q)| {
             [false, true].map(|stable_only| {
-                let dir = if stable_only { "plugins/xml/stable_only" } else { "plugins/xml" };
-                (format!("{dir}/{name}.xml"), xml::select_catalog(catalog, *q, stable_only))
+                (
+                    urls::site_document(name, stable_only),
+                    xml::select_catalog(catalog, *q, stable_only),
+                )
             })
         })
         .collect()
@@ -293,11 +235,30 @@ fn render_plugin_tree(
     for (path, bytes) in pages::render_plugin_pages(input, p)? {
         tree.insert(path, Content::Bytes(bytes));
     }
-    tree.insert("json".into(), Content::Bytes(json::plugin_json(p)));
+    tree.insert(urls::TREE_JSON.into(), Content::Bytes(json::plugin_json(p)));
     for (path, bytes) in stats::plugin_stats(input, p)? {
         tree.insert(path, Content::Bytes(bytes));
     }
-    tree.insert("feed.xml".into(), Content::Bytes(feeds::plugin_feed(p, input.base_url)));
+    tree.insert(urls::TREE_FEED.into(), Content::Bytes(feeds::plugin_feed(p, input.base_url)));
+    add_version_files(&mut tree, input, p);
+    if let Some(icon) = &p.icon {
+        tree.insert(icon_file(icon), Content::Bytes(icon.bytes.clone()));
+    }
+    let named = &requests[versions.len()..];
+    let selections = [false, true]
+        .into_iter()
+        .flat_map(|stable_only| {
+            package_documents(p, versions, named, stable_only)
+                .into_iter()
+                .map(move |(stem, ids)| (urls::package_document_file(&stem, stable_only), ids))
+        })
+        .collect();
+    add_documents(&mut tree, &Arc::new(xml::Entries::for_plugin(p, input.base_url)), selections);
+    Ok(tree)
+}
+
+/// Each version's JSON and zip in its plugin's tree, and the latest version's aliases.
+fn add_version_files(tree: &mut BTreeMap<String, Content>, input: &RenderInput<'_>, p: &Plugin) {
     for v in &p.versions {
         tree.insert(
             version_file(v, "json"),
@@ -306,26 +267,9 @@ fn render_plugin_tree(
         tree.insert(zip_file_name(p, v), Content::File(input.data_dir.join(&v.package_path)));
     }
     if let Some(latest) = p.latest() {
-        tree.insert("latest.json".into(), Content::Same(version_file(latest, "json")));
-        tree.insert("latest.html".into(), Content::Same(version_file(latest, "html")));
+        tree.insert(urls::TREE_LATEST_JSON.into(), Content::Same(version_file(latest, "json")));
+        tree.insert(urls::TREE_LATEST_HTML.into(), Content::Same(version_file(latest, "html")));
     }
-    if let Some(icon) = &p.icon {
-        let path = icon_path(p, icon);
-        let rel = path.trim_start_matches(&format!("/plugins/{}/", p.package)).to_owned();
-        tree.insert(rel, Content::Bytes(icon.bytes.clone()));
-    }
-    let named = &requests[versions.len()..];
-    let selections = [false, true]
-        .into_iter()
-        .flat_map(|stable_only| {
-            let prefix = if stable_only { "xml-stable_only-" } else { "xml-" };
-            package_documents(p, versions, named, stable_only)
-                .into_iter()
-                .map(move |(name, ids)| (format!("{prefix}{name}"), ids))
-        })
-        .collect();
-    add_documents(&mut tree, &Arc::new(xml::Entries::for_plugin(p, input.base_url)), selections);
-    Ok(tree)
 }
 
 /// The decade a version belongs to as nginx names it: the version text without its last
@@ -349,7 +293,8 @@ fn decade_starts(versions: &[QgisVersion]) -> impl Iterator<Item = (String, Qgis
 /// version's document, and a version only where its selection differs from the previous
 /// version's in the decade. Empty selections get no file (nginx ends at the site-wide
 /// `plugins/xml/none/` markers), except a change to empty inside a decade, which must stop
-/// the walk. Labels, `major-<M>` and `newest` get a file when not empty.
+/// the walk. Labels, `major-<M>` and `newest` get a file when not empty. Returns each
+/// document's stem (`urls::package_document_file`) with what it lists.
 fn package_documents(
     p: &Plugin,
     versions: &[QgisVersion],
@@ -364,34 +309,17 @@ fn package_documents(
         let same_decade = prev.as_ref().is_some_and(|(h, _)| *h == head);
         let changed = prev.as_ref().is_none_or(|(_, before)| *before != ids);
         if same_decade && changed {
-            out.push((format!("{}.xml", v.minor_label()), ids.clone()));
+            out.push((v.minor_label(), ids.clone()));
         } else if !same_decade && !ids.is_empty() {
-            out.push((format!("d-{head}x.xml"), ids.clone()));
+            out.push((urls::decade_stem(&head), ids.clone()));
         }
         prev = Some((head, ids));
     }
     for (name, q) in named {
         let ids = xml::select_package(p, *q, stable_only);
         if !ids.is_empty() {
-            out.push((format!("{name}.xml"), ids));
+            out.push((name.clone(), ids));
         }
     }
     out
-}
-
-/// A version's page (`html`) or JSON (`json`) in its plugin's tree: `version-<v>.<ext>`,
-/// served for `/plugins/<pkg>/version/<v>/` and `.../json` (nginx). Trees are flat: a
-/// directory per version would cost the file system far more than its two files.
-pub fn version_file(v: &catalog::model::Version, ext: &str) -> String {
-    crate::urls::version_file(v.version.as_str(), ext)
-}
-
-/// `<pkg>.<version>.zip`: the name QGIS derives the plugin id from (text before the first dot).
-pub fn zip_file_name(p: &Plugin, v: &catalog::model::Version) -> String {
-    crate::urls::zip_file_name(p.package.as_str(), v.version.as_str())
-}
-
-/// Absolute path of a plugin's icon; the content hash in the name lets it be cached forever.
-pub fn icon_path(p: &Plugin, icon: &Icon) -> String {
-    format!("/plugins/{}/icon-{}.{}", p.package, catalog::hash::short_hash(&icon.bytes), icon.ext)
 }

@@ -1,11 +1,13 @@
 //! A plugin's own HTML pages (plugin page, version pages) rendered with tera. Templates see borrowed view structs, never the model itself, so the model
 //! can change without breaking templates.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 use tera::Context as TeraContext;
 
-use super::{Content, RenderInput};
+use super::input::{RenderInput, render};
+use super::links::{icon_url, plugin_page, version_download, version_file, version_page};
+use crate::urls;
 use catalog::model::{Plugin, Version};
 
 #[derive(Serialize)]
@@ -73,11 +75,10 @@ pub(super) struct VersionView<'a> {
 }
 
 pub(super) fn version_view<'a>(p: &'a Plugin, v: &'a Version) -> VersionView<'a> {
-    let url = crate::urls::version_page(p.package.as_str(), v.version.as_str());
     VersionView {
         version: v.version.as_str(),
-        download_url: format!("{url}download/"),
-        url,
+        url: version_page(p, v),
+        download_url: version_download(p, v),
         experimental: v.experimental,
         min_qgis: v.min_qgis.display3(),
         max_qgis: v.max_qgis.display3(),
@@ -97,22 +98,18 @@ pub(super) fn plugin_view(p: &Plugin) -> PluginView<'_> {
         id: p.id,
         package: p.package.as_str(),
         name: &p.name,
-        url: format!("/plugins/{}/", p.package),
+        url: plugin_page(p),
         description: &p.description,
         about: &p.about,
         author: &p.author,
-        author_url: super::listings::author_url(&p.author),
+        author_url: urls::author_page(&p.author),
         homepage: web_url(p.homepage.as_deref()),
         repository: web_url(p.repository.as_deref()),
         tracker: web_url(p.tracker.as_deref()),
         tags: p
             .tags
             .iter()
-            .map(|t| TagView {
-                name: &t.name,
-                slug: &t.slug,
-                url: format!("/plugins/tags/{}/", t.slug),
-            })
+            .map(|t| TagView { name: &t.name, slug: &t.slug, url: urls::tag_page(&t.slug) })
             .collect(),
         owners: &p.owners,
         maintainer: &p.maintainer,
@@ -122,7 +119,7 @@ pub(super) fn plugin_view(p: &Plugin) -> PluginView<'_> {
         server: p.server,
         is_deleted: p.is_deleted,
         qgis4_ready: p.qgis4_ready(),
-        icon: p.icon.as_ref().map(|i| super::icon_path(p, i)),
+        icon: p.icon.as_ref().map(|i| icon_url(p, i)),
         created_on: p.created_on.format("%Y-%m-%d").to_string(),
         latest_date: p
             .latest_version_date()
@@ -136,59 +133,13 @@ pub(super) fn plugin_view(p: &Plugin) -> PluginView<'_> {
     }
 }
 
-pub(super) fn render(
-    input: &RenderInput<'_>,
-    template: &str,
-    ctx: &TeraContext,
-) -> Result<Vec<u8>> {
-    let mut ctx = ctx.clone();
-    ctx.insert("base_url", input.base_url);
-    input
-        .templates
-        .tera
-        .render(template, &ctx)
-        .map(String::into_bytes)
-        .with_context(|| format!("failed to render template `{template}`"))
-}
-
-/// A site-wide page at `path` whose inputs have the digest `key`: kept from the current
-/// release when it holds this page from the same digest, else rendered by `make`.
-pub(super) fn memo(
-    input: &RenderInput<'_>,
-    path: String,
-    key: String,
-    make: impl FnOnce() -> Result<Vec<u8>>,
-) -> Result<(String, Content)> {
-    if input.published.get(&path).is_some_and(|h| *h == crate::publish::memo_hash(&key)) {
-        return Ok((path, Content::Memo { key, bytes: None }));
-    }
-    let bytes = make()?;
-    Ok((path, Content::Memo { key, bytes: Some(bytes) }))
-}
-
-/// `memo` for a page whose digest is that of its whole context (pages rendered once).
-pub(super) fn render_memo(
-    input: &RenderInput<'_>,
-    path: String,
-    template: &str,
-    ctx: &TeraContext,
-) -> Result<(String, Content)> {
-    let key = catalog::hash::fingerprint(&(
-        template,
-        &input.templates.fingerprint,
-        input.base_url,
-        ctx.clone().into_json(),
-    ));
-    memo(input, path, key, || render(input, template, ctx))
-}
-
 /// A plugin's own pages, relative to `plugins/<pkg>/`.
 pub fn render_plugin_pages(input: &RenderInput<'_>, p: &Plugin) -> Result<Vec<(String, Vec<u8>)>> {
     let view = plugin_view(p);
     let mut out = Vec::with_capacity(1 + p.versions.len());
     let mut ctx = TeraContext::new();
     ctx.insert("plugin", &view);
-    out.push(("index.html".into(), render(input, "plugin.html", &ctx)?));
+    out.push((urls::TREE_INDEX.into(), render(input, "plugin.html", &ctx)?));
     // Version pages need only a few plugin fields: a slim context keeps a plugin with many
     // versions from costing versions² serialization.
     let mut ctx = TeraContext::new();
@@ -198,7 +149,7 @@ pub fn render_plugin_pages(input: &RenderInput<'_>, p: &Plugin) -> Result<Vec<(S
     );
     for v in &p.versions {
         ctx.insert("version", &version_view(p, v));
-        out.push((crate::render::version_file(v, "html"), render(input, "version.html", &ctx)?));
+        out.push((version_file(v, "html"), render(input, "version.html", &ctx)?));
     }
     Ok(out)
 }

@@ -39,7 +39,7 @@ pub fn search_index(catalog: &Catalog) -> Vec<u8> {
                 t: p.tags.iter().map(|t| t.name.as_str()).collect(),
                 a: &p.author,
                 c: p.downloads,
-                i: p.icon.as_ref().map(|i| super::icon_path(p, i)),
+                i: p.icon.as_ref().map(|i| super::links::icon_url(p, i)),
                 v: p.stable().or(p.latest()).map(|v| v.version.as_str()),
             };
             (p.id, doc)

@@ -10,9 +10,10 @@ use serde::Serialize;
 use serde_json::json;
 use tera::Context as TeraContext;
 
-use super::RenderInput;
-use super::pages::render;
-use super::xml::esc;
+use super::input::{RenderInput, render};
+use super::links::{plugin_page, version_page};
+use crate::escape::esc;
+use crate::urls;
 use catalog::model::{Plugin, STATS_DAYS};
 
 /// Every day of the window with its count (zero where nothing was downloaded).
@@ -87,14 +88,14 @@ pub fn plugin_stats(input: &RenderInput<'_>, p: &Plugin) -> Result<Vec<(String, 
         .map(|v| VersionRow {
             version: v.version.as_str(),
             downloads: v.downloads,
-            url: crate::urls::version_page(p.package.as_str(), v.version.as_str()),
+            url: version_page(p, v),
         })
         .collect();
     let by_version: Vec<(String, i64)> =
         p.versions.iter().rev().map(|v| (v.version.as_str().to_owned(), v.downloads)).collect();
     let mut ctx = TeraContext::new();
     ctx.insert("name", &p.name);
-    ctx.insert("url", &format!("/plugins/{}/", p.package));
+    ctx.insert("url", &plugin_page(p));
     ctx.insert("total", &p.downloads);
     ctx.insert("last_30", &last_30);
     ctx.insert("days", &STATS_DAYS);
@@ -104,7 +105,7 @@ pub fn plugin_stats(input: &RenderInput<'_>, p: &Plugin) -> Result<Vec<(String, 
     );
     ctx.insert("versions_svg", &bar_chart("Downloads per version", &by_version, 720, 160));
     ctx.insert("versions", &versions);
-    ctx.insert("json_url", &format!("/plugins/{}/stats/json", p.package));
+    ctx.insert("json_url", &urls::plugin_stats_json(p.package.as_str()));
     let html = render(input, "stats.html", &ctx)?;
     let doc = json!({
         "package_name": p.package.as_str(),
@@ -114,7 +115,7 @@ pub fn plugin_stats(input: &RenderInput<'_>, p: &Plugin) -> Result<Vec<(String, 
     });
     let mut json = serde_json::to_vec_pretty(&doc)?;
     json.push(b'\n');
-    Ok(vec![("stats.html".into(), html), ("stats.json".into(), json)])
+    Ok(vec![(urls::TREE_STATS_HTML.into(), html), (urls::TREE_STATS_JSON.into(), json)])
 }
 
 #[derive(Serialize)]
@@ -138,7 +139,7 @@ pub fn site_stats(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>)>> {
         TopRow {
             rank: i + 1,
             name: p.name.as_str(),
-            url: format!("/plugins/{}/", p.package),
+            url: plugin_page(p),
             downloads: p.downloads,
             recent,
         }
@@ -159,5 +160,5 @@ pub fn site_stats(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>)>> {
     });
     let mut json = serde_json::to_vec_pretty(&doc)?;
     json.push(b'\n');
-    Ok(vec![("plugins/stats/index.html".into(), html), ("plugins/stats/json".into(), json)])
+    Ok(vec![(urls::SITE_STATS_PAGE.into(), html), (urls::SITE_STATS_JSON.into(), json)])
 }

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
+use crate::escape::esc;
 use catalog::model::{Catalog, Plugin, Version};
 use catalog::names::QgisVersion;
 
@@ -167,12 +168,12 @@ fn document(parts: &[&str]) -> String {
 fn entry(p: &Plugin, v: &Version, base_url: &str) -> String {
     let pkg = p.package.as_str();
     let ver = v.version.as_str();
-    let plugin_url = format!("{base_url}/plugins/{pkg}/");
+    let plugin_url = format!("{base_url}{}", crate::urls::plugin_page(pkg));
     let homepage = p.homepage.as_deref().filter(|h| !h.is_empty()).unwrap_or(&plugin_url);
     let icon = p
         .icon
         .as_ref()
-        .map(|i| format!("{base_url}{}", crate::render::icon_path(p, i)))
+        .map(|i| format!("{base_url}{}", super::links::icon_url(p, i)))
         .unwrap_or_default();
     let author = if p.author.is_empty() { p.creator.as_str() } else { p.author.as_str() };
     let tags = p.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(",");
@@ -244,48 +245,6 @@ fn entry(p: &Plugin, v: &Version, base_url: &str) -> String {
     );
     let _ = write!(s, "        <server>{}</server>\n    </pyqgis_plugin>", py_bool(p.server));
     s
-}
-
-/// Django's HTML escaping of the five characters `& < > " '` (reference §4.5), applied
-/// inside CDATA too so a description cannot inject markup into QGIS's Plugin Manager and
-/// `]]>` cannot occur. Characters that XML 1.0 cannot carry are dropped so the document
-/// stays well-formed whatever the catalog holds.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    let bytes = s.as_bytes();
-    // Runs of bytes that need nothing are copied whole: every cut below is at an ASCII byte
-    // or at the lead byte of a 3-byte sequence, so always at a char boundary.
-    let (mut start, mut i) = (0, 0);
-    while i < bytes.len() {
-        let (replacement, len) = match bytes[i] {
-            b'&' => ("&amp;", 1),
-            b'<' => ("&lt;", 1),
-            b'>' => ("&gt;", 1),
-            b'"' => ("&quot;", 1),
-            b'\'' => ("&#x27;", 1),
-            b'\t' | b'\n' | b'\r' => {
-                i += 1;
-                continue;
-            }
-            // Not XML 1.0 `Char`s: other C0 controls, U+FFFE and U+FFFF (EF BF BE/BF).
-            0..=0x1F => ("", 1),
-            0xEF if bytes.get(i + 1) == Some(&0xBF)
-                && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) =>
-            {
-                ("", 3)
-            }
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        out.push_str(&s[start..i]);
-        out.push_str(replacement);
-        i += len;
-        start = i;
-    }
-    out.push_str(&s[start..]);
-    out
 }
 
 fn py_bool(b: bool) -> &'static str {

@@ -178,10 +178,7 @@ async fn validation_mode(app: &App, req: &UploadRequest) -> UploadResult<Mode> {
 /// The top folder named by the first entry of a zip, read from its central directory
 /// (only to choose the validator's mode; the validator checks everything again).
 fn peek_package(zip: &[u8]) -> Option<String> {
-    let archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).ok()?;
-    let first = archive.file_names().next()?.ok()?;
-    let folder = first.split('/').next()?;
-    (!folder.is_empty() && folder.len() <= 256).then(|| folder.to_owned())
+    validate::top_folder(zip).filter(|folder| folder.len() <= 256)
 }
 
 fn plugin_gone() -> UploadError {

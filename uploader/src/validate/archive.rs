@@ -8,7 +8,9 @@
 //! optional ZIP64 end record + locator, then the end record whose comment reaches the end of
 //! the file. Anything else is a place where two unzip tools could see different files.
 
-use super::{Limits, Problem};
+use super::code::ProblemCode;
+use super::options::Limits;
+use super::problem::Problem;
 
 const SIG_LOCAL: u32 = 0x0403_4b50;
 const SIG_CENTRAL: u32 = 0x0201_4b50;
@@ -43,36 +45,30 @@ const MAX_ARCHIVE_COMMENT: usize = 1024;
 
 /// One member as the central directory and its local header agree on it.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// The name decoded exactly as Python's zipfile decodes it (UTF-8 flag or ASCII only).
-    pub name: String,
-    pub method: u16,
-    pub crc32: u32,
-    pub compressed_size: u64,
-    pub uncompressed_size: u64,
+    pub(crate) name: String,
+    pub(crate) method: u16,
+    pub(crate) crc32: u32,
+    pub(crate) compressed_size: u64,
+    pub(crate) uncompressed_size: u64,
     /// Offset of the first byte of compressed data.
-    pub data_offset: u64,
-}
-
-impl Entry {
-    pub fn is_dir(&self) -> bool {
-        self.name.ends_with('/')
-    }
+    pub(crate) data_offset: u64,
 }
 
 /// A zip whose framing has been checked; entries are in central directory order.
 #[derive(Debug)]
-pub struct Archive<'a> {
+pub(crate) struct Archive<'a> {
     data: &'a [u8],
-    pub entries: Vec<Entry>,
+    pub(crate) entries: Vec<Entry>,
 }
 
-fn err(code: &str, message: impl Into<String>, hint: impl Into<String>) -> Problem {
+fn err(code: ProblemCode, message: impl Into<String>, hint: impl Into<String>) -> Problem {
     Problem::new(code, message, hint)
 }
 
 fn err_file(
-    code: &str,
+    code: ProblemCode,
     file: &str,
     message: impl Into<String>,
     hint: impl Into<String>,
@@ -108,7 +104,7 @@ impl<'a> Cursor<'a> {
 
 fn truncated(what: &str) -> Problem {
     err(
-        "archive.truncated",
+        ProblemCode::ArchiveTruncated,
         format!("The zip file is truncated or damaged: {what} runs past the end of the file."),
         "Upload the complete file; if it was downloaded or copied, do it again. ".to_owned()
             + HINT_REZIP,
@@ -128,129 +124,31 @@ struct EndRecord {
 /// Finds the end record whose comment reaches exactly the end of the file.
 fn find_eocd(data: &[u8], limits: &Limits) -> Result<EndRecord, Problem> {
     let cur = Cursor { data };
-    if data.len() < EOCD_LEN {
-        return Err(not_zip_or_truncated(data));
-    }
-    let lowest = data.len().saturating_sub(EOCD_LEN + u16::MAX as usize);
-    let mut any_signature = false;
-    let mut found = None;
-    for pos in (lowest..=data.len() - EOCD_LEN).rev() {
-        if cur.u32(pos) != Some(SIG_EOCD) {
-            continue;
-        }
-        any_signature = true;
-        let comment_len = cur.u16(pos + 20).unwrap_or(0) as usize;
-        if pos + EOCD_LEN + comment_len == data.len() {
-            found = Some(pos);
-            break;
-        }
-    }
-    let Some(pos) = found else {
-        if any_signature {
-            return Err(err(
-                "archive.trailing_data",
-                "The zip file has data after its end-of-central-directory record (two zips glued together, or bytes appended to the file).",
-                "Remove the appended bytes: ".to_owned() + HINT_REZIP,
-            ));
-        }
-        return Err(not_zip_or_truncated(data));
-    };
-    let disk = cur.u16(pos + 4).unwrap_or(0);
-    let cd_disk = cur.u16(pos + 6).unwrap_or(0);
-    let on_disk = cur.u16(pos + 8).unwrap_or(0);
-    let total = cur.u16(pos + 10).unwrap_or(0);
-    let cd_size = cur.u32(pos + 12).unwrap_or(0);
-    let cd_offset = cur.u32(pos + 16).unwrap_or(0);
-    let comment = cur.slice(pos + EOCD_LEN, data.len() - pos - EOCD_LEN).unwrap_or(&[]);
-    if comment.len() > MAX_ARCHIVE_COMMENT
-        || comment
-            .iter()
-            .any(|&b| !(0x20..0x7f).contains(&b) && !matches!(b, b'\n' | b'\r' | b'\t'))
-    {
-        return Err(err(
-            "archive.comment",
-            format!(
-                "The zip file's archive comment is {} bytes long or contains non-ASCII or control bytes; only printable ASCII comments up to {MAX_ARCHIVE_COMMENT} bytes are accepted.",
-                comment.len()
-            ),
-            "Remove the archive comment (`zip -z` lets you edit it) or re-create the zip.",
-        ));
-    }
-
-    let zip64_marked = disk == 0xFFFF
-        || cd_disk == 0xFFFF
-        || on_disk == 0xFFFF
-        || total == 0xFFFF
-        || cd_size == 0xFFFF_FFFF
-        || cd_offset == 0xFFFF_FFFF;
+    let pos = locate_eocd(&cur)?;
+    let classic = ClassicEnd::read(&cur, pos);
+    check_archive_comment(&cur, pos)?;
     let has_locator = pos >= LOCATOR64_LEN && cur.u32(pos - LOCATOR64_LEN) == Some(SIG_LOCATOR64);
     let mut rec = EndRecord {
         pos,
-        entries: u64::from(total),
-        cd_size: u64::from(cd_size),
-        cd_offset: u64::from(cd_offset),
+        entries: u64::from(classic.total),
+        cd_size: u64::from(classic.cd_size),
+        cd_offset: u64::from(classic.cd_offset),
         eocd64_pos: None,
     };
     if has_locator {
-        let loc = pos - LOCATOR64_LEN;
-        let loc_disk = cur.u32(loc + 4).unwrap_or(1);
-        let eocd64_off = cur.u64(loc + 8).unwrap_or(u64::MAX);
-        let disks = cur.u32(loc + 16).unwrap_or(0);
-        let expected = loc.checked_sub(EOCD64_LEN);
-        // Name the real problem when the locator points at a ZIP64 end record that is
-        // longer than the fixed 56 bytes (extensible data, which readers treat differently).
-        let target = usize::try_from(eocd64_off).ok();
-        if target.is_some_and(|t| t < loc && cur.u32(t) == Some(SIG_EOCD64))
-            && target.and_then(|t| cur.u64(t + 4)) != Some((EOCD64_LEN - 12) as u64)
-        {
-            return Err(zip64_err("its ZIP64 end record carries extensible data"));
-        }
-        if loc_disk != 0 || disks != 1 || expected.map(|e| e as u64) != Some(eocd64_off) {
-            return Err(zip64_err(
-                "its ZIP64 locator does not point at a ZIP64 end record placed right before it",
-            ));
-        }
-        let e = loc - EOCD64_LEN;
-        if cur.u32(e) != Some(SIG_EOCD64) {
-            return Err(zip64_err(
-                "the ZIP64 locator points at something that is not a ZIP64 end record",
-            ));
-        }
-        let size = cur.u64(e + 4).unwrap_or(0);
-        if size != (EOCD64_LEN - 12) as u64 {
-            return Err(zip64_err("its ZIP64 end record carries extensible data"));
-        }
-        let disk64 = cur.u32(e + 16).unwrap_or(1);
-        let cd_disk64 = cur.u32(e + 20).unwrap_or(1);
-        let on_disk64 = cur.u64(e + 24).unwrap_or(0);
-        let total64 = cur.u64(e + 32).unwrap_or(0);
-        let cd_size64 = cur.u64(e + 40).unwrap_or(0);
-        let cd_offset64 = cur.u64(e + 48).unwrap_or(0);
-        if disk64 != 0 || cd_disk64 != 0 || on_disk64 != total64 {
-            return Err(multi_disk());
-        }
-        // A classic field that is not the ZIP64 sentinel must agree with the ZIP64 value,
-        // otherwise readers that ignore ZIP64 see a different central directory.
-        let agrees =
-            |classic: u64, sentinel: u64, wide: u64| classic == sentinel || classic == wide;
-        if !agrees(u64::from(total), 0xFFFF, total64)
-            || !agrees(u64::from(on_disk), 0xFFFF, total64)
-            || !agrees(u64::from(cd_size), 0xFFFF_FFFF, cd_size64)
-            || !agrees(u64::from(cd_offset), 0xFFFF_FFFF, cd_offset64)
-        {
-            return Err(zip64_err("its ZIP64 end record and its classic end record disagree"));
-        }
-        rec.entries = total64;
-        rec.cd_size = cd_size64;
-        rec.cd_offset = cd_offset64;
-        rec.eocd64_pos = Some(e);
-    } else if zip64_marked {
-        if disk == 0xFFFF || cd_disk == 0xFFFF {
+        let wide = read_zip64_end(&cur, pos - LOCATOR64_LEN)?;
+        check_zip64_agrees(&classic, &wide)?;
+        rec.entries = wide.total;
+        rec.cd_size = wide.cd_size;
+        rec.cd_offset = wide.cd_offset;
+        rec.eocd64_pos = Some(wide.pos);
+    } else if classic.zip64_marked() {
+        if classic.disk == 0xFFFF || classic.cd_disk == 0xFFFF {
             return Err(multi_disk());
         }
         return Err(zip64_err("its end record says ZIP64 but there is no ZIP64 locator"));
     }
-    if !has_locator && (disk != 0 || cd_disk != 0 || on_disk != total) {
+    if !has_locator && classic.is_multi_disk() {
         return Err(multi_disk());
     }
     if rec.entries > limits.max_entries as u64 {
@@ -259,9 +157,153 @@ fn find_eocd(data: &[u8], limits: &Limits) -> Result<EndRecord, Problem> {
     Ok(rec)
 }
 
+/// The position of the end record whose comment reaches exactly the end of the file.
+fn locate_eocd(cur: &Cursor<'_>) -> Result<usize, Problem> {
+    let data = cur.data;
+    if data.len() < EOCD_LEN {
+        return Err(not_zip_or_truncated(data));
+    }
+    let lowest = data.len().saturating_sub(EOCD_LEN + u16::MAX as usize);
+    let mut any_signature = false;
+    for pos in (lowest..=data.len() - EOCD_LEN).rev() {
+        if cur.u32(pos) != Some(SIG_EOCD) {
+            continue;
+        }
+        any_signature = true;
+        let comment_len = cur.u16(pos + 20).unwrap_or(0) as usize;
+        if pos + EOCD_LEN + comment_len == data.len() {
+            return Ok(pos);
+        }
+    }
+    if any_signature {
+        return Err(err(
+            ProblemCode::ArchiveTrailingData,
+            "The zip file has data after its end-of-central-directory record (two zips glued together, or bytes appended to the file).",
+            "Remove the appended bytes: ".to_owned() + HINT_REZIP,
+        ));
+    }
+    Err(not_zip_or_truncated(data))
+}
+
+/// The fields of the classic end record.
+struct ClassicEnd {
+    disk: u16,
+    cd_disk: u16,
+    on_disk: u16,
+    total: u16,
+    cd_size: u32,
+    cd_offset: u32,
+}
+
+impl ClassicEnd {
+    fn read(cur: &Cursor<'_>, pos: usize) -> Self {
+        Self {
+            disk: cur.u16(pos + 4).unwrap_or(0),
+            cd_disk: cur.u16(pos + 6).unwrap_or(0),
+            on_disk: cur.u16(pos + 8).unwrap_or(0),
+            total: cur.u16(pos + 10).unwrap_or(0),
+            cd_size: cur.u32(pos + 12).unwrap_or(0),
+            cd_offset: cur.u32(pos + 16).unwrap_or(0),
+        }
+    }
+    /// A field holds the sentinel that sends readers to the ZIP64 end record.
+    fn zip64_marked(&self) -> bool {
+        self.disk == 0xFFFF
+            || self.cd_disk == 0xFFFF
+            || self.on_disk == 0xFFFF
+            || self.total == 0xFFFF
+            || self.cd_size == 0xFFFF_FFFF
+            || self.cd_offset == 0xFFFF_FFFF
+    }
+    fn is_multi_disk(&self) -> bool {
+        self.disk != 0 || self.cd_disk != 0 || self.on_disk != self.total
+    }
+}
+
+/// Only a short printable ASCII archive comment is accepted.
+fn check_archive_comment(cur: &Cursor<'_>, pos: usize) -> Result<(), Problem> {
+    let data = cur.data;
+    let comment = cur.slice(pos + EOCD_LEN, data.len() - pos - EOCD_LEN).unwrap_or(&[]);
+    let printable = |b: &u8| (0x20..0x7f).contains(b) || matches!(b, b'\n' | b'\r' | b'\t');
+    if comment.len() <= MAX_ARCHIVE_COMMENT && comment.iter().all(printable) {
+        return Ok(());
+    }
+    Err(err(
+        ProblemCode::ArchiveComment,
+        format!(
+            "The zip file's archive comment is {} bytes long or contains non-ASCII or control bytes; only printable ASCII comments up to {MAX_ARCHIVE_COMMENT} bytes are accepted.",
+            comment.len()
+        ),
+        "Remove the archive comment (`zip -z` lets you edit it) or re-create the zip.",
+    ))
+}
+
+/// The ZIP64 end record's values that matter.
+struct Zip64End {
+    pos: usize,
+    total: u64,
+    cd_size: u64,
+    cd_offset: u64,
+}
+
+/// Reads the ZIP64 end record through its locator at `loc`: one disk, placed right before
+/// the locator, with no extensible data.
+fn read_zip64_end(cur: &Cursor<'_>, loc: usize) -> Result<Zip64End, Problem> {
+    let loc_disk = cur.u32(loc + 4).unwrap_or(1);
+    let eocd64_off = cur.u64(loc + 8).unwrap_or(u64::MAX);
+    let disks = cur.u32(loc + 16).unwrap_or(0);
+    let expected = loc.checked_sub(EOCD64_LEN);
+    // Name the real problem when the locator points at a ZIP64 end record that is
+    // longer than the fixed 56 bytes (extensible data, which readers treat differently).
+    let target = usize::try_from(eocd64_off).ok();
+    if target.is_some_and(|t| t < loc && cur.u32(t) == Some(SIG_EOCD64))
+        && target.and_then(|t| cur.u64(t + 4)) != Some((EOCD64_LEN - 12) as u64)
+    {
+        return Err(zip64_err("its ZIP64 end record carries extensible data"));
+    }
+    if loc_disk != 0 || disks != 1 || expected.map(|e| e as u64) != Some(eocd64_off) {
+        return Err(zip64_err(
+            "its ZIP64 locator does not point at a ZIP64 end record placed right before it",
+        ));
+    }
+    let e = loc - EOCD64_LEN;
+    if cur.u32(e) != Some(SIG_EOCD64) {
+        return Err(zip64_err(
+            "the ZIP64 locator points at something that is not a ZIP64 end record",
+        ));
+    }
+    if cur.u64(e + 4).unwrap_or(0) != (EOCD64_LEN - 12) as u64 {
+        return Err(zip64_err("its ZIP64 end record carries extensible data"));
+    }
+    let disk64 = cur.u32(e + 16).unwrap_or(1);
+    let cd_disk64 = cur.u32(e + 20).unwrap_or(1);
+    let on_disk64 = cur.u64(e + 24).unwrap_or(0);
+    let total = cur.u64(e + 32).unwrap_or(0);
+    if disk64 != 0 || cd_disk64 != 0 || on_disk64 != total {
+        return Err(multi_disk());
+    }
+    let cd_size = cur.u64(e + 40).unwrap_or(0);
+    let cd_offset = cur.u64(e + 48).unwrap_or(0);
+    Ok(Zip64End { pos: e, total, cd_size, cd_offset })
+}
+
+/// A classic field that is not the ZIP64 sentinel must agree with the ZIP64 value,
+/// otherwise readers that ignore ZIP64 see a different central directory.
+fn check_zip64_agrees(classic: &ClassicEnd, wide: &Zip64End) -> Result<(), Problem> {
+    let agrees = |classic: u64, sentinel: u64, wide: u64| classic == sentinel || classic == wide;
+    if agrees(u64::from(classic.total), 0xFFFF, wide.total)
+        && agrees(u64::from(classic.on_disk), 0xFFFF, wide.total)
+        && agrees(u64::from(classic.cd_size), 0xFFFF_FFFF, wide.cd_size)
+        && agrees(u64::from(classic.cd_offset), 0xFFFF_FFFF, wide.cd_offset)
+    {
+        return Ok(());
+    }
+    Err(zip64_err("its ZIP64 end record and its classic end record disagree"))
+}
+
 fn too_many_entries(n: u64, limits: &Limits) -> Problem {
     err(
-        "archive.too_many_entries",
+        ProblemCode::ArchiveTooManyEntries,
         format!("The zip file has {n} entries; at most {} are allowed.", limits.max_entries),
         "Remove generated or vendored files from the plugin folder before zipping it.",
     )
@@ -272,7 +314,7 @@ fn not_zip_or_truncated(data: &[u8]) -> Problem {
         return truncated("the end-of-central-directory record is missing, so the file");
     }
     err(
-        "archive.not_zip",
+        ProblemCode::ArchiveNotZip,
         "Could not unzip file: this is not a zip archive.",
         "Upload the plugin as a .zip file (not .tar.gz, .rar or .7z). ".to_owned() + HINT_REZIP,
     )
@@ -280,7 +322,7 @@ fn not_zip_or_truncated(data: &[u8]) -> Problem {
 
 fn multi_disk() -> Problem {
     err(
-        "archive.multi_disk",
+        ProblemCode::ArchiveMultiDisk,
         "The zip file is a split (multi-disk) archive.",
         "Create a single-file zip: ".to_owned() + HINT_REZIP,
     )
@@ -288,7 +330,7 @@ fn multi_disk() -> Problem {
 
 fn zip64_err(what: &str) -> Problem {
     err(
-        "archive.zip64",
+        ProblemCode::ArchiveZip64,
         format!("The zip file's ZIP64 records are inconsistent: {what}."),
         HINT_REZIP,
     )
@@ -305,7 +347,7 @@ struct Extras {
 fn parse_extras(extra: &[u8], name: &str) -> Result<Extras, Problem> {
     let bad = |what: &str| {
         err_file(
-            "archive.extra_field",
+            ProblemCode::ArchiveExtraField,
             name,
             format!("The extra field of zip entry '{name}' is malformed: {what}."),
             HINT_REZIP,
@@ -344,7 +386,7 @@ fn decode_name(raw: &[u8], flags: u16, extras: &Extras) -> Result<String, Proble
     let shown = String::from_utf8_lossy(raw).into_owned();
     let ambiguous = |what: &str| {
         err_file(
-            "archive.name_encoding",
+            ProblemCode::ArchiveNameEncoding,
             &shown,
             format!("The name of zip entry '{shown}' is ambiguous: {what}."),
             "Use ASCII file names, or a zip tool that marks names as UTF-8 (Info-ZIP zip 3, 7-Zip, Python's zipfile).",
@@ -408,15 +450,37 @@ fn parse_local(cur: &Cursor<'_>, pos: usize, limit: usize) -> Result<Local, Prob
     }
     let shown = String::from_utf8_lossy(raw_name).into_owned();
     let extras = parse_extras(extra, &shown)?;
+    let (compressed_size, uncompressed_size) =
+        local_zip64_sizes(&shown, extras.zip64.as_deref(), method, csize, usize_)?;
+    let data_offset = name_pos + nlen + xlen;
+    Ok(Local {
+        zip64: extras.zip64.is_some(),
+        raw_name: raw_name.to_vec(),
+        flags,
+        method,
+        crc32,
+        compressed_size,
+        uncompressed_size,
+        data_offset,
+    })
+}
+
+/// Local ZIP64 extras follow PyPI's reading (warehouse utils/zipfiles.py): the local header
+/// must carry both sizes unless the entry is stored. Returns (compressed, uncompressed).
+fn local_zip64_sizes(
+    shown: &str,
+    zip64: Option<&[u8]>,
+    method: u16,
+    csize: u32,
+    usize_: u32,
+) -> Result<(u64, u64), Problem> {
     let mut compressed_size = u64::from(csize);
     let mut uncompressed_size = u64::from(usize_);
-    // Local ZIP64 extras follow PyPI's reading (warehouse utils/zipfiles.py): the local
-    // header must carry both sizes unless the entry is stored.
-    match extras.zip64.as_deref() {
+    match zip64 {
         None => {
             if csize == 0xFFFF_FFFF || usize_ == 0xFFFF_FFFF {
                 return Err(zip64_entry_err(
-                    &shown,
+                    shown,
                     "a size is 0xFFFFFFFF but there is no ZIP64 extra field",
                 ));
             }
@@ -424,13 +488,13 @@ fn parse_local(cur: &Cursor<'_>, pos: usize, limit: usize) -> Result<Local, Prob
         Some(z) => match z.len() {
             0 => {
                 if csize == 0xFFFF_FFFF || usize_ == 0xFFFF_FFFF {
-                    return Err(zip64_entry_err(&shown, "its ZIP64 extra field is empty"));
+                    return Err(zip64_entry_err(shown, "its ZIP64 extra field is empty"));
                 }
             }
             8 => {
                 if method != METHOD_STORED {
                     return Err(zip64_entry_err(
-                        &shown,
+                        shown,
                         "its local ZIP64 extra field lacks the compressed size",
                     ));
                 }
@@ -448,23 +512,13 @@ fn parse_local(cur: &Cursor<'_>, pos: usize, limit: usize) -> Result<Local, Prob
             }
             n => {
                 return Err(zip64_entry_err(
-                    &shown,
+                    shown,
                     &format!("its local ZIP64 extra field has {n} bytes"),
                 ));
             }
         },
     }
-    let data_offset = name_pos + nlen + xlen;
-    Ok(Local {
-        zip64: extras.zip64.is_some(),
-        raw_name: raw_name.to_vec(),
-        flags,
-        method,
-        crc32,
-        compressed_size,
-        uncompressed_size,
-        data_offset,
-    })
+    Ok((compressed_size, uncompressed_size))
 }
 
 fn cur_u64(b: &[u8], at: usize) -> u64 {
@@ -473,7 +527,7 @@ fn cur_u64(b: &[u8], at: usize) -> u64 {
 
 fn zip64_entry_err(name: &str, what: &str) -> Problem {
     err_file(
-        "archive.zip64",
+        ProblemCode::ArchiveZip64,
         name,
         format!("Zip entry '{name}' has inconsistent ZIP64 information: {what}."),
         HINT_REZIP,
@@ -482,7 +536,7 @@ fn zip64_entry_err(name: &str, what: &str) -> Problem {
 
 fn mismatch(name: &str, what: &str) -> Problem {
     err_file(
-        "archive.header_mismatch",
+        ProblemCode::ArchiveHeaderMismatch,
         name,
         format!(
             "The local header and the central directory of the zip file disagree about '{name}': {what}."
@@ -509,7 +563,7 @@ const SIG_DESCRIPTOR: u32 = 0x0807_4b50;
 
 fn overlapping(name: &str, what: &str) -> Problem {
     err_file(
-        "archive.overlapping_entries",
+        ProblemCode::ArchiveOverlappingEntries,
         name,
         format!("Zip entry '{name}' {what} (overlapping entries, as in non-recursive zip bombs)."),
         HINT_REZIP,
@@ -518,7 +572,7 @@ fn overlapping(name: &str, what: &str) -> Problem {
 
 fn descriptor_problem(name: &str, what: &str) -> Problem {
     err_file(
-        "archive.data_descriptor",
+        ProblemCode::ArchiveDataDescriptor,
         name,
         format!(
             "The data descriptor of zip entry '{name}' (sizes written after the data by streaming zip tools) {what}."
@@ -562,7 +616,7 @@ fn parse_central(
         let shown = String::from_utf8_lossy(raw_name).into_owned();
         if clen != 0 {
             return Err(err_file(
-                "archive.entry_comment",
+                ProblemCode::ArchiveEntryComment,
                 &shown,
                 format!(
                     "Zip entry '{shown}' carries a file comment; comments on entries are not allowed."
@@ -571,35 +625,8 @@ fn parse_central(
             ));
         }
         let extras = parse_extras(extra, &shown)?;
-        // Central ZIP64 extras are read as Python reads them: only the fields whose classic
-        // value is the sentinel, in order.
-        let mut uncompressed_size = u64::from(usize_);
-        let mut compressed_size = u64::from(csize);
-        let mut offset = u64::from(offset32);
-        let needs = [usize_ == 0xFFFF_FFFF, csize == 0xFFFF_FFFF, offset32 == 0xFFFF_FFFF];
-        if needs.iter().any(|&n| n) {
-            let Some(z) = extras.zip64.as_deref() else {
-                return Err(zip64_entry_err(
-                    &shown,
-                    "a field is 0xFFFFFFFF but there is no ZIP64 extra field",
-                ));
-            };
-            let mut at = 0;
-            for (i, need) in needs.iter().enumerate() {
-                if !need {
-                    continue;
-                }
-                let Some(v) = (Cursor { data: z }).u64(at) else {
-                    return Err(zip64_entry_err(&shown, "its ZIP64 extra field is too short"));
-                };
-                match i {
-                    0 => uncompressed_size = v,
-                    1 => compressed_size = v,
-                    _ => offset = v,
-                }
-                at += 8;
-            }
-        }
+        let (uncompressed_size, compressed_size, offset) =
+            central_zip64_values(&shown, extras.zip64.as_deref(), usize_, csize, offset32)?;
         if disk != 0 {
             return Err(multi_disk());
         }
@@ -620,7 +647,7 @@ fn parse_central(
     }
     if pos != cd_end {
         return Err(err(
-            "archive.header_mismatch",
+            ProblemCode::ArchiveHeaderMismatch,
             "The central directory of the zip file is larger than its entries (hidden records).",
             HINT_REZIP,
         ));
@@ -628,173 +655,284 @@ fn parse_central(
     Ok(out)
 }
 
+/// Central ZIP64 extras are read as Python reads them: only the fields whose classic value
+/// is the sentinel, in order. Returns (uncompressed size, compressed size, offset).
+fn central_zip64_values(
+    shown: &str,
+    zip64: Option<&[u8]>,
+    usize_: u32,
+    csize: u32,
+    offset32: u32,
+) -> Result<(u64, u64, u64), Problem> {
+    let mut values = [u64::from(usize_), u64::from(csize), u64::from(offset32)];
+    let needs = [usize_ == 0xFFFF_FFFF, csize == 0xFFFF_FFFF, offset32 == 0xFFFF_FFFF];
+    if !needs.iter().any(|&n| n) {
+        return Ok((values[0], values[1], values[2]));
+    }
+    let Some(z) = zip64 else {
+        return Err(zip64_entry_err(
+            shown,
+            "a field is 0xFFFFFFFF but there is no ZIP64 extra field",
+        ));
+    };
+    let mut at = 0;
+    for (value, need) in values.iter_mut().zip(needs) {
+        if !need {
+            continue;
+        }
+        let Some(v) = (Cursor { data: z }).u64(at) else {
+            return Err(zip64_entry_err(shown, "its ZIP64 extra field is too short"));
+        };
+        *value = v;
+        at += 8;
+    }
+    Ok((values[0], values[1], values[2]))
+}
+
 /// Walks and cross-checks every record; refuses at the first framing problem.
-pub fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, Problem> {
+pub(crate) fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, Problem> {
     if data.is_empty() {
         return Err(err(
-            "archive.empty",
+            ProblemCode::ArchiveEmpty,
             "The uploaded file is empty (0 bytes).",
             "Upload the zip file of your plugin.",
         ));
     }
     let cur = Cursor { data };
     let end = find_eocd(data, limits)?;
-    let cd_offset = usize::try_from(end.cd_offset).unwrap_or(usize::MAX);
-    let cd_size = usize::try_from(end.cd_size).unwrap_or(usize::MAX);
-    let cd_end = cd_offset.saturating_add(cd_size);
-    let cd_limit = end.eocd64_pos.unwrap_or(end.pos);
-    if cd_end > cd_limit {
+    let cd = central_directory_span(&cur, &end)?;
+    let centrals = parse_central(&cur, cd.offset, cd.end, end.entries)?;
+    check_end_records_follow(&cd)?;
+    let data_offsets = match_local_headers(&cur, &centrals, cd.offset)?;
+    let entries = accepted_entries(centrals, data_offsets)?;
+    check_names_unique(&entries)?;
+    Ok(Archive { data, entries })
+}
+
+/// Where the central directory lies, and where the end records after it begin.
+struct CentralSpan {
+    offset: usize,
+    end: usize,
+    /// The ZIP64 end record, else the classic one.
+    limit: usize,
+}
+
+/// The central directory's span from the end record: inside the file, before the end
+/// records, and either at offset 0 (no entries) or after a first local header.
+fn central_directory_span(cur: &Cursor<'_>, end: &EndRecord) -> Result<CentralSpan, Problem> {
+    let offset = usize::try_from(end.cd_offset).unwrap_or(usize::MAX);
+    let size = usize::try_from(end.cd_size).unwrap_or(usize::MAX);
+    let span = CentralSpan {
+        offset,
+        end: offset.saturating_add(size),
+        limit: end.eocd64_pos.unwrap_or(end.pos),
+    };
+    if span.end > span.limit {
         return Err(truncated("the central directory"));
     }
     let first = cur.u32(0);
-    if first != Some(SIG_LOCAL) && cd_offset != 0 {
+    if first != Some(SIG_LOCAL) && offset != 0 {
         return Err(prefix_problem(first));
     }
-    let centrals = parse_central(&cur, cd_offset, cd_end, end.entries)?;
-    // What follows the central directory must be exactly the end records.
-    if cd_end != cd_limit {
-        return Err(err(
-            "archive.trailing_data",
-            format!(
-                "The zip file has {} unexpected bytes between its central directory and its end record.",
-                cd_limit - cd_end
-            ),
-            HINT_REZIP,
-        ));
-    }
+    Ok(span)
+}
 
-    // Local headers from offset 0, back to back, each matching the central entry that
-    // points at it; two central entries pointing at one local header share its data.
+/// What follows the central directory must be exactly the end records.
+fn check_end_records_follow(cd: &CentralSpan) -> Result<(), Problem> {
+    if cd.end == cd.limit {
+        return Ok(());
+    }
+    Err(err(
+        ProblemCode::ArchiveTrailingData,
+        format!(
+            "The zip file has {} unexpected bytes between its central directory and its end record.",
+            cd.limit - cd.end
+        ),
+        HINT_REZIP,
+    ))
+}
+
+/// Walks the local headers from offset 0, back to back, each matching the central entry
+/// that points at it, up to the central directory; returns each central entry's data offset.
+fn match_local_headers(
+    cur: &Cursor<'_>,
+    centrals: &[Central],
+    cd_offset: usize,
+) -> Result<Vec<u64>, Problem> {
+    let by_offset = sorted_by_offset(centrals)?;
+    let mut data_offsets = vec![0u64; centrals.len()];
+    let mut next = 0usize;
+    let mut pos = 0usize;
+    while pos < cd_offset {
+        if cur.u32(pos) != Some(SIG_LOCAL) {
+            return Err(no_local_header_at(cur, pos, cd_offset));
+        }
+        let l = parse_local(cur, pos, cd_offset)?;
+        let ci = central_at(&by_offset, next, pos, centrals, &l)?;
+        next += 1;
+        let c = &centrals[ci];
+        check_local_agrees(&l, c)?;
+        let data_end = (l.data_offset as u64)
+            .checked_add(c.compressed_size)
+            .filter(|e| *e <= cd_offset as u64)
+            .ok_or_else(|| overlapping(&c.name, "has data running into the central directory"))?
+            as usize;
+        pos = if l.flags & FLAG_DATA_DESCRIPTOR != 0 {
+            check_data_descriptor(cur, &l, c, data_end, cd_offset)?
+        } else {
+            check_local_sizes(&l, c)?;
+            data_end
+        };
+        data_offsets[ci] = l.data_offset as u64;
+    }
+    check_every_central_matched(&by_offset, next, centrals, cd_offset)?;
+    Ok(data_offsets)
+}
+
+/// Central entries as `(local header offset, index)`, sorted; two central entries pointing
+/// at one local header would share its data.
+fn sorted_by_offset(centrals: &[Central]) -> Result<Vec<(u64, usize)>, Problem> {
     let mut by_offset: Vec<(u64, usize)> =
         centrals.iter().enumerate().map(|(i, c)| (c.offset, i)).collect();
     by_offset.sort_unstable();
     if let Some(w) = by_offset.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(overlapping(&centrals[w[1].1].name, "shares its data with another entry"));
     }
-    let mut data_offsets = vec![0u64; centrals.len()];
-    let mut next = 0usize;
-    let mut pos = 0usize;
-    while pos < cd_offset {
-        if cur.u32(pos) != Some(SIG_LOCAL) {
-            return Err(if pos == 0 {
-                prefix_problem(first)
-            } else {
-                err(
-                    "archive.trailing_data",
-                    format!(
-                        "The zip file has {} bytes between its last entry and its central directory that belong to no entry.",
-                        cd_offset - pos
-                    ),
-                    HINT_REZIP,
-                )
-            });
-        }
-        let l = parse_local(&cur, pos, cd_offset)?;
-        let lname = String::from_utf8_lossy(&l.raw_name).into_owned();
-        let Some(&(_, ci)) = by_offset.get(next).filter(|(o, _)| *o == pos as u64) else {
-            return Err(match by_offset.get(next) {
-                Some(&(o, ci)) if o < pos as u64 => {
-                    overlapping(&centrals[ci].name, "points into the data of another entry")
-                }
-                _ => mismatch(&lname, "it has a local header but no central directory entry"),
-            });
-        };
-        next += 1;
-        let c = &centrals[ci];
-        if l.raw_name != c.raw_name {
-            return Err(mismatch(&c.name, &format!("the local header names it '{lname}'")));
-        }
-        if (l.flags ^ c.flags) & FLAGS_COMPARED != 0 {
-            return Err(mismatch(&c.name, "their flags differ"));
-        }
-        if l.method != c.method {
-            return Err(mismatch(&c.name, "their compression methods differ"));
-        }
-        let data_end = (l.data_offset as u64)
-            .checked_add(c.compressed_size)
-            .filter(|e| *e <= cd_offset as u64)
-            .ok_or_else(|| overlapping(&c.name, "has data running into the central directory"))?
-            as usize;
-        if l.flags & FLAG_DATA_DESCRIPTOR != 0 {
-            // Streaming writers leave zeros in the local header; anything else must agree.
-            if (l.crc32 != 0 && l.crc32 != c.crc32)
-                || (l.compressed_size != 0 && l.compressed_size != c.compressed_size)
-                || (l.uncompressed_size != 0 && l.uncompressed_size != c.uncompressed_size)
-            {
-                return Err(mismatch(&c.name, "the local header's sizes or CRC differ"));
-            }
-            // A stored entry ends where a streaming reader finds the descriptor signature.
-            if c.method == METHOD_STORED
-                && data[l.data_offset..data_end]
-                    .windows(4)
-                    .any(|w| w == SIG_DESCRIPTOR.to_le_bytes())
-            {
-                return Err(descriptor_problem(
-                    &c.name,
-                    "is ambiguous: the stored data contains a descriptor signature",
-                ));
-            }
-            let mut d = data_end;
-            if cur.u32(d) == Some(SIG_DESCRIPTOR) {
-                d += 4;
-            }
-            let w = if l.zip64 { 8 } else { 4 };
-            let read = |at: usize| if w == 8 { cur.u64(at) } else { cur.u32(at).map(u64::from) };
-            let agrees = cur.u32(d) == Some(c.crc32)
-                && read(d + 4) == Some(c.compressed_size)
-                && read(d + 4 + w) == Some(c.uncompressed_size)
-                && d + 4 + 2 * w <= cd_offset;
-            if !agrees {
-                return Err(descriptor_problem(&c.name, "disagrees with the central directory"));
-            }
-            pos = d + 4 + 2 * w;
-        } else {
-            if l.crc32 != c.crc32 {
-                return Err(mismatch(&c.name, "their CRC-32 values differ"));
-            }
-            if l.compressed_size != c.compressed_size {
-                return Err(mismatch(&c.name, "their compressed sizes differ"));
-            }
-            if l.uncompressed_size != c.uncompressed_size {
-                return Err(mismatch(&c.name, "their uncompressed sizes differ"));
-            }
-            pos = data_end;
-        }
-        data_offsets[ci] = l.data_offset as u64;
-    }
-    if let Some(&(o, ci)) = by_offset.get(next) {
-        return Err(if o < cd_offset as u64 {
-            overlapping(&centrals[ci].name, "points into the data of another entry")
-        } else {
-            mismatch(&centrals[ci].name, "its central directory entry points to no local header")
-        });
-    }
+    Ok(by_offset)
+}
 
+/// Bytes that are not a local header where the next one should start.
+fn no_local_header_at(cur: &Cursor<'_>, pos: usize, cd_offset: usize) -> Problem {
+    if pos == 0 {
+        return prefix_problem(cur.u32(0));
+    }
+    err(
+        ProblemCode::ArchiveTrailingData,
+        format!(
+            "The zip file has {} bytes between its last entry and its central directory that belong to no entry.",
+            cd_offset - pos
+        ),
+        HINT_REZIP,
+    )
+}
+
+/// The index of the central entry the `next` local header (at `pos`) must belong to.
+fn central_at(
+    by_offset: &[(u64, usize)],
+    next: usize,
+    pos: usize,
+    centrals: &[Central],
+    l: &Local,
+) -> Result<usize, Problem> {
+    if let Some(&(_, ci)) = by_offset.get(next).filter(|(o, _)| *o == pos as u64) {
+        return Ok(ci);
+    }
+    Err(match by_offset.get(next) {
+        Some(&(o, ci)) if o < pos as u64 => {
+            overlapping(&centrals[ci].name, "points into the data of another entry")
+        }
+        _ => mismatch(
+            &String::from_utf8_lossy(&l.raw_name),
+            "it has a local header but no central directory entry",
+        ),
+    })
+}
+
+/// The local header names the entry as the central directory does, with the same flags
+/// that change how it is read and the same method.
+fn check_local_agrees(l: &Local, c: &Central) -> Result<(), Problem> {
+    if l.raw_name != c.raw_name {
+        let lname = String::from_utf8_lossy(&l.raw_name);
+        return Err(mismatch(&c.name, &format!("the local header names it '{lname}'")));
+    }
+    if (l.flags ^ c.flags) & FLAGS_COMPARED != 0 {
+        return Err(mismatch(&c.name, "their flags differ"));
+    }
+    if l.method != c.method {
+        return Err(mismatch(&c.name, "their compression methods differ"));
+    }
+    Ok(())
+}
+
+/// Without a data descriptor, the local header's CRC and sizes are the central ones.
+fn check_local_sizes(l: &Local, c: &Central) -> Result<(), Problem> {
+    if l.crc32 != c.crc32 {
+        return Err(mismatch(&c.name, "their CRC-32 values differ"));
+    }
+    if l.compressed_size != c.compressed_size {
+        return Err(mismatch(&c.name, "their compressed sizes differ"));
+    }
+    if l.uncompressed_size != c.uncompressed_size {
+        return Err(mismatch(&c.name, "their uncompressed sizes differ"));
+    }
+    Ok(())
+}
+
+/// An entry written by a streaming tool: zeros or the central values in the local header,
+/// then a data descriptor that agrees with the central directory. Returns where the next
+/// local header starts.
+fn check_data_descriptor(
+    cur: &Cursor<'_>,
+    l: &Local,
+    c: &Central,
+    data_end: usize,
+    cd_offset: usize,
+) -> Result<usize, Problem> {
+    if (l.crc32 != 0 && l.crc32 != c.crc32)
+        || (l.compressed_size != 0 && l.compressed_size != c.compressed_size)
+        || (l.uncompressed_size != 0 && l.uncompressed_size != c.uncompressed_size)
+    {
+        return Err(mismatch(&c.name, "the local header's sizes or CRC differ"));
+    }
+    // A stored entry ends where a streaming reader finds the descriptor signature.
+    if c.method == METHOD_STORED
+        && cur.data[l.data_offset..data_end].windows(4).any(|w| w == SIG_DESCRIPTOR.to_le_bytes())
+    {
+        return Err(descriptor_problem(
+            &c.name,
+            "is ambiguous: the stored data contains a descriptor signature",
+        ));
+    }
+    let mut d = data_end;
+    if cur.u32(d) == Some(SIG_DESCRIPTOR) {
+        d += 4;
+    }
+    let w = if l.zip64 { 8 } else { 4 };
+    let read = |at: usize| if w == 8 { cur.u64(at) } else { cur.u32(at).map(u64::from) };
+    let agrees = cur.u32(d) == Some(c.crc32)
+        && read(d + 4) == Some(c.compressed_size)
+        && read(d + 4 + w) == Some(c.uncompressed_size)
+        && d + 4 + 2 * w <= cd_offset;
+    if !agrees {
+        return Err(descriptor_problem(&c.name, "disagrees with the central directory"));
+    }
+    Ok(d + 4 + 2 * w)
+}
+
+/// After the walk, a central entry left over points to no local header of its own.
+fn check_every_central_matched(
+    by_offset: &[(u64, usize)],
+    next: usize,
+    centrals: &[Central],
+    cd_offset: usize,
+) -> Result<(), Problem> {
+    let Some(&(o, ci)) = by_offset.get(next) else { return Ok(()) };
+    Err(if o < cd_offset as u64 {
+        overlapping(&centrals[ci].name, "points into the data of another entry")
+    } else {
+        mismatch(&centrals[ci].name, "its central directory entry points to no local header")
+    })
+}
+
+/// The entries, refusing encryption, methods other than stored and deflate, and special
+/// files; in central directory order.
+fn accepted_entries(centrals: Vec<Central>, data_offsets: Vec<u64>) -> Result<Vec<Entry>, Problem> {
     let mut entries = Vec::with_capacity(centrals.len());
     for (c, data_offset) in centrals.into_iter().zip(data_offsets) {
-        let name = c.name;
-        if c.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION) != 0 || c.method == METHOD_AES {
-            return Err(err_file(
-                "archive.encrypted",
-                &name,
-                format!("Zip entry '{name}' is encrypted (password-protected)."),
-                "Create the zip without a password.",
-            ));
-        }
-        if c.method != METHOD_STORED && c.method != METHOD_DEFLATED {
-            return Err(err_file(
-                "archive.compression",
-                &name,
-                format!(
-                    "Zip entry '{name}' uses compression method {}; only stored (0) and deflate (8) are accepted, which are what QGIS can unpack everywhere.",
-                    c.method
-                ),
-                "Re-create the zip with the default deflate compression (for 7-Zip: `-mm=Deflate`).",
-            ));
-        }
-        check_mode(&name, c.made_by, c.external, c.uncompressed_size)?;
+        check_method(&c)?;
+        check_mode(&c.name, c.made_by, c.external, c.uncompressed_size)?;
         entries.push(Entry {
-            name,
+            name: c.name,
             method: c.method,
             crc32: c.crc32,
             compressed_size: c.compressed_size,
@@ -802,8 +940,32 @@ pub fn parse<'a>(data: &'a [u8], limits: &Limits) -> Result<Archive<'a>, Problem
             data_offset,
         });
     }
-    check_names_unique(&entries)?;
-    Ok(Archive { data, entries })
+    Ok(entries)
+}
+
+/// No encryption, and a method QGIS can unpack everywhere.
+fn check_method(c: &Central) -> Result<(), Problem> {
+    let name = &c.name;
+    if c.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION) != 0 || c.method == METHOD_AES {
+        return Err(err_file(
+            ProblemCode::ArchiveEncrypted,
+            name,
+            format!("Zip entry '{name}' is encrypted (password-protected)."),
+            "Create the zip without a password.",
+        ));
+    }
+    if c.method != METHOD_STORED && c.method != METHOD_DEFLATED {
+        return Err(err_file(
+            ProblemCode::ArchiveCompression,
+            name,
+            format!(
+                "Zip entry '{name}' uses compression method {}; only stored (0) and deflate (8) are accepted, which are what QGIS can unpack everywhere.",
+                c.method
+            ),
+            "Re-create the zip with the default deflate compression (for 7-Zip: `-mm=Deflate`).",
+        ));
+    }
+    Ok(())
 }
 
 fn prefix_problem(first: Option<u32>) -> Problem {
@@ -811,7 +973,7 @@ fn prefix_problem(first: Option<u32>) -> Problem {
         return mismatch("?", "a central directory entry has no local header");
     }
     err(
-        "archive.prefix_data",
+        ProblemCode::ArchivePrefixData,
         "The zip file does not start with a zip entry: data is prepended to it (a self-extractor stub, or a file that is both HTML and zip).",
         "Upload a plain zip file. ".to_owned() + HINT_REZIP,
     )
@@ -825,7 +987,7 @@ fn check_mode(name: &str, made_by: u16, external: u32, size: u64) -> Result<(), 
     const S_IFDIR: u32 = 0o040_000;
     if name.ends_with('/') && size != 0 {
         return Err(err_file(
-            "archive.special_file",
+            ProblemCode::ArchiveSpecialFile,
             name,
             format!("Zip entry '{name}' is a folder but carries data."),
             HINT_REZIP,
@@ -839,7 +1001,7 @@ fn check_mode(name: &str, made_by: u16, external: u32, size: u64) -> Result<(), 
     let kind = mode & S_IFMT;
     if kind == S_IFLNK {
         return Err(err_file(
-            "archive.symlink",
+            ProblemCode::ArchiveSymlink,
             name,
             format!(
                 "Zip entry '{name}' is a symbolic link; links are not allowed, even to files inside the plugin."
@@ -849,7 +1011,7 @@ fn check_mode(name: &str, made_by: u16, external: u32, size: u64) -> Result<(), 
     }
     if kind != 0 && kind != S_IFREG && kind != S_IFDIR {
         return Err(err_file(
-            "archive.special_file",
+            ProblemCode::ArchiveSpecialFile,
             name,
             format!(
                 "Zip entry '{name}' is a device, FIFO or socket (mode {mode:o}), not a file or folder."
@@ -859,7 +1021,7 @@ fn check_mode(name: &str, made_by: u16, external: u32, size: u64) -> Result<(), 
     }
     if mode & 0o6000 != 0 {
         return Err(err_file(
-            "archive.special_file",
+            ProblemCode::ArchiveSpecialFile,
             name,
             format!("Zip entry '{name}' has the setuid or setgid bit set (mode {mode:o})."),
             "Clear the bits with `chmod u-s,g-s <file>` before zipping.",
@@ -873,7 +1035,7 @@ fn check_names_unique(entries: &[Entry]) -> Result<(), Problem> {
     for e in entries {
         if !seen.insert(e.name.as_str()) {
             return Err(err_file(
-                "archive.duplicate_name",
+                ProblemCode::ArchiveDuplicateName,
                 &e.name,
                 format!(
                     "The zip file contains '{}' twice; unzip tools disagree about which copy wins.",
@@ -888,8 +1050,8 @@ fn check_names_unique(entries: &[Entry]) -> Result<(), Problem> {
 
 /// Running totals across entries, so a bomb is stopped while it inflates.
 #[derive(Debug, Default)]
-pub struct Totals {
-    pub uncompressed: u64,
+pub(crate) struct Totals {
+    pub(crate) uncompressed: u64,
 }
 
 /// Size of the scratch buffer entries are inflated through; only kept files are copied out.
@@ -897,7 +1059,7 @@ const CHUNK: usize = 64 * 1024;
 
 impl Archive<'_> {
     /// Checks declared sizes against the limits before anything is inflated.
-    pub fn check_declared(&self, limits: &Limits) -> Result<(), Problem> {
+    pub(crate) fn check_declared(&self, limits: &Limits) -> Result<(), Problem> {
         let mut total: u64 = 0;
         for e in &self.entries {
             if e.uncompressed_size > limits.max_entry_uncompressed {
@@ -911,7 +1073,7 @@ impl Archive<'_> {
         let zip_len = self.data.len().max(1) as u64;
         if total > limits.ratio_threshold && total / zip_len > limits.max_ratio {
             return Err(err(
-                "archive.ratio",
+                ProblemCode::ArchiveRatio,
                 format!(
                     "The zip file expands from {zip_len} bytes to {total} bytes, a compression ratio above {}:1 (a zip bomb).",
                     limits.max_ratio
@@ -924,7 +1086,7 @@ impl Archive<'_> {
 
     /// Reads one entry to its end: inflates under the limits, checks the size and CRC, and
     /// returns the first `keep` bytes (plus whether the entry was longer than `keep`).
-    pub fn read(
+    pub(crate) fn read(
         &self,
         e: &Entry,
         keep: usize,
@@ -978,7 +1140,7 @@ impl Archive<'_> {
         }
         if hasher.finalize() != e.crc32 {
             return Err(err_file(
-                "archive.crc",
+                ProblemCode::ArchiveCrc,
                 &e.name,
                 format!("Bad zip (maybe a CRC error) on file {}", e.name),
                 "The file is damaged: its content does not match its CRC-32. ".to_owned()
@@ -998,7 +1160,7 @@ fn inflate(
     use flate2::{Decompress, FlushDecompress, Status};
     let corrupt = |what: &str| {
         err_file(
-            "archive.corrupt_data",
+            ProblemCode::ArchiveCorruptData,
             name,
             format!("Bad zip (maybe a CRC error) on file {name}: {what}."),
             "The file is damaged. ".to_owned() + HINT_REZIP,
@@ -1035,7 +1197,7 @@ fn inflate(
 
 fn size_lie(name: &str) -> Problem {
     err_file(
-        "archive.size_mismatch",
+        ProblemCode::ArchiveSizeMismatch,
         name,
         format!("Zip entry '{name}' does not contain the number of bytes its headers declare."),
         "The archive is damaged or forged. ".to_owned() + HINT_REZIP,
@@ -1044,7 +1206,7 @@ fn size_lie(name: &str) -> Problem {
 
 fn entry_too_large(name: &str, limits: &Limits) -> Problem {
     err_file(
-        "archive.entry_too_large",
+        ProblemCode::ArchiveEntryTooLarge,
         name,
         format!(
             "Zip entry '{name}' expands to more than {} bytes, the limit for one file.",
@@ -1056,7 +1218,7 @@ fn entry_too_large(name: &str, limits: &Limits) -> Problem {
 
 fn total_too_large(limits: &Limits) -> Problem {
     err(
-        "archive.too_large_uncompressed",
+        ProblemCode::ArchiveTooLargeUncompressed,
         format!(
             "The zip file expands to more than {} bytes in total, the limit for a plugin.",
             limits.max_total_uncompressed

@@ -6,9 +6,11 @@
 
 use std::collections::HashMap;
 
+use super::code::ProblemCode;
+
 /// Why a metadata.txt is refused. Every variant's message says how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MetadataError {
+pub(crate) enum MetadataError {
     #[error(
         "metadata.txt is not valid UTF-8: the byte at offset {offset} (line {line}, column {column}) cannot be decoded"
     )]
@@ -80,26 +82,26 @@ fn no_general_message(found: &Option<String>) -> String {
 
 impl MetadataError {
     /// Stable problem code.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> ProblemCode {
         match self {
-            Self::NotUtf8 { .. } => "metadata.not_utf8",
-            Self::Bom => "metadata.bom",
-            Self::LineSeparator { .. } => "metadata.line_separator",
-            Self::MissingSectionHeader { .. } => "metadata.missing_section_header",
-            Self::DuplicateSection { .. } => "metadata.duplicate_section",
-            Self::DuplicateKey { .. } => "metadata.duplicate_key",
-            Self::BadLine { .. } => "metadata.bad_line",
-            Self::EmptyKey { .. } => "metadata.empty_key",
-            Self::DefaultSection { .. } => "metadata.default_section",
-            Self::NoGeneral { .. } => "metadata.no_general_section",
-            Self::Percent { .. } => "metadata.percent_sign",
-            Self::Interpolation { .. } => "metadata.interpolation",
-            Self::TooLarge { .. } => "metadata.too_large",
+            Self::NotUtf8 { .. } => ProblemCode::MetadataNotUtf8,
+            Self::Bom => ProblemCode::MetadataBom,
+            Self::LineSeparator { .. } => ProblemCode::MetadataLineSeparator,
+            Self::MissingSectionHeader { .. } => ProblemCode::MetadataMissingSectionHeader,
+            Self::DuplicateSection { .. } => ProblemCode::MetadataDuplicateSection,
+            Self::DuplicateKey { .. } => ProblemCode::MetadataDuplicateKey,
+            Self::BadLine { .. } => ProblemCode::MetadataBadLine,
+            Self::EmptyKey { .. } => ProblemCode::MetadataEmptyKey,
+            Self::DefaultSection { .. } => ProblemCode::MetadataDefaultSection,
+            Self::NoGeneral { .. } => ProblemCode::MetadataNoGeneralSection,
+            Self::Percent { .. } => ProblemCode::MetadataPercentSign,
+            Self::Interpolation { .. } => ProblemCode::MetadataInterpolation,
+            Self::TooLarge { .. } => ProblemCode::MetadataTooLarge,
         }
     }
 
     /// How to fix it.
-    pub fn hint(&self) -> String {
+    pub(crate) fn hint(&self) -> String {
         match self {
             Self::NotUtf8 { .. } => "Save metadata.txt as UTF-8 (in most editors: \"Save with encoding\" → UTF-8).".into(),
             Self::Bom => "Save metadata.txt as UTF-8 without BOM (\"UTF-8\", not \"UTF-8 with BOM\").".into(),
@@ -118,7 +120,7 @@ impl MetadataError {
     }
 
     /// The metadata key concerned, if any.
-    pub fn key(&self) -> Option<String> {
+    pub(crate) fn key(&self) -> Option<String> {
         match self {
             Self::DuplicateKey { second, .. } => Some(second.clone()),
             Self::Percent { key, .. } | Self::Interpolation { key, .. } => Some(key.clone()),
@@ -129,14 +131,14 @@ impl MetadataError {
 
 /// One `key = value` of [general], the key as written and the value as QGIS reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field {
-    pub key: String,
-    pub value: String,
-    pub line: usize,
+pub(crate) struct Field {
+    pub(crate) key: String,
+    pub(crate) value: String,
+    pub(crate) line: usize,
 }
 
 /// Python's `str.isspace()` (and `\s` in `re`): Unicode White_Space plus U+001C..U+001F.
-pub fn py_space(c: char) -> bool {
+pub(crate) fn py_space(c: char) -> bool {
     matches!(
         c,
         '\t'..='\r'
@@ -154,7 +156,7 @@ pub fn py_space(c: char) -> bool {
     )
 }
 
-pub fn py_strip(s: &str) -> &str {
+pub(crate) fn py_strip(s: &str) -> &str {
     s.trim_matches(py_space)
 }
 
@@ -191,7 +193,7 @@ struct Raw {
 
 /// Parses metadata.txt and returns the [general] fields with `%%` turned into `%`, or
 /// every problem found (a file that cannot be decoded stops at the first).
-pub fn parse(bytes: &[u8], max_bytes: usize) -> Result<Vec<Field>, Vec<MetadataError>> {
+pub(crate) fn parse(bytes: &[u8], max_bytes: usize) -> Result<Vec<Field>, Vec<MetadataError>> {
     if bytes.len() > max_bytes {
         return Err(vec![MetadataError::TooLarge { limit: max_bytes }]);
     }
@@ -405,7 +407,7 @@ fn interpolate(value: &str) -> Result<String, bool> {
 
 /// The reference's `__init__.py` scraper (reference §2.4): for each `def name(`, the first
 /// `return value` before the next empty line gives `(name, value)`.
-pub fn scrape_init(text: &str) -> Vec<(String, String)> {
+pub(crate) fn scrape_init(text: &str) -> Vec<(String, String)> {
     let lines: Vec<&str> = text.split('\n').collect();
     let mut out = Vec::new();
     let mut i = 0;

@@ -21,217 +21,85 @@
 //!
 //! Archive and structure problems fail fast; metadata problems are all collected.
 
-pub mod archive;
+// Lints that keep the validator's surface honest: what only the crate uses is not `pub`.
+#![warn(unreachable_pub)]
+
+mod archive;
 pub mod bench;
 pub mod builder;
-pub mod metadata;
+mod checked;
+mod code;
+mod metadata;
+mod options;
 mod paths;
+mod problem;
 mod rules;
 
-use catalog::model::Icon;
-use catalog::names::{PackageName, PluginVersion, QgisVersion};
+pub use checked::CheckedPlugin;
+pub use code::{ProblemCode, UnknownProblemCode};
+pub use options::{Limits, MAX_UPLOAD_BYTES, Mode, Options};
+pub use problem::{Problem, Rejection};
 
-/// Resource limits, enforced while reading (never trusted from headers).
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Largest accepted upload (the reference's `PLUGIN_MAX_UPLOAD_SIZE`).
-    pub max_upload_bytes: u64,
-    pub max_entries: usize,
-    pub max_total_uncompressed: u64,
-    pub max_entry_uncompressed: u64,
-    /// Largest accepted total/compressed ratio once the total exceeds `ratio_threshold`.
-    pub max_ratio: u64,
-    pub ratio_threshold: u64,
-    /// Longest entry name, in bytes.
-    pub max_name_len: usize,
-    pub max_path_depth: usize,
-    pub max_metadata_bytes: usize,
-    /// Longest value of any metadata key without a specific limit, in characters.
-    pub max_field_len: usize,
-    pub max_plugin_name_len: usize,
-    pub max_description_len: usize,
-    /// `about` and `changelog`.
-    pub max_long_text_len: usize,
-    pub max_tags: usize,
-    pub max_tag_len: usize,
-    /// Keys in [general], known or not.
-    pub max_keys: usize,
-    pub max_icon_bytes: usize,
-    /// How much of `__init__.py` is read for the legacy metadata scraper.
-    pub max_init_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        const MIB: u64 = 1024 * 1024;
-        Self {
-            max_upload_bytes: 25_000_000,
-            max_entries: 20_000,
-            max_total_uncompressed: 256 * MIB,
-            max_entry_uncompressed: 128 * MIB,
-            max_ratio: 50,
-            ratio_threshold: 64 * MIB,
-            max_name_len: 512,
-            max_path_depth: 32,
-            max_metadata_bytes: 256 * 1024,
-            max_field_len: 2048,
-            max_plugin_name_len: 256,
-            max_description_len: 2000,
-            max_long_text_len: 64 * 1024,
-            max_tags: 50,
-            max_tag_len: 64,
-            max_keys: 200,
-            max_icon_bytes: 1024 * 1024,
-            max_init_bytes: 1024 * 1024,
-        }
-    }
-}
-
-/// A new plugin, or a new version of an existing one.
-#[derive(Debug, Clone)]
-pub enum Mode {
-    New,
-    Existing(PackageName),
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    pub limits: Limits,
-    /// Outbound reachability checks of URLs. Not implemented: when set, a warning says so
-    /// (uploads must never make the server fetch author-supplied URLs by default).
-    pub check_urls_online: bool,
-}
-
-/// A plugin version that passed every check.
-#[derive(Debug, Clone)]
-pub struct CheckedPlugin {
-    pub package: PackageName,
-    pub version: PluginVersion,
-    pub min_qgis: QgisVersion,
-    /// `qgisMaximumVersion`, defaulted to `<major>.99`.
-    pub max_qgis: QgisVersion,
-    pub name: String,
-    pub description: String,
-    pub about: String,
-    pub author: String,
-    pub email: String,
-    pub homepage: Option<String>,
-    pub tracker: Option<String>,
-    pub repository: Option<String>,
-    pub changelog: String,
-    /// Trimmed, lower-case, non-empty, deduplicated, in order of appearance.
-    pub tags: Vec<String>,
-    pub experimental: bool,
-    pub deprecated: bool,
-    pub server: bool,
-    pub external_deps: String,
-    pub icon: Option<Icon>,
-    pub sha256: String,
-    pub size: u64,
-    /// Every key of [general] as written, values trimmed (`%%` read as `%`), then
-    /// `metadata_source` and `package_name`.
-    pub metadata: Vec<(String, String)>,
-    pub warnings: Vec<Problem>,
-}
-
-/// One problem (error or warning) with a stable code.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Problem {
-    /// `archive.*`, `package.*`, `metadata.*`, `license.*`, `icon.*`.
-    pub code: String,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// What to do about it.
-    pub hint: String,
-}
-
-impl Problem {
-    pub fn new(code: &str, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self {
-            code: code.to_owned(),
-            message: message.into(),
-            file: None,
-            key: None,
-            hint: hint.into(),
-        }
-    }
-    pub fn with_file(mut self, file: &str) -> Self {
-        self.file = Some(file.to_owned());
-        self
-    }
-    pub fn with_key(mut self, key: &str) -> Self {
-        self.key = Some(key.to_owned());
-        self
-    }
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "[{}] {}", self.code, self.message)?;
-        if !self.hint.is_empty() {
-            write!(f, " Hint: {}", self.hint)?;
-        }
-        Ok(())
-    }
-}
-
-/// Why an upload was refused: every error found (at least one), and the warnings so far.
-#[derive(Debug, Clone)]
-pub struct Rejection {
-    pub errors: Vec<Problem>,
-    pub warnings: Vec<Problem>,
-}
-
-impl std::fmt::Display for Rejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the plugin package was refused ({} problem(s))", self.errors.len())?;
-        for e in &self.errors {
-            write!(f, "\n- {e}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Rejection {}
-
-impl Rejection {
-    fn one(p: Problem) -> Self {
-        Self { errors: vec![p], warnings: Vec::new() }
-    }
-}
+use archive::Archive;
+use rules::PluginFiles;
 
 /// Validates an uploaded plugin zip with exactly the rules of an upload.
 pub fn validate(zip: &[u8], mode: &Mode, opts: &Options) -> Result<CheckedPlugin, Rejection> {
     let limits = &opts.limits;
-    // 1. Size.
-    if zip.len() as u64 > limits.max_upload_bytes {
-        return Err(Rejection::one(Problem::new(
-            "archive.too_large",
-            format!(
-                "File is too big. Max size is {} Megabytes",
-                rules::py_float(limits.max_upload_bytes as f64 / 1_000_000.0)
-            ),
-            "Remove data files, test data and binaries that the plugin does not need at run time.",
-        )));
-    }
+    check_size(zip, limits).map_err(Rejection::one)?;
     // 2. Is a zip, with sound framing.
     let archive = archive::parse(zip, limits).map_err(Rejection::one)?;
     let names: Vec<&str> = archive.entries.iter().map(|e| e.name.as_str()).collect();
-    // 3, 6 and hardening on raw names.
-    paths::check_step3(&names).map_err(Rejection::one)?;
-    paths::check_step6(&names).map_err(Rejection::one)?;
-    paths::check_hardening(&names, limits).map_err(Rejection::one)?;
+    check_names(&names, limits).map_err(Rejection::one)?;
     // 5 and 7. Exactly one top-level folder, named by the first entry.
-    let folder = rules::top_folder(&names).map_err(Rejection::one)?;
-    // 4. Every entry read to its end: limits, sizes, CRC. Keeps the files we parse.
-    archive.check_declared(limits).map_err(Rejection::one)?;
+    let folder = rules::plugin_folder(&names).map_err(Rejection::one)?;
+    let files = read_every_entry(&archive, &folder, limits).map_err(Rejection::one)?;
+    rules::check_plugin(&archive, &names, &folder, files, mode, opts, zip)
+}
+
+/// The folder named by the first entry of a zip whose framing is sound, without reading any
+/// entry: enough to tell which plugin an upload is for before validating it.
+pub fn top_folder(zip: &[u8]) -> Option<String> {
+    let archive = archive::parse(zip, &Limits::default()).ok()?;
+    let first = archive.entries.first()?;
+    let folder = first.name.split('/').next()?;
+    (!folder.is_empty()).then(|| folder.to_owned())
+}
+
+/// Step 1: the upload size.
+fn check_size(zip: &[u8], limits: &Limits) -> Result<(), Problem> {
+    if zip.len() as u64 <= limits.max_upload_bytes {
+        return Ok(());
+    }
+    Err(Problem::new(
+        ProblemCode::ArchiveTooLarge,
+        format!(
+            "File is too big. Max size is {} Megabytes",
+            rules::py_float(limits.max_upload_bytes as f64 / 1_000_000.0)
+        ),
+        "Remove data files, test data and binaries that the plugin does not need at run time.",
+    ))
+}
+
+/// Steps 3, 6 and the hardening rules, on the raw entry names.
+fn check_names(names: &[&str], limits: &Limits) -> Result<(), Problem> {
+    paths::check_step3(names)?;
+    paths::check_step6(names)?;
+    paths::check_hardening(names, limits)
+}
+
+/// Step 4: every entry read to its end under the limits, sizes and CRC checked; keeps the
+/// bytes of the files the rules parse (`metadata.txt`, `__init__.py`).
+fn read_every_entry(
+    archive: &Archive<'_>,
+    folder: &str,
+    limits: &Limits,
+) -> Result<PluginFiles, Problem> {
+    archive.check_declared(limits)?;
     let wanted_meta = format!("{folder}/metadata.txt");
     let wanted_init = format!("{folder}/__init__.py");
     let mut totals = archive::Totals::default();
-    let mut files = rules::PluginFiles::default();
+    let mut files = PluginFiles::default();
     for e in &archive.entries {
         let keep = if e.name == wanted_meta {
             limits.max_metadata_bytes + 1
@@ -240,14 +108,14 @@ pub fn validate(zip: &[u8], mode: &Mode, opts: &Options) -> Result<CheckedPlugin
         } else {
             0
         };
-        let (bytes, longer) = archive.read(e, keep, &mut totals, limits).map_err(Rejection::one)?;
+        let (bytes, longer) = archive.read(e, keep, &mut totals, limits)?;
         if e.name == wanted_meta {
             files.metadata = Some((bytes, longer));
         } else if e.name == wanted_init {
             files.init = Some(bytes);
         }
     }
-    rules::check_plugin(&archive, &names, &folder, files, mode, opts, zip)
+    Ok(files)
 }
 
 #[cfg(test)]

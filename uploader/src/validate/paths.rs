@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use super::{Limits, Problem};
+use super::code::ProblemCode;
+use super::options::Limits;
+use super::problem::Problem;
 
 /// Folders the reference refuses anywhere in a path (exact component match).
 const FORBIDDEN_DIRS: [&str; 3] = ["__MACOSX", ".git", "__pycache__"];
@@ -17,11 +19,11 @@ const WINDOWS_DEVICES: [&str; 22] = [
 
 const HINT_PATHS: &str = "Zip the plugin folder itself with relative paths, for example `cd <parent folder> && zip -r plugin.zip <plugin folder>`.";
 
-fn problem(code: &str, name: &str, message: String, hint: &str) -> Problem {
+fn problem(code: ProblemCode, name: &str, message: String, hint: &str) -> Problem {
     Problem::new(code, message, hint).with_file(name)
 }
 
-fn path_information(name: &str, code: &str) -> Problem {
+fn path_information(name: &str, code: ProblemCode) -> Problem {
     problem(
         code,
         name,
@@ -31,18 +33,18 @@ fn path_information(name: &str, code: &str) -> Problem {
 }
 
 /// Reference step 3, entry by entry: absolute paths and `..`, compiled Python, junk folders.
-pub fn check_step3(names: &[&str]) -> Result<(), Problem> {
+pub(crate) fn check_step3(names: &[&str]) -> Result<(), Problem> {
     for &name in names {
         if name.starts_with('/') {
-            return Err(path_information(name, "archive.absolute_path"));
+            return Err(path_information(name, ProblemCode::ArchiveAbsolutePath));
         }
         if name.split('/').any(|c| c == "..") {
-            return Err(path_information(name, "archive.traversal"));
+            return Err(path_information(name, ProblemCode::ArchiveTraversal));
         }
         let lower = name.to_ascii_lowercase();
         if lower.ends_with(".pyc") || lower.ends_with(".pyo") {
             return Err(problem(
-                "archive.pyc",
+                ProblemCode::ArchivePyc,
                 name,
                 "For security reasons, zip file cannot contain .pyc file".to_owned(),
                 "Remove compiled Python files (*.pyc, *.pyo) and __pycache__ folders before zipping; QGIS compiles the plugin itself.",
@@ -61,7 +63,7 @@ pub fn check_step3(names: &[&str]) -> Result<(), Problem> {
                     )
                 };
                 return Err(problem(
-                    "archive.forbidden_dir",
+                    ProblemCode::ArchiveForbiddenDir,
                     name,
                     message,
                     "Remove __MACOSX, .git and __pycache__ folders before zipping (`zip -r plugin.zip <folder> -x '*/.git/*' '*/__pycache__/*'`, or `git archive`).",
@@ -73,11 +75,11 @@ pub fn check_step3(names: &[&str]) -> Result<(), Problem> {
 }
 
 /// Reference step 6: backslashes and drive letters.
-pub fn check_step6(names: &[&str]) -> Result<(), Problem> {
+pub(crate) fn check_step6(names: &[&str]) -> Result<(), Problem> {
     for &name in names {
         if name.contains('\\') {
             return Err(problem(
-                "archive.backslash",
+                ProblemCode::ArchiveBackslash,
                 name,
                 format!(
                     "Your archive does not conform to the ZIP specification, it cannot contain backslashes in file names (found '{name}'). Please try again with a valid ZIP file (or use a different archiving tool)."
@@ -88,7 +90,7 @@ pub fn check_step6(names: &[&str]) -> Result<(), Problem> {
         let b = name.as_bytes();
         if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
             return Err(problem(
-                "archive.drive_letter",
+                ProblemCode::ArchiveDriveLetter,
                 name,
                 format!(
                     "Your archive does not conform to the ZIP specification, it cannot contain drive letters in file names (found '{name}'). Please try again with a valid ZIP file (or use a different archiving tool)."
@@ -102,84 +104,100 @@ pub fn check_step6(names: &[&str]) -> Result<(), Problem> {
 
 /// Characters that must not appear in a name: C0/C1 controls, DEL, Unicode line and
 /// paragraph separators, bidi overrides and invisible format characters.
-pub fn is_unprintable(c: char) -> bool {
+pub(crate) fn is_unprintable(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 /// Hardening beyond the reference: control characters, non-canonical and unportable
 /// names, lengths, depth, junk files, case collisions and file/folder clashes.
-pub fn check_hardening(names: &[&str], limits: &Limits) -> Result<(), Problem> {
+pub(crate) fn check_hardening(names: &[&str], limits: &Limits) -> Result<(), Problem> {
     for &name in names {
-        if let Some(c) = name.chars().find(|&c| is_unprintable(c)) {
-            return Err(problem(
-                "archive.control_char",
-                name,
-                format!(
-                    "Zip entry '{}' contains the invisible or control character U+{:04X} in its name.",
-                    name.escape_default(),
-                    c as u32
-                ),
-                "Rename the file using visible characters only.",
-            ));
-        }
-        if name.len() > limits.max_name_len {
-            return Err(problem(
-                "archive.name_too_long",
-                name,
-                format!(
-                    "Zip entry name '{name}' is {} bytes long; at most {} are allowed.",
-                    name.len(),
-                    limits.max_name_len
-                ),
-                "Use shorter file and folder names.",
-            ));
-        }
-        let body = name.strip_suffix('/').unwrap_or(name);
-        let parts: Vec<&str> = body.split('/').collect();
-        if parts.len() > limits.max_path_depth {
-            return Err(problem(
-                "archive.path_too_deep",
-                name,
-                format!(
-                    "Zip entry '{name}' is nested {} folders deep; at most {} levels are allowed.",
-                    parts.len(),
-                    limits.max_path_depth
-                ),
-                "Flatten the folder structure of the plugin.",
-            ));
-        }
-        if parts.iter().any(|p| p.is_empty() || *p == ".") {
-            return Err(problem(
-                "archive.non_canonical_path",
-                name,
-                format!(
-                    "Zip entry '{name}' has an empty or `.` path component; unzip tools normalise such paths differently."
-                ),
-                HINT_PATHS,
-            ));
-        }
-        for part in &parts {
-            if let Some(why) = unportable(part) {
-                return Err(problem(
-                    "archive.unportable_name",
-                    name,
-                    format!("Zip entry '{name}' cannot be unpacked on Windows: '{part}' {why}."),
-                    "Rename the file or folder; QGIS users on Windows could not install the plugin.",
-                ));
-            }
-            if *part == ".DS_Store" || part.eq_ignore_ascii_case("Thumbs.db") {
-                return Err(problem(
-                    "archive.junk_file",
-                    name,
-                    format!("Zip entry '{name}' is an operating-system junk file."),
-                    "Remove .DS_Store and Thumbs.db files before zipping (`zip -r plugin.zip <folder> -x '*.DS_Store'`).",
-                ));
-            }
-        }
+        check_name(name, limits)?;
     }
+    check_case_collisions(names)
+}
 
-    // Case-insensitive file systems (Windows, macOS) would merge these.
+/// One name: visible characters, length, depth, canonical form, then each component.
+fn check_name(name: &str, limits: &Limits) -> Result<(), Problem> {
+    if let Some(c) = name.chars().find(|&c| is_unprintable(c)) {
+        return Err(problem(
+            ProblemCode::ArchiveControlChar,
+            name,
+            format!(
+                "Zip entry '{}' contains the invisible or control character U+{:04X} in its name.",
+                name.escape_default(),
+                c as u32
+            ),
+            "Rename the file using visible characters only.",
+        ));
+    }
+    if name.len() > limits.max_name_len {
+        return Err(problem(
+            ProblemCode::ArchiveNameTooLong,
+            name,
+            format!(
+                "Zip entry name '{name}' is {} bytes long; at most {} are allowed.",
+                name.len(),
+                limits.max_name_len
+            ),
+            "Use shorter file and folder names.",
+        ));
+    }
+    let body = name.strip_suffix('/').unwrap_or(name);
+    let parts: Vec<&str> = body.split('/').collect();
+    if parts.len() > limits.max_path_depth {
+        return Err(problem(
+            ProblemCode::ArchivePathTooDeep,
+            name,
+            format!(
+                "Zip entry '{name}' is nested {} folders deep; at most {} levels are allowed.",
+                parts.len(),
+                limits.max_path_depth
+            ),
+            "Flatten the folder structure of the plugin.",
+        ));
+    }
+    if parts.iter().any(|p| p.is_empty() || *p == ".") {
+        return Err(problem(
+            ProblemCode::ArchiveNonCanonicalPath,
+            name,
+            format!(
+                "Zip entry '{name}' has an empty or `.` path component; unzip tools normalise such paths differently."
+            ),
+            HINT_PATHS,
+        ));
+    }
+    for part in &parts {
+        check_component(name, part)?;
+    }
+    Ok(())
+}
+
+/// One path component: portable to Windows, and not an operating-system junk file.
+fn check_component(name: &str, part: &str) -> Result<(), Problem> {
+    if let Some(why) = unportable(part) {
+        return Err(problem(
+            ProblemCode::ArchiveUnportableName,
+            name,
+            format!("Zip entry '{name}' cannot be unpacked on Windows: '{part}' {why}."),
+            "Rename the file or folder; QGIS users on Windows could not install the plugin.",
+        ));
+    }
+    if part == ".DS_Store" || part.eq_ignore_ascii_case("Thumbs.db") {
+        return Err(problem(
+            ProblemCode::ArchiveJunkFile,
+            name,
+            format!("Zip entry '{name}' is an operating-system junk file."),
+            "Remove .DS_Store and Thumbs.db files before zipping (`zip -r plugin.zip <folder> -x '*.DS_Store'`).",
+        ));
+    }
+    Ok(())
+}
+
+/// Case-insensitive file systems (Windows, macOS) would merge names that differ only in
+/// case, or a file and a folder of the same name.
+fn check_case_collisions(names: &[&str]) -> Result<(), Problem> {
     let mut files: HashMap<String, &str> = HashMap::new();
     let mut dirs: HashMap<String, String> = HashMap::new();
     for &name in names {
@@ -209,7 +227,7 @@ pub fn check_hardening(names: &[&str], limits: &Limits) -> Result<(), Problem> {
     for (lower, file) in &files {
         if let Some(dir) = dirs.get(lower) {
             return Err(problem(
-                "archive.duplicate_name",
+                ProblemCode::ArchiveDuplicateName,
                 file,
                 format!("The zip file has both a file '{file}' and a folder '{dir}/'."),
                 "Rename one of them.",
@@ -221,7 +239,7 @@ pub fn check_hardening(names: &[&str], limits: &Limits) -> Result<(), Problem> {
 
 fn case_clash(name: &str, other: &str, this: &str) -> Problem {
     problem(
-        "archive.case_collision",
+        ProblemCode::ArchiveCaseCollision,
         name,
         format!(
             "Zip entries '{other}' and '{this}' differ only in upper/lower case; on Windows and macOS one would overwrite the other."

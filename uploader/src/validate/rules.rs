@@ -7,11 +7,14 @@ use catalog::model::Icon;
 use catalog::names::{PackageName, PluginVersion, QgisVersion};
 
 use super::archive::Archive;
+use super::checked::CheckedPlugin;
+use super::code::ProblemCode;
 use super::metadata::{self, py_strip};
-use super::{CheckedPlugin, Mode, Options, Problem, Rejection};
+use super::options::{Limits, Mode, Options};
+use super::problem::{Problem, Rejection};
 
 /// `PLUGIN_REQUIRED_METADATA` of the reference, in its order.
-pub const REQUIRED: [&str; 9] = [
+pub(crate) const REQUIRED: [&str; 9] = [
     "name",
     "description",
     "version",
@@ -44,13 +47,13 @@ const IDENTIFYING: [&str; 4] = ["name", "author", "email", "tags"];
 const DOCS: &str = "See https://docs.qgis.org/latest/en/docs/pyqgis_developer_cookbook/plugins/plugins.html#metadata-txt";
 
 /// Python's `str(float)` for the size message ("25.0").
-pub fn py_float(v: f64) -> String {
+pub(crate) fn py_float(v: f64) -> String {
     if v.fract() == 0.0 { format!("{v:.1}") } else { format!("{v}") }
 }
 
 /// Reference steps 5 and 7 with decisions.md §4: one top-level folder, and the first entry
 /// lies inside it.
-pub fn top_folder(names: &[&str]) -> Result<String, Problem> {
+pub(crate) fn plugin_folder(names: &[&str]) -> Result<String, Problem> {
     let mut roots: Vec<&str> = Vec::new();
     for n in names {
         let root = n.split('/').next().unwrap_or(n);
@@ -61,7 +64,7 @@ pub fn top_folder(names: &[&str]) -> Result<String, Problem> {
     if roots.len() > 1 {
         let shown: Vec<String> = roots.iter().take(5).map(|r| format!("'{r}'")).collect::<Vec<_>>();
         return Err(Problem::new(
-            "package.multiple_roots",
+            ProblemCode::PackageMultipleRoots,
             format!(
                 "Your plugin includes multiple parent folders or files at the root of the zip: {}{}. QGIS unpacks every one of them into the user's plugins folder, where they could overwrite other plugins.",
                 shown.join(", "),
@@ -73,7 +76,7 @@ pub fn top_folder(names: &[&str]) -> Result<String, Problem> {
     match names.first().and_then(|n| n.split_once('/')) {
         Some((folder, _)) if !folder.is_empty() => Ok(folder.to_owned()),
         _ => Err(Problem::new(
-            "package.no_folder",
+            ProblemCode::PackageNoFolder,
             "Cannot find a folder inside the compressed package: this does not seems a valid plugin",
             "The zip must contain one folder named after the plugin package (for example `my_plugin/`) holding `__init__.py`, `metadata.txt` and `LICENSE`.",
         )),
@@ -82,10 +85,10 @@ pub fn top_folder(names: &[&str]) -> Result<String, Problem> {
 
 /// The bytes of the files the rules parse, kept during the CRC pass.
 #[derive(Debug, Default)]
-pub struct PluginFiles {
+pub(crate) struct PluginFiles {
     /// Bytes (capped) and whether the file was longer than the cap.
-    pub metadata: Option<(Vec<u8>, bool)>,
-    pub init: Option<Vec<u8>>,
+    pub(crate) metadata: Option<(Vec<u8>, bool)>,
+    pub(crate) init: Option<Vec<u8>>,
 }
 
 /// Python's `str.isidentifier()` closely enough for folder names: a letter or `_`, then
@@ -97,6 +100,7 @@ fn is_identifier(s: &str) -> bool {
 }
 
 /// Collected problems.
+#[derive(Default)]
 struct Report {
     errors: Vec<Problem>,
     warnings: Vec<Problem>,
@@ -105,7 +109,7 @@ struct Report {
 impl Report {
     fn error(
         &mut self,
-        code: &str,
+        code: ProblemCode,
         key: Option<&str>,
         file: Option<&str>,
         message: String,
@@ -116,15 +120,83 @@ impl Report {
         p.file = file.map(str::to_owned);
         self.errors.push(p);
     }
-    fn warn(&mut self, code: &str, key: Option<&str>, message: String, hint: impl Into<String>) {
+    fn warn(
+        &mut self,
+        code: ProblemCode,
+        key: Option<&str>,
+        message: String,
+        hint: impl Into<String>,
+    ) {
         let mut p = Problem::new(code, message, hint);
         p.key = key.map(str::to_owned);
         self.warnings.push(p);
     }
+    fn rejection(self) -> Rejection {
+        Rejection { errors: self.errors, warnings: self.warnings }
+    }
 }
 
-/// Steps 8–20 on an archive that passed the structural checks.
-pub fn check_plugin(
+/// Where the plugin's own files are in the zip, and which of them exist.
+struct Layout {
+    init_name: String,
+    meta_name: String,
+    has_meta: bool,
+}
+
+/// Where the metadata was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    MetadataTxt,
+    /// The legacy functions of `__init__.py` (no metadata.txt in the zip).
+    InitPy,
+}
+
+impl Source {
+    /// The name messages and `metadata_source` use.
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::MetadataTxt => "metadata.txt",
+            Source::InitPy => "__init__.py",
+        }
+    }
+}
+
+/// The keys of [general] (or of `__init__.py`), values trimmed, in file order.
+struct Metadata {
+    fields: Vec<(String, String)>,
+    source: Source,
+    /// The file problems about a key point at.
+    file: String,
+}
+
+impl Metadata {
+    fn get(&self, k: &str) -> Option<&str> {
+        self.fields.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
+    }
+    /// The value, when present and not empty.
+    fn non_empty(&self, k: &str) -> Option<&str> {
+        self.get(k).filter(|v| !v.is_empty())
+    }
+}
+
+/// The boolean keys of step 14.
+struct Flags {
+    experimental: bool,
+    deprecated: bool,
+    server: bool,
+}
+
+/// What names a plugin version, once every rule passed.
+struct Identity {
+    package: PackageName,
+    version: PluginVersion,
+    min_qgis: QgisVersion,
+    max_qgis: QgisVersion,
+}
+
+/// Steps 8–20 on an archive that passed the structural checks. Every group of rules adds its
+/// problems in the order they are listed here; that order is what authors see.
+pub(crate) fn check_plugin(
     archive: &Archive<'_>,
     names: &[&str],
     folder: &str,
@@ -134,22 +206,57 @@ pub fn check_plugin(
     zip: &[u8],
 ) -> Result<CheckedPlugin, Rejection> {
     let limits = &opts.limits;
-    let mut r = Report { errors: Vec::new(), warnings: Vec::new() };
+    let mut r = Report::default();
+    warn_online_checks_unavailable(&mut r, opts);
+    check_folder_name(&mut r, folder, mode);
+    let Some(layout) = check_plugin_files(&mut r, names, folder) else {
+        return Err(r.rejection());
+    };
+    let init_text = files.init.as_deref().map(String::from_utf8_lossy);
+    let meta = read_metadata(&mut r, &layout, files.metadata, init_text.as_deref(), limits);
+    // Checks that need no metadata still run, so every problem is reported at once.
+    let package = check_package_name(&mut r, folder, mode);
+    check_licence(&mut r, names, folder);
+    let Some(meta) = meta else { return Err(r.rejection()) };
+    check_required_keys(&mut r, &meta);
+    check_values(&mut r, &meta, limits);
+    let icon = load_icon(&mut r, archive, folder, &meta, limits);
+    warn_supports_qt6(&mut r, &meta);
+    let flags = read_flags(&mut r, &meta);
+    let version = check_version(&mut r, &meta);
+    let (min_qgis, max_qgis) = check_qgis_range(&mut r, &meta);
+    check_legacy_init(&mut r, &meta, &layout, init_text.as_deref());
+    check_urls(&mut r, &meta);
+    check_author(&mut r, &meta);
+    check_email(&mut r, &meta);
+    let tags = read_tags(&mut r, &meta, limits);
+    let (Some(package), Some(version), Some(min_qgis), Some(max_qgis), true) =
+        (package, version, min_qgis, max_qgis, r.errors.is_empty())
+    else {
+        return Err(r.rejection());
+    };
+    let identity = Identity { package, version, min_qgis, max_qgis };
+    Ok(checked_plugin(meta, identity, tags, flags, icon, r.warnings, zip))
+}
+
+fn warn_online_checks_unavailable(r: &mut Report, opts: &Options) {
     if opts.check_urls_online {
         r.warn(
-            "metadata.online_check_unavailable",
+            ProblemCode::MetadataOnlineCheckUnavailable,
             None,
             "Online URL reachability checks are not implemented; URLs were checked for syntax only.".into(),
             "",
         );
     }
+}
 
-    // 8. PEP 8 folder name for new plugins; the same package for updates.
+/// Step 8: a PEP 8 folder name for new plugins; the same package for updates.
+fn check_folder_name(r: &mut Report, folder: &str, mode: &Mode) {
     match mode {
         Mode::New => {
             if !is_identifier(folder) {
                 r.error(
-                    "package.not_identifier",
+                    ProblemCode::PackageNotIdentifier,
                     None,
                     Some(folder),
                     format!("The name of the top level directory inside the zip package must be PEP 8 compliant: a valid Python identifier, which means it must start with a letter or underscore, and can only contain letters, digits, and underscores (found '{folder}')."),
@@ -160,7 +267,7 @@ pub fn check_plugin(
         Mode::Existing(pkg) => {
             if folder != pkg.as_str() {
                 r.error(
-                    "package.mismatch",
+                    ProblemCode::PackageMismatch,
                     None,
                     Some(folder),
                     format!("Plugin folder name mismatch: the plugin main folder name in the compressed file ({folder}) is different from the original plugin package name ({pkg})."),
@@ -169,145 +276,181 @@ pub fn check_plugin(
             }
         }
     }
+}
 
-    // 9. Plugin files present.
+/// Step 9: `__init__.py` and metadata.txt in the folder. `None` when neither is there: the
+/// zip is not a plugin and no further rule applies.
+fn check_plugin_files(r: &mut Report, names: &[&str], folder: &str) -> Option<Layout> {
     let init_name = format!("{folder}/__init__.py");
     let meta_name = format!("{folder}/metadata.txt");
     let has_init = names.contains(&init_name.as_str());
     let has_meta = names.contains(&meta_name.as_str());
     if !has_init && !has_meta {
         r.error(
-            "package.missing_plugin_files",
+            ProblemCode::PackageMissingPluginFiles,
             None,
             None,
             format!("Cannot find __init__.py or metadata.txt in the compressed package: this does not seems a valid plugin (I searched for {init_name} and {meta_name})"),
             format!("Put __init__.py and metadata.txt directly inside the '{folder}/' folder."),
         );
-        return Err(Rejection { errors: r.errors, warnings: r.warnings });
+        return None;
     }
     if !has_init {
         r.error(
-            "package.missing_init",
+            ProblemCode::PackageMissingInit,
             None,
             Some(&init_name),
             "Cannot find __init__.py in plugin package.".into(),
             format!("Add {init_name} with the plugin's classFactory(iface) function."),
         );
     }
+    Some(Layout { init_name, meta_name, has_meta })
+}
 
-    // 10. Read metadata.
-    let init_text = files.init.as_deref().map(String::from_utf8_lossy);
-    let (fields, source): (Option<Vec<(String, String)>>, &str) = if has_meta {
-        let (bytes, longer) = files.metadata.unwrap_or_default();
-        let parsed = if longer {
-            Err(vec![metadata::MetadataError::TooLarge { limit: limits.max_metadata_bytes }])
-        } else {
-            metadata::parse(&bytes, limits.max_metadata_bytes)
-        };
-        match parsed {
-            Ok(f) => (Some(f.into_iter().map(|f| (f.key, f.value)).collect()), "metadata.txt"),
-            Err(errs) => {
-                for e in errs {
-                    let mut p = Problem::new(
-                        e.code(),
-                        format!("Errors parsing {meta_name}. {e}."),
-                        e.hint(),
-                    )
-                    .with_file(&meta_name);
-                    p.key = e.key();
-                    r.errors.push(p);
-                }
-                (None, "metadata.txt")
-            }
-        }
+/// Step 10: the metadata, from metadata.txt or else from `__init__.py`; `None` when it
+/// cannot be read (the problems say why).
+fn read_metadata(
+    r: &mut Report,
+    layout: &Layout,
+    metadata_txt: Option<(Vec<u8>, bool)>,
+    init_text: Option<&str>,
+    limits: &Limits,
+) -> Option<Metadata> {
+    let fields = if layout.has_meta {
+        parse_metadata_txt(r, layout, metadata_txt.unwrap_or_default(), limits)?
     } else {
-        let scraped = init_text.as_deref().map(metadata::scrape_init).unwrap_or_default();
-        if scraped.is_empty() {
-            r.error(
-                "metadata.not_found",
-                None,
-                Some(&init_name),
-                format!("Cannot find valid metadata in {init_name}"),
-                format!("Add {meta_name}. {DOCS}"),
-            );
-            (None, "__init__.py")
-        } else {
-            r.warn(
-                "metadata.from_init",
-                None,
-                "Your plugin does not contain a metadata.txt file, metadata have been read from the __init__.py file. This is deprecated and its support will eventually cease.".into(),
-                format!("Add {meta_name}. {DOCS}"),
-            );
-            let f = scraped.into_iter().map(|(k, v)| (k, py_strip(&v).to_owned())).collect();
-            (Some(f), "__init__.py")
-        }
+        scrape_init_metadata(r, layout, init_text)?
     };
+    let (source, file) = if layout.has_meta {
+        (Source::MetadataTxt, layout.meta_name.clone())
+    } else {
+        (Source::InitPy, layout.init_name.clone())
+    };
+    Some(Metadata { fields, source, file })
+}
 
-    // Checks that need no metadata still run, so every problem is reported at once.
+/// metadata.txt read as QGIS and the reference read it; every parse problem is reported.
+fn parse_metadata_txt(
+    r: &mut Report,
+    layout: &Layout,
+    (bytes, longer): (Vec<u8>, bool),
+    limits: &Limits,
+) -> Option<Vec<(String, String)>> {
+    let parsed = if longer {
+        Err(vec![metadata::MetadataError::TooLarge { limit: limits.max_metadata_bytes }])
+    } else {
+        metadata::parse(&bytes, limits.max_metadata_bytes)
+    };
+    match parsed {
+        Ok(f) => Some(f.into_iter().map(|f| (f.key, f.value)).collect()),
+        Err(errs) => {
+            let meta_name = &layout.meta_name;
+            for e in errs {
+                let mut p =
+                    Problem::new(e.code(), format!("Errors parsing {meta_name}. {e}."), e.hint())
+                        .with_file(meta_name);
+                p.key = e.key();
+                r.errors.push(p);
+            }
+            None
+        }
+    }
+}
+
+/// The legacy metadata functions of `__init__.py`, read with a deprecation warning.
+fn scrape_init_metadata(
+    r: &mut Report,
+    layout: &Layout,
+    init_text: Option<&str>,
+) -> Option<Vec<(String, String)>> {
+    let (init_name, meta_name) = (&layout.init_name, &layout.meta_name);
+    let scraped = init_text.map(metadata::scrape_init).unwrap_or_default();
+    if scraped.is_empty() {
+        r.error(
+            ProblemCode::MetadataNotFound,
+            None,
+            Some(init_name),
+            format!("Cannot find valid metadata in {init_name}"),
+            format!("Add {meta_name}. {DOCS}"),
+        );
+        return None;
+    }
+    r.warn(
+        ProblemCode::MetadataFromInit,
+        None,
+        "Your plugin does not contain a metadata.txt file, metadata have been read from the __init__.py file. This is deprecated and its support will eventually cease.".into(),
+        format!("Add {meta_name}. {DOCS}"),
+    );
+    Some(scraped.into_iter().map(|(k, v)| (k, py_strip(&v).to_owned())).collect())
+}
+
+/// Step 15 (an ASCII folder name) and the names reserved for the repository's own pages.
+fn check_package_name(r: &mut Report, folder: &str, mode: &Mode) -> Option<PackageName> {
     let package = match PackageName::parse(folder) {
-        Ok(p) => Some(p),
+        Ok(p) => p,
         Err(e) => {
-            // 15. ASCII folder name.
             r.error(
-                "package.not_ascii",
+                ProblemCode::PackageNotAscii,
                 None,
                 Some(folder),
                 format!("The name of the top level directory inside the zip package must start with an ASCII letter and can only contain ASCII letters, digits and the signs '-' and '_' ({e})."),
                 "Rename the folder with ASCII letters, digits and '_' only.",
             );
-            None
+            return None;
         }
     };
-    if let (Mode::New, Some(p)) = (mode, &package)
-        && p.is_reserved()
-    {
+    if matches!(mode, Mode::New) && package.is_reserved() {
         r.error(
-            "package.reserved",
+            ProblemCode::PackageReserved,
             None,
             Some(folder),
-            format!("The package name '{p}' is reserved: it is a page of the plugin repository."),
+            format!(
+                "The package name '{package}' is reserved: it is a page of the plugin repository."
+            ),
             "Choose another name for the plugin folder.",
         );
     }
-    // 18. LICENSE.
+    Some(package)
+}
+
+/// Step 18: `<folder>/LICENSE`, exactly; the hint names near misses.
+fn check_licence(r: &mut Report, names: &[&str], folder: &str) {
     let license = format!("{folder}/LICENSE");
-    if !names.contains(&license.as_str()) {
-        let near: Vec<&str> = names
-            .iter()
-            .copied()
-            .filter(|n| {
-                n.rsplit('/').next().is_some_and(|b| {
-                    let b = b.to_ascii_lowercase();
-                    b.starts_with("license") || b.starts_with("licence") || b.starts_with("copying")
-                })
-            })
-            .take(3)
-            .collect();
-        let hint = if near.is_empty() {
-            format!("Add the license text as {license} (exactly this name, no extension).")
-        } else {
-            format!("Rename {} to {license} (exactly this name, no extension).", near.join(", "))
-        };
-        r.error(
-            "license.missing",
-            None,
-            Some(&license),
-            "Cannot find LICENSE in the plugin package. This file is required, please consider adding it to the plugin package.".into(),
-            hint,
-        );
+    if names.contains(&license.as_str()) {
+        return;
     }
-
-    let Some(fields) = fields else {
-        return Err(Rejection { errors: r.errors, warnings: r.warnings });
+    let near: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| {
+            n.rsplit('/').next().is_some_and(|b| {
+                let b = b.to_ascii_lowercase();
+                b.starts_with("license") || b.starts_with("licence") || b.starts_with("copying")
+            })
+        })
+        .take(3)
+        .collect();
+    let hint = if near.is_empty() {
+        format!("Add the license text as {license} (exactly this name, no extension).")
+    } else {
+        format!("Rename {} to {license} (exactly this name, no extension).", near.join(", "))
     };
-    let get = |k: &str| fields.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-    let meta_file = if source == "metadata.txt" { meta_name.clone() } else { init_name.clone() };
+    r.error(
+        ProblemCode::LicenseMissing,
+        None,
+        Some(&license),
+        "Cannot find LICENSE in the plugin package. This file is required, please consider adding it to the plugin package.".into(),
+        hint,
+    );
+}
 
-    // 11. Required keys (reported one problem per key).
+/// Step 11: every required key present and not empty (one problem per key).
+fn check_required_keys(r: &mut Report, meta: &Metadata) {
+    let (source, file) = (meta.source.as_str(), meta.file.as_str());
     for k in REQUIRED {
-        match get(k) {
+        match meta.get(k) {
             None => {
-                let other = fields.iter().find(|(key, _)| key.eq_ignore_ascii_case(k));
+                let other = meta.fields.iter().find(|(key, _)| key.eq_ignore_ascii_case(k));
                 let hint = match other {
                     Some((o, _)) => {
                         format!("Rename `{o}` to `{k}`: metadata keys are case-sensitive.")
@@ -315,175 +458,203 @@ pub fn check_plugin(
                     None => format!("Add a line `{k}=...` under [general]. {DOCS}"),
                 };
                 r.error(
-                    "metadata.missing_key",
+                    ProblemCode::MetadataMissingKey,
                     Some(k),
-                    Some(&meta_file),
+                    Some(file),
                     format!("Cannot find metadata {k} in metadata source {source}."),
                     hint,
                 );
             }
             Some("") => r.error(
-                "metadata.empty_value",
+                ProblemCode::MetadataEmptyValue,
                 Some(k),
-                Some(&meta_file),
+                Some(file),
                 format!("Metadata {k} is empty in {source}."),
                 format!("Give `{k}` a value. {DOCS}"),
             ),
             Some(_) => {}
         }
     }
+}
 
-    // Values: characters, lines and lengths (every key, known or not).
-    if fields.len() > limits.max_keys {
+/// The number of keys, then characters, lines and lengths of every value (known key or not).
+fn check_values(r: &mut Report, meta: &Metadata, limits: &Limits) {
+    if meta.fields.len() > limits.max_keys {
         r.error(
-            "metadata.too_many_keys",
+            ProblemCode::MetadataTooManyKeys,
             None,
-            Some(&meta_file),
+            Some(&meta.file),
             format!(
-                "{source} has {} keys in [general]; at most {} are allowed.",
-                fields.len(),
+                "{} has {} keys in [general]; at most {} are allowed.",
+                meta.source.as_str(),
+                meta.fields.len(),
                 limits.max_keys
             ),
             "Remove keys QGIS does not use.",
         );
     }
-    for (k, v) in &fields {
-        check_value(&mut r, k, v, &meta_file, limits);
+    for (k, v) in &meta.fields {
+        check_value(r, k, v, &meta.file, limits);
     }
+}
 
-    // 12. Icon (never an error: problems drop the icon with a warning).
-    let icon = get("icon")
-        .filter(|v| !v.is_empty())
-        .and_then(|v| load_icon(&mut r, archive, folder, v, limits));
-
-    // 13. supportsQt6.
-    if get("supportsQt6").is_some() {
+/// Step 13: `supportsQt6` is accepted but ignored.
+fn warn_supports_qt6(r: &mut Report, meta: &Metadata) {
+    if meta.get("supportsQt6").is_some() {
         r.warn(
-            "metadata.supports_qt6_deprecated",
+            ProblemCode::MetadataSupportsQt6Deprecated,
             Some("supportsQt6"),
             "The supportsQt6 flag is deprecated and ignored.".into(),
             "Remove supportsQt6 and set qgisMaximumVersion to 4.99 if the plugin works with QGIS 4 (Qt 6).",
         );
     }
+}
 
-    // 14. Booleans.
-    let mut flag = |k: &str| -> bool {
-        let Some(v) = get(k) else { return false };
-        match v.to_lowercase().as_str() {
-            "true" | "yes" | "1" => true,
-            "false" | "no" | "0" | "" => false,
-            _ => {
-                r.error(
-                    "metadata.bad_boolean",
-                    Some(k),
-                    Some(&meta_file),
-                    format!("Metadata {k} has the value `{v}`, which is not a boolean."),
-                    format!("Write `{k}=True` or `{k}=False`."),
-                );
-                false
-            }
+/// Step 14: the boolean keys, in this order.
+fn read_flags(r: &mut Report, meta: &Metadata) -> Flags {
+    Flags {
+        experimental: read_flag(r, meta, "experimental"),
+        deprecated: read_flag(r, meta, "deprecated"),
+        server: read_flag(r, meta, "server"),
+    }
+}
+
+/// A boolean key as QGIS reads it; absent or empty is false.
+fn read_flag(r: &mut Report, meta: &Metadata, k: &str) -> bool {
+    let Some(v) = meta.get(k) else { return false };
+    match v.to_lowercase().as_str() {
+        "true" | "yes" | "1" => true,
+        "false" | "no" | "0" | "" => false,
+        _ => {
+            r.error(
+                ProblemCode::MetadataBadBoolean,
+                Some(k),
+                Some(&meta.file),
+                format!("Metadata {k} has the value `{v}`, which is not a boolean."),
+                format!("Write `{k}=True` or `{k}=False`."),
+            );
+            false
         }
-    };
-    let experimental = flag("experimental");
-    let deprecated = flag("deprecated");
-    let server = flag("server");
+    }
+}
 
-    // Version and QGIS range.
-    let version =
-        get("version").filter(|v| !v.is_empty()).and_then(|v| match PluginVersion::parse(v) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                r.error(
-                    "metadata.bad_version",
-                    Some("version"),
-                    Some(&meta_file),
-                    format!("Metadata version `{v}` is not usable: {e}."),
-                    "Use a version such as `1.0.0`.",
-                );
-                None
-            }
-        });
-    let min_raw = get("qgisMinimumVersion").filter(|v| !v.is_empty());
-    let min_qgis = min_raw.and_then(|v| parse_qgis(&mut r, "qgisMinimumVersion", v, &meta_file));
-    let max_qgis = match get("qgisMaximumVersion").filter(|v| !v.is_empty()) {
-        Some(v) => parse_qgis(&mut r, "qgisMaximumVersion", v, &meta_file),
+/// The plugin version (its emptiness is the required-keys rule's problem).
+fn check_version(r: &mut Report, meta: &Metadata) -> Option<PluginVersion> {
+    let v = meta.non_empty("version")?;
+    match PluginVersion::parse(v) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            r.error(
+                ProblemCode::MetadataBadVersion,
+                Some("version"),
+                Some(&meta.file),
+                format!("Metadata version `{v}` is not usable: {e}."),
+                "Use a version such as `1.0.0`.",
+            );
+            None
+        }
+    }
+}
+
+/// `qgisMinimumVersion` and `qgisMaximumVersion` (defaulted to `<major>.99`), in order.
+fn check_qgis_range(r: &mut Report, meta: &Metadata) -> (Option<QgisVersion>, Option<QgisVersion>) {
+    let min_qgis = meta
+        .non_empty("qgisMinimumVersion")
+        .and_then(|v| parse_qgis(r, "qgisMinimumVersion", v, &meta.file));
+    let max_qgis = match meta.non_empty("qgisMaximumVersion") {
+        Some(v) => parse_qgis(r, "qgisMaximumVersion", v, &meta.file),
         None => min_qgis.map(QgisVersion::default_max),
     };
     if let (Some(min), Some(max)) = (min_qgis, max_qgis)
         && min > max
     {
         r.error(
-            "metadata.qgis_range",
+            ProblemCode::MetadataQgisRange,
             Some("qgisMaximumVersion"),
-            Some(&meta_file),
+            Some(&meta.file),
             format!("qgisMinimumVersion {min} is greater than qgisMaximumVersion {max}."),
             "Set qgisMaximumVersion to at least qgisMinimumVersion, or remove it (it defaults to <major>.99).",
         );
     }
+    (min_qgis, max_qgis)
+}
 
-    // 16. Legacy rule: below 1.8, QGIS read metadata from __init__.py too.
-    if let Some(min) = min_raw
-        && has_meta
-        && min.split('.').collect::<Vec<_>>() < vec!["1", "8"]
-    {
-        let scraped = init_text.as_deref().map(metadata::scrape_init).unwrap_or_default();
-        let missing: Vec<&str> =
-            REQUIRED.iter().copied().filter(|k| !scraped.iter().any(|(s, _)| s == k)).collect();
-        if !missing.is_empty() {
-            r.error(
-                "metadata.legacy_init",
-                Some("qgisMinimumVersion"),
-                Some(&init_name),
-                format!("qgisMinimumVersion is set to less than 1.8 ({min}) and there were errors reading metadata from the __init__.py file: cannot find {} there.", missing.join(", ")),
-                "Set qgisMinimumVersion to 1.8 or later, or also define the metadata functions in __init__.py.",
-            );
-        }
+/// Step 16, the legacy rule: below 1.8, QGIS read metadata from `__init__.py` too, so a
+/// metadata.txt plugin for such versions must define it there as well.
+fn check_legacy_init(r: &mut Report, meta: &Metadata, layout: &Layout, init: Option<&str>) {
+    let Some(min) = meta.non_empty("qgisMinimumVersion") else { return };
+    if !layout.has_meta || min.split('.').collect::<Vec<_>>() >= vec!["1", "8"] {
+        return;
     }
+    let scraped = init.map(metadata::scrape_init).unwrap_or_default();
+    let missing: Vec<&str> =
+        REQUIRED.iter().copied().filter(|k| !scraped.iter().any(|(s, _)| s == k)).collect();
+    if !missing.is_empty() {
+        r.error(
+            ProblemCode::MetadataLegacyInit,
+            Some("qgisMinimumVersion"),
+            Some(&layout.init_name),
+            format!("qgisMinimumVersion is set to less than 1.8 ({min}) and there were errors reading metadata from the __init__.py file: cannot find {} there.", missing.join(", ")),
+            "Set qgisMinimumVersion to 1.8 or later, or also define the metadata functions in __init__.py.",
+        );
+    }
+}
 
-    // 17. URLs (syntax only; reachability is not checked).
-    for (k, placeholder) in
-        [("tracker", "http://bugs"), ("repository", "http://repo"), ("homepage", "http://homepage")]
-    {
-        if let Some(v) = get(k).filter(|v| !v.is_empty())
+/// Step 17: the URLs, syntax only (reachability is not checked).
+fn check_urls(r: &mut Report, meta: &Metadata) {
+    for (k, placeholder, what) in [
+        ("tracker", "http://bugs", "issue tracker"),
+        ("repository", "http://repo", "source code repository"),
+        ("homepage", "http://homepage", "home page"),
+    ] {
+        if let Some(v) = meta.non_empty(k)
             && let Err(why) = check_url(v, placeholder)
         {
             r.error(
-                "metadata.bad_url",
+                ProblemCode::MetadataBadUrl,
                 Some(k),
-                Some(&meta_file),
+                Some(&meta.file),
                 format!("Please provide valid url link for the following key(s) in the metadata source: {k}. `{v}` {why}."),
-                format!("Write the full address of the plugin's {}, starting with https://.", match k { "tracker" => "issue tracker", "repository" => "source code repository", _ => "home page" }),
+                format!("Write the full address of the plugin's {what}, starting with https://."),
             );
         }
     }
+}
 
-    // 19. Author.
-    if let Some(a) = get("author")
+/// Step 19: no slash in the author.
+fn check_author(r: &mut Report, meta: &Metadata) {
+    if let Some(a) = meta.get("author")
         && a.contains('/')
     {
         r.error(
-            "metadata.author_slash",
+            ProblemCode::MetadataAuthorSlash,
             Some("author"),
-            Some(&meta_file),
+            Some(&meta.file),
             format!("Author name cannot contain slashes (found `{a}`)."),
             "Separate several authors with commas, for example `author=Jane Doe, John Roe`.",
         );
     }
-    if let Some(e) = get("email").filter(|e| !e.is_empty())
+}
+
+/// One plausible e-mail address (its emptiness is the required-keys rule's problem).
+fn check_email(r: &mut Report, meta: &Metadata) {
+    if let Some(e) = meta.non_empty("email")
         && !plausible_email(e)
     {
         r.error(
-            "metadata.bad_email",
+            ProblemCode::MetadataBadEmail,
             Some("email"),
-            Some(&meta_file),
+            Some(&meta.file),
             format!("Metadata email `{e}` is not an e-mail address."),
             "Write one address such as `email=jane@example.org`; the repository never shows it publicly.",
         );
     }
+}
 
-    // Tags: trimmed, lower-case, non-empty, deduplicated.
+/// Tags: trimmed, lower-case, non-empty, deduplicated; then their number and lengths.
+fn read_tags(r: &mut Report, meta: &Metadata, limits: &Limits) -> Vec<String> {
     let mut tags: Vec<String> = Vec::new();
-    for t in get("tags").unwrap_or("").split(',') {
+    for t in meta.get("tags").unwrap_or("").split(',') {
         let t = py_strip(t).to_lowercase();
         if !t.is_empty() && !tags.contains(&t) {
             tags.push(t);
@@ -491,9 +662,9 @@ pub fn check_plugin(
     }
     if tags.len() > limits.max_tags {
         r.error(
-            "metadata.too_many_tags",
+            ProblemCode::MetadataTooManyTags,
             Some("tags"),
-            Some(&meta_file),
+            Some(&meta.file),
             format!(
                 "Metadata tags lists {} tags; at most {} are allowed.",
                 tags.len(),
@@ -504,26 +675,29 @@ pub fn check_plugin(
     }
     if let Some(t) = tags.iter().find(|t| t.chars().count() > limits.max_tag_len) {
         r.error(
-            "metadata.field_too_long",
+            ProblemCode::MetadataFieldTooLong,
             Some("tags"),
-            Some(&meta_file),
+            Some(&meta.file),
             format!("The tag `{t}` is longer than {} characters.", limits.max_tag_len),
             "Tags are single words or short phrases separated by commas.",
         );
     }
+    tags
+}
 
-    let (Some(package), Some(version), Some(min_qgis), Some(max_qgis), true) =
-        (package, version, min_qgis, max_qgis, r.errors.is_empty())
-    else {
-        return Err(Rejection { errors: r.errors, warnings: r.warnings });
-    };
-    // 20. Values are already trimmed as Python's str.strip() does.
-    let owned = |k: &str| get(k).unwrap_or("").to_owned();
-    let opt_url = |k: &str| get(k).filter(|v| !v.is_empty()).map(str::to_owned);
-    let mut meta: Vec<(String, String)> = fields.clone();
-    meta.push(("metadata_source".into(), source.into()));
-    meta.push(("package_name".into(), package.to_string()));
-    Ok(CheckedPlugin {
+/// Step 20: the checked plugin (values are already trimmed as Python's `str.strip()` does).
+fn checked_plugin(
+    meta: Metadata,
+    id: Identity,
+    tags: Vec<String>,
+    flags: Flags,
+    icon: Option<Icon>,
+    warnings: Vec<Problem>,
+    zip: &[u8],
+) -> CheckedPlugin {
+    let owned = |k: &str| meta.get(k).unwrap_or("").to_owned();
+    let opt_url = |k: &str| meta.non_empty(k).map(str::to_owned);
+    CheckedPlugin {
         name: owned("name"),
         description: owned("description"),
         about: owned("about"),
@@ -534,24 +708,31 @@ pub fn check_plugin(
         repository: opt_url("repository"),
         changelog: owned("changelog"),
         external_deps: owned("external_deps"),
-        package,
-        version,
-        min_qgis,
-        max_qgis,
         tags,
-        experimental,
-        deprecated,
-        server,
+        experimental: flags.experimental,
+        deprecated: flags.deprecated,
+        server: flags.server,
         icon,
         sha256: catalog::hash::sha256_hex(zip),
         size: zip.len() as u64,
-        metadata: meta,
-        warnings: r.warnings,
-    })
+        metadata: metadata_with_origin(&meta, &id.package),
+        warnings,
+        package: id.package,
+        version: id.version,
+        min_qgis: id.min_qgis,
+        max_qgis: id.max_qgis,
+    }
 }
 
-/// The version reaches URLs and file names: a conservative, path-safe alphabet
-/// (reliability catalogue B12).
+/// Every key as written, then where it came from and the package name.
+fn metadata_with_origin(meta: &Metadata, package: &PackageName) -> Vec<(String, String)> {
+    let mut all = meta.fields.clone();
+    all.push(("metadata_source".into(), meta.source.as_str().into()));
+    all.push(("package_name".into(), package.to_string()));
+    all
+}
+
+/// A valid Python identifier close to `s`, suggested in the hint of step 8.
 fn suggest_identifier(s: &str) -> String {
     let mut out: String =
         s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
@@ -566,7 +747,7 @@ fn parse_qgis(r: &mut Report, key: &str, v: &str, file: &str) -> Option<QgisVers
         Ok(q) => Some(q),
         Err(e) => {
             r.error(
-                "metadata.bad_qgis_version",
+                ProblemCode::MetadataBadQgisVersion,
                 Some(key),
                 Some(file),
                 format!("Metadata {key}: {e}."),
@@ -578,10 +759,10 @@ fn parse_qgis(r: &mut Report, key: &str, v: &str, file: &str) -> Option<QgisVers
 }
 
 /// Characters, lines and lengths of one value.
-fn check_value(r: &mut Report, k: &str, v: &str, file: &str, limits: &super::Limits) {
+fn check_value(r: &mut Report, k: &str, v: &str, file: &str, limits: &Limits) {
     if let Some((i, c)) = v.chars().enumerate().find(|(_, c)| !xml_char(*c)) {
         r.error(
-            "metadata.invalid_character",
+            ProblemCode::MetadataInvalidCharacter,
             Some(k),
             Some(file),
             format!("Metadata {k} contains the character U+{:04X} at position {}, which cannot be stored in plugins.xml (XML 1.0).", c as u32, i + 1),
@@ -593,7 +774,7 @@ fn check_value(r: &mut Report, k: &str, v: &str, file: &str, limits: &super::Lim
         && let Some(c) = v.chars().find(|&c| super::paths::is_unprintable(c) && c != '\n')
     {
         r.error(
-            "metadata.invisible_character",
+            ProblemCode::MetadataInvisibleCharacter,
             Some(k),
             Some(file),
             format!("Metadata {k} contains the invisible or direction-changing character U+{:04X}.", c as u32),
@@ -603,7 +784,7 @@ fn check_value(r: &mut Report, k: &str, v: &str, file: &str, limits: &super::Lim
     }
     if SINGLE_LINE.contains(&k) && v.contains('\n') {
         r.error(
-            "metadata.multiline_value",
+            ProblemCode::MetadataMultilineValue,
             Some(k),
             Some(file),
             format!("Metadata {k} spans several lines; it must fit on one line."),
@@ -621,7 +802,7 @@ fn check_value(r: &mut Report, k: &str, v: &str, file: &str, limits: &super::Lim
     let n = v.chars().count();
     if n > limit {
         r.error(
-            "metadata.field_too_long",
+            ProblemCode::MetadataFieldTooLong,
             Some(k),
             Some(file),
             format!("Metadata {k} is {n} characters long; at most {limit} are allowed."),
@@ -636,7 +817,7 @@ fn check_value(r: &mut Report, k: &str, v: &str, file: &str, limits: &super::Lim
 }
 
 /// XML 1.0 `Char`, minus the C1 controls (legal but invisible and never meant).
-pub fn xml_char(c: char) -> bool {
+pub(crate) fn xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}')
 }
 
@@ -651,7 +832,7 @@ fn plausible_email(e: &str) -> bool {
 
 /// URL syntax: http or https, a host of non-empty labels with a dot (or an IP literal),
 /// no credentials, not the reference's template placeholder.
-pub fn check_url(url: &str, placeholder: &str) -> Result<(), String> {
+pub(crate) fn check_url(url: &str, placeholder: &str) -> Result<(), String> {
     if url.eq_ignore_ascii_case(placeholder) {
         return Err("is the template placeholder, not a real address".into());
     }
@@ -724,13 +905,25 @@ fn load_icon(
     r: &mut Report,
     archive: &Archive<'_>,
     folder: &str,
+    meta: &Metadata,
+    limits: &Limits,
+) -> Option<Icon> {
+    let value = meta.non_empty("icon")?;
+    read_icon(r, archive, folder, value, limits)
+}
+
+/// The icon file named by `value`, read and sniffed; `None` (with a warning) on any problem.
+fn read_icon(
+    r: &mut Report,
+    archive: &Archive<'_>,
+    folder: &str,
     value: &str,
-    limits: &super::Limits,
+    limits: &Limits,
 ) -> Option<Icon> {
     let path = value.strip_prefix("./").unwrap_or(value);
     let full = format!("{folder}/{path}");
     let drop = |r: &mut Report, why: String| {
-        r.warn("icon.ignored", Some("icon"), format!("The icon `{value}` was ignored: {why}."), "Point `icon` at a PNG, JPEG, GIF, WebP or SVG file inside the plugin folder, smaller than 1 MiB, for example `icon=icon.png`.");
+        r.warn(ProblemCode::IconIgnored, Some("icon"), format!("The icon `{value}` was ignored: {why}."), "Point `icon` at a PNG, JPEG, GIF, WebP or SVG file inside the plugin folder, smaller than 1 MiB, for example `icon=icon.png`.");
         None
     };
     let Some(entry) = archive.entries.iter().find(|e| e.name == full) else {

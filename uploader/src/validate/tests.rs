@@ -2,6 +2,8 @@
 //! rules of decisions.md §4 on plugins built in code.
 
 use super::builder::{ZipBuilder, metadata_txt, plugin_with_metadata, valid_plugin};
+use catalog::names::PackageName;
+
 use super::*;
 
 fn new() -> Mode {
@@ -16,7 +18,7 @@ fn check(zip: &[u8]) -> Result<CheckedPlugin, Rejection> {
 fn codes(zip: &[u8], mode: &Mode) -> Vec<String> {
     match validate(zip, mode, &Options::default()) {
         Ok(p) => panic!("expected a rejection, got a valid plugin {} {}", p.package, p.version),
-        Err(r) => r.errors.into_iter().map(|p| p.code).collect(),
+        Err(r) => r.errors.into_iter().map(|p| p.code.as_str().to_owned()).collect(),
     }
 }
 
@@ -78,7 +80,7 @@ fn names_only(names: &[&str]) -> Vec<u8> {
 #[test]
 fn zipfile_with_pyc_file() {
     let p = first_error(&names_only(&[".pyc"]));
-    assert_eq!(p.code, "archive.pyc");
+    assert_eq!(p.code.as_str(), "archive.pyc");
     assert_eq!(p.message, "For security reasons, zip file cannot contain .pyc file");
 }
 
@@ -86,7 +88,7 @@ fn zipfile_with_pyc_file() {
 fn zipfile_with_macosx() {
     let zip = ZipBuilder::new().dir("__MACOSX/").build();
     let p = first_error(&zip);
-    assert_eq!(p.code, "archive.forbidden_dir");
+    assert_eq!(p.code.as_str(), "archive.forbidden_dir");
     assert_eq!(
         p.message,
         "For security reasons, zip file cannot contain <strong> '__MACOSX' </strong> directory. However, there is one present at the root of the archive."
@@ -123,7 +125,7 @@ fn zipfile_with_git() {
 #[test]
 fn zipfile_with_gitignore_fails_for_another_reason() {
     let p = first_error(&names_only(&[".gitignore"]));
-    assert_eq!(p.code, "package.no_folder");
+    assert_eq!(p.code.as_str(), "package.no_folder");
     // .github and .gitattributes inside a plugin are fine.
     let zip = valid_plugin("test_modul")
         .file("test_modul/.gitignore", "*.pyc\n")
@@ -159,11 +161,11 @@ fn plugin_without_license() {
 fn multiple_parent_folders_are_refused() {
     let zip = valid_plugin("test_modul").file("other_folder/__init__.py", "").build();
     let p = first_error(&zip);
-    assert_eq!(p.code, "package.multiple_roots");
+    assert_eq!(p.code.as_str(), "package.multiple_roots");
     assert!(p.message.contains("'test_modul'") && p.message.contains("'other_folder'"));
     // A loose file at the root counts as another parent.
     let zip = valid_plugin("test_modul").file("README.md", "hi").build();
-    assert_eq!(first_error(&zip).code, "package.multiple_roots");
+    assert_eq!(first_error(&zip).code.as_str(), "package.multiple_roots");
 }
 
 #[test]
@@ -173,7 +175,7 @@ fn path_with_backslash() {
         .file("test_modul\\__init__.py", "")
         .build();
     let p = first_error(&zip);
-    assert_eq!(p.code, "archive.backslash");
+    assert_eq!(p.code.as_str(), "archive.backslash");
     assert!(p.message.contains("cannot contain backslashes"));
 }
 
@@ -188,7 +190,7 @@ fn url_checks_are_syntax_only_and_offline() {
     let keys: Vec<_> = r
         .errors
         .iter()
-        .filter(|p| p.code == "metadata.bad_url")
+        .filter(|p| p.code.as_str() == "metadata.bad_url")
         .filter_map(|p| p.key.clone())
         .collect();
     assert_eq!(keys, vec!["tracker", "repository", "homepage"]);
@@ -211,7 +213,9 @@ fn url_checks_are_syntax_only_and_offline() {
         let md = replace_line(key, &format!("{key}={bad}"));
         let r = check(&with_metadata(&md)).unwrap_err();
         assert!(
-            r.errors.iter().any(|p| p.code == "metadata.bad_url" && p.key.as_deref() == Some(key)),
+            r.errors
+                .iter()
+                .any(|p| p.code.as_str() == "metadata.bad_url" && p.key.as_deref() == Some(key)),
             "{bad}: {r}"
         );
     }
@@ -245,7 +249,7 @@ fn legacy_init_only_metadata_with_version_prefix() {
     let p = check(&zip).unwrap_or_else(|r| panic!("{r}"));
     assert_eq!(p.version.as_str(), "1.0");
     assert_eq!(p.name, "Hello World");
-    assert!(p.warnings.iter().any(|w| w.code == "metadata.from_init"));
+    assert!(p.warnings.iter().any(|w| w.code.as_str() == "metadata.from_init"));
     assert!(p.metadata.contains(&("metadata_source".into(), "__init__.py".into())));
     // `1.1`-like with nothing scrapable.
     let zip = ZipBuilder::new()
@@ -310,7 +314,7 @@ fn incomplete_metadata_lists_every_missing_key_at_once() {
     let missing: Vec<_> = r
         .errors
         .iter()
-        .filter(|p| p.code == "metadata.missing_key")
+        .filter(|p| p.code.as_str() == "metadata.missing_key")
         .filter_map(|p| p.key.clone())
         .collect();
     assert_eq!(missing, rules::REQUIRED.to_vec());
@@ -348,7 +352,7 @@ fn no_icon_and_subfolder_icon() {
         }
         let p = check(&b.build()).unwrap_or_else(|r| panic!("{r}"));
         assert!(p.icon.is_none(), "{icon}");
-        assert_eq!(p.warnings[0].code, "icon.ignored", "{icon}");
+        assert_eq!(p.warnings[0].code.as_str(), "icon.ignored", "{icon}");
     }
     let md = replace_line("icon", "icon=logo.svg");
     let zip = plugin_with_metadata("test_modul", &md)
@@ -401,7 +405,7 @@ fn latin1_metadata_is_refused_with_offset() {
         .edit("test_modul/metadata.txt", |e| e.data = md)
         .build();
     let p = first_error(&zip);
-    assert_eq!(p.code, "metadata.not_utf8");
+    assert_eq!(p.code.as_str(), "metadata.not_utf8");
     assert!(
         p.message.contains(&format!("offset {}", pos + 1)) && p.message.contains("line 8"),
         "{}",
@@ -414,7 +418,7 @@ fn author_with_slash() {
     // `1.8-author-slashes-error`.
     let md = replace_line("author", "author=Alessandro/Pasotti èàò");
     let r = check(&with_metadata(&md)).unwrap_err();
-    assert_eq!(r.errors[0].code, "metadata.author_slash");
+    assert_eq!(r.errors[0].code.as_str(), "metadata.author_slash");
 }
 
 #[test]
@@ -457,7 +461,7 @@ fn existing_mode_requires_same_folder() {
     let zip = valid_plugin("test_modul").build();
     let other = Mode::Existing(PackageName::parse("other_plugin").unwrap());
     let r = validate(&zip, &other, &Options::default()).unwrap_err();
-    assert_eq!(r.errors[0].code, "package.mismatch");
+    assert_eq!(r.errors[0].code.as_str(), "package.mismatch");
     assert!(
         r.errors[0].message.contains("(test_modul)")
             && r.errors[0].message.contains("(other_plugin)")
@@ -481,7 +485,7 @@ fn missing_plugin_files() {
     // First entry at the root fails even if a folder follows (reference step 7)...
     // ...and is now also a second root.
     let zip = ZipBuilder::new().file("setup.py", "").file("test_modul/__init__.py", "").build();
-    assert_eq!(first_error(&zip).code, "package.multiple_roots");
+    assert_eq!(first_error(&zip).code.as_str(), "package.multiple_roots");
 }
 
 #[test]
@@ -512,7 +516,7 @@ fn field_limits() {
     let long_name = "n".repeat(limits.max_plugin_name_len + 1);
     let md = replace_line("name", &format!("name={long_name}"));
     let r = check(&with_metadata(&md)).unwrap_err();
-    assert_eq!(r.errors[0].code, "metadata.field_too_long");
+    assert_eq!(r.errors[0].code.as_str(), "metadata.field_too_long");
     assert_eq!(r.errors[0].key.as_deref(), Some("name"));
     let desc = "d".repeat(limits.max_description_len + 1);
     assert_eq!(
@@ -536,7 +540,7 @@ fn too_big_upload_message() {
     };
     let zip = valid_plugin("test_modul").build();
     let r = validate(&zip, &Mode::New, &opts).unwrap_err();
-    assert_eq!(r.errors[0].code, "archive.too_large");
+    assert_eq!(r.errors[0].code.as_str(), "archive.too_large");
     assert_eq!(r.errors[0].message, "File is too big. Max size is 0.0001 Megabytes");
     let r = validate(&vec![0u8; 25_000_001], &Mode::New, &Options::default()).unwrap_err();
     assert_eq!(r.errors[0].message, "File is too big. Max size is 25.0 Megabytes");
@@ -546,13 +550,13 @@ fn too_big_upload_message() {
 fn online_flag_only_warns() {
     let opts = Options { check_urls_online: true, ..Options::default() };
     let p = validate(&valid_plugin("test_modul").build(), &Mode::New, &opts).unwrap();
-    assert_eq!(p.warnings[0].code, "metadata.online_check_unavailable");
+    assert_eq!(p.warnings[0].code.as_str(), "metadata.online_check_unavailable");
 }
 
 #[test]
 fn supports_qt6_warns() {
     let p = check(&meta_plugin("supportsQt6=True\n")).unwrap();
-    assert_eq!(p.warnings[0].code, "metadata.supports_qt6_deprecated");
+    assert_eq!(p.warnings[0].code.as_str(), "metadata.supports_qt6_deprecated");
 }
 
 #[test]

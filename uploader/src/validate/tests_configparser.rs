@@ -183,7 +183,7 @@ fn metadata_reader_matches_python_configparser() {
         let shown = String::from_utf8_lossy(input).escape_debug().to_string();
         let got = match metadata::parse(input, 1 << 20) {
             Ok(_) => "ok".to_owned(),
-            Err(e) => e[0].code().to_owned(),
+            Err(e) => e[0].code().as_str().to_owned(),
         };
         if got != *expected {
             failures.push(format!("{shown}: expected {expected}, got {got}"));

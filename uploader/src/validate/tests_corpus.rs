@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use catalog::names::PackageName;
+
 use super::*;
 
 fn conformance() -> PathBuf {
@@ -32,9 +34,11 @@ fn pypi_reject_corpus_is_refused_as_archive_problems() {
     for (name, bytes) in zips_in(&dir) {
         match validate(&bytes, &Mode::New, &Options::default()) {
             Ok(_) => failures.push(format!("{name}: accepted")),
-            Err(r) if !r.errors.iter().all(|p| p.code.starts_with("archive.")) => failures.push(
-                format!("{name}: {:?}", r.errors.iter().map(|p| &p.code).collect::<Vec<_>>()),
-            ),
+            Err(r) if !r.errors.iter().all(|p| p.code.as_str().starts_with("archive.")) => failures
+                .push(format!(
+                    "{name}: {:?}",
+                    r.errors.iter().map(|p| &p.code).collect::<Vec<_>>()
+                )),
             Err(_) => {}
         }
     }
@@ -91,7 +95,7 @@ fn reference_fixtures_fail_for_the_documented_reasons() {
         let bytes = std::fs::read(dir.join(f)).expect("fixture");
         validate(&bytes, mode, &Options::default())
             .err()
-            .map(|r| r.errors.into_iter().map(|p| p.code).collect())
+            .map(|r| r.errors.into_iter().map(|p| p.code.as_str().to_owned()).collect())
             .unwrap_or_default()
     };
     assert_eq!(codes("invalid_package_name.zip", &Mode::New), vec!["package.not_identifier"]);

@@ -4,6 +4,8 @@
 use proptest::prelude::*;
 
 use super::builder::{metadata_txt, valid_plugin};
+use catalog::names::PackageName;
+
 use super::*;
 
 fn assert_well_formed(zip: &[u8]) {
@@ -12,7 +14,7 @@ fn assert_well_formed(zip: &[u8]) {
             assert!(!r.errors.is_empty());
             for p in &r.errors {
                 assert!(
-                    p.code.contains('.') && !p.message.is_empty() && !p.hint.is_empty(),
+                    p.code.as_str().contains('.') && !p.message.is_empty() && !p.hint.is_empty(),
                     "{p:?}"
                 );
             }

@@ -872,8 +872,10 @@ fn hostile_archives_and_metadata() {
         let got = validate(zip, &Mode::New, &opts);
         let ok = match (&got, *expect) {
             (Ok(_), "valid") => true,
-            (Err(r), e) if e.ends_with('.') => r.errors.iter().all(|p| p.code.starts_with(e)),
-            (Err(r), e) => r.errors.iter().any(|p| p.code == e),
+            (Err(r), e) if e.ends_with('.') => {
+                r.errors.iter().all(|p| p.code.as_str().starts_with(e))
+            }
+            (Err(r), e) => r.errors.iter().any(|p| p.code.as_str() == e),
             _ => false,
         };
         if !ok {
@@ -911,7 +913,7 @@ fn hostile_values_are_stored_verbatim() {
     let zip = md_with("icon", "icon=../../etc/passwd");
     let p = validate(&zip, &Mode::New, &Options::default()).unwrap();
     assert!(p.icon.is_none());
-    assert_eq!(p.warnings[0].code, "icon.ignored");
+    assert_eq!(p.warnings[0].code.as_str(), "icon.ignored");
 }
 
 #[test]
