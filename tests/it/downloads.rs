@@ -98,7 +98,7 @@ fn setup() -> Result<Fixture> {
 
     // An editor (owner) of the plugin with the unapproved version, and a stranger.
     let mut conn = catalog::open(&site.data)?;
-    let editor = uploader::routes::accounts::add_user(
+    let editor = uploader::services::accounts::add_user(
         &mut conn,
         "dl_editor",
         "",
@@ -106,7 +106,7 @@ fn setup() -> Result<Fixture> {
         false,
         false,
     )?;
-    let stranger = uploader::routes::accounts::add_user(
+    let stranger = uploader::services::accounts::add_user(
         &mut conn,
         "dl_stranger",
         "",
@@ -164,7 +164,7 @@ impl Fixture {
         config.listen = self.uploader;
         config.rebuild = false;
         let (tx, rx) = std::sync::mpsc::channel();
-        let thread = thread::spawn(move || uploader::server::run_blocking(config, rx));
+        let thread = thread::spawn(move || uploader::http::server::run_blocking(config, rx));
         let addr = self.uploader;
         poll("the upload service to listen", || {
             TcpStream::connect_timeout(&addr, Duration::from_millis(100)).ok().map(|_| ())

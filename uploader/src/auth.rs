@@ -3,7 +3,7 @@
 //!
 //! Only the signature and the claims are checked here; authority (the token row exists, is
 //! not revoked, the user is active and still an editor) is checked against the database by
-//! the callers in `routes`.
+//! the services.
 
 use std::sync::LazyLock;
 
@@ -20,15 +20,30 @@ pub const LEEWAY_SECS: u64 = 30;
 /// Longest accepted token; longer ones are refused before any parsing.
 pub const MAX_TOKEN_LEN: usize = 4096;
 
-/// `token_type` of a user JWT (ours; from `POST /api/v1/token`).
-pub const USER_TOKEN: &str = "user";
-/// `token_type` of a per-plugin upload token (the reference's derived access token).
-pub const PLUGIN_TOKEN: &str = "access";
+/// The `token_type` claim: which of the two kinds a token is.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum TokenType {
+    /// A user JWT (ours; from `POST /api/v1/token`).
+    #[serde(rename = "user")]
+    User,
+    /// A per-plugin upload token (the reference's derived access token).
+    #[serde(rename = "access")]
+    Upload,
+}
 
-/// Claims of both token kinds; names as the reference's simplejwt tokens.
+/// A verified token: its kind with the claims that kind requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A user JWT: authority comes from the user's row.
+    User { user_id: i64 },
+    /// An upload token: `refresh_jti` names its database row.
+    Upload { plugin_id: i64, refresh_jti: String },
+}
+
+/// Claims of both token kinds as they travel; names as the reference's simplejwt tokens.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
-    pub token_type: String,
+    pub token_type: TokenType,
     pub exp: i64,
     pub iat: i64,
     pub jti: String,
@@ -40,6 +55,24 @@ pub struct Claims {
     pub plugin_id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_jti: Option<String>,
+}
+
+impl Claims {
+    /// The kind, when the claims it requires are there (a user token names no plugin).
+    fn kind(self) -> Option<TokenKind> {
+        match self.token_type {
+            TokenType::User => match (self.user_id, self.plugin_id) {
+                (Some(user_id), None) => Some(TokenKind::User { user_id }),
+                _ => None,
+            },
+            TokenType::Upload => match (self.plugin_id, self.refresh_jti) {
+                (Some(plugin_id), Some(refresh_jti)) => {
+                    Some(TokenKind::Upload { plugin_id, refresh_jti })
+                }
+                _ => None,
+            },
+        }
+    }
 }
 
 /// Why a token was refused (never shown in detail to clients).
@@ -75,7 +108,12 @@ impl Keys {
 
     /// Checks signature, algorithm (HS256 only), `exp` (required), `nbf`, `iat` (not in the
     /// future), `jti`, and the kind. `now` is a Unix time in seconds.
-    pub fn verify(&self, token: &str, kind: &str, now: i64) -> Result<Claims, TokenError> {
+    pub fn verify(
+        &self,
+        token: &str,
+        expected: TokenType,
+        now: i64,
+    ) -> Result<TokenKind, TokenError> {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed);
         }
@@ -102,18 +140,10 @@ impl Keys {
         if c.jti.is_empty() || c.jti.len() > 128 {
             return Err(TokenError::Invalid("bad jti".into()));
         }
-        if c.token_type != kind {
+        if c.token_type != expected {
             return Err(TokenError::WrongKind);
         }
-        match kind {
-            USER_TOKEN if c.user_id.is_none() || c.plugin_id.is_some() => {
-                Err(TokenError::WrongKind)
-            }
-            PLUGIN_TOKEN if c.plugin_id.is_none() || c.refresh_jti.is_none() => {
-                Err(TokenError::WrongKind)
-            }
-            _ => Ok(c),
-        }
+        c.kind().ok_or(TokenError::WrongKind)
     }
 
     /// Mints a user JWT; returns it with its expiry (Unix seconds).
@@ -125,7 +155,7 @@ impl Keys {
     ) -> anyhow::Result<(String, i64)> {
         let exp = now + ttl_secs;
         let claims = Claims {
-            token_type: USER_TOKEN.into(),
+            token_type: TokenType::User,
             exp,
             iat: now,
             jti: new_jti(),
@@ -146,7 +176,7 @@ impl Keys {
         exp: i64,
     ) -> anyhow::Result<String> {
         let claims = Claims {
-            token_type: PLUGIN_TOKEN.into(),
+            token_type: TokenType::Upload,
             exp,
             iat: now,
             jti: new_jti(),

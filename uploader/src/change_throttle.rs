@@ -7,8 +7,6 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
-use crate::error::ApiError;
-
 /// Burst and sustained rate of catalog changes per user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleConfig {
@@ -40,6 +38,14 @@ pub struct ChangeThrottle {
     buckets: Mutex<HashMap<i64, Bucket>>,
 }
 
+/// A refused change: the user's bucket is empty for `retry_after` more seconds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}")]
+pub struct Throttled {
+    pub detail: String,
+    pub retry_after: u64,
+}
+
 /// One taken token; give it back with `ChangeThrottle::refund` when nothing changed.
 #[derive(Debug)]
 #[must_use]
@@ -66,7 +72,7 @@ impl ChangeThrottle {
 
     /// Takes one token of `user_id`'s bucket, or answers 429 with the seconds until one is
     /// back.
-    pub fn take(&self, user_id: i64) -> Result<Charge, ApiError> {
+    pub fn take(&self, user_id: i64) -> Result<Charge, Throttled> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         if buckets.len() > PRUNE_ABOVE {
@@ -84,7 +90,7 @@ impl ChangeThrottle {
             return Ok(Charge { user_id });
         }
         let retry_after = ((1.0 - bucket.tokens) / self.per_sec()).ceil().max(1.0) as u64;
-        Err(ApiError::Throttled {
+        Err(Throttled {
             detail: format!(
                 "Too many changes: each user may make {} at once, then {} per minute, and every \
                  approval, edit, deletion and upload rebuilds the site. Nothing was changed; try \
@@ -114,7 +120,7 @@ mod tests {
         let a = t.take(1).unwrap();
         let _b = t.take(1).unwrap();
         match t.take(1) {
-            Err(ApiError::Throttled { retry_after, .. }) => {
+            Err(Throttled { retry_after, .. }) => {
                 assert!((1..=60).contains(&retry_after), "{retry_after}")
             }
             other => panic!("expected 429, got {other:?}"),

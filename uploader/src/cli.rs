@@ -157,7 +157,7 @@ impl ServeArgs {
             burst: self.changes_burst,
             per_minute: self.changes_per_minute,
         };
-        c.downloads = (!self.no_count).then(|| crate::downloads::CounterConfig {
+        c.downloads = (!self.no_count).then(|| crate::config::CounterConfig {
             log: self.downloads.log.clone(),
             interval: Duration::from_secs(self.count_interval.max(1)),
             refresh: Duration::from_secs(self.stats_refresh),
@@ -267,7 +267,7 @@ pub fn run_serve(args: &ServeArgs) -> ExitCode {
             .enable_all()
             .build()
             .context("failed to start the async runtime")?;
-        rt.block_on(crate::server::run(config))
+        rt.block_on(crate::http::server::run(config))
     })())
 }
 
@@ -330,7 +330,7 @@ pub fn run_user(cmd: &UserCommand) -> ExitCode {
                 None
             };
             let mut conn = catalog::open(&a.data.data)?;
-            let id = crate::routes::accounts::add_user(
+            let id = crate::services::accounts::add_user(
                 &mut conn,
                 &a.name,
                 &a.email,
@@ -363,36 +363,20 @@ pub fn run_token(cmd: &TokenCommand) -> ExitCode {
             );
             let keys = crate::auth::Keys::new(&secret);
             let mut conn = catalog::open(&a.data.data)?;
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let user = catalog::accounts::user_by_name(&tx, &a.user)?
-                .with_context(|| format!("there is no user `{}`", a.user))?;
-            anyhow::ensure!(user.is_active, "user `{}` is blocked", a.user);
-            let plugin = catalog::plugins::plugin_by_package(&tx, &a.plugin)?
-                .with_context(|| format!("there is no plugin `{}`", a.plugin))?;
-            anyhow::ensure!(
-                user.is_staff
-                    || user.is_superuser
-                    || catalog::plugins::is_editor(&tx, plugin.id, user.id)?,
-                "user `{}` is not an editor of `{}`: the token would be refused",
-                a.user,
-                plugin.package_name
-            );
-            let minted = crate::routes::tokens::mint(
-                &tx,
+            let (minted, plugin, user) = crate::services::tokens::create_offline(
+                &mut conn,
                 &keys,
-                &plugin,
-                &user,
+                &a.user,
+                &a.plugin,
                 &a.description,
                 Duration::from_secs(a.days.clamp(1, 3650) * 86_400),
-                catalog::time::now(),
             )?;
-            tx.commit()?;
             eprintln!(
                 "token {} for plugin `{}` acting as `{}`, expires {} (shown once):",
                 minted.id,
                 plugin.package_name,
                 user.username,
-                crate::routes::fmt_api_time(minted.expires_at)
+                crate::services::api_time(minted.expires_at)
             );
             println!("{}", minted.token);
             Ok(())

@@ -56,7 +56,7 @@ pub struct ServiceConfig {
     /// name the built binary).
     pub build_program: Option<PathBuf>,
     /// Download counting from nginx's downloads log (`None`: not counted by this process).
-    pub downloads: Option<crate::downloads::CounterConfig>,
+    pub downloads: Option<CounterConfig>,
     /// Per-user throttle of catalog changes (each triggers a site build).
     pub throttle: crate::change_throttle::ThrottleConfig,
 }
@@ -209,4 +209,14 @@ mod tests {
         let err = format!("{:#}", load_secret(None, None, dir.path(), true).unwrap_err());
         assert!(err.contains(&format!("chmod 600 {}", file.display())), "{err}");
     }
+}
+
+/// Settings of the background download counter of `uploader serve` (`downloads`).
+#[derive(Debug, Clone)]
+pub struct CounterConfig {
+    pub log: PathBuf,
+    /// Pause between two ingest passes.
+    pub interval: Duration,
+    /// Least time between two rebuilds caused by new counts.
+    pub refresh: Duration,
 }

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use rusqlite::Connection;
 
+use crate::config::CounterConfig;
 use catalog::downloads::CountsApplied;
 use catalog::downloads::DownloadCount;
 use catalog::downloads::LogPosition;
@@ -205,16 +206,6 @@ pub fn ingest(conn: &mut Connection, log: &Path) -> Result<IngestReport> {
     anyhow::bail!("the downloads log position kept moving under this ingester (another one runs?)")
 }
 
-/// Settings of the background counter of `uploader serve`.
-#[derive(Debug, Clone)]
-pub struct CounterConfig {
-    pub log: PathBuf,
-    /// Pause between two ingest passes.
-    pub interval: Duration,
-    /// Least time between two rebuilds caused by new counts.
-    pub refresh: Duration,
-}
-
 /// Decides when new counts cause a site rebuild: at once for the first, then at most once
 /// per `refresh` (what has been counted meanwhile waits for the next one).
 #[derive(Debug, Clone)]
@@ -256,7 +247,7 @@ pub async fn run_counter(config: CounterConfig, app: crate::app::App) {
         tick.tick().await;
         let log = config.log.clone();
         // On the service's one writer connection (decisions §7), like every request.
-        match app.db(move |conn| Ok(ingest(conn, &log)?)).await {
+        match app.db(move |conn| ingest(conn, &log)).await {
             Ok(rep) => {
                 if rep.counted > 0 || rep.unknown > 0 {
                     tracing::info!(
@@ -276,77 +267,6 @@ pub async fn run_counter(config: CounterConfig, app: crate::app::App) {
             tracing::info!(ticket, "rebuilding the site for new download counts");
         }
     }
-}
-
-/// Internal nginx location aliased to `<data>/packages/` (`location /_private/`).
-pub const PRIVATE_PREFIX: &str = "/_private/";
-
-const NOT_FOUND: &str = "No such plugin version.";
-
-/// `GET /api/v1/download/<pkg>/<version>`: nginx asks here when the download URL has no
-/// published zip (an unapproved version, or not yet rebuilt). Editors of the plugin and
-/// staff (user JWT or HTTP Basic) get an empty 200 with `X-Accel-Redirect` to the stored
-/// zip, which nginx then sends itself (these downloads are not counted: they are not in the
-/// downloads log). Anyone else gets a 404, which does not reveal whether the version
-/// exists; wrong credentials get a 401 before anything is looked up.
-pub async fn private_download(
-    app: &crate::app::App,
-    req: &hyper::Request<bytes::Bytes>,
-    package: &str,
-    version: &str,
-) -> crate::error::ApiResult {
-    use crate::error::ApiError;
-    use crate::routes::{self, BasicAuth};
-    let user = match crate::auth::credentials(req.headers()) {
-        crate::auth::Credentials::None => return Err(ApiError::NotFound(NOT_FOUND.into())),
-        crate::auth::Credentials::Bearer(_) => routes::user_from_bearer(app, req.headers()).await?,
-        _ => match routes::user_from_basic(app, req.headers()).await? {
-            BasicAuth::Ok(u) => u,
-            BasicAuth::Blocked => {
-                return Err(ApiError::Forbidden("This account is blocked.".into()));
-            }
-            BasicAuth::Missing | BasicAuth::Wrong => {
-                return Err(ApiError::BasicUnauthorized("Wrong user name or password.".into()));
-            }
-        },
-    };
-    let (pkg, ver) = (package.to_owned(), version.to_owned());
-    let file = app
-        .db(move |conn| {
-            let Some(file) = catalog::downloads::version_file(conn, &pkg, &ver)? else {
-                return Ok(None);
-            };
-            let Some(plugin) = catalog::plugins::plugin_by_id(conn, file.plugin_id)? else {
-                return Ok(None);
-            };
-            Ok(routes::can_edit(conn, &plugin, &user)?.then_some((plugin.package_name, file)))
-        })
-        .await?;
-    let Some((package, file)) = file else { return Err(ApiError::NotFound(NOT_FOUND.into())) };
-    let inner = file
-        .package_path
-        .strip_prefix(&format!("{}/", catalog::store::PACKAGES_DIR))
-        .filter(|p| !p.split('/').any(|s| s.is_empty() || s == "." || s == ".."))
-        .filter(|p| p.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._+-".contains(&b)))
-        .ok_or_else(|| {
-            ApiError::Internal(anyhow::anyhow!("unexpected package path `{}`", file.package_path))
-        })?;
-    let mut resp = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
-    let h = resp.headers_mut();
-    let value = |s: String| {
-        hyper::header::HeaderValue::from_str(&s)
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("bad header value: {e}")))
-    };
-    h.insert("x-accel-redirect", value(format!("{PRIVATE_PREFIX}{inner}"))?);
-    h.insert(
-        hyper::header::CONTENT_DISPOSITION,
-        value(format!("attachment; filename={package}-{}.zip", file.version))?,
-    );
-    h.insert(
-        hyper::header::CACHE_CONTROL,
-        hyper::header::HeaderValue::from_static("private, no-store"),
-    );
-    Ok(resp)
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Library of the uploader.
+//! Library of the uploader: the HTTP edge (`http`) over the domain services (`services`)
+//! over the catalog crate; `app` is the state both share, `cli` the subcommands.
 pub mod app;
 pub mod auth;
 pub mod change_throttle;
@@ -6,9 +7,8 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod downloads;
-pub mod error;
+pub mod http;
 pub mod login_throttle;
 pub mod rebuild;
-pub mod routes;
-pub mod server;
+pub mod services;
 pub mod validate;

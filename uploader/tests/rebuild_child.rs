@@ -28,7 +28,7 @@ fn real_build(config: generator::Config) -> BuildCommand {
 
 async fn healthz(app: &uploader::app::App) -> StatusCode {
     let req = Request::get("/healthz").body(Bytes::new()).unwrap();
-    uploader::app::handle(app, req).await.status()
+    uploader::http::handle(app, req).await.status()
 }
 
 /// The site dir cannot be created (its parent is a file): the child exits non-zero, the

@@ -53,9 +53,8 @@ fn plugin_payload(exp: i64) -> String {
 fn hand_built_tokens_match_the_library() {
     let keys = Keys::new(SECRET);
     let t = raw_token(r#"{"alg":"HS256","typ":"JWT"}"#, &plugin_payload(now() + 600), SECRET);
-    let c = keys.verify(&t, PLUGIN_TOKEN, now()).unwrap();
-    assert_eq!(c.plugin_id, Some(7));
-    assert_eq!(c.refresh_jti.as_deref(), Some("r1"));
+    let c = keys.verify(&t, TokenType::Upload, now()).unwrap();
+    assert_eq!(c, TokenKind::Upload { plugin_id: 7, refresh_jti: "r1".into() });
 }
 
 #[test]
@@ -63,12 +62,15 @@ fn minted_tokens_verify_and_kinds_do_not_mix() {
     let keys = Keys::new(SECRET);
     let (user, exp) = keys.user_token(3, now(), 3600).unwrap();
     assert!(exp > now());
-    let c = keys.verify(&user, USER_TOKEN, now()).unwrap();
-    assert_eq!(c.user_id, Some(3));
-    assert_eq!(keys.verify(&user, PLUGIN_TOKEN, now()), Err(TokenError::WrongKind));
+    let c = keys.verify(&user, TokenType::User, now()).unwrap();
+    assert_eq!(c, TokenKind::User { user_id: 3 });
+    assert_eq!(keys.verify(&user, TokenType::Upload, now()), Err(TokenError::WrongKind));
     let plugin = keys.plugin_token(9, "abc", now(), now() + 100).unwrap();
-    assert_eq!(keys.verify(&plugin, PLUGIN_TOKEN, now()).unwrap().plugin_id, Some(9));
-    assert_eq!(keys.verify(&plugin, USER_TOKEN, now()), Err(TokenError::WrongKind));
+    assert_eq!(
+        keys.verify(&plugin, TokenType::Upload, now()).unwrap(),
+        TokenKind::Upload { plugin_id: 9, refresh_jti: "abc".into() }
+    );
+    assert_eq!(keys.verify(&plugin, TokenType::User, now()), Err(TokenError::WrongKind));
 }
 
 #[test]
@@ -77,15 +79,15 @@ fn expiry_boundary_and_missing_exp() {
     let lee = LEEWAY_SECS as i64;
     let h = r#"{"alg":"HS256","typ":"JWT"}"#;
     let expired = raw_token(h, &plugin_payload(now() - lee - 5), SECRET);
-    assert!(keys.verify(&expired, PLUGIN_TOKEN, now()).is_err());
+    assert!(keys.verify(&expired, TokenType::Upload, now()).is_err());
     let within = raw_token(h, &plugin_payload(now() - lee + 10), SECRET);
-    assert!(keys.verify(&within, PLUGIN_TOKEN, now()).is_ok());
+    assert!(keys.verify(&within, TokenType::Upload, now()).is_ok());
     let no_exp = raw_token(
         h,
         r#"{"token_type":"access","iat":1,"jti":"j","plugin_id":7,"refresh_jti":"r"}"#,
         SECRET,
     );
-    assert!(keys.verify(&no_exp, PLUGIN_TOKEN, now()).is_err());
+    assert!(keys.verify(&no_exp, TokenType::Upload, now()).is_err());
 }
 
 #[test]
@@ -102,7 +104,7 @@ fn not_yet_valid_and_future_iat_are_refused() {
         ),
         SECRET,
     );
-    assert!(keys.verify(&nbf, PLUGIN_TOKEN, n).is_err());
+    assert!(keys.verify(&nbf, TokenType::Upload, n).is_err());
     let iat = raw_token(
         h,
         &format!(
@@ -112,7 +114,7 @@ fn not_yet_valid_and_future_iat_are_refused() {
         ),
         SECRET,
     );
-    assert!(keys.verify(&iat, PLUGIN_TOKEN, n).is_err());
+    assert!(keys.verify(&iat, TokenType::Upload, n).is_err());
 }
 
 #[test]
@@ -129,7 +131,7 @@ fn type_confusion_of_exp_nbf_and_plugin_id_is_refused() {
         r#"[1,2,3]"#,
     ] {
         let t = raw_token(h, payload, SECRET);
-        assert!(keys.verify(&t, PLUGIN_TOKEN, now()).is_err(), "{payload}");
+        assert!(keys.verify(&t, TokenType::Upload, now()).is_err(), "{payload}");
     }
 }
 
@@ -139,22 +141,22 @@ fn bad_signatures_and_alg_none_are_refused() {
     let payload = plugin_payload(now() + 600);
     let good = raw_token(r#"{"alg":"HS256","typ":"JWT"}"#, &payload, SECRET);
     let other_key = raw_token(r#"{"alg":"HS256","typ":"JWT"}"#, &payload, b"another-secret");
-    assert!(keys.verify(&other_key, PLUGIN_TOKEN, now()).is_err());
+    assert!(keys.verify(&other_key, TokenType::Upload, now()).is_err());
     // One bit flipped in the signature.
     let (body, sig) = good.rsplit_once('.').unwrap();
     let mut raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
     raw[0] ^= 1;
     let flipped = format!("{body}.{}", URL_SAFE_NO_PAD.encode(raw));
-    assert!(keys.verify(&flipped, PLUGIN_TOKEN, now()).is_err());
+    assert!(keys.verify(&flipped, TokenType::Upload, now()).is_err());
     // Signature removed.
-    assert!(keys.verify(&format!("{body}."), PLUGIN_TOKEN, now()).is_err());
-    assert!(keys.verify(body, PLUGIN_TOKEN, now()).is_err());
+    assert!(keys.verify(&format!("{body}."), TokenType::Upload, now()).is_err());
+    assert!(keys.verify(body, TokenType::Upload, now()).is_err());
     // alg none and variants, unsigned.
     for alg in ["none", "None", "NONE", "nOnE", ""] {
         let h = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
         let p = URL_SAFE_NO_PAD.encode(&payload);
         for t in [format!("{h}.{p}."), format!("{h}.{p}"), format!("{h}.{p}.{sig}")] {
-            assert!(keys.verify(&t, PLUGIN_TOKEN, now()).is_err(), "alg {alg}");
+            assert!(keys.verify(&t, TokenType::Upload, now()).is_err(), "alg {alg}");
         }
     }
     // Other HMAC algorithms with the right key are refused too (HS256 pinned).
@@ -167,7 +169,7 @@ fn bad_signatures_and_alg_none_are_refused() {
         let t =
             jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(SECRET))
                 .unwrap();
-        assert!(keys.verify(&t, PLUGIN_TOKEN, now()).is_err(), "{alg}");
+        assert!(keys.verify(&t, TokenType::Upload, now()).is_err(), "{alg}");
     }
 }
 
@@ -175,7 +177,7 @@ fn bad_signatures_and_alg_none_are_refused() {
 fn garbage_never_panics() {
     let keys = Keys::new(SECRET);
     for t in ["", "a", "a.b", "a.b.c.d", "....", "eyJ.eyJ.x", "%%%.%%%.%%%", &"x".repeat(10_000)] {
-        assert!(keys.verify(t, PLUGIN_TOKEN, now()).is_err());
+        assert!(keys.verify(t, TokenType::Upload, now()).is_err());
     }
 }
 

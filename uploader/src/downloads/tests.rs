@@ -255,7 +255,7 @@ mod private {
         if let Some(a) = auth {
             req = req.header("authorization", a);
         }
-        let resp = crate::app::handle(app, req.body(Bytes::new()).unwrap()).await;
+        let resp = crate::http::handle(app, req.body(Bytes::new()).unwrap()).await;
         let (parts, body) = resp.into_parts();
         hyper::Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
     }
@@ -270,13 +270,19 @@ mod private {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let mut conn = catalog::open(&data).unwrap();
-        let jane =
-            crate::routes::accounts::add_user(&mut conn, "jane", "", Some(PASSWORD), false, false)
-                .unwrap();
-        crate::routes::accounts::add_user(&mut conn, "bob", "", Some(PASSWORD), false, false)
+        let jane = crate::services::accounts::add_user(
+            &mut conn,
+            "jane",
+            "",
+            Some(PASSWORD),
+            false,
+            false,
+        )
+        .unwrap();
+        crate::services::accounts::add_user(&mut conn, "bob", "", Some(PASSWORD), false, false)
             .unwrap();
         let root =
-            crate::routes::accounts::add_user(&mut conn, "root", "", Some(PASSWORD), true, false)
+            crate::services::accounts::add_user(&mut conn, "root", "", Some(PASSWORD), true, false)
                 .unwrap();
         add_plugins(&conn, jane, true);
         drop(conn);

@@ -11,67 +11,26 @@ use bytes::Bytes;
 use hyper::{HeaderMap, Method, Request, StatusCode};
 use serde_json::json;
 
-use catalog::accounts::User;
+use catalog::events::UploadVia;
 use catalog::names::PluginVersion;
-use catalog::plugins::PluginRow;
 
-use super::upload::{
-    self, APPROVED_IMMUTABLE, FormError, Target, UploadError, UploadRequest, problem_json,
-    problem_text,
-};
-use super::{can_edit, now};
+use super::upload::{FormError, problem_json, problem_text, read_form};
+use super::with_live;
 use crate::app::App;
-use crate::auth::{self, Credentials, PLUGIN_TOKEN};
-use crate::error::{ApiError, HttpResponse, json_response, text_response};
+use crate::auth::{self, Credentials};
+use crate::http::error::{ApiError, HttpResponse, json_response, text_response};
+use crate::services::ServiceError;
+use crate::services::tokens::{self, TokenAuth};
+use crate::services::uploads::{self, APPROVED_IMMUTABLE, Target, UploadError, UploadRequest};
 
-/// A request authenticated by an upload token.
-#[derive(Debug, Clone)]
-pub struct TokenAuth {
-    pub token_id: i64,
-    pub user: User,
-    pub plugin: PluginRow,
-}
-
-/// Checks an upload token for the plugin named in the URL (reference §5.9 plus the
-/// recommended checks). Signature and claims first, then the database. `None` = refuse.
-pub async fn plugin_token(
+/// The upload token of the request, checked for `package`; `None` = refuse.
+async fn token_auth(
     app: &App,
     headers: &HeaderMap,
     package: &str,
-) -> Result<Option<TokenAuth>, ApiError> {
+) -> Result<Option<TokenAuth>, ServiceError> {
     let Credentials::Bearer(token) = auth::credentials(headers) else { return Ok(None) };
-    let now = now();
-    let Ok(claims) = app.keys.verify(&token, PLUGIN_TOKEN, now.timestamp()) else {
-        return Ok(None);
-    };
-    let (Some(plugin_id), Some(refresh_jti)) = (claims.plugin_id, claims.refresh_jti) else {
-        return Ok(None);
-    };
-    let package = package.to_owned();
-    let hash = auth::token_hash(&token);
-    app.db(move |conn| {
-        let Some(plugin) = catalog::plugins::plugin_by_package(conn, &package)? else {
-            return Ok(None);
-        };
-        let Some(row) = catalog::tokens::upload_token_by_jti(conn, &refresh_jti)? else {
-            return Ok(None);
-        };
-        let Some(user) = catalog::accounts::user_by_id(conn, row.user_id)? else { return Ok(None) };
-        let valid = row.revoked_at.is_none()
-            && row.expires_at > now
-            && row.plugin_id == plugin.id
-            && plugin_id == plugin.id
-            && (row.token_sha256.is_empty() || row.token_sha256 == hash)
-            && user.is_active
-            && !plugin.is_deleted
-            && can_edit(conn, &plugin, &user)?;
-        if !valid {
-            return Ok(None);
-        }
-        catalog::tokens::touch_upload_token(conn, row.id, now)?;
-        Ok(Some(TokenAuth { token_id: row.id, user, plugin }))
-    })
-    .await
+    tokens::authenticate(app, &token, package).await
 }
 
 fn invalid_token() -> HttpResponse {
@@ -121,8 +80,9 @@ fn error_response(e: UploadError) -> HttpResponse {
         UploadError::Approved => approved_immutable(),
         UploadError::TooLarge(_) => too_large(),
         // The throttle's 429 keeps its `Retry-After`.
-        UploadError::Api(e @ ApiError::Throttled { .. }) => e.into_response(),
-        UploadError::Api(e) => {
+        UploadError::Service(e @ ServiceError::Throttled(_)) => ApiError::from(e).into_response(),
+        UploadError::Service(e) => {
+            let e = ApiError::from(e);
             let status = e.status();
             if status.is_server_error() {
                 // Logs internal errors; the client only gets the generic text.
@@ -157,11 +117,11 @@ fn form_error(e: FormError) -> HttpResponse {
 }
 
 /// `POST /plugins/api/<pkg>/version/add/`.
-pub async fn add(app: &App, req: Request<Bytes>, package: &str) -> HttpResponse {
-    let auth = match plugin_token(app, req.headers(), package).await {
+pub async fn add(app: &App, req: &Request<Bytes>, package: &str) -> HttpResponse {
+    let auth = match token_auth(app, req.headers(), package).await {
         Ok(Some(auth)) => auth,
         Ok(None) => return invalid_token(),
-        Err(e) => return error_response(UploadError::Api(e)),
+        Err(e) => return error_response(e.into()),
     };
     if req.method() != Method::POST {
         return method_not_allowed();
@@ -170,23 +130,26 @@ pub async fn add(app: &App, req: Request<Bytes>, package: &str) -> HttpResponse 
 }
 
 /// `POST /plugins/api/<pkg>/version/<v>/update/`.
-pub async fn update(app: &App, req: Request<Bytes>, package: &str, version: &str) -> HttpResponse {
-    let auth = match plugin_token(app, req.headers(), package).await {
+pub async fn update(app: &App, req: &Request<Bytes>, package: &str, version: &str) -> HttpResponse {
+    let auth = match token_auth(app, req.headers(), package).await {
         Ok(Some(auth)) => auth,
         Ok(None) => return invalid_token(),
-        Err(e) => return error_response(UploadError::Api(e)),
+        Err(e) => return error_response(e.into()),
     };
     let not_found = || json_response(StatusCode::NOT_FOUND, &json!({"detail": "No such version."}));
     let Ok(version) = PluginVersion::from_stored(version) else { return not_found() };
     let plugin_id = auth.plugin.id;
     let key = version.key().to_owned();
-    let existing =
-        app.db(move |conn| Ok(catalog::versions::version_by_key(conn, plugin_id, &key)?)).await;
+    let existing = app
+        .db(move |conn| {
+            catalog::versions::version_by_key(conn, plugin_id, &key).map_err(UploadError::from)
+        })
+        .await;
     match existing {
         Ok(Some(v)) if v.approved => return approved_immutable(),
         Ok(Some(_)) => {}
         Ok(None) => return not_found(),
-        Err(e) => return error_response(UploadError::Api(e)),
+        Err(e) => return error_response(e),
     }
     if req.method() != Method::POST {
         return method_not_allowed();
@@ -197,11 +160,11 @@ pub async fn update(app: &App, req: Request<Bytes>, package: &str, version: &str
 
 async fn upload(
     app: &App,
-    req: Request<Bytes>,
+    req: &Request<Bytes>,
     auth: TokenAuth,
     target: impl FnOnce(i64) -> Target,
 ) -> HttpResponse {
-    let form = match upload::read_form(app, &req).await {
+    let form = match read_form(app, req).await {
         Ok(f) => f,
         Err(e) => return form_error(e),
     };
@@ -214,9 +177,9 @@ async fn upload(
         target: target(auth.plugin.id),
         token_id: Some(auth.token_id),
         changelog: form.changelog,
-        via: "token",
+        via: UploadVia::Token,
     };
-    let outcome = match upload::perform(app, request).await {
+    let outcome = match uploads::perform(app, request).await {
         Ok(o) => o,
         Err(e) => return error_response(e),
     };
@@ -237,9 +200,7 @@ async fn upload(
             "Your plugin version is awaiting approval. It will be published as soon as a trusted reviewer approves it."
         );
     } else {
-        let (live, after) = upload::wait_live(app, outcome.ticket).await;
-        body["live"] = json!(live);
-        body["live_after_ms"] = json!(after);
+        body = with_live(body, outcome.live(app).await);
     }
     if !outcome.warnings.is_empty() {
         body["warnings"] = outcome.warnings.iter().map(problem_text).collect();

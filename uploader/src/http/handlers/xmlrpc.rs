@@ -15,11 +15,15 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response};
 use quick_xml::events::Event;
 
-use super::upload::{self, Target, UploadError, UploadRequest};
-use super::{BasicAuth, user_from_basic};
+use catalog::events::UploadVia;
+
+use super::upload::{error_messages, problem_text};
+use super::{BasicAuth, basic_user};
 use crate::app::App;
 use crate::auth::{self, Credentials};
-use crate::error::{ApiError, ApiResult, HttpResponse};
+use crate::http::error::{ApiError, ApiResult, HttpResponse};
+use crate::services::ServiceError;
+use crate::services::uploads::{self, Target, UploadError, UploadRequest};
 
 /// An XML-RPC value.
 #[derive(Debug, Clone, PartialEq)]
@@ -276,7 +280,7 @@ pub async fn authenticate(
 ) -> Result<Option<catalog::accounts::User>, ApiError> {
     match auth::credentials(headers) {
         Credentials::None => Ok(None),
-        Credentials::Basic { .. } => match user_from_basic(app, headers).await? {
+        Credentials::Basic { .. } => match basic_user(app, headers).await? {
             BasicAuth::Ok(user) => Ok(Some(user)),
             BasicAuth::Blocked => Err(ApiError::Forbidden("This account is blocked.".into())),
             BasicAuth::Missing | BasicAuth::Wrong => Err(unauthorized()),
@@ -291,7 +295,7 @@ pub fn anonymous_too_large() -> ApiError {
 }
 
 /// `POST /plugins/RPC2/`.
-pub async fn handle(app: &App, req: Request<Bytes>) -> ApiResult {
+pub async fn handle(app: &App, req: &Request<Bytes>) -> ApiResult {
     if req.method() != Method::POST {
         return Err(ApiError::MethodNotAllowed { allow: "POST" });
     }
@@ -309,7 +313,9 @@ pub async fn handle(app: &App, req: Request<Bytes>) -> ApiResult {
     match method.as_str() {
         "plugin.upload" => upload_method(app, caller, params).await,
         "plugin.tags" => {
-            let tags = app.db(|conn| Ok(catalog::tags::all_tag_names(conn)?)).await?;
+            let tags = app
+                .db(|conn| catalog::tags::all_tag_names(conn).map_err(ServiceError::from))
+                .await?;
             Ok(success(&Value::Array(tags.into_iter().map(Value::Str).collect())))
         }
         "system.listMethods" => Ok(success(&Value::Array(
@@ -347,14 +353,14 @@ async fn upload_method(
         target: Target::AddOrCreate,
         token_id: None,
         changelog: None,
-        via: "xmlrpc",
+        via: UploadVia::XmlRpc,
     };
-    match upload::perform(app, request).await {
+    match uploads::perform(app, request).await {
         Ok(o) => {
             Ok(success(&Value::Array(vec![Value::Int(o.plugin_id), Value::Int(o.version_id)])))
         }
         Err(UploadError::Invalid(r)) => {
-            let messages: Vec<String> = r.errors.iter().map(upload::problem_text).collect();
+            let messages: Vec<String> = r.errors.iter().map(problem_text).collect();
             Ok(fault(
                 1,
                 &format!(
@@ -364,12 +370,13 @@ async fn upload_method(
             ))
         }
         // An HTTP 429 with `Retry-After` rather than a fault: clients back off on it.
-        Err(UploadError::Api(e @ ApiError::Throttled { .. })) => Err(e),
-        Err(UploadError::Api(e)) if e.status().is_server_error() => {
+        Err(UploadError::Service(e @ ServiceError::Throttled(_))) => Err(e.into()),
+        Err(UploadError::Service(e)) if e.is_server_error() => {
+            let e = ApiError::from(e);
             let text = e.detail();
             drop(e.into_response());
             Ok(fault(1, &text))
         }
-        Err(e) => Ok(fault(1, &e.messages().join(" "))),
+        Err(e) => Ok(fault(1, &error_messages(e).join(" "))),
     }
 }

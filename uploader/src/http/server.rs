@@ -21,10 +21,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::app::{self, App};
-use crate::auth::{self, Credentials};
-use crate::error::{ApiError, HttpResponse};
-use crate::routes::xmlrpc;
+use super::error::{ApiError, HttpResponse};
+use super::handlers::xmlrpc;
+use super::route::{Endpoint, Route};
+use crate::app::App;
+use crate::auth::{self, Credentials, TokenType};
 
 /// How long shutdown waits for open connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -114,14 +115,6 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Routes whose handlers refuse requests without credentials: those can be answered
-/// without reading the body.
-fn needs_credentials(path: &str) -> bool {
-    (path.starts_with("/api/v1/") && !path.starts_with("/api/v1/token"))
-        || path.starts_with("/plugins/api/")
-        || path.starts_with("/plugins/add")
-}
-
 /// False when the request carries no Bearer token that could pass (missing, malformed, bad
 /// signature, expired): the handler will refuse it whatever the body holds. Signature only;
 /// the database is consulted by the handler.
@@ -129,8 +122,8 @@ fn bearer_may_be_valid(app: &App, headers: &hyper::HeaderMap) -> bool {
     match auth::credentials(headers) {
         Credentials::Bearer(token) => {
             let now = chrono::Utc::now().timestamp();
-            app.keys.verify(&token, auth::USER_TOKEN, now).is_ok()
-                || app.keys.verify(&token, auth::PLUGIN_TOKEN, now).is_ok()
+            app.keys.verify(&token, TokenType::User, now).is_ok()
+                || app.keys.verify(&token, TokenType::Upload, now).is_ok()
         }
         _ => false,
     }
@@ -141,8 +134,9 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
     let method = req.method().clone();
     // Log the path only: a query string could carry a secret.
     let path = req.uri().path().to_owned();
+    let route = Route::parse(&method, &path);
     let (mut parts, body) = req.into_parts();
-    let mut limit = app::body_limit(&app.config, &path);
+    let mut limit = route.body_limit(&app.config);
     let declared = match parts.headers.get(CONTENT_LENGTH) {
         Some(v) => match v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) {
             Some(n) => Some(n),
@@ -163,7 +157,7 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
     // XML-RPC: credentials first; its body is read only for an authenticated caller, or up
     // to a small limit without credentials (so a wrong password costs no parsing).
     let mut anonymous_rpc = false;
-    if app::is_xmlrpc_path(&path) && method == hyper::Method::POST {
+    if route.authenticates_before_body() {
         match xmlrpc::authenticate(app, &parts.headers).await {
             Ok(Some(user)) => {
                 parts.extensions.insert(xmlrpc::Caller(user));
@@ -184,25 +178,25 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
     let resp = if declared.is_some_and(|n| n > limit) {
         close = true;
         if anonymous_rpc {
-            let full = app::body_limit(&app.config, &path).saturating_mul(2);
+            let full = route.body_limit(&app.config).saturating_mul(2);
             close = !discard_body(app, body, full).await;
             xmlrpc::anonymous_too_large().into_response()
         } else {
             ApiError::TooLarge { limit }.into_response()
         }
-    } else if needs_credentials(&path) && !bearer_may_be_valid(app, &parts.headers) {
+    } else if route.needs_credentials() && !bearer_may_be_valid(app, &parts.headers) {
         // The handler refuses it anyway; do not read (possibly 25 MB of) body for that.
         close = has_body;
-        dispatch(app, Request::from_parts(parts, Bytes::new())).await
+        dispatch(app, route.endpoint, Request::from_parts(parts, Bytes::new())).await
     } else {
         // Zip bodies wait for an upload slot (bounded memory), then are read and handled.
-        let slot = if app::is_upload_path(&path) && !anonymous_rpc {
+        let slot = if route.takes_upload_slot() && !anonymous_rpc {
             app.upload_slots.acquire().await.ok()
         } else {
             None
         };
         let resp = match read_body(app, body, limit, declared).await {
-            Ok(bytes) => dispatch(app, Request::from_parts(parts, bytes)).await,
+            Ok(bytes) => dispatch(app, route.endpoint, Request::from_parts(parts, bytes)).await,
             Err(ApiError::TooLarge { .. }) if anonymous_rpc => {
                 close = true;
                 xmlrpc::anonymous_too_large().into_response()
@@ -220,9 +214,9 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
 
 /// Runs the handler in its own task: should a bug ever panic inside it, this request gets a
 /// 500 and the connection and every other request carry on.
-async fn dispatch(app: &App, req: Request<Bytes>) -> HttpResponse {
+async fn dispatch(app: &App, endpoint: Endpoint, req: Request<Bytes>) -> HttpResponse {
     let app = Arc::clone(app);
-    match tokio::spawn(async move { app::handle(&app, req).await }).await {
+    match tokio::spawn(async move { super::handle_route(&app, endpoint, req).await }).await {
         Ok(resp) => resp,
         Err(e) => {
             ApiError::Internal(anyhow::anyhow!("request handler failed: {e}")).into_response()
@@ -240,7 +234,7 @@ fn finish(
     if close {
         resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    crate::error::add_security_headers(resp.headers_mut());
+    super::error::add_security_headers(resp.headers_mut());
     let status = resp.status();
     let ms = started.elapsed().as_millis() as u64;
     if status.is_server_error() {

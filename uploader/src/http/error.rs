@@ -2,13 +2,16 @@
 //! `{"detail": "...", "code": "..."}` with a fitting status; internal errors are logged and
 //! answered with a generic message, so no path, SQL or secret ever reaches a client.
 //! The reference-compatible endpoints (`/plugins/api/...`, `/plugins/RPC2/`) shape their own
-//! bodies from these variants (see `routes::token_api` and `routes::xmlrpc`).
+//! bodies from these variants (see `handlers::token_api` and `handlers::xmlrpc`). Services
+//! fail with `ServiceError`, mapped here one variant to one status.
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
+
+use crate::services::ServiceError;
 
 /// The response type of every handler.
 pub type HttpResponse = Response<Full<Bytes>>;
@@ -72,15 +75,30 @@ pub enum ApiError {
     Internal(anyhow::Error),
 }
 
-impl From<anyhow::Error> for ApiError {
-    fn from(e: anyhow::Error) -> Self {
-        from_anyhow(e)
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::BadRequest(m) => ApiError::BadRequest(m),
+            ServiceError::Unauthorized(m) => ApiError::Unauthorized(m),
+            ServiceError::Forbidden(m) => ApiError::Forbidden(m),
+            ServiceError::NotFound(m) => ApiError::NotFound(m),
+            ServiceError::Conflict(m) => ApiError::Conflict(m),
+            ServiceError::ChangedSinceReview(m) => ApiError::ChangedSinceReview(m),
+            ServiceError::Throttled(t) => {
+                ApiError::Throttled { detail: t.detail, retry_after: t.retry_after }
+            }
+            ServiceError::TooManyAttempts(retry) => ApiError::TooManyAttempts(retry),
+            ServiceError::Busy => ApiError::Busy,
+            ServiceError::Unavailable(m) => ApiError::Unavailable(m),
+            ServiceError::Internal(e) => ApiError::Internal(e),
+        }
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
-        from_anyhow(e.into())
+/// Failures of the edge's own work (building a response) are classified as the services'.
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ServiceError::from(e).into()
     }
 }
 
@@ -189,35 +207,6 @@ impl ApiError {
         }
         resp
     }
-}
-
-/// Maps an error from blocking work: database busy/full → 503, else internal.
-pub fn from_anyhow(e: anyhow::Error) -> ApiError {
-    for cause in e.chain() {
-        if let Some(rusqlite::Error::SqliteFailure(f, _)) = cause.downcast_ref::<rusqlite::Error>()
-        {
-            match f.code {
-                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
-                    return ApiError::Unavailable(
-                        "The catalog is busy; try again in a few seconds.".into(),
-                    );
-                }
-                rusqlite::ErrorCode::DiskFull => {
-                    return ApiError::Unavailable("The server is out of disk space.".into());
-                }
-                _ => {}
-            }
-        }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::StorageFull {
-                return ApiError::Unavailable("The server is out of disk space.".into());
-            }
-            if io.kind() == std::io::ErrorKind::ReadOnlyFilesystem {
-                return ApiError::Unavailable("The store is read-only.".into());
-            }
-        }
-    }
-    ApiError::Internal(e)
 }
 
 /// The security headers of every response the service sends, pages and API alike: the

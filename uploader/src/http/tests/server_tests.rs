@@ -19,7 +19,7 @@ async fn start(app: App) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(crate::server::serve(app, listener, async {
+    let task = tokio::spawn(crate::http::server::serve(app, listener, async {
         let _ = rx.await;
     }));
     Running { addr, stop, task }
