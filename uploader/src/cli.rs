@@ -105,7 +105,7 @@ pub struct ServeArgs {
 /// Where nginx writes the downloads log.
 #[derive(Debug, Clone, Args)]
 pub struct DownloadsLogArgs {
-    /// nginx's downloads log (`log_format downloads` in nginx/site.conf.in); the default is
+    /// nginx's downloads log (`log_format downloads` in nginx/trees-http.conf); the default is
     /// where `make serve` runs nginx.
     #[arg(
         long = "downloads-log",

@@ -1,5 +1,5 @@
 //! Download counting from nginx's downloads log (issue 7). nginx serves every zip itself and
-//! writes one line per download URL served (`log_format downloads` in nginx/site.conf.in):
+//! writes one line per download URL served (`log_format downloads` in nginx/trees-http.conf):
 //!
 //! ```text
 //! $msec $pkg $ver $status c=$request_completion $request_method $body_bytes_sent
