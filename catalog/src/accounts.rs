@@ -5,12 +5,13 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::ids::UserId;
 use crate::time::fmt_time;
 
 /// A user row, as the uploader needs it for authentication and permissions.
 #[derive(Debug, Clone)]
 pub struct User {
-    pub id: i64,
+    pub id: UserId,
     pub username: String,
     pub email: String,
     pub password_hash: Option<String>,
@@ -43,7 +44,7 @@ pub struct NewUser {
 }
 
 /// Inserts a user and returns its id.
-pub fn create_user(conn: &Connection, u: &NewUser, now: DateTime<Utc>) -> Result<i64> {
+pub fn create_user(conn: &Connection, u: &NewUser, now: DateTime<Utc>) -> Result<UserId> {
     conn.execute(
         "INSERT INTO users (username, email, password_hash, is_staff, is_superuser, can_approve,
                             created_at)
@@ -59,7 +60,7 @@ pub fn create_user(conn: &Connection, u: &NewUser, now: DateTime<Utc>) -> Result
         ],
     )
     .with_context(|| format!("failed to create user `{}`", u.username))?;
-    Ok(conn.last_insert_rowid())
+    Ok(UserId(conn.last_insert_rowid()))
 }
 
 pub(crate) const USER_COLUMNS: &str =
@@ -79,14 +80,14 @@ pub(crate) fn user_from_row(r: &Row<'_>) -> rusqlite::Result<User> {
 }
 
 /// Finds a user by id.
-pub fn user_by_id(conn: &Connection, id: i64) -> Result<Option<User>> {
+pub fn user_by_id(conn: &Connection, id: UserId) -> Result<Option<User>> {
     conn.query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"), [id], user_from_row)
         .optional()
         .with_context(|| format!("failed to look up user {id}"))
 }
 
 /// Sets the password hash of a user (argon2id PHC string).
-pub fn set_password_hash(conn: &Connection, user_id: i64, hash: &str) -> Result<()> {
+pub fn set_password_hash(conn: &Connection, user_id: UserId, hash: &str) -> Result<()> {
     conn.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![user_id, hash])
         .with_context(|| format!("failed to set the password of user {user_id}"))?;
     Ok(())
@@ -94,20 +95,20 @@ pub fn set_password_hash(conn: &Connection, user_id: i64, hash: &str) -> Result<
 
 /// Grants or revokes trust (`can_approve`). Bumps the revision of every plugin whose pages
 /// name the user as a (trusted) uploader or editor.
-pub fn set_user_trusted(conn: &Connection, user_id: i64, trusted: bool) -> Result<()> {
+pub fn set_user_trusted(conn: &Connection, user_id: UserId, trusted: bool) -> Result<()> {
     conn.execute("UPDATE users SET can_approve = ?2 WHERE id = ?1", params![user_id, trusted])
         .with_context(|| format!("failed to change the trust of user {user_id}"))?;
     bump_plugins_of_user(conn, user_id)
 }
 
 /// Blocks (`active = false`) or unblocks a user.
-pub fn set_user_active(conn: &Connection, user_id: i64, active: bool) -> Result<()> {
+pub fn set_user_active(conn: &Connection, user_id: UserId, active: bool) -> Result<()> {
     conn.execute("UPDATE users SET is_active = ?2 WHERE id = ?1", params![user_id, active])
         .with_context(|| format!("failed to change the state of user {user_id}"))?;
     bump_plugins_of_user(conn, user_id)
 }
 
-fn bump_plugins_of_user(conn: &Connection, user_id: i64) -> Result<()> {
+fn bump_plugins_of_user(conn: &Connection, user_id: UserId) -> Result<()> {
     conn.execute(
         "UPDATE plugins SET revision = revision + 1
          WHERE created_by = ?1 OR maintainer = ?1

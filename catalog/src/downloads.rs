@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use crate::ids::{PluginId, VersionId};
 use crate::time::fmt_time;
 
 /// How far a log file has been counted.
@@ -75,7 +76,7 @@ pub fn commit_download_counts(
             tx.prepare_cached("UPDATE plugins SET downloads = downloads + ?2 WHERE id = ?1")?;
         for c in counts {
             let n = i64::try_from(c.count).context("download count out of range")?;
-            let ids: Option<(i64, i64)> = find
+            let ids: Option<(VersionId, PluginId)> = find
                 .query_row(params![c.package, c.version], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             let Some((version_id, plugin_id)) = ids else {
@@ -135,7 +136,7 @@ pub fn download_counters(
 /// approved, for the editors' download of unapproved versions.
 #[derive(Debug, Clone)]
 pub struct VersionFile {
-    pub plugin_id: i64,
+    pub plugin_id: PluginId,
     pub version: String,
     pub approved: bool,
     pub package_path: String,

@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
+use crate::ids::{PluginId, TokenId, UserId};
 use crate::time::fmt_time;
 
 /// How an upload arrived (audit detail `via`).
@@ -36,7 +37,7 @@ pub struct UploadDetail {
     pub replaced: Option<String>,
     pub approved: bool,
     pub via: UploadVia,
-    pub token_id: Option<i64>,
+    pub token_id: Option<TokenId>,
     pub sha256: String,
 }
 
@@ -72,11 +73,11 @@ pub enum AuditEvent {
     PluginRestore,
     /// `expires_at` as the API shows it.
     TokenCreate {
-        token_id: i64,
+        token_id: TokenId,
         expires_at: String,
     },
     TokenRevoke {
-        token_id: i64,
+        token_id: TokenId,
     },
     UserCreate {
         user: String,
@@ -168,8 +169,8 @@ impl AuditEvent {
 pub fn log_event(
     conn: &Connection,
     now: DateTime<Utc>,
-    actor_id: Option<i64>,
-    plugin_id: Option<i64>,
+    actor_id: Option<UserId>,
+    plugin_id: Option<PluginId>,
     event: &AuditEvent,
 ) -> Result<()> {
     let action = event.action();
@@ -186,9 +187,9 @@ pub fn log_event(
 pub struct Event {
     pub id: i64,
     pub at: String,
-    pub actor_id: Option<i64>,
+    pub actor_id: Option<UserId>,
     pub action: String,
-    pub plugin_id: Option<i64>,
+    pub plugin_id: Option<PluginId>,
     pub detail: String,
 }
 
@@ -217,7 +218,7 @@ pub fn recent_events(conn: &Connection, limit: i64) -> Result<Vec<Event>> {
 mod tests {
     use super::*;
 
-    fn upload(via: UploadVia, replaced: Option<&str>, token_id: Option<i64>) -> UploadDetail {
+    fn upload(via: UploadVia, replaced: Option<&str>, token_id: Option<TokenId>) -> UploadDetail {
         UploadDetail {
             version: "1.0".into(),
             replaced: replaced.map(str::to_owned),
@@ -256,7 +257,7 @@ mod tests {
     #[test]
     fn version_replace() {
         pins(
-            AuditEvent::VersionReplace(upload(UploadVia::Token, Some("1.0"), Some(7))),
+            AuditEvent::VersionReplace(upload(UploadVia::Token, Some("1.0"), Some(TokenId(7)))),
             "version.replace",
             r#"{"approved":true,"replaced":"1.0","sha256":"ab","token_id":7,"version":"1.0","via":"token"}"#,
         );
@@ -308,11 +309,14 @@ mod tests {
     #[test]
     fn tokens() {
         pins(
-            AuditEvent::TokenCreate { token_id: 3, expires_at: "2030-01-01T00:00:00Z".into() },
+            AuditEvent::TokenCreate {
+                token_id: TokenId(3),
+                expires_at: "2030-01-01T00:00:00Z".into(),
+            },
             "token.create",
             r#"{"expires_at":"2030-01-01T00:00:00Z","token_id":3}"#,
         );
-        pins(AuditEvent::TokenRevoke { token_id: 3 }, "token.revoke", r#"{"token_id":3}"#);
+        pins(AuditEvent::TokenRevoke { token_id: TokenId(3) }, "token.revoke", r#"{"token_id":3}"#);
     }
 
     #[test]

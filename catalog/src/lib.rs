@@ -13,6 +13,7 @@ pub mod downloads;
 pub mod events;
 pub mod fsutil;
 pub mod hash;
+pub mod ids;
 pub mod metadata;
 pub mod model;
 pub mod names;

@@ -3,9 +3,10 @@
 //! Callers own the transaction.
 
 use anyhow::{Context, Result};
-use rusqlite::types::Value;
+use rusqlite::types::{ToSql, Value};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::ids::{PluginId, VersionId};
 use crate::plugins::PluginFields;
 
 /// A version's public metadata: the fields of metadata.txt and its tags.
@@ -55,7 +56,7 @@ impl VersionMetadata {
 /// The plugin's current metadata: its `plugins` row mirror (the newest approved version's
 /// metadata, or the creating upload's while none is approved) and its tags. The deprecated
 /// flag is left false: the row holds the editors' flag, which is not metadata.
-pub fn plugin_metadata(conn: &Connection, plugin_id: i64) -> Result<VersionMetadata> {
+pub fn plugin_metadata(conn: &Connection, plugin_id: PluginId) -> Result<VersionMetadata> {
     let fields = conn
         .query_row(
             "SELECT name, author, email, homepage, repository, tracker, description, about,
@@ -76,21 +77,24 @@ pub fn plugin_metadata(conn: &Connection, plugin_id: i64) -> Result<VersionMetad
 }
 
 /// Every version's own metadata, by version id, highest version first.
-pub fn versions_metadata(conn: &Connection, plugin_id: i64) -> Result<Vec<(i64, VersionMetadata)>> {
+pub fn versions_metadata(
+    conn: &Connection,
+    plugin_id: PluginId,
+) -> Result<Vec<(VersionId, VersionMetadata)>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {VERSION_FIELDS}, id FROM plugin_versions WHERE plugin_id = ?1
          ORDER BY version_key DESC"
     ))?;
     let rows = stmt
         .query_map([plugin_id], |r| Ok((r.get(10)?, fields_from_row(r)?)))?
-        .collect::<rusqlite::Result<Vec<(i64, PluginFields)>>>()
+        .collect::<rusqlite::Result<Vec<(VersionId, PluginFields)>>>()
         .context("failed to read versions' metadata")?;
     rows.into_iter()
         .map(|(id, fields)| Ok((id, VersionMetadata { fields, tags: version_tags(conn, id)? })))
         .collect()
 }
 
-fn version_tags(conn: &Connection, version_id: i64) -> Result<Vec<String>> {
+fn version_tags(conn: &Connection, version_id: VersionId) -> Result<Vec<String>> {
     tag_names(
         conn,
         "SELECT t.name FROM version_tags vt JOIN tags t ON t.id = vt.tag_id
@@ -101,7 +105,7 @@ fn version_tags(conn: &Connection, version_id: i64) -> Result<Vec<String>> {
 }
 
 /// The tag names a one-parameter query (`?1` = `id`) selects, in its order.
-fn tag_names(conn: &Connection, sql: &str, id: i64) -> Result<Vec<String>> {
+fn tag_names(conn: &Connection, sql: &str, id: impl ToSql) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(sql)?;
     let names = stmt.query_map([id], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
     Ok(names)
@@ -127,7 +131,10 @@ fn fields_from_row(r: &Row<'_>) -> rusqlite::Result<PluginFields> {
 }
 
 /// Id of the plugin's newest approved version (highest version key), if any.
-pub fn newest_approved_version(conn: &Connection, plugin_id: i64) -> Result<Option<i64>> {
+pub fn newest_approved_version(
+    conn: &Connection,
+    plugin_id: PluginId,
+) -> Result<Option<VersionId>> {
     conn.query_row(
         "SELECT id FROM plugin_versions WHERE plugin_id = ?1 AND approved = 1
          ORDER BY version_key DESC LIMIT 1",
@@ -141,7 +148,7 @@ pub fn newest_approved_version(conn: &Connection, plugin_id: i64) -> Result<Opti
 /// Rewrites the plugin's metadata mirror (`plugins` columns and `plugin_tags`) from its newest
 /// approved version; with none approved, the mirror keeps its last value. Called by every
 /// statement that changes which versions are approved.
-pub fn sync_public_metadata(conn: &Connection, plugin_id: i64) -> Result<()> {
+pub fn sync_public_metadata(conn: &Connection, plugin_id: PluginId) -> Result<()> {
     let Some(version_id) = newest_approved_version(conn, plugin_id)? else { return Ok(()) };
     conn.execute(
         "UPDATE plugins SET (name, author, email, homepage, repository, tracker, description,

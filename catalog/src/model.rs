@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 
+use crate::ids::{PluginId, VersionId};
 use crate::names::{PackageName, PluginVersion, QgisVersion};
 
 /// Everything the renderer needs, in memory.
@@ -25,7 +26,7 @@ pub struct Settings {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Plugin {
-    pub id: i64,
+    pub id: PluginId,
     pub package: PackageName,
     pub name: String,
     pub created_on: DateTime<Utc>,
@@ -70,7 +71,7 @@ pub struct Tag {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Version {
-    pub id: i64,
+    pub id: VersionId,
     pub version: PluginVersion,
     pub created_on: DateTime<Utc>,
     /// Username of the uploader (for token uploads, the token's user).

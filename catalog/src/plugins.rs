@@ -5,17 +5,18 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::ids::{PluginId, UserId};
 use crate::names::PackageName;
 use crate::time::{fmt_time, parse_time};
 
 /// A plugin row as the service needs it (all plugins, approved or not, deleted or not).
 #[derive(Debug, Clone)]
 pub struct PluginRow {
-    pub id: i64,
+    pub id: PluginId,
     pub package_name: String,
     pub name: String,
-    pub created_by: i64,
-    pub maintainer: Option<i64>,
+    pub created_by: UserId,
+    pub maintainer: Option<UserId>,
     pub deprecated: bool,
     pub allow_update_name: bool,
     pub is_deleted: bool,
@@ -54,7 +55,7 @@ pub fn plugin_by_package(conn: &Connection, package: &str) -> Result<Option<Plug
 }
 
 /// Finds a plugin by id.
-pub fn plugin_by_id(conn: &Connection, id: i64) -> Result<Option<PluginRow>> {
+pub fn plugin_by_id(conn: &Connection, id: PluginId) -> Result<Option<PluginRow>> {
     conn.query_row(
         &format!("SELECT {PLUGIN_COLUMNS} FROM plugins WHERE id = ?1"),
         [id],
@@ -65,7 +66,7 @@ pub fn plugin_by_id(conn: &Connection, id: i64) -> Result<Option<PluginRow>> {
 }
 
 /// True when `user_id` created the plugin or is one of its owners.
-pub fn is_editor(conn: &Connection, plugin_id: i64, user_id: i64) -> Result<bool> {
+pub fn is_editor(conn: &Connection, plugin_id: PluginId, user_id: UserId) -> Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM plugins WHERE id = ?1 AND created_by = ?2)
              OR EXISTS (SELECT 1 FROM plugin_owners WHERE plugin_id = ?1 AND user_id = ?2)",
@@ -76,7 +77,7 @@ pub fn is_editor(conn: &Connection, plugin_id: i64, user_id: i64) -> Result<bool
 }
 
 /// Owners (editors beside the creator) of a plugin: `(user id, username)`, by name.
-pub fn plugin_owners(conn: &Connection, plugin_id: i64) -> Result<Vec<(i64, String)>> {
+pub fn plugin_owners(conn: &Connection, plugin_id: PluginId) -> Result<Vec<(UserId, String)>> {
     let mut stmt = conn.prepare(
         "SELECT u.id, u.username FROM plugin_owners o JOIN users u ON u.id = o.user_id
          WHERE o.plugin_id = ?1 ORDER BY u.username",
@@ -89,7 +90,7 @@ pub fn plugin_owners(conn: &Connection, plugin_id: i64) -> Result<Vec<(i64, Stri
 }
 
 /// Id of a plugin by package name (case-insensitive), if it exists.
-pub fn plugin_id(conn: &Connection, package: &PackageName) -> Result<Option<i64>> {
+pub fn plugin_id(conn: &Connection, package: &PackageName) -> Result<Option<PluginId>> {
     conn.query_row("SELECT id FROM plugins WHERE package_name = ?1", [package.as_str()], |r| {
         r.get(0)
     })
@@ -118,10 +119,10 @@ pub struct PluginFields {
 pub fn create_plugin(
     conn: &Connection,
     package: &PackageName,
-    creator: i64,
+    creator: UserId,
     f: &PluginFields,
     now: DateTime<Utc>,
-) -> Result<i64> {
+) -> Result<PluginId> {
     conn.execute(
         "INSERT INTO plugins (package_name, name, created_on, modified_on, created_by, maintainer,
                               author, email, homepage, repository, tracker, description, about,
@@ -144,11 +145,11 @@ pub fn create_plugin(
         ],
     )
     .with_context(|| format!("failed to create plugin `{package}`"))?;
-    Ok(conn.last_insert_rowid())
+    Ok(PluginId(conn.last_insert_rowid()))
 }
 
 /// Adds `owner` to a plugin's owners (editors beside the creator).
-pub fn add_owner(conn: &Connection, plugin_id: i64, owner: i64) -> Result<()> {
+pub fn add_owner(conn: &Connection, plugin_id: PluginId, owner: UserId) -> Result<()> {
     conn.execute(
         "INSERT OR IGNORE INTO plugin_owners (plugin_id, user_id) VALUES (?1, ?2)",
         params![plugin_id, owner],
@@ -159,7 +160,7 @@ pub fn add_owner(conn: &Connection, plugin_id: i64, owner: i64) -> Result<()> {
 /// Marks a plugin for deletion (`deleted = true`) or restores it.
 pub fn set_plugin_deleted(
     conn: &Connection,
-    plugin_id: i64,
+    plugin_id: PluginId,
     deleted: bool,
     now: DateTime<Utc>,
 ) -> Result<()> {
@@ -174,8 +175,8 @@ pub fn set_plugin_deleted(
 /// Replaces the owners of a plugin (the creator stays an editor regardless).
 pub fn set_plugin_owners(
     conn: &Connection,
-    plugin_id: i64,
-    owners: &[i64],
+    plugin_id: PluginId,
+    owners: &[UserId],
     now: DateTime<Utc>,
 ) -> Result<()> {
     conn.execute("DELETE FROM plugin_owners WHERE plugin_id = ?1", [plugin_id])?;
@@ -192,8 +193,8 @@ pub fn set_plugin_owners(
 /// Sets the maintainer (a display role) of a plugin.
 pub fn set_plugin_maintainer(
     conn: &Connection,
-    plugin_id: i64,
-    maintainer: i64,
+    plugin_id: PluginId,
+    maintainer: UserId,
     now: DateTime<Utc>,
 ) -> Result<()> {
     conn.execute(
@@ -206,7 +207,7 @@ pub fn set_plugin_maintainer(
 /// Sets the deprecated flag of a plugin.
 pub fn set_plugin_deprecated(
     conn: &Connection,
-    plugin_id: i64,
+    plugin_id: PluginId,
     deprecated: bool,
     now: DateTime<Utc>,
 ) -> Result<()> {
@@ -221,7 +222,11 @@ pub fn set_plugin_deprecated(
 /// current name, or in any of its versions. A name belongs to one plugin from its first
 /// upload on, so an unapproved version cannot be outrun by another plugin taking its name,
 /// and the derived public names stay unique.
-pub fn plugin_with_name(conn: &Connection, name: &str, except: Option<i64>) -> Result<Option<i64>> {
+pub fn plugin_with_name(
+    conn: &Connection,
+    name: &str,
+    except: Option<PluginId>,
+) -> Result<Option<PluginId>> {
     conn.query_row(
         "SELECT id FROM plugins WHERE name = ?1 AND (?2 IS NULL OR id <> ?2)
          UNION ALL
@@ -235,13 +240,13 @@ pub fn plugin_with_name(conn: &Connection, name: &str, except: Option<i64>) -> R
 }
 
 /// Bumps a plugin's revision (its pages are rendered anew) without touching `modified_on`.
-pub(crate) fn bump_revision(conn: &Connection, plugin_id: i64) -> Result<()> {
+pub(crate) fn bump_revision(conn: &Connection, plugin_id: PluginId) -> Result<()> {
     conn.execute("UPDATE plugins SET revision = revision + 1 WHERE id = ?1", [plugin_id])?;
     Ok(())
 }
 
 /// Bumps a plugin's revision and sets its `modified_on`: what every editor change does.
-pub(crate) fn touch(conn: &Connection, plugin_id: i64, now: DateTime<Utc>) -> Result<()> {
+pub(crate) fn touch(conn: &Connection, plugin_id: PluginId, now: DateTime<Utc>) -> Result<()> {
     conn.execute(
         "UPDATE plugins SET revision = revision + 1, modified_on = ?2 WHERE id = ?1",
         params![plugin_id, fmt_time(now)],

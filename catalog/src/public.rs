@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::ids::{PluginId, UserId};
 use crate::model::{Catalog, Icon, Plugin, Tag, Version};
 use crate::names::{PackageName, PluginVersion, QgisVersion};
 use crate::settings::load_settings;
@@ -21,14 +22,14 @@ const NEWEST_APPROVED: &str = "SELECT w.id FROM plugin_versions w
 /// editors' flag or that version's.
 pub fn load_catalog(conn: &Connection) -> Result<Catalog> {
     let settings = load_settings(conn)?;
-    let usernames: HashMap<i64, (String, bool)> = conn
+    let usernames: HashMap<UserId, (String, bool)> = conn
         .prepare("SELECT id, username, can_approve OR is_superuser FROM users")?
         .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
         .collect::<rusqlite::Result<_>>()
         .context("failed to read users")?;
-    let name_of = |id: Option<i64>| id.and_then(|i| usernames.get(&i)).map(|(n, _)| n.clone());
+    let name_of = |id: Option<UserId>| id.and_then(|i| usernames.get(&i)).map(|(n, _)| n.clone());
 
-    let mut versions: HashMap<i64, Vec<Version>> = HashMap::new();
+    let mut versions: HashMap<PluginId, Vec<Version>> = HashMap::new();
     let mut stmt = conn.prepare(
         "SELECT id, plugin_id, version, created_on, created_by, min_qgis, max_qgis, changelog,
                 experimental, external_deps, downloads, package_path, package_sha256, package_size
@@ -37,7 +38,7 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog> {
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let text: String = r.get(2)?;
-        let created_by: Option<i64> = r.get(4)?;
+        let created_by: Option<UserId> = r.get(4)?;
         let min: String = r.get(5)?;
         let max: String = r.get(6)?;
         let v = Version {
@@ -67,7 +68,7 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog> {
     }
 
     // Public tags: those of each plugin's newest approved version, keyed by plugin.
-    let mut tags: HashMap<i64, Vec<Tag>> = HashMap::new();
+    let mut tags: HashMap<PluginId, Vec<Tag>> = HashMap::new();
     let mut stmt = conn.prepare(&format!(
         "SELECT v.plugin_id, t.name, t.slug FROM version_tags vt
          JOIN tags t ON t.id = vt.tag_id JOIN plugin_versions v ON v.id = vt.version_id
@@ -75,17 +76,17 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog> {
          ORDER BY v.plugin_id, vt.position"
     ))?;
     for row in stmt.query_map([], |r| Ok((r.get(0)?, Tag { name: r.get(1)?, slug: r.get(2)? })))? {
-        let (pid, tag): (i64, Tag) = row?;
+        let (pid, tag): (PluginId, Tag) = row?;
         tags.entry(pid).or_default().push(tag);
     }
 
-    let mut owners: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut owners: HashMap<PluginId, Vec<String>> = HashMap::new();
     let mut stmt = conn.prepare(
         "SELECT o.plugin_id, u.username FROM plugin_owners o JOIN users u ON u.id = o.user_id
          ORDER BY u.username",
     )?;
     for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
-        let (pid, name): (i64, String) = row?;
+        let (pid, name): (PluginId, String) = row?;
         owners.entry(pid).or_default().push(name);
     }
 
@@ -103,7 +104,7 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog> {
     ))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        let id: i64 = r.get(0)?;
+        let id: PluginId = r.get(0)?;
         let Some(vs) = versions.remove(&id) else { continue };
         plugins.push(plugin_from_row(r, vs, &name_of, &mut owners, &mut tags)?);
     }
@@ -113,14 +114,14 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog> {
     let since = (chrono::Utc::now() - chrono::Duration::days(crate::model::STATS_DAYS))
         .format("%Y-%m-%d")
         .to_string();
-    let mut daily: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
+    let mut daily: HashMap<PluginId, Vec<(String, i64)>> = HashMap::new();
     let mut stmt = conn.prepare(
         "SELECT v.plugin_id, d.day, sum(d.count) FROM version_downloads d
          JOIN plugin_versions v ON v.id = d.version_id
          WHERE d.day >= ?1 GROUP BY v.plugin_id, d.day ORDER BY v.plugin_id, d.day",
     )?;
     for row in stmt.query_map([&since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
-        let (pid, day, count): (i64, String, i64) = row?;
+        let (pid, day, count): (PluginId, String, i64) = row?;
         daily.entry(pid).or_default().push((day, count));
     }
     for p in &mut plugins {
@@ -145,14 +146,14 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog> {
 fn plugin_from_row(
     r: &rusqlite::Row<'_>,
     versions: Vec<Version>,
-    name_of: &dyn Fn(Option<i64>) -> Option<String>,
-    owners: &mut HashMap<i64, Vec<String>>,
-    tags: &mut HashMap<i64, Vec<Tag>>,
+    name_of: &dyn Fn(Option<UserId>) -> Option<String>,
+    owners: &mut HashMap<PluginId, Vec<String>>,
+    tags: &mut HashMap<PluginId, Vec<Tag>>,
 ) -> Result<Plugin> {
-    let id: i64 = r.get(0)?;
+    let id: PluginId = r.get(0)?;
     let package: String = r.get(1)?;
-    let creator: i64 = r.get(5)?;
-    let maintainer: Option<i64> = r.get(6)?;
+    let creator: UserId = r.get(5)?;
+    let maintainer: Option<UserId> = r.get(6)?;
     let deleted_on: Option<String> = r.get(19)?;
     Ok(Plugin {
         id,

@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
+use crate::ids::{PluginId, UserId, VersionId};
 use crate::metadata::sync_public_metadata;
 use crate::plugins::touch;
 use crate::time::{fmt_time, parse_time};
@@ -13,10 +14,10 @@ use crate::time::{fmt_time, parse_time};
 /// version already had that state (nothing changed).
 pub fn set_version_approved(
     conn: &Connection,
-    plugin_id: i64,
-    version_id: i64,
+    plugin_id: PluginId,
+    version_id: VersionId,
     approved: bool,
-    by: i64,
+    by: UserId,
     now: DateTime<Utc>,
 ) -> Result<bool> {
     let n = conn
@@ -38,10 +39,10 @@ pub fn set_version_approved(
 /// A version waiting for review.
 #[derive(Debug, Clone)]
 pub struct PendingVersion {
-    pub plugin_id: i64,
+    pub plugin_id: PluginId,
     pub package_name: String,
     pub plugin_name: String,
-    pub version_id: i64,
+    pub version_id: VersionId,
     pub version: String,
     pub experimental: bool,
     pub created_on: DateTime<Utc>,
@@ -55,7 +56,7 @@ pub struct PendingVersion {
 
 /// Unapproved versions of plugins not marked for deletion, oldest first; restricted to the
 /// plugins `editor` edits when given.
-pub fn pending_versions(conn: &Connection, editor: Option<i64>) -> Result<Vec<PendingVersion>> {
+pub fn pending_versions(conn: &Connection, editor: Option<UserId>) -> Result<Vec<PendingVersion>> {
     let mut stmt = conn.prepare(
         "SELECT p.id, p.package_name, p.name, v.id, v.version, v.experimental, v.created_on,
                 u.username, v.is_from_token, v.package_sha256, v.package_size, v.replaced_on

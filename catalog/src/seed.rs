@@ -4,8 +4,14 @@
 use anyhow::{Context, Result};
 use rusqlite::{Connection, params};
 
+use crate::ids::{PluginId, VersionId};
+
 /// Sets a version's download count.
-pub fn set_version_downloads(conn: &Connection, version_id: i64, downloads: i64) -> Result<()> {
+pub fn set_version_downloads(
+    conn: &Connection,
+    version_id: VersionId,
+    downloads: i64,
+) -> Result<()> {
     conn.execute(
         "UPDATE plugin_versions SET downloads = ?2 WHERE id = ?1",
         params![version_id, downloads],
@@ -15,7 +21,7 @@ pub fn set_version_downloads(conn: &Connection, version_id: i64, downloads: i64)
 }
 
 /// Adds `downloads` to a plugin's download count.
-pub fn add_plugin_downloads(conn: &Connection, plugin_id: i64, downloads: i64) -> Result<()> {
+pub fn add_plugin_downloads(conn: &Connection, plugin_id: PluginId, downloads: i64) -> Result<()> {
     conn.execute(
         "UPDATE plugins SET downloads = downloads + ?2 WHERE id = ?1",
         params![plugin_id, downloads],
@@ -27,7 +33,7 @@ pub fn add_plugin_downloads(conn: &Connection, plugin_id: i64, downloads: i64) -
 /// Sets a plugin's download count and rating.
 pub fn set_plugin_popularity(
     conn: &Connection,
-    plugin_id: i64,
+    plugin_id: PluginId,
     downloads: i64,
     votes: i64,
     score: i64,

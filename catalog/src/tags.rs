@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::hash::short_hash;
+use crate::ids::{PluginId, VersionId};
 use crate::metadata::newest_approved_version;
 use crate::plugins::bump_revision;
 
@@ -12,7 +13,7 @@ use crate::plugins::bump_revision;
 /// newest approved version, so the public site shows them. For seeders, tests and a new
 /// plugin's first upload; uploads of existing plugins tag their version instead
 /// (`insert_version_with_metadata`). `names` are already cleaned (trimmed, lower-case).
-pub fn set_tags(conn: &Connection, plugin_id: i64, names: &[String]) -> Result<()> {
+pub fn set_tags(conn: &Connection, plugin_id: PluginId, names: &[String]) -> Result<()> {
     conn.execute("DELETE FROM plugin_tags WHERE plugin_id = ?1", [plugin_id])?;
     for (pos, tag_id) in tag_ids(conn, names)?.into_iter().enumerate() {
         conn.execute(
@@ -28,7 +29,7 @@ pub fn set_tags(conn: &Connection, plugin_id: i64, names: &[String]) -> Result<(
 }
 
 /// Replaces a version's tags with `names` (cleaned), creating missing tags.
-pub fn set_version_tags(conn: &Connection, version_id: i64, names: &[String]) -> Result<()> {
+pub fn set_version_tags(conn: &Connection, version_id: VersionId, names: &[String]) -> Result<()> {
     conn.execute("DELETE FROM version_tags WHERE version_id = ?1", [version_id])?;
     for (pos, tag_id) in tag_ids(conn, names)?.into_iter().enumerate() {
         conn.execute(

@@ -5,16 +5,17 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::ids::{PluginId, TokenId, UserId};
 use crate::time::{fmt_time, parse_time};
 
 /// A per-plugin upload token row (the token itself is never stored, only its hash).
 #[derive(Debug, Clone)]
 pub struct UploadToken {
-    pub id: i64,
+    pub id: TokenId,
     pub jti: String,
     pub token_sha256: String,
-    pub plugin_id: i64,
-    pub user_id: i64,
+    pub plugin_id: PluginId,
+    pub user_id: UserId,
     pub username: String,
     pub description: String,
     pub created_at: DateTime<Utc>,
@@ -28,8 +29,8 @@ pub struct UploadToken {
 pub struct NewUploadToken {
     pub jti: String,
     pub token_sha256: String,
-    pub plugin_id: i64,
-    pub user_id: i64,
+    pub plugin_id: PluginId,
+    pub user_id: UserId,
     pub description: String,
     pub expires_at: DateTime<Utc>,
 }
@@ -61,7 +62,7 @@ pub fn insert_upload_token(
     conn: &Connection,
     t: &NewUploadToken,
     now: DateTime<Utc>,
-) -> Result<i64> {
+) -> Result<TokenId> {
     conn.execute(
         "INSERT INTO upload_tokens (jti, token_sha256, plugin_id, user_id, description,
                                     created_at, expires_at)
@@ -77,7 +78,7 @@ pub fn insert_upload_token(
         ],
     )
     .with_context(|| format!("failed to record a token for plugin {}", t.plugin_id))?;
-    Ok(conn.last_insert_rowid())
+    Ok(TokenId(conn.last_insert_rowid()))
 }
 
 /// Finds a token by its `jti` (the `refresh_jti` claim of an upload token).
@@ -97,8 +98,8 @@ pub fn upload_token_by_jti(conn: &Connection, jti: &str) -> Result<Option<Upload
 /// Finds a token of a plugin by id.
 pub fn upload_token_by_id(
     conn: &Connection,
-    plugin_id: i64,
-    id: i64,
+    plugin_id: PluginId,
+    id: TokenId,
 ) -> Result<Option<UploadToken>> {
     conn.query_row(
         &format!(
@@ -116,8 +117,8 @@ pub fn upload_token_by_id(
 /// `only_user` when given.
 pub fn live_upload_tokens(
     conn: &Connection,
-    plugin_id: i64,
-    only_user: Option<i64>,
+    plugin_id: PluginId,
+    only_user: Option<UserId>,
     now: DateTime<Utc>,
 ) -> Result<Vec<UploadToken>> {
     let mut stmt = conn.prepare(&format!(
@@ -134,7 +135,7 @@ pub fn live_upload_tokens(
 }
 
 /// Records a successful use of a token.
-pub fn touch_upload_token(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<()> {
+pub fn touch_upload_token(conn: &Connection, id: TokenId, now: DateTime<Utc>) -> Result<()> {
     conn.execute(
         "UPDATE upload_tokens SET last_used_at = ?2 WHERE id = ?1",
         params![id, fmt_time(now)],
@@ -143,7 +144,7 @@ pub fn touch_upload_token(conn: &Connection, id: i64, now: DateTime<Utc>) -> Res
 }
 
 /// Revokes a token (no un-revoke). Returns false when it was already revoked.
-pub fn revoke_upload_token(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<bool> {
+pub fn revoke_upload_token(conn: &Connection, id: TokenId, now: DateTime<Utc>) -> Result<bool> {
     let n = conn.execute(
         "UPDATE upload_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
         params![id, fmt_time(now)],

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::ids::{PluginId, TokenId, UserId, VersionId};
 use crate::metadata::{VersionMetadata, plugin_metadata, sync_public_metadata};
 use crate::model::Icon;
 use crate::names::{PluginVersion, QgisVersion};
@@ -17,12 +18,12 @@ use crate::time::{fmt_time, parse_time};
 
 #[derive(Debug, Clone)]
 pub struct VersionRow {
-    pub id: i64,
-    pub plugin_id: i64,
+    pub id: VersionId,
+    pub plugin_id: PluginId,
     pub version: String,
     pub version_key: String,
     pub created_on: DateTime<Utc>,
-    pub created_by: Option<i64>,
+    pub created_by: Option<UserId>,
     pub approved: bool,
     pub experimental: bool,
     pub package_path: String,
@@ -55,7 +56,7 @@ fn version_from_row(r: &Row<'_>) -> rusqlite::Result<VersionRow> {
 /// Finds a version of a plugin by its padded key (`PluginVersion::key`).
 pub fn version_by_key(
     conn: &Connection,
-    plugin_id: i64,
+    plugin_id: PluginId,
     version_key: &str,
 ) -> Result<Option<VersionRow>> {
     conn.query_row(
@@ -70,7 +71,7 @@ pub fn version_by_key(
 }
 
 /// Every version of a plugin, highest first.
-pub fn versions_of_plugin(conn: &Connection, plugin_id: i64) -> Result<Vec<VersionRow>> {
+pub fn versions_of_plugin(conn: &Connection, plugin_id: PluginId) -> Result<Vec<VersionRow>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {VERSION_COLUMNS} FROM plugin_versions WHERE plugin_id = ?1
          ORDER BY version_key DESC"
@@ -87,7 +88,7 @@ pub fn versions_of_plugin(conn: &Connection, plugin_id: i64) -> Result<Vec<Versi
 /// replacement changes the public plugin (revision, `modified_on`, metadata mirror).
 pub fn replace_version(
     conn: &Connection,
-    version_id: i64,
+    version_id: VersionId,
     v: &NewVersion,
     meta: &VersionMetadata,
     now: DateTime<Utc>,
@@ -105,7 +106,7 @@ pub fn replace_version(
                 server = ?28
              WHERE id = ?1",
             rusqlite::params_from_iter(
-                v.sql_values(version_id, now).into_iter().chain(meta.sql_values()),
+                v.sql_values(version_id.into(), now).into_iter().chain(meta.sql_values()),
             ),
         )
         .with_context(|| format!("failed to replace version {version_id}"))?;
@@ -116,7 +117,7 @@ pub fn replace_version(
     )?;
     set_version_tags(conn, version_id, &meta.tags)?;
     if v.approved {
-        let plugin_id: i64 = conn.query_row(
+        let plugin_id: PluginId = conn.query_row(
             "SELECT plugin_id FROM plugin_versions WHERE id = ?1",
             [version_id],
             |r| r.get(0),
@@ -156,14 +157,14 @@ pub fn package_path_in_use(conn: &Connection, package_path: &str) -> Result<bool
 #[derive(Debug, Clone)]
 pub struct NewVersion {
     pub version: PluginVersion,
-    pub created_by: i64,
+    pub created_by: UserId,
     pub min_qgis: QgisVersion,
     pub max_qgis: QgisVersion,
     pub changelog: String,
     pub experimental: bool,
     pub approved: bool,
     pub external_deps: String,
-    pub token_id: Option<i64>,
+    pub token_id: Option<TokenId>,
     pub package_path: String,
     pub package_sha256: String,
     pub package_size: i64,
@@ -173,9 +174,9 @@ pub struct NewVersion {
 impl NewVersion {
     /// Parameters ?1..?18 of the version statements (insert and replace): `first` (the
     /// plugin id or the version id) then every column, in the order both statements use.
-    pub(crate) fn sql_values(&self, first: i64, now: DateTime<Utc>) -> Vec<Value> {
+    pub(crate) fn sql_values(&self, first: Value, now: DateTime<Utc>) -> Vec<Value> {
         vec![
-            first.into(),
+            first,
             self.version.as_str().to_owned().into(),
             self.version.key().to_owned().into(),
             fmt_time(now).into(),
@@ -187,7 +188,7 @@ impl NewVersion {
             self.approved.into(),
             self.external_deps.clone().into(),
             self.token_id.is_some().into(),
-            self.token_id.into(),
+            self.token_id.map(TokenId::get).into(),
             self.package_path.clone().into(),
             self.package_sha256.clone().into(),
             self.package_size.into(),
@@ -202,10 +203,10 @@ impl NewVersion {
 /// zip's own metadata with `insert_version_with_metadata`.
 pub fn insert_version(
     conn: &Connection,
-    plugin_id: i64,
+    plugin_id: PluginId,
     v: &NewVersion,
     now: DateTime<Utc>,
-) -> Result<i64> {
+) -> Result<VersionId> {
     let meta = plugin_metadata(conn, plugin_id)?;
     insert_version_with_metadata(conn, plugin_id, v, &meta, now)
 }
@@ -215,11 +216,11 @@ pub fn insert_version(
 /// metadata mirror follow; an unapproved one leaves the plugin row untouched.
 pub fn insert_version_with_metadata(
     conn: &Connection,
-    plugin_id: i64,
+    plugin_id: PluginId,
     v: &NewVersion,
     meta: &VersionMetadata,
     now: DateTime<Utc>,
-) -> Result<i64> {
+) -> Result<VersionId> {
     conn.execute(
         "INSERT INTO plugin_versions (plugin_id, version, version_key, created_on, created_by,
             min_qgis, max_qgis, changelog, experimental, approved, approved_by, approved_on,
@@ -230,11 +231,11 @@ pub fn insert_version_with_metadata(
                  CASE WHEN ?10 THEN ?4 END, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
                  ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
         rusqlite::params_from_iter(
-            v.sql_values(plugin_id, now).into_iter().chain(meta.sql_values()),
+            v.sql_values(plugin_id.into(), now).into_iter().chain(meta.sql_values()),
         ),
     )
     .with_context(|| format!("failed to insert version {} of plugin {plugin_id}", v.version))?;
-    let id = conn.last_insert_rowid();
+    let id = VersionId(conn.last_insert_rowid());
     set_version_tags(conn, id, &meta.tags)?;
     if v.approved {
         conn.execute(
@@ -249,8 +250,8 @@ pub fn insert_version_with_metadata(
 /// Deletes a version row (the caller removes its zip once no row references it).
 pub fn delete_version(
     conn: &Connection,
-    plugin_id: i64,
-    version_id: i64,
+    plugin_id: PluginId,
+    version_id: VersionId,
     now: DateTime<Utc>,
 ) -> Result<()> {
     conn.execute(

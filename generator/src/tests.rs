@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::*;
+use catalog::ids::UserId;
 
 fn templates_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../templates")
@@ -288,7 +289,8 @@ fn unapproved_metadata_stays_out_until_approved() {
     let unchanged = build(&config).unwrap();
     assert!(!unchanged.publish.changed, "an unapproved upload changes no published byte");
 
-    catalog::review::set_version_approved(&conn, pid, vid, true, 1, catalog::time::now()).unwrap();
+    catalog::review::set_version_approved(&conn, pid, vid, true, UserId(1), catalog::time::now())
+        .unwrap();
     let new = public(&conn);
     assert_eq!((new.name.as_str(), new.author.as_str()), ("Renamed Under Review", "Someone Else"));
     assert_eq!(new.homepage.as_deref(), Some("https://evil.example/"));
@@ -296,14 +298,18 @@ fn unapproved_metadata_stays_out_until_approved() {
     assert_eq!(new.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["pending"]);
     assert!(build(&config).unwrap().publish.changed);
 
-    catalog::review::set_version_approved(&conn, pid, vid, false, 1, catalog::time::now()).unwrap();
+    catalog::review::set_version_approved(&conn, pid, vid, false, UserId(1), catalog::time::now())
+        .unwrap();
     let back = public(&conn);
     assert_eq!((back.name, back.author, back.tags), (old.name, old.author, old.tags));
     assert_eq!((back.deprecated, back.server), (old.deprecated, old.server));
 }
 
 /// A copy of the plugin's newest stored version row, as a template for new versions.
-fn demo_version(conn: &rusqlite::Connection, plugin_id: i64) -> catalog::versions::NewVersion {
+fn demo_version(
+    conn: &rusqlite::Connection,
+    plugin_id: catalog::ids::PluginId,
+) -> catalog::versions::NewVersion {
     let row = catalog::versions::versions_of_plugin(conn, plugin_id).unwrap().remove(0);
     catalog::versions::NewVersion {
         version: catalog::names::PluginVersion::parse(&row.version).unwrap(),

@@ -16,6 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
+use catalog::ids::UserId;
 
 use crate::support::http::{self, Response};
 use crate::support::{self, Nginx, Site};
@@ -35,8 +36,8 @@ struct Fixture {
     /// Published (approved) versions: (package, version, zip bytes).
     zips: Vec<(String, String, Vec<u8>)>,
     /// User ids of an editor of the unapproved version's plugin and of a stranger.
-    editor: i64,
-    stranger: i64,
+    editor: UserId,
+    stranger: UserId,
 }
 
 fn fixture() -> MutexGuard<'static, Fixture> {
@@ -226,7 +227,7 @@ fn today() -> String {
 }
 
 /// `Authorization` value with a user JWT of `user_id` (what `POST /api/v1/token` mints).
-fn bearer(user_id: i64) -> String {
+fn bearer(user_id: UserId) -> String {
     let keys = uploader::auth::Keys::new(SECRET.as_bytes());
     let (token, _) =
         keys.user_token(user_id, catalog::time::now().timestamp(), 600).expect("token");

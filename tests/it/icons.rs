@@ -12,6 +12,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use catalog::ids::{PluginId, UserId};
 use catalog::model::Icon;
 use catalog::names::PluginVersion;
 
@@ -83,7 +84,7 @@ fn recording_listener() -> (u16, Arc<Mutex<Vec<String>>>) {
 /// of earlier releases was stored), with its own copy of an existing stored zip.
 fn add_icon_version(d: &Deployment, pkg: &str, svg: &str) {
     let conn = catalog::open(d.data()).expect("open catalog");
-    let (plugin_id, created_by, path, sha, size): (i64, i64, String, String, i64) = conn
+    let (plugin_id, created_by, path, sha, size): (PluginId, UserId, String, String, i64) = conn
         .query_row(
             "SELECT v.plugin_id, v.created_by, v.package_path, v.package_sha256, v.package_size
              FROM plugin_versions v JOIN plugins p ON p.id = v.plugin_id

@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm as ArgonAlgorithm, Argon2, Block, Params, Version};
 use base64::Engine as _;
+use catalog::ids::{PluginId, UserId};
 use hyper::HeaderMap;
 use hyper::header::AUTHORIZATION;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -35,12 +36,13 @@ pub enum TokenType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenKind {
     /// A user JWT: authority comes from the user's row.
-    User { user_id: i64 },
+    User { user_id: UserId },
     /// An upload token: `refresh_jti` names its database row.
-    Upload { plugin_id: i64, refresh_jti: String },
+    Upload { plugin_id: PluginId, refresh_jti: String },
 }
 
 /// Claims of both token kinds as they travel; names as the reference's simplejwt tokens.
+/// Ids stay plain numbers here (the wire format); `kind` types them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
     pub token_type: TokenType,
@@ -62,12 +64,12 @@ impl Claims {
     fn kind(self) -> Option<TokenKind> {
         match self.token_type {
             TokenType::User => match (self.user_id, self.plugin_id) {
-                (Some(user_id), None) => Some(TokenKind::User { user_id }),
+                (Some(user_id), None) => Some(TokenKind::User { user_id: UserId(user_id) }),
                 _ => None,
             },
             TokenType::Upload => match (self.plugin_id, self.refresh_jti) {
                 (Some(plugin_id), Some(refresh_jti)) => {
-                    Some(TokenKind::Upload { plugin_id, refresh_jti })
+                    Some(TokenKind::Upload { plugin_id: PluginId(plugin_id), refresh_jti })
                 }
                 _ => None,
             },
@@ -149,7 +151,7 @@ impl Keys {
     /// Mints a user JWT; returns it with its expiry (Unix seconds).
     pub fn user_token(
         &self,
-        user_id: i64,
+        user_id: UserId,
         now: i64,
         ttl_secs: i64,
     ) -> anyhow::Result<(String, i64)> {
@@ -160,7 +162,7 @@ impl Keys {
             iat: now,
             jti: new_jti(),
             nbf: None,
-            user_id: Some(user_id),
+            user_id: Some(user_id.get()),
             plugin_id: None,
             refresh_jti: None,
         };
@@ -170,7 +172,7 @@ impl Keys {
     /// Mints a per-plugin upload token; `refresh_jti` names its database row.
     pub fn plugin_token(
         &self,
-        plugin_id: i64,
+        plugin_id: PluginId,
         refresh_jti: &str,
         now: i64,
         exp: i64,
@@ -182,7 +184,7 @@ impl Keys {
             jti: new_jti(),
             nbf: None,
             user_id: None,
-            plugin_id: Some(plugin_id),
+            plugin_id: Some(plugin_id.get()),
             refresh_jti: Some(refresh_jti.to_owned()),
         };
         self.sign(&claims)

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
+use catalog::ids::UserId;
+
 /// Burst and sustained rate of catalog changes per user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleConfig {
@@ -35,7 +37,7 @@ struct Bucket {
 #[derive(Debug)]
 pub struct ChangeThrottle {
     config: ThrottleConfig,
-    buckets: Mutex<HashMap<i64, Bucket>>,
+    buckets: Mutex<HashMap<UserId, Bucket>>,
 }
 
 /// A refused change: the user's bucket is empty for `retry_after` more seconds.
@@ -50,7 +52,7 @@ pub struct Throttled {
 #[derive(Debug)]
 #[must_use]
 pub struct Charge {
-    user_id: i64,
+    user_id: UserId,
 }
 
 impl ChangeThrottle {
@@ -72,7 +74,7 @@ impl ChangeThrottle {
 
     /// Takes one token of `user_id`'s bucket, or answers 429 with the seconds until one is
     /// back.
-    pub fn take(&self, user_id: i64) -> Result<Charge, Throttled> {
+    pub fn take(&self, user_id: UserId) -> Result<Charge, Throttled> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         if buckets.len() > PRUNE_ABOVE {
@@ -117,19 +119,19 @@ mod tests {
     #[test]
     fn a_burst_then_429_with_retry_after_and_refunds() {
         let t = ChangeThrottle::new(ThrottleConfig { burst: 2, per_minute: 1 });
-        let a = t.take(1).unwrap();
-        let _b = t.take(1).unwrap();
-        match t.take(1) {
+        let a = t.take(UserId(1)).unwrap();
+        let _b = t.take(UserId(1)).unwrap();
+        match t.take(UserId(1)) {
             Err(Throttled { retry_after, .. }) => {
                 assert!((1..=60).contains(&retry_after), "{retry_after}")
             }
             other => panic!("expected 429, got {other:?}"),
         }
         // Another user has a bucket of their own.
-        let _c = t.take(2).unwrap();
+        let _c = t.take(UserId(2)).unwrap();
         // A no-op gives its token back.
         t.refund(a);
-        let _d = t.take(1).unwrap();
-        assert!(t.take(1).is_err());
+        let _d = t.take(UserId(1)).unwrap();
+        assert!(t.take(UserId(1)).is_err());
     }
 }

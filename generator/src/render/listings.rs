@@ -16,6 +16,7 @@ use super::input::{RenderInput, memo, render, render_memo};
 use super::links::{icon_url, plugin_page, version_download};
 use crate::plan::Content;
 use crate::urls::{self, ListFiles, NamedKind};
+use catalog::ids::PluginId;
 use catalog::model::Plugin;
 
 /// Plugins per list page (the reference's default `per_page`).
@@ -263,11 +264,11 @@ impl<'a> ListArgs<'a> {
 /// cards each, only 2,500 of them distinct.
 struct Cards<'a> {
     input: &'a RenderInput<'a>,
-    by_id: HashMap<i64, (String, [OnceLock<String>; 2])>,
+    by_id: HashMap<PluginId, (String, [OnceLock<String>; 2])>,
 }
 
 impl Cards<'_> {
-    fn get(&self, id: i64) -> Option<&String> {
+    fn get(&self, id: PluginId) -> Option<&String> {
         self.by_id.get(&id).map(|(key, _)| key)
     }
 

@@ -24,6 +24,7 @@ use links::{icon_file, version_file, zip_file_name};
 
 use crate::plan::{Content, Plan, TreeSource};
 use crate::urls;
+use catalog::ids::VersionId;
 use catalog::model::Plugin;
 use catalog::names::QgisVersion;
 
@@ -69,7 +70,7 @@ pub struct Renderer<'a> {
     /// The entries of the site-wide documents (plugin trees render their own).
     entries: Arc<xml::Entries>,
     /// Every site-wide plugins.xml path with the versions it lists.
-    selections: Vec<(String, Vec<i64>)>,
+    selections: Vec<(String, Vec<VersionId>)>,
     /// Every expanded QGIS version, ascending.
     versions: Vec<QgisVersion>,
     requests: Vec<(String, QgisVersion)>,
@@ -85,7 +86,7 @@ impl<'a> Renderer<'a> {
         let versions = xml::expand_versions(&catalog.settings.qgis_versions);
         let requests = xml_requests(&versions, &catalog.settings.labels);
         let selections = site_selections(catalog, &versions, &requests);
-        let listed: HashSet<i64> =
+        let listed: HashSet<VersionId> =
             selections.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
         Self {
             input,
@@ -187,7 +188,7 @@ fn site_selections(
     catalog: &catalog::model::Catalog,
     versions: &[QgisVersion],
     requests: &[(String, QgisVersion)],
-) -> Vec<(String, Vec<i64>)> {
+) -> Vec<(String, Vec<VersionId>)> {
     let decades: Vec<(String, QgisVersion)> =
         decade_starts(versions).map(|(head, q)| (urls::decade_stem(&head), q)).collect();
     requests
@@ -209,9 +210,9 @@ fn site_selections(
 fn add_documents(
     into: &mut BTreeMap<String, Content>,
     entries: &Arc<xml::Entries>,
-    selections: Vec<(String, Vec<i64>)>,
+    selections: Vec<(String, Vec<VersionId>)>,
 ) {
-    let mut first_of: HashMap<Vec<i64>, String> = HashMap::new();
+    let mut first_of: HashMap<Vec<VersionId>, String> = HashMap::new();
     for (path, ids) in selections {
         if let Some(first) = first_of.get(&ids) {
             into.insert(path, Content::Same(first.clone()));
@@ -300,9 +301,9 @@ fn package_documents(
     versions: &[QgisVersion],
     named: &[(String, QgisVersion)],
     stable_only: bool,
-) -> Vec<(String, Vec<i64>)> {
+) -> Vec<(String, Vec<VersionId>)> {
     let mut out = Vec::new();
-    let mut prev: Option<(String, Vec<i64>)> = None;
+    let mut prev: Option<(String, Vec<VersionId>)> = None;
     for v in versions {
         let head = decade_head(*v);
         let ids = xml::select_package(p, *v, stable_only);

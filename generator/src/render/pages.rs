@@ -8,11 +8,12 @@ use tera::Context as TeraContext;
 use super::input::{RenderInput, render};
 use super::links::{icon_url, plugin_page, version_download, version_file, version_page};
 use crate::urls;
+use catalog::ids::PluginId;
 use catalog::model::{Plugin, Version};
 
 #[derive(Serialize)]
 pub(super) struct PluginView<'a> {
-    id: i64,
+    id: PluginId,
     package: &'a str,
     name: &'a str,
     url: String,

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use catalog::ids::PluginId;
 use catalog::model::Catalog;
 
 #[derive(Serialize)]
@@ -28,7 +29,7 @@ struct Doc<'a> {
 
 /// `search/index.json`, most downloaded first.
 pub fn search_index(catalog: &Catalog) -> Vec<u8> {
-    let mut docs: Vec<(i64, Doc<'_>)> = catalog
+    let mut docs: Vec<(PluginId, Doc<'_>)> = catalog
         .plugins
         .iter()
         .map(|p| {

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use crate::escape::esc;
+use catalog::ids::VersionId;
 use catalog::model::{Catalog, Plugin, Version};
 use catalog::names::QgisVersion;
 
@@ -42,7 +43,7 @@ pub fn expand_versions(configured: &[QgisVersion]) -> Vec<QgisVersion> {
 
 /// Pre-rendered `<pyqgis_plugin>` entries with a short digest each, keyed by version id.
 pub struct Entries {
-    by_version: HashMap<i64, (String, String)>,
+    by_version: HashMap<VersionId, (String, String)>,
 }
 
 impl Entries {
@@ -53,7 +54,11 @@ impl Entries {
 
     /// The versions whose id passes `keep` (a build renders only the entries its documents
     /// list: the site-wide ones need ~1 version per plugin of ~10), on every core.
-    pub fn where_id(catalog: &Catalog, base_url: &str, keep: impl Fn(i64) -> bool + Sync) -> Self {
+    pub fn where_id(
+        catalog: &Catalog,
+        base_url: &str,
+        keep: impl Fn(VersionId) -> bool + Sync,
+    ) -> Self {
         use rayon::prelude::*;
         let by_version = catalog
             .plugins
@@ -76,12 +81,12 @@ impl Entries {
         (text, digest)
     }
 
-    fn text(&self, id: i64) -> &str {
+    fn text(&self, id: VersionId) -> &str {
         self.by_version.get(&id).map(|e| e.0.as_str()).unwrap_or_default()
     }
 
     /// A digest of the document made of these entries: equal digests, equal bytes.
-    pub fn digest(&self, ids: &[i64]) -> String {
+    pub fn digest(&self, ids: &[VersionId]) -> String {
         let mut all = String::with_capacity(ids.len() * 11);
         for id in ids {
             all.push_str(self.by_version.get(id).map(|e| e.1.as_str()).unwrap_or("-"));
@@ -91,7 +96,7 @@ impl Entries {
     }
 
     /// The document made of these entries, in this order.
-    pub fn document(&self, ids: &[i64]) -> String {
+    pub fn document(&self, ids: &[VersionId]) -> String {
         let parts: Vec<&str> = ids.iter().map(|id| self.text(*id)).collect();
         document(&parts)
     }
@@ -100,11 +105,11 @@ impl Entries {
 /// The versions listed for `?qgis=q`: every plugin's newest compatible stable version,
 /// then (unless `stable_only`) every plugin's newest compatible experimental version, each
 /// group in plugin id order (reference §4.2, §4.6).
-pub fn select_catalog(catalog: &Catalog, q: QgisVersion, stable_only: bool) -> Vec<i64> {
+pub fn select_catalog(catalog: &Catalog, q: QgisVersion, stable_only: bool) -> Vec<VersionId> {
     fn newest(p: &Plugin, q: QgisVersion, exp: bool) -> Option<&Version> {
         p.versions.iter().find(|v| v.experimental == exp && q.is_within(v.min_qgis, v.max_qgis))
     }
-    let mut ids: Vec<i64> =
+    let mut ids: Vec<VersionId> =
         catalog.plugins.iter().filter_map(|p| newest(p, q, false)).map(|v| v.id).collect();
     if !stable_only {
         ids.extend(catalog.plugins.iter().filter_map(|p| newest(p, q, true)).map(|v| v.id));
@@ -114,7 +119,7 @@ pub fn select_catalog(catalog: &Catalog, q: QgisVersion, stable_only: bool) -> V
 
 /// The versions of the `package_name` document: all compatible approved versions of one
 /// plugin, stable ones (highest first) then experimental ones (reference §4.1).
-pub fn select_package(plugin: &Plugin, q: QgisVersion, stable_only: bool) -> Vec<i64> {
+pub fn select_package(plugin: &Plugin, q: QgisVersion, stable_only: bool) -> Vec<VersionId> {
     let compatible = |exp: bool| {
         plugin
             .versions
@@ -122,7 +127,7 @@ pub fn select_package(plugin: &Plugin, q: QgisVersion, stable_only: bool) -> Vec
             .filter(move |v| v.experimental == exp && q.is_within(v.min_qgis, v.max_qgis))
             .map(|v| v.id)
     };
-    let mut ids: Vec<i64> = compatible(false).collect();
+    let mut ids: Vec<VersionId> = compatible(false).collect();
     if !stable_only {
         ids.extend(compatible(true));
     }

@@ -17,6 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use catalog::ids::{PluginId, UserId};
 use catalog::model::Catalog;
 use catalog::names::{PluginVersion, QgisVersion};
 
@@ -149,7 +150,7 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
 /// Inserts an approved stable version of `DEV_ONLY_PLUGIN` with min = max = 3.39.
 fn add_dev_only_version(data: &Path) -> Result<()> {
     let conn = catalog::open(data)?;
-    let (plugin_id, created_by, path, sha, size): (i64, i64, String, String, i64) = conn
+    let (plugin_id, created_by, path, sha, size): (PluginId, UserId, String, String, i64) = conn
         .query_row(
             "SELECT v.plugin_id, v.created_by, v.package_path, v.package_sha256, v.package_size
              FROM plugin_versions v JOIN plugins p ON p.id = v.plugin_id
@@ -191,9 +192,9 @@ fn add_paged_lists(data: &Path) -> Result<()> {
          AND EXISTS (SELECT 1 FROM plugin_versions v WHERE v.plugin_id = p.id AND v.approved = 1)
          ORDER BY p.id",
     )?;
-    let plugins: Vec<(i64, String)> =
+    let plugins: Vec<(PluginId, String)> =
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
-    let ascii: Vec<i64> = plugins
+    let ascii: Vec<PluginId> = plugins
         .iter()
         .filter(|(_, a)| a.is_ascii())
         .map(|(id, _)| *id)

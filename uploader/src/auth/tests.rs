@@ -54,21 +54,21 @@ fn hand_built_tokens_match_the_library() {
     let keys = Keys::new(SECRET);
     let t = raw_token(r#"{"alg":"HS256","typ":"JWT"}"#, &plugin_payload(now() + 600), SECRET);
     let c = keys.verify(&t, TokenType::Upload, now()).unwrap();
-    assert_eq!(c, TokenKind::Upload { plugin_id: 7, refresh_jti: "r1".into() });
+    assert_eq!(c, TokenKind::Upload { plugin_id: PluginId(7), refresh_jti: "r1".into() });
 }
 
 #[test]
 fn minted_tokens_verify_and_kinds_do_not_mix() {
     let keys = Keys::new(SECRET);
-    let (user, exp) = keys.user_token(3, now(), 3600).unwrap();
+    let (user, exp) = keys.user_token(UserId(3), now(), 3600).unwrap();
     assert!(exp > now());
     let c = keys.verify(&user, TokenType::User, now()).unwrap();
-    assert_eq!(c, TokenKind::User { user_id: 3 });
+    assert_eq!(c, TokenKind::User { user_id: UserId(3) });
     assert_eq!(keys.verify(&user, TokenType::Upload, now()), Err(TokenError::WrongKind));
-    let plugin = keys.plugin_token(9, "abc", now(), now() + 100).unwrap();
+    let plugin = keys.plugin_token(PluginId(9), "abc", now(), now() + 100).unwrap();
     assert_eq!(
         keys.verify(&plugin, TokenType::Upload, now()).unwrap(),
-        TokenKind::Upload { plugin_id: 9, refresh_jti: "abc".into() }
+        TokenKind::Upload { plugin_id: PluginId(9), refresh_jti: "abc".into() }
     );
     assert_eq!(keys.verify(&plugin, TokenType::User, now()), Err(TokenError::WrongKind));
 }

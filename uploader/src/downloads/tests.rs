@@ -4,6 +4,7 @@
 use std::io::Write as _;
 use std::path::Path;
 
+use catalog::ids::UserId;
 use catalog::names::{PackageName, PluginVersion, QgisVersion};
 
 use super::*;
@@ -35,7 +36,7 @@ fn catalog(dir: &Path) -> Connection {
 }
 
 /// `alpha` 1.0 and 2.0, `beta` 0.1; 2.0 unapproved when `unapproved_two`.
-fn add_plugins(conn: &Connection, user: i64, unapproved_two: bool) {
+fn add_plugins(conn: &Connection, user: UserId, unapproved_two: bool) {
     for (pkg, versions) in [("alpha", &["1.0", "2.0"][..]), ("beta", &["0.1"][..])] {
         let fields = catalog::plugins::PluginFields {
             name: format!("Plugin {pkg}"),

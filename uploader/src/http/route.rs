@@ -4,6 +4,8 @@
 
 use hyper::Method;
 
+use catalog::ids::TokenId;
+
 use crate::config::ServiceConfig;
 use crate::services::accounts::UserAction;
 
@@ -40,7 +42,7 @@ pub enum Endpoint {
     /// `id` is `None` when the segment is not a number (404 once authenticated).
     RevokeToken {
         package: String,
-        id: Option<i64>,
+        id: Option<TokenId>,
     },
     VersionInfo {
         package: String,
@@ -207,7 +209,7 @@ fn plugin_endpoint(method: &Method, package: &str, rest: &[&str]) -> Endpoint {
             &m,
             &[Method::DELETE],
             "DELETE",
-            Endpoint::RevokeToken { package, id: id.parse().ok() },
+            Endpoint::RevokeToken { package, id: id.parse().ok().map(TokenId) },
         ),
         (["versions", version], Method::GET) => {
             Endpoint::VersionInfo { package, version: (*version).to_owned() }

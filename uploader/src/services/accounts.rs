@@ -7,6 +7,7 @@ use rusqlite::Connection;
 
 use catalog::accounts::{NewUser, User};
 use catalog::events::AuditEvent;
+use catalog::ids::UserId;
 
 use super::change::{self, Applied};
 use super::{ServiceError, ServiceResult, db, now};
@@ -183,7 +184,7 @@ pub fn add_user(
     password: Option<&str>,
     staff: bool,
     trusted: bool,
-) -> anyhow::Result<i64> {
+) -> anyhow::Result<UserId> {
     let name = username.trim();
     anyhow::ensure!(
         !name.is_empty()

@@ -12,6 +12,7 @@ use rusqlite::{Connection, Transaction};
 
 use catalog::accounts::User;
 use catalog::events::AuditEvent;
+use catalog::ids::{UserId, VersionId};
 use catalog::metadata::VersionMetadata;
 use catalog::names::PluginVersion;
 use catalog::plugins::PluginRow;
@@ -156,7 +157,7 @@ pub struct PluginState {
     pub owners: Vec<String>,
     pub versions: Vec<VersionRow>,
     /// Each version's own uploaded metadata, by version id.
-    pub metadata: HashMap<i64, VersionMetadata>,
+    pub metadata: HashMap<VersionId, VersionMetadata>,
     pub creator: Option<String>,
     pub maintainer: Option<String>,
 }
@@ -176,7 +177,7 @@ fn read_state(conn: &Connection, plugin: PluginRow) -> ServiceResult<PluginState
     let owners = catalog::plugins::plugin_owners(conn, plugin.id)?;
     let versions = catalog::versions::versions_of_plugin(conn, plugin.id)?;
     let metadata = catalog::metadata::versions_metadata(conn, plugin.id)?.into_iter().collect();
-    let name_of = |id: Option<i64>| -> ServiceResult<Option<String>> {
+    let name_of = |id: Option<UserId>| -> ServiceResult<Option<String>> {
         Ok(match id {
             Some(id) => catalog::accounts::user_by_id(conn, id)?.map(|u| u.username),
             None => None,
@@ -235,7 +236,7 @@ fn apply_patch(
     now: DateTime<Utc>,
 ) -> ServiceResult<Vec<&'static str>> {
     let mut changed = Vec::new();
-    let mut owner_ids: Vec<i64> =
+    let mut owner_ids: Vec<UserId> =
         catalog::plugins::plugin_owners(tx, plugin.id)?.into_iter().map(|(id, _)| id).collect();
     owner_ids.sort_unstable();
     let mut maintainer = plugin.maintainer.unwrap_or(plugin.created_by);
@@ -288,7 +289,7 @@ fn owner_ids_of(
     conn: &Connection,
     plugin: &PluginRow,
     names: &[String],
-) -> ServiceResult<Vec<i64>> {
+) -> ServiceResult<Vec<UserId>> {
     let mut ids =
         names.iter().map(|n| user_named(conn, n).map(|u| u.id)).collect::<Result<Vec<_>, _>>()?;
     ids.retain(|id| *id != plugin.created_by);

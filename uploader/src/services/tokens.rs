@@ -11,6 +11,7 @@ use rusqlite::Connection;
 
 use catalog::accounts::User;
 use catalog::events::AuditEvent;
+use catalog::ids::TokenId;
 use catalog::plugins::PluginRow;
 use catalog::tokens::{NewUploadToken, UploadToken};
 
@@ -27,7 +28,7 @@ pub const MAX_DESCRIPTION: usize = 512;
 /// A freshly minted token.
 #[derive(Debug, Clone)]
 pub struct MintedToken {
-    pub id: i64,
+    pub id: TokenId,
     pub token: String,
     pub expires_at: DateTime<Utc>,
 }
@@ -161,7 +162,7 @@ pub async fn list(app: &App, user: User, package: &str) -> ServiceResult<Vec<Upl
 }
 
 /// Revokes token `id` of `package` at once (no un-revoke); returns its id.
-pub async fn revoke(app: &App, user: &User, package: &str, id: i64) -> ServiceResult<i64> {
+pub async fn revoke(app: &App, user: &User, package: &str, id: TokenId) -> ServiceResult<TokenId> {
     let owner = user.clone();
     let edit = Permission::Edit { what: "revoke its tokens" };
     let applied =
@@ -185,7 +186,7 @@ pub async fn revoke(app: &App, user: &User, package: &str, id: i64) -> ServiceRe
 /// An upload authenticated by an upload token.
 #[derive(Debug, Clone)]
 pub struct TokenAuth {
-    pub token_id: i64,
+    pub token_id: TokenId,
     pub user: User,
     pub plugin: PluginRow,
 }

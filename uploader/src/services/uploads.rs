@@ -13,6 +13,7 @@ use rusqlite::{Connection, Transaction};
 
 use catalog::accounts::User;
 use catalog::events::{AuditEvent, UploadDetail, UploadVia};
+use catalog::ids::{PluginId, TokenId, UserId, VersionId};
 use catalog::metadata::VersionMetadata;
 use catalog::names::{PackageName, PluginVersion};
 use catalog::plugins::{PluginFields, PluginRow};
@@ -30,9 +31,9 @@ pub enum Target {
     /// Create the plugin named by the zip, or add a version to it if it exists (editors).
     AddOrCreate,
     /// Add a version to this plugin (token API; the zip must be for it).
-    AddTo(i64),
+    AddTo(PluginId),
     /// Replace this unapproved version of this plugin (token API update).
-    Replace { plugin_id: i64, version_key: String },
+    Replace { plugin_id: PluginId, version_key: String },
 }
 
 /// One upload to perform.
@@ -42,7 +43,7 @@ pub struct UploadRequest {
     /// Who uploads (for token uploads, the token's user).
     pub actor: User,
     pub target: Target,
-    pub token_id: Option<i64>,
+    pub token_id: Option<TokenId>,
     /// Non-empty changelog from the form, overriding metadata.txt.
     pub changelog: Option<String>,
     pub via: UploadVia,
@@ -51,8 +52,8 @@ pub struct UploadRequest {
 /// A committed upload.
 #[derive(Debug, Clone)]
 pub struct UploadOutcome {
-    pub plugin_id: i64,
-    pub version_id: i64,
+    pub plugin_id: PluginId,
+    pub version_id: VersionId,
     pub package: PackageName,
     pub version: PluginVersion,
     pub approved: bool,
@@ -187,7 +188,7 @@ fn plugin_gone() -> UploadError {
 
 /// Where the new version goes, decided inside the transaction.
 struct Destination {
-    plugin_id: i64,
+    plugin_id: PluginId,
     /// The version's metadata (the public plugin follows it once approved).
     meta: VersionMetadata,
     /// The unapproved version this upload replaces.
@@ -236,7 +237,7 @@ fn commit(
 }
 
 /// The uploader, re-read inside the transaction: authority comes from the database.
-fn active_actor(tx: &Transaction<'_>, id: i64) -> UploadResult<User> {
+fn active_actor(tx: &Transaction<'_>, id: UserId) -> UploadResult<User> {
     catalog::accounts::user_by_id(tx, id)?
         .filter(|u| u.is_active)
         .ok_or_else(|| UploadError::Forbidden("This account is blocked.".into()))
@@ -324,7 +325,7 @@ fn create_plugin(
     actor: &User,
     uploaded: &VersionMetadata,
     now: DateTime<Utc>,
-) -> UploadResult<i64> {
+) -> UploadResult<PluginId> {
     if pkg.is_reserved() {
         return Err(UploadError::Conflict(format!(
             "`{pkg}` is reserved for the site's own pages: rename the plugin folder."
@@ -422,7 +423,7 @@ fn after_commit(
     conn: &mut Connection,
     dest: Destination,
     new: &NewVersion,
-    version_id: i64,
+    version_id: VersionId,
     checked: CheckedPlugin,
     approved: bool,
 ) -> UploadResult<UploadOutcome> {
@@ -525,7 +526,7 @@ fn version_to_replace(
 
 /// A display name belongs to one plugin: refused when another plugin has it, as its public
 /// name or in any of its versions (so a name under review cannot be taken meanwhile).
-fn check_name_free(tx: &Connection, name: &str, plugin: Option<i64>) -> UploadResult<()> {
+fn check_name_free(tx: &Connection, name: &str, plugin: Option<PluginId>) -> UploadResult<()> {
     if catalog::plugins::plugin_with_name(tx, name, plugin)?.is_some() {
         return Err(UploadError::Conflict(format!(
             "Another plugin is already named \"{name}\": change `name=` in metadata.txt."

@@ -6,6 +6,7 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 
 use super::*;
+use catalog::ids::{PluginId, VersionId};
 use catalog::model::{Plugin, Settings, Tag, Version};
 use catalog::names::{PackageName, PluginVersion};
 
@@ -18,7 +19,7 @@ fn q(s: &str) -> QgisVersion {
 fn version(id: i64, v: &str, min: &str, max: Option<&str>, experimental: bool) -> Version {
     let min_v = q(min);
     Version {
-        id,
+        id: VersionId(id),
         version: PluginVersion::parse(v).unwrap(),
         created_on: Utc.with_ymd_and_hms(2024, 2, 20, 10, 27, 30).unwrap()
             + chrono::Duration::microseconds(123_456),
@@ -39,7 +40,7 @@ fn version(id: i64, v: &str, min: &str, max: Option<&str>, experimental: bool) -
 fn plugin(id: i64, pkg: &str, mut versions: Vec<Version>) -> Plugin {
     versions.sort_by(|a, b| b.version.cmp(&a.version));
     Plugin {
-        id,
+        id: PluginId(id),
         package: PackageName::parse(pkg).unwrap(),
         name: format!("Plugin {pkg}"),
         created_on: Utc.with_ymd_and_hms(2023, 5, 1, 8, 0, 0).unwrap(),

@@ -12,6 +12,7 @@ use hyper::{HeaderMap, Method, Request, StatusCode};
 use serde_json::json;
 
 use catalog::events::UploadVia;
+use catalog::ids::PluginId;
 use catalog::names::PluginVersion;
 
 use super::upload::{FormError, problem_json, problem_text, read_form};
@@ -162,7 +163,7 @@ async fn upload(
     app: &App,
     req: &Request<Bytes>,
     auth: TokenAuth,
-    target: impl FnOnce(i64) -> Target,
+    target: impl FnOnce(PluginId) -> Target,
 ) -> HttpResponse {
     let form = match read_form(app, req).await {
         Ok(f) => f,

@@ -11,6 +11,7 @@ use hyper::{Request, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
+use catalog::ids::TokenId;
 use catalog::tokens::UploadToken;
 
 use super::{bearer_user, parse_json};
@@ -70,7 +71,12 @@ pub async fn list(app: &App, req: &Request<Bytes>, package: &str) -> ApiResult {
 }
 
 /// `DELETE /api/v1/plugins/<pkg>/tokens/<id>`: revokes at once (no un-revoke).
-pub async fn revoke(app: &App, req: &Request<Bytes>, package: &str, id: Option<i64>) -> ApiResult {
+pub async fn revoke(
+    app: &App,
+    req: &Request<Bytes>,
+    package: &str,
+    id: Option<TokenId>,
+) -> ApiResult {
     let user = bearer_user(app, req.headers()).await?;
     let id = id.ok_or_else(|| ApiError::NotFound("No such token.".into()))?;
     let revoked = tokens::revoke(app, &user, package, id).await?;

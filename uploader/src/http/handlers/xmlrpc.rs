@@ -356,9 +356,10 @@ async fn upload_method(
         via: UploadVia::XmlRpc,
     };
     match uploads::perform(app, request).await {
-        Ok(o) => {
-            Ok(success(&Value::Array(vec![Value::Int(o.plugin_id), Value::Int(o.version_id)])))
-        }
+        Ok(o) => Ok(success(&Value::Array(vec![
+            Value::Int(o.plugin_id.get()),
+            Value::Int(o.version_id.get()),
+        ]))),
         Err(UploadError::Invalid(r)) => {
             let messages: Vec<String> = r.errors.iter().map(problem_text).collect();
             Ok(fault(
