@@ -86,13 +86,6 @@ pub fn user_by_id(conn: &Connection, id: UserId) -> Result<Option<User>> {
         .with_context(|| format!("failed to look up user {id}"))
 }
 
-/// Sets the password hash of a user (argon2id PHC string).
-pub fn set_password_hash(conn: &Connection, user_id: UserId, hash: &str) -> Result<()> {
-    conn.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![user_id, hash])
-        .with_context(|| format!("failed to set the password of user {user_id}"))?;
-    Ok(())
-}
-
 /// Grants or revokes trust (`can_approve`). Bumps the revision of every plugin whose pages
 /// name the user as a (trusted) uploader or editor.
 pub fn set_user_trusted(conn: &Connection, user_id: UserId, trusted: bool) -> Result<()> {

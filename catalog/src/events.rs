@@ -182,38 +182,6 @@ pub fn log_event(
     Ok(())
 }
 
-/// One audit-log row.
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub id: i64,
-    pub at: String,
-    pub actor_id: Option<UserId>,
-    pub action: String,
-    pub plugin_id: Option<PluginId>,
-    pub detail: String,
-}
-
-/// The newest `limit` audit-log rows, newest first.
-pub fn recent_events(conn: &Connection, limit: i64) -> Result<Vec<Event>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, at, actor_id, action, plugin_id, detail FROM events ORDER BY id DESC LIMIT ?1",
-    )?;
-    let rows = stmt
-        .query_map([limit], |r| {
-            Ok(Event {
-                id: r.get(0)?,
-                at: r.get(1)?,
-                actor_id: r.get(2)?,
-                action: r.get(3)?,
-                plugin_id: r.get(4)?,
-                detail: r.get(5)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .context("failed to read events")?;
-    Ok(rows)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

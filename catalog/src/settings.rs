@@ -1,13 +1,13 @@
 //! Settings: the QGIS versions that get a plugins.xml, and their labels.
 
 use anyhow::{Context, Result};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::model::Settings;
 use crate::names::QgisVersion;
 
 /// Reads the settings table (QGIS versions and labels).
-pub fn load_settings(conn: &Connection) -> Result<Settings> {
+pub(crate) fn load_settings(conn: &Connection) -> Result<Settings> {
     let get = |key: &str| -> Result<Option<String>> {
         conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
             .optional()
@@ -33,15 +33,4 @@ pub fn load_settings(conn: &Connection) -> Result<Settings> {
         }
     }
     Ok(Settings { qgis_versions, labels })
-}
-
-/// Sets a setting (e.g. `qgis_versions`).
-pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
-    conn.execute(
-        "INSERT INTO settings (key, value) VALUES (?1, ?2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![key, value],
-    )
-    .with_context(|| format!("failed to set setting `{key}`"))?;
-    Ok(())
 }

@@ -6,7 +6,7 @@
 /// inside CDATA too so a description cannot inject markup into QGIS's Plugin Manager and
 /// `]]>` cannot occur. Characters that XML 1.0 cannot carry are dropped so the document
 /// stays well-formed whatever the catalog holds.
-pub fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     let bytes = s.as_bytes();
     // Runs of bytes that need nothing are copied whole: every cut below is at an ASCII byte

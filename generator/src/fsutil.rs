@@ -10,7 +10,7 @@ use catalog::fsutil::{sync_dir, write_atomic};
 
 /// Fsyncs many directories. Many fsyncs waiting at once are merged by the file system and
 /// the block layer into fewer writes, where one after another would each wait for the disk.
-pub fn sync_dirs(dirs: &[PathBuf]) -> Result<()> {
+pub(crate) fn sync_dirs(dirs: &[PathBuf]) -> Result<()> {
     const THREADS: usize = 32;
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
@@ -32,7 +32,7 @@ pub fn sync_dirs(dirs: &[PathBuf]) -> Result<()> {
 
 /// Hard-links `from` to `to` (creating `to`'s directory if needed), falling back to a copy
 /// across file systems.
-pub fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
+pub(crate) fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
     match fs::hard_link(from, to) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && from.exists() => {

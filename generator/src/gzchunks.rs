@@ -53,7 +53,9 @@ const FINAL_BLOCK: [u8; 2] = [0x03, 0x00];
 ///
 /// A copied chunk is first inflated and compared with the chunk it stands for, so a stale,
 /// truncated or hostile `previous` costs time, never correctness: such chunks are compressed.
-pub fn gzip_chunked(
+/// Builds share chunks through `gzip_chunked_shared`; the tests use this one-document form.
+#[cfg(test)]
+pub(crate) fn gzip_chunked(
     doc: &[u8],
     previous: Option<(&[u8], &ChunkIndex)>,
     level: u32,
@@ -66,7 +68,7 @@ pub fn gzip_chunked(
 /// entries, and a document's stable-only variant is the first part of the full one, so most
 /// chunks of one document are chunks of others. The key is strong, so a hit needs no check.
 #[derive(Default)]
-pub struct ChunkCache {
+pub(crate) struct ChunkCache {
     map: Mutex<HashMap<CacheKey, Arc<Vec<u8>>>>,
 }
 
@@ -86,7 +88,7 @@ impl ChunkCache {
 }
 
 /// `gzip_chunked`, also taking chunks from (and adding them to) `cache`.
-pub fn gzip_chunked_shared(
+pub(crate) fn gzip_chunked_shared(
     doc: &[u8],
     previous: Option<(&[u8], &ChunkIndex)>,
     level: u32,

@@ -16,9 +16,9 @@ use catalog::model::{Catalog, Icon};
 
 /// The longest side of a rasterised icon, in pixels (pages show icons at 64 CSS px or less,
 /// so this is sharp at 2× density; the brief's cap is 256).
-pub const SIDE: u32 = 128;
+pub(crate) const SIDE: u32 = 128;
 /// Larger SVGs are not icons (the validator's limit too).
-pub const MAX_SVG_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_SVG_BYTES: usize = 1024 * 1024;
 /// XML nodes the parser may create (a real icon has hundreds).
 const MAX_NODES: u32 = 20_000;
 /// Elements after `<use>` and markers are expanded: what usvg would build and resvg draw.
@@ -30,7 +30,7 @@ const TIME_LIMIT: Duration = Duration::from_secs(2);
 
 /// Why an icon is not published.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum IconError {
+pub(crate) enum IconError {
     #[error("the SVG is larger than {MAX_SVG_BYTES} bytes")]
     TooLarge,
     #[error("the SVG is not UTF-8 text")]
@@ -53,7 +53,7 @@ pub enum IconError {
 
 /// Replaces every plugin's icon by what the site publishes (a PNG for an SVG), or drops it
 /// with a warning. Runs on every build, so old catalogs need no data migration.
-pub fn prepare_catalog(catalog: &mut Catalog) {
+pub(crate) fn prepare_catalog(catalog: &mut Catalog) {
     catalog.plugins.par_iter_mut().for_each(|p| {
         let Some(icon) = p.icon.take() else { return };
         match publishable(icon) {
@@ -64,7 +64,7 @@ pub fn prepare_catalog(catalog: &mut Catalog) {
 }
 
 /// The icon as published: SVG rasterised to PNG, raster formats checked by magic bytes.
-pub fn publishable(icon: Icon) -> Result<Icon, IconError> {
+pub(crate) fn publishable(icon: Icon) -> Result<Icon, IconError> {
     if icon.ext == "svg" {
         let png = rasterise_bounded(icon.bytes)?;
         return Ok(Icon { ext: "png".into(), bytes: png });
@@ -77,7 +77,7 @@ pub fn publishable(icon: Icon) -> Result<Icon, IconError> {
 }
 
 /// The raster type of `b` from its magic bytes, as the validator names it.
-pub fn raster_ext(b: &[u8]) -> Option<&'static str> {
+pub(crate) fn raster_ext(b: &[u8]) -> Option<&'static str> {
     if b.starts_with(b"\x89PNG\r\n\x1a\n") {
         Some("png")
     } else if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
@@ -114,7 +114,7 @@ fn rasterise_bounded(svg: Vec<u8>) -> Result<Vec<u8>, IconError> {
 
 /// Draws an SVG into a PNG whose longest side is `SIDE`, loading nothing: no files, no
 /// URLs, no embedded images, no fonts (text is not drawn).
-pub fn rasterise(svg: &[u8]) -> Result<Vec<u8>, IconError> {
+pub(crate) fn rasterise(svg: &[u8]) -> Result<Vec<u8>, IconError> {
     if svg.len() > MAX_SVG_BYTES {
         return Err(IconError::TooLarge);
     }

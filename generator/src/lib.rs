@@ -18,14 +18,14 @@
 //! `urls` and `escape` are leaves; `plan` imports nothing of this crate; `manifest` only
 //! `gzchunks` and `urls`.
 
-pub mod config;
+mod config;
 pub mod demo;
-pub mod escape;
-pub mod fsutil;
-pub mod gzchunks;
-pub mod icons;
-pub mod manifest;
-pub mod plan;
+mod escape;
+mod fsutil;
+mod gzchunks;
+mod icons;
+mod manifest;
+mod plan;
 pub mod publish;
 pub mod render;
 pub mod synth;

@@ -55,12 +55,12 @@ impl From<Manifest> for Published {
 }
 
 /// The manifest hash of a memoised page with input digest `key`.
-pub fn memo_hash(key: &str) -> String {
+pub(crate) fn memo_hash(key: &str) -> String {
     format!("memo:{key}")
 }
 
 /// The manifest of the release in `dir` (empty when it has none).
-pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join(MANIFEST_FILE);
     match fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
@@ -72,7 +72,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
 
 /// Writes `manifest` into the release being assembled in `dir`; with `sync`, makes it
 /// durable too.
-pub fn write_manifest(dir: &Path, manifest: &Manifest, sync: bool) -> Result<()> {
+pub(crate) fn write_manifest(dir: &Path, manifest: &Manifest, sync: bool) -> Result<()> {
     let path = dir.join(MANIFEST_FILE);
     fs::write(&path, serde_json::to_vec(manifest)?)
         .context("failed to write the release manifest")?;

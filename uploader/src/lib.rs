@@ -2,13 +2,13 @@
 //! over the catalog crate; `app` is the state both share, `cli` the subcommands.
 pub mod app;
 pub mod auth;
-pub mod change_throttle;
+mod change_throttle;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod downloads;
 pub mod http;
-pub mod login_throttle;
+mod login_throttle;
 pub mod rebuild;
 pub mod services;
 pub mod validate;

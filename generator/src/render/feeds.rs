@@ -11,7 +11,7 @@ use crate::urls;
 use catalog::model::{Catalog, Plugin, Version};
 
 /// Entries per feed.
-pub const FEED_LEN: usize = 50;
+pub(super) const FEED_LEN: usize = 50;
 
 struct Entry {
     title: String,
@@ -74,7 +74,7 @@ fn version_entry(base_url: &str, p: &Plugin, v: &Version) -> Entry {
 }
 
 /// Site-wide feeds: `plugins/feeds/new.xml`, `plugins/feeds/updated.xml` and one per tag.
-pub fn site_feeds(catalog: &Catalog, base_url: &str) -> Vec<(String, Vec<u8>)> {
+pub(super) fn site_feeds(catalog: &Catalog, base_url: &str) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut fresh: Vec<&Plugin> = catalog.plugins.iter().filter(|p| !p.deprecated).collect();
     fresh.sort_by_key(|p| (std::cmp::Reverse(p.created_on), p.id));
@@ -118,7 +118,7 @@ pub fn site_feeds(catalog: &Catalog, base_url: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 /// A plugin's versions feed, relative to its tree (`feed.xml`).
-pub fn plugin_feed(p: &Plugin, base_url: &str) -> Vec<u8> {
+pub(super) fn plugin_feed(p: &Plugin, base_url: &str) -> Vec<u8> {
     let mut versions: Vec<&Version> = p.versions.iter().collect();
     versions.sort_by_key(|v| (std::cmp::Reverse(v.created_on), v.id));
     let entries: Vec<Entry> =

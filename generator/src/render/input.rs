@@ -29,7 +29,11 @@ pub struct RenderInput<'a> {
 }
 
 /// Renders `template` with `ctx` and the base URL.
-pub fn render(input: &RenderInput<'_>, template: &str, ctx: &TeraContext) -> Result<Vec<u8>> {
+pub(super) fn render(
+    input: &RenderInput<'_>,
+    template: &str,
+    ctx: &TeraContext,
+) -> Result<Vec<u8>> {
     let mut ctx = ctx.clone();
     ctx.insert("base_url", input.base_url);
     input
@@ -42,7 +46,7 @@ pub fn render(input: &RenderInput<'_>, template: &str, ctx: &TeraContext) -> Res
 
 /// A site-wide page at `path` whose inputs have the digest `key`: kept from the current
 /// release when it holds this page from the same digest, else rendered by `make`.
-pub fn memo(
+pub(super) fn memo(
     input: &RenderInput<'_>,
     path: String,
     key: String,
@@ -56,7 +60,7 @@ pub fn memo(
 }
 
 /// `memo` for a page whose digest is that of its whole context (pages rendered once).
-pub fn render_memo(
+pub(super) fn render_memo(
     input: &RenderInput<'_>,
     path: String,
     template: &str,

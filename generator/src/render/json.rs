@@ -18,7 +18,7 @@ fn version_fields(v: &Version) -> serde_json::Map<String, Value> {
 }
 
 /// `/plugins/<pkg>/json`.
-pub fn plugin_json(p: &Plugin) -> Vec<u8> {
+pub(super) fn plugin_json(p: &Plugin) -> Vec<u8> {
     let doc = json!({
         "name": p.name,
         "package_name": p.package.as_str(),
@@ -39,7 +39,7 @@ pub fn plugin_json(p: &Plugin) -> Vec<u8> {
 }
 
 /// `/plugins/<pkg>/version/<v>/json`.
-pub fn version_json(p: &Plugin, v: &Version, base_url: &str) -> Vec<u8> {
+pub(super) fn version_json(p: &Plugin, v: &Version, base_url: &str) -> Vec<u8> {
     let mut m = serde_json::Map::new();
     m.insert("name".into(), json!(p.name));
     m.insert("package_name".into(), json!(p.package.as_str()));

@@ -3,14 +3,14 @@
 //! one tree at a time and memory stays bounded. Pure: nothing here touches the disk
 //! (templates are loaded beforehand, zips are referred to by path and linked by `publish`).
 
-pub mod feeds;
-pub mod input;
-pub mod json;
-pub mod links;
+mod feeds;
+mod input;
+mod json;
+mod links;
 pub mod listings;
-pub mod pages;
-pub mod search;
-pub mod stats;
+mod pages;
+mod search;
+mod stats;
 pub mod xml;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

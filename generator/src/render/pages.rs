@@ -135,7 +135,10 @@ pub(super) fn plugin_view(p: &Plugin) -> PluginView<'_> {
 }
 
 /// A plugin's own pages, relative to `plugins/<pkg>/`.
-pub fn render_plugin_pages(input: &RenderInput<'_>, p: &Plugin) -> Result<Vec<(String, Vec<u8>)>> {
+pub(super) fn render_plugin_pages(
+    input: &RenderInput<'_>,
+    p: &Plugin,
+) -> Result<Vec<(String, Vec<u8>)>> {
     let view = plugin_view(p);
     let mut out = Vec::with_capacity(1 + p.versions.len());
     let mut ctx = TeraContext::new();

@@ -28,7 +28,7 @@ struct Doc<'a> {
 }
 
 /// `search/index.json`, most downloaded first.
-pub fn search_index(catalog: &Catalog) -> Vec<u8> {
+pub(super) fn search_index(catalog: &Catalog) -> Vec<u8> {
     let mut docs: Vec<(PluginId, Doc<'_>)> = catalog
         .plugins
         .iter()

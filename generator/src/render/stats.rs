@@ -79,7 +79,7 @@ struct VersionRow<'a> {
 }
 
 /// `stats.html` and `stats.json` of a plugin's tree (`/plugins/<pkg>/stats/`, `.../json`).
-pub fn plugin_stats(input: &RenderInput<'_>, p: &Plugin) -> Result<Vec<(String, Vec<u8>)>> {
+pub(super) fn plugin_stats(input: &RenderInput<'_>, p: &Plugin) -> Result<Vec<(String, Vec<u8>)>> {
     let days = window(p, input.now);
     let last_30: i64 = days.iter().rev().take(30).map(|d| d.1).sum();
     let versions: Vec<VersionRow<'_>> = p
@@ -129,7 +129,7 @@ struct TopRow<'a> {
 
 /// `plugins/stats/index.html` and `plugins/stats/json`: the most downloaded plugins, in total
 /// and over the last 30 days.
-pub fn site_stats(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>)>> {
+pub(super) fn site_stats(input: &RenderInput<'_>) -> Result<Vec<(String, Vec<u8>)>> {
     let since = (input.now - Duration::days(30)).format("%Y-%m-%d").to_string();
     let recent = |p: &Plugin| -> i64 {
         p.daily_downloads.iter().filter(|(d, _)| *d >= since).map(|d| d.1).sum()

@@ -21,13 +21,13 @@ use super::http::{self, Response};
 use super::{Nginx, Site};
 
 /// JWT signing secret of the services under test (at least 32 bytes).
-pub const SECRET: &str = "end-to-end-upload-secret-0123456789abcdef";
-pub const PASSWORD: &str = "a long e2e password";
-pub const QGIS_PYTHON: &str = "/usr/bin/python3";
-pub const QPC_VERSION: &str = "2.10.0";
+pub(crate) const SECRET: &str = "end-to-end-upload-secret-0123456789abcdef";
+pub(crate) const PASSWORD: &str = "a long e2e password";
+pub(crate) const QGIS_PYTHON: &str = "/usr/bin/python3";
+pub(crate) const QPC_VERSION: &str = "2.10.0";
 
 /// `<target>/<profile>/uploader` of the profile this test binary was built with.
-pub fn uploader_binary() -> PathBuf {
+pub(crate) fn uploader_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     // <target>/<profile>/deps/it-<hash>
     let profile_dir =
@@ -43,7 +43,7 @@ pub fn uploader_binary() -> PathBuf {
 }
 
 /// Polls `f` until it returns `Some`, at most `limit`; panics with `what` otherwise.
-pub fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;
     let mut pause = Duration::from_millis(2);
     loop {
@@ -57,7 +57,7 @@ pub fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) ->
 }
 
 /// One private deployment: demo data and site, nginx, and the service (restartable).
-pub struct Deployment {
+pub(crate) struct Deployment {
     pub child: Option<Child>,
     pub nginx: Nginx,
     pub up_port: u16,
@@ -69,12 +69,12 @@ pub struct Deployment {
 
 impl Deployment {
     /// Seeds and builds the demo site, starts nginx and the service (no failpoint).
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_with(&[])
     }
 
     /// As `start`, with extra `uploader serve` flags.
-    pub fn start_with(serve_args: &[&str]) -> Self {
+    pub(crate) fn start_with(serve_args: &[&str]) -> Self {
         let port = super::free_port();
         let site = Site::build(&format!("http://127.0.0.1:{port}")).expect("demo site");
         let up_port = super::free_port();
@@ -88,13 +88,13 @@ impl Deployment {
         d
     }
 
-    pub fn data(&self) -> &Path {
+    pub(crate) fn data(&self) -> &Path {
         &self.site.data
     }
 
     /// Starts `uploader serve` (with `PLUGINS_FAILPOINT=failpoint` if given) and waits
     /// (bounded) until /healthz says its startup build is done.
-    pub fn start_service(&mut self, failpoint: Option<&str>) {
+    pub(crate) fn start_service(&mut self, failpoint: Option<&str>) {
         assert!(self.child.is_none(), "the service is already running");
         let log = fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log");
         let mut cmd = Command::new(uploader_binary());
@@ -132,7 +132,7 @@ impl Deployment {
     }
 
     /// Resident memory of the running service (`VmRSS` in /proc), in kB.
-    pub fn rss_kb(&self) -> u64 {
+    pub(crate) fn rss_kb(&self) -> u64 {
         let pid = self.child.as_ref().expect("a running service").id();
         let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
         status
@@ -142,12 +142,12 @@ impl Deployment {
             .expect("VmRSS in /proc/<pid>/status")
     }
 
-    pub fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// SIGKILLs the service and reaps it.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -155,14 +155,14 @@ impl Deployment {
     }
 
     /// Waits (bounded) until the service exits by itself (a failpoint); returns its status.
-    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+    pub(crate) fn wait_exit(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("a running service");
         poll("the service to die at its failpoint", Duration::from_secs(20), || {
             child.try_wait().expect("try_wait")
         })
     }
 
-    pub fn user_add(&self, name: &str, flags: &[&str]) {
+    pub(crate) fn user_add(&self, name: &str, flags: &[&str]) {
         let mut child = Command::new(uploader_binary())
             .args(["user", "add", name, "--email", &format!("{name}@example.org")])
             .args(flags)
@@ -184,13 +184,25 @@ impl Deployment {
     }
 
     /// A request through nginx.
-    pub fn req(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    pub(crate) fn req(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         http::request(self.nginx.port, method, path, headers, body)
             .unwrap_or_else(|e| panic!("{method} {path}: {e:#}"))
     }
 
     /// A JSON API call through nginx with a bearer token; status and parsed body.
-    pub fn api(&self, method: &str, path: &str, bearer: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) fn api(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let auth = format!("Bearer {bearer}");
         let mut headers = vec![("Authorization", auth.as_str())];
         let bytes = body.map(|b| b.to_string()).unwrap_or_default();
@@ -202,7 +214,7 @@ impl Deployment {
     }
 
     /// SHA-256 of the stored zip of `pkg` `version` (what a reviewer downloaded).
-    pub fn stored_sha256(&self, pkg: &str, version: &str) -> String {
+    pub(crate) fn stored_sha256(&self, pkg: &str, version: &str) -> String {
         self.db()
             .query_row(
                 "SELECT v.package_sha256 FROM plugin_versions v JOIN plugins p
@@ -215,7 +227,7 @@ impl Deployment {
 
     /// Approves (or unapproves) `pkg` `version` as `bearer`, naming the stored zip's SHA-256
     /// as a reviewer does; status and parsed body.
-    pub fn set_approved(
+    pub(crate) fn set_approved(
         &self,
         pkg: &str,
         version: &str,
@@ -233,7 +245,7 @@ impl Deployment {
     }
 
     /// `POST /api/v1/token` through nginx.
-    pub fn user_token(&self, name: &str) -> String {
+    pub(crate) fn user_token(&self, name: &str) -> String {
         let body = json!({"username": name, "password": PASSWORD}).to_string();
         let r = self.req(
             "POST",
@@ -246,7 +258,7 @@ impl Deployment {
     }
 
     /// A multipart upload through nginx.
-    pub fn upload(
+    pub(crate) fn upload(
         &self,
         path: &str,
         bearer: &str,
@@ -256,11 +268,11 @@ impl Deployment {
         upload_to(self.nginx.port, path, bearer, zip, file)
     }
 
-    pub fn plugins_xml(&self) -> String {
+    pub(crate) fn plugins_xml(&self) -> String {
         self.req("GET", "/plugins/plugins.xml?qgis=3.34", &[], b"").text()
     }
 
-    pub fn db(&self) -> Connection {
+    pub(crate) fn db(&self) -> Connection {
         Connection::open_with_flags(
             self.data().join("catalog.sqlite3"),
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -269,7 +281,7 @@ impl Deployment {
     }
 
     /// `(version, approved)` rows of a plugin.
-    pub fn versions(&self, pkg: &str) -> Vec<(String, bool)> {
+    pub(crate) fn versions(&self, pkg: &str) -> Vec<(String, bool)> {
         let conn = self.db();
         let mut st = conn
             .prepare(
@@ -284,7 +296,7 @@ impl Deployment {
     }
 
     /// No row without its file, no file without its row, no temporary file in the store.
-    pub fn assert_store_matches_db(&self) {
+    pub(crate) fn assert_store_matches_db(&self) {
         let conn = self.db();
         let mut st = conn.prepare("SELECT package_path FROM plugin_versions").unwrap();
         let rows: std::collections::BTreeSet<String> =
@@ -311,7 +323,7 @@ impl Deployment {
     }
 
     /// Stored files of one plugin.
-    pub fn stored_files(&self, pkg: &str) -> Vec<String> {
+    pub(crate) fn stored_files(&self, pkg: &str) -> Vec<String> {
         let dir = self.data().join("packages").join(pkg);
         let mut out: Vec<String> = fs::read_dir(&dir)
             .map(|it| it.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
@@ -322,7 +334,7 @@ impl Deployment {
 
     /// The published site agrees with the database for `pkg`: each approved version is in
     /// plugins.xml and has its page, each unapproved one is in neither.
-    pub fn assert_site_matches_db(&self, pkg: &str) {
+    pub(crate) fn assert_site_matches_db(&self, pkg: &str) {
         let xml = self.plugins_xml();
         let versions = self.versions(pkg);
         assert!(!versions.is_empty(), "no versions of {pkg} in the database");
@@ -341,16 +353,16 @@ impl Drop for Deployment {
     }
 }
 
-pub fn json_of(r: &Response) -> Value {
+pub(crate) fn json_of(r: &Response) -> Value {
     serde_json::from_slice(&r.body).unwrap_or(Value::Null)
 }
 
-pub fn download_path(pkg: &str, v: &str) -> String {
+pub(crate) fn download_path(pkg: &str, v: &str) -> String {
     format!("/plugins/{pkg}/version/{v}/download/")
 }
 
 /// A multipart `package` upload to `port`.
-pub fn upload_to(
+pub(crate) fn upload_to(
     port: u16,
     path: &str,
     bearer: &str,
@@ -371,7 +383,7 @@ pub fn upload_to(
 }
 
 /// `metadata.txt` of a valid plugin.
-pub fn metadata(pkg: &str, version: &str) -> String {
+pub(crate) fn metadata(pkg: &str, version: &str) -> String {
     format!(
         "[general]\nname=E2E {pkg}\nqgisMinimumVersion=3.0\n\
          description=An end-to-end test plugin\nversion={version}\nauthor=Jane Doe\n\
@@ -383,7 +395,7 @@ pub fn metadata(pkg: &str, version: &str) -> String {
 }
 
 /// The files of a valid plugin (`<pkg>/...`).
-pub fn plugin_files(pkg: &str, version: &str) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn plugin_files(pkg: &str, version: &str) -> Vec<(String, Vec<u8>)> {
     vec![
         (format!("{pkg}/metadata.txt"), metadata(pkg, version).into_bytes()),
         (
@@ -400,14 +412,14 @@ pub fn plugin_files(pkg: &str, version: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 /// A valid plugin zip: a top folder `<pkg>/` and the files of `plugin_files`.
-pub fn plugin_zip(pkg: &str, version: &str) -> Vec<u8> {
+pub(crate) fn plugin_zip(pkg: &str, version: &str) -> Vec<u8> {
     let mut files = vec![(format!("{pkg}/"), Vec::new())];
     files.extend(plugin_files(pkg, version));
     stored_zip(&files)
 }
 
 /// A zip archive with uncompressed (stored) entries; names ending in `/` are directories.
-pub fn stored_zip(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn stored_zip(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
     for (name, data) in files {
@@ -463,7 +475,7 @@ pub fn stored_zip(files: &[(String, Vec<u8>)]) -> Vec<u8> {
 }
 
 /// `version` of `[general]` in a metadata.txt.
-pub fn metadata_version(path: &Path) -> String {
+pub(crate) fn metadata_version(path: &Path) -> String {
     let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .filter_map(|l| l.split_once('='))

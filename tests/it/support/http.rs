@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 #[derive(Debug, Clone)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     /// Header names lower-cased, in the order received.
     pub headers: Vec<(String, String)>,
@@ -18,28 +18,28 @@ pub struct Response {
 
 impl Response {
     /// The first header of that (case-insensitive) name.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
         self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
 
     /// The Content-Type without parameters (`application/json; charset=utf-8` → `application/json`).
-    pub fn mime(&self) -> &str {
+    pub(crate) fn mime(&self) -> &str {
         self.header("content-type").unwrap_or("").split(';').next().unwrap_or("").trim()
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
 /// `GET path` with extra headers.
-pub fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Result<Response> {
+pub(crate) fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Result<Response> {
     request(port, "GET", path, headers, b"")
 }
 
 /// Any method, with a body (sent with Content-Length).
-pub fn request(
+pub(crate) fn request(
     port: u16,
     method: &str,
     path: &str,

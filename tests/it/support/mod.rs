@@ -3,10 +3,10 @@
 //! HTTP/1.1 client that shows the exact bytes and headers nginx sends (no implicit
 //! decompression, redirects or Accept-Encoding).
 
-pub mod deploy;
-pub mod http;
-pub mod published;
-pub mod xml;
+pub(crate) mod deploy;
+pub(crate) mod http;
+pub(crate) mod published;
+pub(crate) mod xml;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -22,12 +22,12 @@ use catalog::model::Catalog;
 use catalog::names::{PluginVersion, QgisVersion};
 
 /// The workspace root (this crate lives in `<root>/tests`).
-pub fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
 /// A port nobody listens on right now (the OS picks it).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
     l.local_addr().expect("local addr").port()
 }
@@ -35,24 +35,24 @@ pub fn free_port() -> u16 {
 /// The demo plugin given a version listed only for QGIS 3.39 (a development minor), so
 /// that `plugins/xml/3.39.xml` differs from its neighbours and a request served from the
 /// wrong file is caught.
-pub const DEV_ONLY_PLUGIN: &str = "selection_stats";
-pub const DEV_ONLY_VERSION: &str = "7.3.9";
+pub(crate) const DEV_ONLY_PLUGIN: &str = "selection_stats";
+pub(crate) const DEV_ONLY_VERSION: &str = "7.3.9";
 /// The demo plugin with an unapproved version that must never be published.
-pub const UNAPPROVED_PLUGIN: &str = "selection_stats";
-pub const UNAPPROVED_VERSION: &str = "1.2";
+pub(crate) const UNAPPROVED_PLUGIN: &str = "selection_stats";
+pub(crate) const UNAPPROVED_VERSION: &str = "1.2";
 /// A tag (name; its slug is `PAGED_TAG_SLUG`), an author and a user (an owner beside each
 /// plugin's creator) that list `PAGED_LIST_LEN` plugins, more than one list page holds: the
 /// demo's own have a single page, so without them no `/plugins/<kind>/<name>/page/2/` (file
 /// `plugins/<kind>/p2/<name>.html`) would exist to be served and linked. The author's name
 /// needs percent-encoding in URLs (a space, a non-ASCII letter).
-pub const PAGED_TAG: &str = "paged fixture";
-pub const PAGED_TAG_SLUG: &str = "paged-fixture";
-pub const PAGED_AUTHOR: &str = "Zoë van Paged";
-pub const PAGED_USER: &str = "paged_owner";
-pub const PAGED_LIST_LEN: usize = generator::render::listings::PAGE_SIZE + 2;
+pub(crate) const PAGED_TAG: &str = "paged fixture";
+pub(crate) const PAGED_TAG_SLUG: &str = "paged-fixture";
+pub(crate) const PAGED_AUTHOR: &str = "Zoë van Paged";
+pub(crate) const PAGED_USER: &str = "paged_owner";
+pub(crate) const PAGED_LIST_LEN: usize = generator::render::listings::PAGE_SIZE + 2;
 
 /// A generated site in a temp dir.
-pub struct Site {
+pub(crate) struct Site {
     _dir: tempfile::TempDir,
     pub data: PathBuf,
     /// The site dir (`current`, `releases/`, `trees/`).
@@ -63,7 +63,7 @@ pub struct Site {
 impl Site {
     /// Seeds the demo catalog (plus the 3.39-only version) and builds the site for
     /// `base_url` through the generator's library API.
-    pub fn build(base_url: &str) -> Result<Self> {
+    pub(crate) fn build(base_url: &str) -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("plugins-e2e-").tempdir()?;
         // nginx's workers may run as another user: let them traverse to the site.
         set_mode(dir.path(), 0o755)?;
@@ -84,7 +84,7 @@ impl Site {
     }
 
     /// Builds the site of a catalog already seeded in `data` (inside `dir`) for `base_url`.
-    pub fn from_data(dir: tempfile::TempDir, data: PathBuf, base_url: &str) -> Result<Self> {
+    pub(crate) fn from_data(dir: tempfile::TempDir, data: PathBuf, base_url: &str) -> Result<Self> {
         set_mode(dir.path(), 0o755)?;
         let site = dir.path().join("site");
         let templates = workspace_root().join("templates");
@@ -95,25 +95,25 @@ impl Site {
     }
 
     /// The published root nginx serves.
-    pub fn root(&self) -> PathBuf {
+    pub(crate) fn root(&self) -> PathBuf {
         self.site.join("current")
     }
 
     /// Bytes of a published file (`rel` relative to the root, symlinks followed).
-    pub fn file(&self, rel: &str) -> Vec<u8> {
+    pub(crate) fn file(&self, rel: &str) -> Vec<u8> {
         let path = self.root().join(rel);
         std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
     }
 
     /// The catalog as the generator sees it (approved versions only).
-    pub fn catalog(&self) -> Catalog {
+    pub(crate) fn catalog(&self) -> Catalog {
         let conn = catalog::open(&self.data).expect("open catalog");
         catalog::public::load_catalog(&conn).expect("load catalog")
     }
 
     /// Every published file with a public URL: (path relative to the root, the URL path
     /// nginx answers it at, see `published::public_url`), sorted by path.
-    pub fn public_files(&self) -> Vec<(String, String)> {
+    pub(crate) fn public_files(&self) -> Vec<(String, String)> {
         self.files_ending_with("")
             .into_iter()
             .filter_map(|rel| published::public_url(&rel).map(|url| (rel, url)))
@@ -121,7 +121,7 @@ impl Site {
     }
 
     /// Every published file path (relative to the root) whose name ends with `suffix`.
-    pub fn files_ending_with(&self, suffix: &str) -> Vec<String> {
+    pub(crate) fn files_ending_with(&self, suffix: &str) -> Vec<String> {
         let mut out = Vec::new();
         let root = self.root();
         let mut stack = vec![root.clone()];
@@ -235,7 +235,7 @@ fn add_paged_lists(data: &Path) -> Result<()> {
 }
 
 /// The nginx binary; a missing one fails the tests with the fix.
-pub fn nginx_binary() -> Result<PathBuf> {
+pub(crate) fn nginx_binary() -> Result<PathBuf> {
     let on_path = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).map(|d| d.join("nginx")).collect::<Vec<_>>())
         .unwrap_or_default();
@@ -250,7 +250,7 @@ pub fn nginx_binary() -> Result<PathBuf> {
 /// nginx runs under a tiny `sh` watchdog that stops it (SIGTERM, nginx's fast shutdown)
 /// as soon as its stdin closes: when this guard drops, or when the test process dies
 /// without running destructors (statics), so no nginx outlives the tests.
-pub struct Nginx {
+pub(crate) struct Nginx {
     watchdog: Option<Child>,
     pub port: u16,
     pub prefix: PathBuf,
@@ -260,7 +260,7 @@ pub struct Nginx {
 impl Nginx {
     /// Renders the configuration for `site_root` and starts nginx on `port`, proxying the
     /// upload service's paths to `uploader`.
-    pub fn start_on(site_root: &Path, uploader: SocketAddr, port: u16) -> Result<Self> {
+    pub(crate) fn start_on(site_root: &Path, uploader: SocketAddr, port: u16) -> Result<Self> {
         let prefix_dir = tempfile::Builder::new().prefix("plugins-nginx-").tempdir()?;
         set_mode(prefix_dir.path(), 0o755)?;
         let prefix = prefix_dir.path().to_path_buf();
@@ -339,22 +339,22 @@ impl Nginx {
         }
     }
 
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// The access log so far.
-    pub fn access_log(&self) -> String {
+    pub(crate) fn access_log(&self) -> String {
         std::fs::read_to_string(self.prefix.join("logs/access.log")).unwrap_or_default()
     }
 
     /// The downloads log so far (one line per zip served from a download URL).
-    pub fn downloads_log(&self) -> String {
+    pub(crate) fn downloads_log(&self) -> String {
         std::fs::read_to_string(self.prefix.join("logs/downloads.log")).unwrap_or_default()
     }
 
     /// Stops nginx and waits (bounded) until it is gone.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let Some(mut w) = self.watchdog.take() else { return };
         drop(w.stdin.take()); // the watchdog sends SIGTERM to nginx and waits for it
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -387,13 +387,13 @@ impl Drop for Nginx {
 
 /// A stand-in for the upload service: answers every request with
 /// `upstream saw: <METHOD> <target>` and records the request heads it got.
-pub struct FakeUploader {
+pub(crate) struct FakeUploader {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<String>>>,
 }
 
 impl FakeUploader {
-    pub fn start() -> Result<Self> {
+    pub(crate) fn start() -> Result<Self> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         let addr = listener.local_addr()?;
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -449,14 +449,14 @@ fn serve_fake(stream: TcpStream, log: &Mutex<Vec<String>>) -> Result<()> {
 
 /// The site, nginx and the fake upload service shared by the end-to-end tests: built once
 /// per test process (a build and an nginx start cost about a second).
-pub struct Served {
+pub(crate) struct Served {
     pub site: Site,
     pub nginx: Nginx,
     pub uploader: FakeUploader,
 }
 
 /// The shared fixture; a failed set-up fails every test that uses it, with its cause.
-pub fn served() -> &'static Served {
+pub(crate) fn served() -> &'static Served {
     static SERVED: OnceLock<Result<Served, String>> = OnceLock::new();
     let r = SERVED.get_or_init(|| {
         (|| -> Result<Served> {

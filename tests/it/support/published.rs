@@ -10,7 +10,7 @@ use generator::urls::{self, PublicAddress};
 /// published file `rel` (relative to the site root, `/`-separated), or None when no URL
 /// names the file by itself: `.gz` siblings, dot files (the release manifest), the
 /// internal `404.html`, and a package's plugins.xml documents (see [`package_document`]).
-pub fn public_url(rel: &str) -> Option<String> {
+pub(crate) fn public_url(rel: &str) -> Option<String> {
     match urls::public_address(rel) {
         PublicAddress::Url(url) => Some(url),
         _ => None,
@@ -19,13 +19,13 @@ pub fn public_url(rel: &str) -> Option<String> {
 
 /// A package's plugins.xml document `plugins/<pkg>/xml-[stable_only-]<stem>.xml`:
 /// (package, stable_only, stem).
-pub use generator::urls::package_document;
+pub(crate) use generator::urls::package_document;
 
 /// Percent-encodes a URL path segment as the site's own links do.
-pub use generator::urls::segment as percent_encode;
+pub(crate) use generator::urls::segment as percent_encode;
 
 /// The inverse of [`percent_encode`] (any `%XX`; invalid escapes stay as they are).
-pub fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

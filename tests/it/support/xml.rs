@@ -7,7 +7,7 @@ use quick_xml::events::Event;
 
 /// One `<pyqgis_plugin>` entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub name: String,
     pub version: String,
     pub file_name: String,
@@ -19,17 +19,17 @@ pub struct Entry {
 
 impl Entry {
     /// The plugin id QGIS derives: `file_name` up to its first dot.
-    pub fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         self.file_name.split('.').next().unwrap_or("")
     }
 
-    pub fn is_experimental(&self) -> bool {
+    pub(crate) fn is_experimental(&self) -> bool {
         self.experimental == "True"
     }
 }
 
 /// Parses a whole document; any XML error or an unexpected structure is an error.
-pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<Vec<Entry>> {
     let text = std::str::from_utf8(bytes).context("plugins.xml is not UTF-8")?;
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = true;

@@ -25,7 +25,7 @@ fn raw_token(header: &str, payload: &str, key: &[u8]) -> String {
 mod hmac_free {
     use sha2::{Digest, Sha256};
 
-    pub fn hs256(key: &[u8], msg: &[u8]) -> Vec<u8> {
+    pub(super) fn hs256(key: &[u8], msg: &[u8]) -> Vec<u8> {
         let mut k = [0u8; 64];
         if key.len() > 64 {
             k[..32].copy_from_slice(&Sha256::digest(key));

@@ -14,11 +14,11 @@ use serde::Serialize;
 use crate::services::ServiceError;
 
 /// The response type of every handler.
-pub type HttpResponse = Response<Full<Bytes>>;
+pub(crate) type HttpResponse = Response<Full<Bytes>>;
 
 /// A failure of a request, mapped to a status code.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// 400: the request is malformed or its content is invalid.
     #[error("{0}")]
     BadRequest(String),
@@ -103,7 +103,7 @@ impl From<anyhow::Error> for ApiError {
 }
 
 impl ApiError {
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) | ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) | ApiError::BasicUnauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -122,7 +122,7 @@ impl ApiError {
     }
 
     /// A stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Invalid { .. } => "invalid_package",
@@ -144,7 +144,7 @@ impl ApiError {
     }
 
     /// The human message shown to clients (generic for internal errors).
-    pub fn detail(&self) -> String {
+    pub(crate) fn detail(&self) -> String {
         match self {
             ApiError::Invalid { text, .. } => {
                 format!("The plugin package is invalid: {}", text.join(" "))
@@ -157,7 +157,7 @@ impl ApiError {
     }
 
     /// Logs internal errors (with their cause chain) and builds the JSON response.
-    pub fn into_response(self) -> HttpResponse {
+    pub(crate) fn into_response(self) -> HttpResponse {
         if let ApiError::Internal(e) = &self {
             tracing::error!(error = format!("{e:#}"), "request failed");
         }
@@ -222,14 +222,14 @@ const SECURITY_HEADERS: [(&str, &str); 4] = [
 ];
 
 /// Adds the security headers a handler has not set itself.
-pub fn add_security_headers(headers: &mut hyper::HeaderMap) {
+pub(crate) fn add_security_headers(headers: &mut hyper::HeaderMap) {
     for (name, value) in SECURITY_HEADERS {
         headers.entry(name).or_insert(HeaderValue::from_static(value));
     }
 }
 
 /// A JSON response with `status`.
-pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> HttpResponse {
+pub(crate) fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> HttpResponse {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut resp = Response::new(Full::new(Bytes::from(bytes)));
     *resp.status_mut() = status;
@@ -239,7 +239,7 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Htt
 }
 
 /// A plain-text response (the reference's `Invalid token`).
-pub fn text_response(status: StatusCode, text: &'static str) -> HttpResponse {
+pub(crate) fn text_response(status: StatusCode, text: &'static str) -> HttpResponse {
     let mut resp = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
     *resp.status_mut() = status;
     resp.headers_mut()
@@ -249,4 +249,4 @@ pub fn text_response(status: StatusCode, text: &'static str) -> HttpResponse {
 }
 
 /// Result of a handler.
-pub type ApiResult = Result<HttpResponse, ApiError>;
+pub(crate) type ApiResult = Result<HttpResponse, ApiError>;

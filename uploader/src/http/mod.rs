@@ -4,9 +4,9 @@
 //! `handle` with their body already read and bounded, so tests call it in-process with a
 //! `Request<Bytes>`.
 
-pub mod error;
-pub mod handlers;
-pub mod route;
+pub(crate) mod error;
+pub(crate) mod handlers;
+pub(crate) mod route;
 pub mod server;
 
 use bytes::Bytes;

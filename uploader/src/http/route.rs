@@ -11,7 +11,7 @@ use crate::services::accounts::UserAction;
 
 /// What a request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     Health,
     /// `POST /api/v1/token`.
     Login,
@@ -110,7 +110,7 @@ impl BodyClass {
 
 /// A parsed request line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
+pub(crate) struct Route {
     pub endpoint: Endpoint,
     class: BodyClass,
     post: bool,
@@ -118,7 +118,7 @@ pub struct Route {
 
 impl Route {
     /// Parses `method` and `path` (percent-decoded segments, one trailing slash ignored).
-    pub fn parse(method: &Method, path: &str) -> Self {
+    pub(crate) fn parse(method: &Method, path: &str) -> Self {
         let endpoint = match segments(path) {
             Some(segs) => {
                 let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
@@ -130,7 +130,7 @@ impl Route {
     }
 
     /// The largest body accepted (checked before the body is read).
-    pub fn body_limit(&self, config: &ServiceConfig) -> u64 {
+    pub(crate) fn body_limit(&self, config: &ServiceConfig) -> u64 {
         match self.class {
             BodyClass::XmlRpc => config.max_xmlrpc_bytes(),
             BodyClass::Upload => config.max_multipart_bytes(),
@@ -140,17 +140,17 @@ impl Route {
 
     /// Handlers refuse these without credentials: such requests are answered without
     /// reading their body.
-    pub fn needs_credentials(&self) -> bool {
+    pub(crate) fn needs_credentials(&self) -> bool {
         matches!(self.class, BodyClass::Upload | BodyClass::Api)
     }
 
     /// Bodies that carry zips wait for an upload slot (bounded memory) before being read.
-    pub fn takes_upload_slot(&self) -> bool {
+    pub(crate) fn takes_upload_slot(&self) -> bool {
         matches!(self.class, BodyClass::Upload | BodyClass::XmlRpc)
     }
 
     /// XML-RPC calls: HTTP Basic is checked before the body is read.
-    pub fn authenticates_before_body(&self) -> bool {
+    pub(crate) fn authenticates_before_body(&self) -> bool {
         self.class == BodyClass::XmlRpc && self.post
     }
 }

@@ -22,30 +22,30 @@ mod metadata_tests;
 mod review_binding;
 mod server_tests;
 
-pub const PASSWORD: &str = "password123";
+pub(super) const PASSWORD: &str = "password123";
 const SECRET: &[u8] = b"test-secret-test-secret-test-secret-0123456789";
 
 /// A service over a temporary data dir.
-pub struct Env {
+pub(super) struct Env {
     pub dir: tempfile::TempDir,
     pub app: App,
 }
 
 impl Env {
-    pub fn data(&self) -> PathBuf {
+    pub(super) fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
-    pub fn site(&self) -> PathBuf {
+    pub(super) fn site(&self) -> PathBuf {
         self.dir.path().join("site")
     }
-    pub fn conn(&self) -> rusqlite::Connection {
+    pub(super) fn conn(&self) -> rusqlite::Connection {
         catalog::open(&self.data()).unwrap()
     }
-    pub fn count(&self, sql: &str) -> i64 {
+    pub(super) fn count(&self, sql: &str) -> i64 {
         self.conn().query_row(sql, [], |r| r.get(0)).unwrap()
     }
     /// Every file under data/packages (relative paths).
-    pub fn stored_files(&self) -> BTreeSet<String> {
+    pub(super) fn stored_files(&self) -> BTreeSet<String> {
         let root = self.data().join("packages");
         let mut out = BTreeSet::new();
         if let Ok(dirs) = std::fs::read_dir(&root) {
@@ -63,7 +63,7 @@ impl Env {
     }
 }
 
-pub fn test_config(root: &Path) -> ServiceConfig {
+pub(super) fn test_config(root: &Path) -> ServiceConfig {
     let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates");
     let site = generator::Config::new(
         root.join("data"),
@@ -78,7 +78,7 @@ pub fn test_config(root: &Path) -> ServiceConfig {
 }
 
 /// A service without site builds.
-pub fn env() -> Env {
+pub(super) fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());
     config.rebuild = false;
@@ -88,7 +88,7 @@ pub fn env() -> Env {
 
 /// The `uploader` binary that runs builds. Unit tests have no `CARGO_BIN_EXE_uploader`;
 /// the binary sits beside `deps/` (cargo builds it for the package's integration tests).
-pub fn uploader_bin() -> PathBuf {
+pub(super) fn uploader_bin() -> PathBuf {
     if let Some(p) = option_env!("CARGO_BIN_EXE_uploader") {
         return PathBuf::from(p);
     }
@@ -99,7 +99,7 @@ pub fn uploader_bin() -> PathBuf {
 }
 
 /// Starts the real rebuild worker for `config` (call inside a tokio runtime).
-pub fn start_builds(config: &ServiceConfig) -> Arc<Rebuilder> {
+pub(super) fn start_builds(config: &ServiceConfig) -> Arc<Rebuilder> {
     Rebuilder::start(crate::rebuild::BuildCommand {
         program: uploader_bin(),
         config: config.site.clone(),
@@ -107,7 +107,7 @@ pub fn start_builds(config: &ServiceConfig) -> Arc<Rebuilder> {
 }
 
 /// A service with the real rebuild worker (call inside a tokio runtime).
-pub fn env_with_builds() -> Env {
+pub(super) fn env_with_builds() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path());
     let rebuild = start_builds(&config);
@@ -116,7 +116,7 @@ pub fn env_with_builds() -> Env {
 }
 
 /// metadata.txt with every required key; `extra` lines override or add keys.
-pub fn metadata(name: &str, version: &str, extra: &str) -> String {
+pub(super) fn metadata(name: &str, version: &str, extra: &str) -> String {
     let mut lines: Vec<(String, String)> = vec![
         ("name".into(), name.into()),
         ("qgisMinimumVersion".into(), "3.0".into()),
@@ -145,7 +145,7 @@ pub fn metadata(name: &str, version: &str, extra: &str) -> String {
 }
 
 /// A valid plugin zip: `<pkg>/metadata.txt`, `__init__.py`, `LICENSE`.
-pub fn plugin_zip_with(pkg: &str, version: &str, extra: &str) -> Vec<u8> {
+pub(super) fn plugin_zip_with(pkg: &str, version: &str, extra: &str) -> Vec<u8> {
     let name = format!("Test Plugin {pkg}");
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let opts = zip::write::SimpleFileOptions::default()
@@ -170,29 +170,29 @@ pub fn plugin_zip_with(pkg: &str, version: &str, extra: &str) -> Vec<u8> {
     w.finish().unwrap().into_inner()
 }
 
-pub fn plugin_zip(pkg: &str, version: &str) -> Vec<u8> {
+pub(super) fn plugin_zip(pkg: &str, version: &str) -> Vec<u8> {
     plugin_zip_with(pkg, version, "")
 }
 
 /// A response, decoded.
 #[derive(Debug)]
-pub struct Resp {
+pub(super) struct Resp {
     pub status: StatusCode,
     pub headers: hyper::HeaderMap,
     pub body: Bytes,
 }
 
 impl Resp {
-    pub fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
-    pub fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
-pub async fn call(
+pub(super) async fn call(
     app: &App,
     method: Method,
     path: &str,
@@ -209,17 +209,17 @@ pub async fn call(
     Resp { status: parts.status, headers: parts.headers, body }
 }
 
-pub fn bearer(token: &str) -> (&'static str, String) {
+pub(super) fn bearer(token: &str) -> (&'static str, String) {
     ("authorization", format!("Bearer {token}"))
 }
 
-pub fn basic(user: &str, password: &str) -> (&'static str, String) {
+pub(super) fn basic(user: &str, password: &str) -> (&'static str, String) {
     let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     ("authorization", format!("Basic {b64}"))
 }
 
 /// A multipart/form-data body: `(name, filename, bytes)`.
-pub fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> ((&'static str, String), Bytes) {
+pub(super) fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> ((&'static str, String), Bytes) {
     let boundary = "----testboundary7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
     for (name, filename, data) in parts {
@@ -243,14 +243,14 @@ pub fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> ((&'static str, Strin
 }
 
 /// Creates a user directly (as `uploader user add`).
-pub fn add_user(env: &Env, name: &str, staff: bool, trusted: bool) {
+pub(super) fn add_user(env: &Env, name: &str, staff: bool, trusted: bool) {
     let mut conn = env.conn();
     crate::services::accounts::add_user(&mut conn, name, "", Some(PASSWORD), staff, trusted)
         .unwrap();
 }
 
 /// Logs in through `POST /api/v1/token`.
-pub async fn login(env: &Env, name: &str) -> String {
+pub(super) async fn login(env: &Env, name: &str) -> String {
     let r = call(
         &env.app,
         Method::POST,
@@ -263,12 +263,12 @@ pub async fn login(env: &Env, name: &str) -> String {
     r.json()["token"].as_str().unwrap().to_owned()
 }
 
-pub async fn web_upload(env: &Env, token: &str, zip: &[u8]) -> Resp {
+pub(super) async fn web_upload(env: &Env, token: &str, zip: &[u8]) -> Resp {
     let (ct, body) = multipart(&[("package", Some("plugin.zip"), zip)]);
     call(&env.app, Method::POST, "/plugins/add/", &[bearer(token), ct], body).await
 }
 
-pub async fn create_token(env: &Env, user_token: &str, pkg: &str) -> Resp {
+pub(super) async fn create_token(env: &Env, user_token: &str, pkg: &str) -> Resp {
     call(
         &env.app,
         Method::POST,
@@ -279,14 +279,14 @@ pub async fn create_token(env: &Env, user_token: &str, pkg: &str) -> Resp {
     .await
 }
 
-pub async fn token_upload(env: &Env, token: &str, path: &str, zip: &[u8]) -> Resp {
+pub(super) async fn token_upload(env: &Env, token: &str, path: &str, zip: &[u8]) -> Resp {
     let (ct, body) = multipart(&[("package", Some("p.zip"), zip)]);
     call(&env.app, Method::POST, path, &[bearer(token), ct], body).await
 }
 
 /// The stored zip's SHA-256 of `pkg` `v` (what a reviewer downloaded), or zeros for a
 /// version that does not exist.
-pub fn stored_sha256(env: &Env, pkg: &str, v: &str) -> String {
+pub(super) fn stored_sha256(env: &Env, pkg: &str, v: &str) -> String {
     env.conn()
         .query_row(
             "SELECT v.package_sha256 FROM plugin_versions v JOIN plugins p ON p.id = v.plugin_id
@@ -298,7 +298,7 @@ pub fn stored_sha256(env: &Env, pkg: &str, v: &str) -> String {
 }
 
 /// Approves `pkg` `v`, naming the stored zip's SHA-256 as a reviewer does.
-pub async fn approve(env: &Env, token: &str, pkg: &str, v: &str) -> Resp {
+pub(super) async fn approve(env: &Env, token: &str, pkg: &str, v: &str) -> Resp {
     call(
         &env.app,
         Method::POST,
@@ -310,7 +310,7 @@ pub async fn approve(env: &Env, token: &str, pkg: &str, v: &str) -> Resp {
 }
 
 /// `author` uploads `test_plugin` 0.0.1 and gets a plugin token; returns (user JWT, plugin token).
-pub async fn plugin_with_token(env: &Env, author: &str) -> (String, String) {
+pub(super) async fn plugin_with_token(env: &Env, author: &str) -> (String, String) {
     add_user(env, author, false, false);
     let jwt = login(env, author).await;
     let r = web_upload(env, &jwt, &plugin_zip("test_plugin", "0.0.1")).await;

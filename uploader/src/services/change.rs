@@ -15,7 +15,7 @@ use crate::change_throttle::Charge;
 
 /// The right a change needs on its plugin.
 #[derive(Debug, Clone, Copy)]
-pub enum Permission {
+pub(crate) enum Permission {
     /// Editors and staff; `what` completes "Only editors of `pkg` and staff can ...".
     Edit { what: &'static str },
     /// Staff and trusted editors.
@@ -24,7 +24,7 @@ pub enum Permission {
 
 /// Whether a change shows on the public site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reach {
+pub(crate) enum Reach {
     /// Throttled per user; a change requests a build, and the caller waits until it is live.
     Site,
     /// Not on the site (upload tokens): neither throttled nor built.
@@ -33,7 +33,7 @@ pub enum Reach {
 
 /// What the change function did.
 #[derive(Debug)]
-pub enum Changed<T> {
+pub(crate) enum Changed<T> {
     /// Something changed: `event` is logged.
     Yes(T, AuditEvent),
     /// Nothing changed: no event, no build, the throttle token back.
@@ -63,7 +63,7 @@ pub struct Applied<T> {
 }
 
 /// Runs `change` on `package` for `actor` within the skeleton of the module docs.
-pub async fn change_plugin<T, F>(
+pub(crate) async fn change_plugin<T, F>(
     app: &App,
     actor: &User,
     package: &str,
@@ -112,7 +112,11 @@ where
 
 /// Runs `change` (not tied to one plugin: accounts) in a write transaction, logs its event,
 /// and publishes it. Not throttled (staff only).
-pub async fn change_catalog<T, F>(app: &App, actor: &User, change: F) -> ServiceResult<Applied<T>>
+pub(crate) async fn change_catalog<T, F>(
+    app: &App,
+    actor: &User,
+    change: F,
+) -> ServiceResult<Applied<T>>
 where
     T: Send + 'static,
     F: FnOnce(&Transaction<'_>) -> ServiceResult<(T, AuditEvent)> + Send + 'static,

@@ -9,13 +9,13 @@ use crate::app::App;
 const NOT_FOUND: &str = "No such plugin version.";
 
 /// The 404 of every refused private download.
-pub fn not_found() -> ServiceError {
+pub(crate) fn not_found() -> ServiceError {
     ServiceError::NotFound(NOT_FOUND.into())
 }
 
 /// A stored zip an editor may download.
 #[derive(Debug, Clone)]
-pub struct PrivateFile {
+pub(crate) struct PrivateFile {
     pub package: String,
     pub version: String,
     /// The path inside the store's packages directory: checked to be plain (no empty, `.`
@@ -24,7 +24,7 @@ pub struct PrivateFile {
 }
 
 /// The zip of `package` `version` for `user`, or 404.
-pub async fn private_file(
+pub(crate) async fn private_file(
     app: &App,
     user: User,
     package: &str,

@@ -6,11 +6,11 @@
 //! checks of reference §3.2 with decisions §5, and the error type.
 
 pub mod accounts;
-pub mod change;
-pub mod downloads;
-pub mod review;
-pub mod tokens;
-pub mod uploads;
+pub(crate) mod change;
+pub(crate) mod downloads;
+pub(crate) mod review;
+pub(crate) mod tokens;
+pub(crate) mod uploads;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Transaction, TransactionBehavior};

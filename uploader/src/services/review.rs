@@ -26,10 +26,10 @@ use crate::app::App;
 
 /// A SHA-256 as a reviewer names it: 64 hex digits, kept in lower case.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sha256Hex(String);
+pub(crate) struct Sha256Hex(String);
 
 impl Sha256Hex {
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         (text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()))
             .then(|| Self(text.to_ascii_lowercase()))
     }
@@ -41,7 +41,7 @@ impl Sha256Hex {
 
 /// Approve (naming the reviewed bytes) or unapprove.
 #[derive(Debug, Clone)]
-pub enum Approval {
+pub(crate) enum Approval {
     Approve(Sha256Hex),
     Unapprove,
 }
@@ -77,7 +77,7 @@ fn changed_since_review(plugin: &PluginRow, row: &VersionRow, sent: &Sha256Hex) 
 }
 
 /// Approves or unapproves a version; the value is the plugin and the version row.
-pub async fn set_approval(
+pub(crate) async fn set_approval(
     app: &App,
     user: &User,
     package: &str,
@@ -117,7 +117,7 @@ pub async fn set_approval(
 }
 
 /// One version's private view (editors, staff and trusted users).
-pub async fn version_info(
+pub(crate) async fn version_info(
     app: &App,
     user: User,
     package: &str,
@@ -136,7 +136,7 @@ pub async fn version_info(
 }
 
 /// Versions awaiting review: staff see all, trusted users those of plugins they edit.
-pub async fn queue(app: &App, user: &User) -> ServiceResult<Vec<PendingVersion>> {
+pub(crate) async fn queue(app: &App, user: &User) -> ServiceResult<Vec<PendingVersion>> {
     let filter = if user.is_staff || user.is_superuser {
         None
     } else if user.can_approve {
@@ -151,7 +151,7 @@ pub async fn queue(app: &App, user: &User) -> ServiceResult<Vec<PendingVersion>>
 
 /// A plugin with every version, approved or not, as its editors see it.
 #[derive(Debug)]
-pub struct PluginState {
+pub(crate) struct PluginState {
     pub plugin: PluginRow,
     /// Owner names (editors beside the creator).
     pub owners: Vec<String>,
@@ -163,7 +163,11 @@ pub struct PluginState {
 }
 
 /// The plugin's private state (editors and staff; this is where authors see their drafts).
-pub async fn plugin_state(app: &App, user: User, package: &str) -> ServiceResult<PluginState> {
+pub(crate) async fn plugin_state(
+    app: &App,
+    user: User,
+    package: &str,
+) -> ServiceResult<PluginState> {
     let package = package.to_owned();
     db(app, move |conn| {
         let plugin = plugin_or_404(conn, &package)?;
@@ -198,7 +202,7 @@ fn read_state(conn: &Connection, plugin: PluginRow) -> ServiceResult<PluginState
 /// A PATCH of a plugin: only fields whose value differs are written.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PluginPatch {
+pub(crate) struct PluginPatch {
     /// Replaces the owners (editors beside the creator), by user name.
     pub owners: Option<Vec<String>>,
     /// User name of the maintainer (must be the creator or an owner).
@@ -207,7 +211,7 @@ pub struct PluginPatch {
 }
 
 /// Applies `patch`; a PATCH that changes nothing writes nothing.
-pub async fn patch_plugin(
+pub(crate) async fn patch_plugin(
     app: &App,
     user: &User,
     package: &str,
@@ -300,7 +304,7 @@ fn owner_ids_of(
 
 /// Deletes a version (editors and staff). The zip is removed once the build without the
 /// version is live, and only if no row references it by then.
-pub async fn delete_version(
+pub(crate) async fn delete_version(
     app: &App,
     user: &User,
     package: &str,
@@ -333,7 +337,7 @@ pub async fn delete_version(
 
 /// Soft deletion (`delete`) or restore of a plugin. Soft deletion keeps the zips (a restore
 /// needs them).
-pub async fn set_deleted(
+pub(crate) async fn set_deleted(
     app: &App,
     user: &User,
     package: &str,

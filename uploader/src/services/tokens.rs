@@ -23,11 +23,11 @@ use crate::app::App;
 use crate::auth::{self, Keys, TokenKind, TokenType};
 
 /// Longest token description (as the reference).
-pub const MAX_DESCRIPTION: usize = 512;
+pub(crate) const MAX_DESCRIPTION: usize = 512;
 
 /// A freshly minted token.
 #[derive(Debug, Clone)]
-pub struct MintedToken {
+pub(crate) struct MintedToken {
     pub id: TokenId,
     pub token: String,
     pub expires_at: DateTime<Utc>,
@@ -65,7 +65,7 @@ fn mint(
 
 /// What to mint: a description and a lifetime (at most the configured one).
 #[derive(Debug, Clone)]
-pub struct TokenRequest {
+pub(crate) struct TokenRequest {
     pub description: String,
     /// Days asked for; `None` for the default (one year).
     pub expires_in_days: Option<u32>,
@@ -97,7 +97,7 @@ impl TokenRequest {
 }
 
 /// Mints a token of `package` for `user` (editors and staff); the token is shown once.
-pub async fn create(
+pub(crate) async fn create(
     app: &App,
     user: &User,
     package: &str,
@@ -117,7 +117,7 @@ pub async fn create(
 
 /// Mints a token for `uploader token create`: the user must be active and edit the plugin.
 /// Returns the token, the plugin and the user.
-pub fn create_offline(
+pub(crate) fn create_offline(
     conn: &mut Connection,
     keys: &Keys,
     username: &str,
@@ -150,7 +150,7 @@ fn sees_all(plugin: &PluginRow, user: &User) -> bool {
 }
 
 /// Live tokens of `package` the user may see, newest first.
-pub async fn list(app: &App, user: User, package: &str) -> ServiceResult<Vec<UploadToken>> {
+pub(crate) async fn list(app: &App, user: User, package: &str) -> ServiceResult<Vec<UploadToken>> {
     let package = package.to_owned();
     db(app, move |conn| {
         let plugin = plugin_or_404(conn, &package)?;
@@ -162,7 +162,12 @@ pub async fn list(app: &App, user: User, package: &str) -> ServiceResult<Vec<Upl
 }
 
 /// Revokes token `id` of `package` at once (no un-revoke); returns its id.
-pub async fn revoke(app: &App, user: &User, package: &str, id: TokenId) -> ServiceResult<TokenId> {
+pub(crate) async fn revoke(
+    app: &App,
+    user: &User,
+    package: &str,
+    id: TokenId,
+) -> ServiceResult<TokenId> {
     let owner = user.clone();
     let edit = Permission::Edit { what: "revoke its tokens" };
     let applied =
@@ -185,7 +190,7 @@ pub async fn revoke(app: &App, user: &User, package: &str, id: TokenId) -> Servi
 
 /// An upload authenticated by an upload token.
 #[derive(Debug, Clone)]
-pub struct TokenAuth {
+pub(crate) struct TokenAuth {
     pub token_id: TokenId,
     pub user: User,
     pub plugin: PluginRow,
@@ -194,7 +199,7 @@ pub struct TokenAuth {
 /// Checks an upload token for the plugin named in the URL: signature and claims first, then
 /// the row (live, of this plugin, this token), its user (active, still an editor) and the
 /// plugin (not deleted). `None` = refuse. Marks the token used.
-pub async fn authenticate(
+pub(crate) async fn authenticate(
     app: &App,
     token: &str,
     package: &str,

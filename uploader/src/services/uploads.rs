@@ -27,7 +27,7 @@ use crate::validate::{self, CheckedPlugin, Mode, Options, Problem, Rejection};
 
 /// What an upload does to the catalog.
 #[derive(Debug, Clone)]
-pub enum Target {
+pub(crate) enum Target {
     /// Create the plugin named by the zip, or add a version to it if it exists (editors).
     AddOrCreate,
     /// Add a version to this plugin (token API; the zip must be for it).
@@ -38,7 +38,7 @@ pub enum Target {
 
 /// One upload to perform.
 #[derive(Debug, Clone)]
-pub struct UploadRequest {
+pub(crate) struct UploadRequest {
     pub zip: Bytes,
     /// Who uploads (for token uploads, the token's user).
     pub actor: User,
@@ -51,7 +51,7 @@ pub struct UploadRequest {
 
 /// A committed upload.
 #[derive(Debug, Clone)]
-pub struct UploadOutcome {
+pub(crate) struct UploadOutcome {
     pub plugin_id: PluginId,
     pub version_id: VersionId,
     pub package: PackageName,
@@ -66,14 +66,14 @@ pub struct UploadOutcome {
 impl UploadOutcome {
     /// Waits (bounded) until an approved upload is live; a version awaiting review is not
     /// waited for.
-    pub async fn live(&self, app: &App) -> Live {
+    pub(crate) async fn live(&self, app: &App) -> Live {
         if self.approved { change::wait_live(app, self.ticket).await } else { Live::NOT_YET }
     }
 }
 
 /// Why an upload was refused; each entry point maps these to its own response format.
 #[derive(Debug, thiserror::Error)]
-pub enum UploadError {
+pub(crate) enum UploadError {
     /// The validator refused the zip.
     #[error("the plugin package is invalid")]
     Invalid(Rejection),
@@ -122,13 +122,13 @@ impl From<crate::change_throttle::Throttled> for UploadError {
 }
 
 /// The reference's message for attempts to replace an approved version.
-pub const APPROVED_IMMUTABLE: &str =
+pub(crate) const APPROVED_IMMUTABLE: &str =
     "You cannot edit an approved version, please create a new version instead.";
 
 type UploadResult<T> = Result<T, UploadError>;
 
 /// Validates and commits one upload (see the module docs).
-pub async fn perform(app: &App, req: UploadRequest) -> UploadResult<UploadOutcome> {
+pub(crate) async fn perform(app: &App, req: UploadRequest) -> UploadResult<UploadOutcome> {
     let max = app.config.max_upload_bytes;
     if req.zip.len() as u64 > max {
         return Err(UploadError::TooLarge(max));

@@ -19,7 +19,7 @@ struct Login {
 }
 
 /// `POST /api/v1/token` with `{"username", "password"}` → `{"token", "expires_at"}`.
-pub async fn login(app: &App, req: &Request<Bytes>) -> ApiResult {
+pub(crate) async fn login(app: &App, req: &Request<Bytes>) -> ApiResult {
     let login: Login = parse_json(req.body())?;
     let issued = accounts::login(app, login.username, login.password).await?;
     Ok(json_response(
@@ -34,7 +34,7 @@ pub async fn login(app: &App, req: &Request<Bytes>) -> ApiResult {
 }
 
 /// `POST /api/v1/users/<name>/<action>`: staff only.
-pub async fn user_action(
+pub(crate) async fn user_action(
     app: &App,
     req: &Request<Bytes>,
     name: &str,

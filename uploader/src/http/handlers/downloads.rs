@@ -18,10 +18,10 @@ use crate::services::accounts::blocked;
 use crate::services::downloads::{self, PrivateFile};
 
 /// Internal nginx location aliased to `<data>/packages/` (`location /_private/`).
-pub const PRIVATE_PREFIX: &str = "/_private/";
+pub(crate) const PRIVATE_PREFIX: &str = "/_private/";
 
 /// The handler (see the module docs).
-pub async fn private_download(
+pub(crate) async fn private_download(
     app: &App,
     req: &Request<Bytes>,
     package: &str,

@@ -2,13 +2,13 @@
 //! multipart), calls one service, and formats the outcome. Shared here: the credentials a
 //! handler needs, JSON bodies, and `/healthz`.
 
-pub mod accounts;
-pub mod downloads;
-pub mod review;
-pub mod token_api;
-pub mod tokens;
-pub mod upload;
-pub mod xmlrpc;
+pub(crate) mod accounts;
+pub(crate) mod downloads;
+pub(crate) mod review;
+pub(crate) mod token_api;
+pub(crate) mod tokens;
+pub(crate) mod upload;
+pub(crate) mod xmlrpc;
 
 use bytes::Bytes;
 use hyper::{HeaderMap, StatusCode};
@@ -23,7 +23,7 @@ use crate::services::accounts::{self as account_service, PasswordCheck};
 use crate::services::change::Live;
 
 /// The active user named by a user JWT in `Authorization: Bearer` (401 without one).
-pub async fn bearer_user(app: &App, headers: &HeaderMap) -> Result<User, ApiError> {
+pub(crate) async fn bearer_user(app: &App, headers: &HeaderMap) -> Result<User, ApiError> {
     let Credentials::Bearer(token) = auth::credentials(headers) else {
         return Err(account_service::bad_token().into());
     };
@@ -31,7 +31,7 @@ pub async fn bearer_user(app: &App, headers: &HeaderMap) -> Result<User, ApiErro
 }
 
 /// What HTTP Basic credentials name.
-pub enum BasicAuth {
+pub(crate) enum BasicAuth {
     Missing,
     Wrong,
     Blocked,
@@ -39,7 +39,7 @@ pub enum BasicAuth {
 }
 
 /// Checks HTTP Basic credentials (argon2id, in a blocking task, outside the writer lock).
-pub async fn basic_user(app: &App, headers: &HeaderMap) -> Result<BasicAuth, ApiError> {
+pub(crate) async fn basic_user(app: &App, headers: &HeaderMap) -> Result<BasicAuth, ApiError> {
     let (username, password) = match auth::credentials(headers) {
         Credentials::Basic { username, password } => (username, password),
         Credentials::None => return Ok(BasicAuth::Missing),
@@ -53,7 +53,7 @@ pub async fn basic_user(app: &App, headers: &HeaderMap) -> Result<BasicAuth, Api
 }
 
 /// Parses a JSON body; an empty body parses as `{}` when `T` allows it.
-pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     let bytes: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
     serde_json::from_slice(bytes).map_err(|e| {
         ApiError::BadRequest(format!("The request body is not the expected JSON: {e}"))
@@ -61,14 +61,14 @@ pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
 }
 
 /// Sets `live` and `live_after_ms` of a response body.
-pub fn with_live(mut body: serde_json::Value, live: Live) -> serde_json::Value {
+pub(crate) fn with_live(mut body: serde_json::Value, live: Live) -> serde_json::Value {
     body["live"] = serde_json::json!(live.live);
     body["live_after_ms"] = serde_json::json!(live.after_ms);
     body
 }
 
 /// `GET /healthz`: ready once the first build is live (or building is off).
-pub fn health(app: &App) -> ApiResult {
+pub(crate) fn health(app: &App) -> ApiResult {
     let status = app.rebuild.status();
     let ready = !app.rebuild.is_enabled() || status.completed >= 1;
     Ok(json_response(

@@ -48,7 +48,7 @@ fn reviewed_sha256(body: &Bytes, package: &str, version: &str) -> Result<Sha256H
 
 /// `POST /api/v1/plugins/<pkg>/versions/<v>/approve` (body `{"sha256"}`) and
 /// `.../unapprove` (no body needed).
-pub async fn set_approval(
+pub(crate) async fn set_approval(
     app: &App,
     req: &Request<Bytes>,
     package: &str,
@@ -103,7 +103,7 @@ fn version_json(base: &str, package: &str, v: &VersionRow) -> serde_json::Value 
 
 /// `GET /api/v1/plugins/<pkg>/versions/<v>`: one version's private JSON (editors, staff and
 /// trusted users), with the sha256 an approval must name.
-pub async fn version_info(
+pub(crate) async fn version_info(
     app: &App,
     req: &Request<Bytes>,
     package: &str,
@@ -119,7 +119,7 @@ pub async fn version_info(
 
 /// `GET /api/v1/review`: versions awaiting review; staff see all, trusted users those of
 /// plugins they edit.
-pub async fn queue(app: &App, req: &Request<Bytes>) -> ApiResult {
+pub(crate) async fn queue(app: &App, req: &Request<Bytes>) -> ApiResult {
     let user = bearer_user(app, req.headers()).await?;
     let rows = review::queue(app, &user).await?;
     let base = &app.config.site.base_url;
@@ -157,7 +157,7 @@ pub async fn queue(app: &App, req: &Request<Bytes>) -> ApiResult {
 /// `GET /api/v1/plugins/<pkg>`: the plugin with every version, approved or not (editors and
 /// staff; this is where authors see their drafts). The plugin-level `name` is the public
 /// one; each version carries its own uploaded `metadata`.
-pub async fn plugin_info(app: &App, req: &Request<Bytes>, package: &str) -> ApiResult {
+pub(crate) async fn plugin_info(app: &App, req: &Request<Bytes>, package: &str) -> ApiResult {
     let user = bearer_user(app, req.headers()).await?;
     let state = review::plugin_state(app, user, package).await?;
     Ok(json_response(StatusCode::OK, &plugin_json(&app.config.site.base_url, &state)))
@@ -208,7 +208,7 @@ fn metadata_json(m: &catalog::metadata::VersionMetadata) -> serde_json::Value {
 
 /// `PATCH /api/v1/plugins/<pkg>` with `{"owners"?, "maintainer"?, "deprecated"?}`. Only fields
 /// whose value differs are written; a PATCH that changes nothing writes nothing.
-pub async fn patch_plugin(app: &App, req: &Request<Bytes>, package: &str) -> ApiResult {
+pub(crate) async fn patch_plugin(app: &App, req: &Request<Bytes>, package: &str) -> ApiResult {
     let user = bearer_user(app, req.headers()).await?;
     let patch: PluginPatch = parse_json(req.body())?;
     let applied = review::patch_plugin(app, &user, package, patch).await?;
@@ -219,7 +219,7 @@ pub async fn patch_plugin(app: &App, req: &Request<Bytes>, package: &str) -> Api
 }
 
 /// `DELETE /api/v1/plugins/<pkg>/versions/<v>`: editors and staff.
-pub async fn delete_version(
+pub(crate) async fn delete_version(
     app: &App,
     req: &Request<Bytes>,
     package: &str,
@@ -242,7 +242,7 @@ pub async fn delete_version(
 
 /// `DELETE /api/v1/plugins/<pkg>` (soft delete, `delete`) and
 /// `POST /api/v1/plugins/<pkg>/restore`.
-pub async fn set_deleted(
+pub(crate) async fn set_deleted(
     app: &App,
     req: &Request<Bytes>,
     package: &str,

@@ -118,7 +118,7 @@ fn form_error(e: FormError) -> HttpResponse {
 }
 
 /// `POST /plugins/api/<pkg>/version/add/`.
-pub async fn add(app: &App, req: &Request<Bytes>, package: &str) -> HttpResponse {
+pub(crate) async fn add(app: &App, req: &Request<Bytes>, package: &str) -> HttpResponse {
     let auth = match token_auth(app, req.headers(), package).await {
         Ok(Some(auth)) => auth,
         Ok(None) => return invalid_token(),
@@ -131,7 +131,12 @@ pub async fn add(app: &App, req: &Request<Bytes>, package: &str) -> HttpResponse
 }
 
 /// `POST /plugins/api/<pkg>/version/<v>/update/`.
-pub async fn update(app: &App, req: &Request<Bytes>, package: &str, version: &str) -> HttpResponse {
+pub(crate) async fn update(
+    app: &App,
+    req: &Request<Bytes>,
+    package: &str,
+    version: &str,
+) -> HttpResponse {
     let auth = match token_auth(app, req.headers(), package).await {
         Ok(Some(auth)) => auth,
         Ok(None) => return invalid_token(),

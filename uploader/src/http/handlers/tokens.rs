@@ -31,7 +31,7 @@ struct CreateBody {
 }
 
 /// `POST /api/v1/plugins/<pkg>/tokens` → `{"id", "token", "expires_at"}` (token shown once).
-pub async fn create(app: &App, req: &Request<Bytes>, package: &str) -> ApiResult {
+pub(crate) async fn create(app: &App, req: &Request<Bytes>, package: &str) -> ApiResult {
     let user = bearer_user(app, req.headers()).await?;
     let body: CreateBody = parse_json(req.body())?;
     let request =
@@ -61,7 +61,7 @@ fn token_json(t: &UploadToken) -> serde_json::Value {
 }
 
 /// `GET /api/v1/plugins/<pkg>/tokens`: live tokens, newest first.
-pub async fn list(app: &App, req: &Request<Bytes>, package: &str) -> ApiResult {
+pub(crate) async fn list(app: &App, req: &Request<Bytes>, package: &str) -> ApiResult {
     let user = bearer_user(app, req.headers()).await?;
     let tokens = tokens::list(app, user, package).await?;
     Ok(json_response(
@@ -71,7 +71,7 @@ pub async fn list(app: &App, req: &Request<Bytes>, package: &str) -> ApiResult {
 }
 
 /// `DELETE /api/v1/plugins/<pkg>/tokens/<id>`: revokes at once (no un-revoke).
-pub async fn revoke(
+pub(crate) async fn revoke(
     app: &App,
     req: &Request<Bytes>,
     package: &str,

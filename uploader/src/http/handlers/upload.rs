@@ -16,7 +16,7 @@ use crate::services::uploads::{self, APPROVED_IMMUTABLE, Target, UploadError, Up
 use crate::validate::Problem;
 
 /// Human messages of an upload error, for formats that only carry text.
-pub fn error_messages(e: UploadError) -> Vec<String> {
+pub(crate) fn error_messages(e: UploadError) -> Vec<String> {
     match e {
         UploadError::Invalid(r) => r.errors.iter().map(problem_text).collect(),
         UploadError::Forbidden(m)
@@ -31,7 +31,7 @@ pub fn error_messages(e: UploadError) -> Vec<String> {
 }
 
 /// An upload error in the service's own JSON format (`/plugins/add/`).
-pub fn into_api(e: UploadError) -> ApiError {
+pub(crate) fn into_api(e: UploadError) -> ApiError {
     match e {
         UploadError::Invalid(r) => ApiError::Invalid {
             text: r.errors.iter().map(problem_text).collect(),
@@ -49,17 +49,17 @@ pub fn into_api(e: UploadError) -> ApiError {
 }
 
 /// `message` plus the hint, as one line.
-pub fn problem_text(p: &Problem) -> String {
+pub(crate) fn problem_text(p: &Problem) -> String {
     if p.hint.is_empty() { p.message.clone() } else { format!("{} ({})", p.message, p.hint) }
 }
 
 /// A problem as the JSON bodies show it.
-pub fn problem_json(p: &Problem) -> serde_json::Value {
+pub(crate) fn problem_json(p: &Problem) -> serde_json::Value {
     serde_json::to_value(p).unwrap_or_default()
 }
 
 #[derive(Debug, Default)]
-pub struct UploadForm {
+pub(crate) struct UploadForm {
     pub package: Option<Bytes>,
     pub changelog: Option<String>,
     pub auto_approve_after_scan: bool,
@@ -67,7 +67,7 @@ pub struct UploadForm {
 
 /// Why a form could not be read.
 #[derive(Debug)]
-pub enum FormError {
+pub(crate) enum FormError {
     /// Not multipart/form-data nor application/zip.
     UnsupportedType,
     /// Broken multipart, two `package` parts, oversized text field.
@@ -76,7 +76,7 @@ pub enum FormError {
 }
 
 impl FormError {
-    pub fn into_api(self) -> ApiError {
+    pub(crate) fn into_api(self) -> ApiError {
         match self {
             FormError::UnsupportedType => ApiError::UnsupportedMediaType(
                 "Send the zip as multipart/form-data with a `package` file field, or as the raw body with `Content-Type: application/zip`.".into(),
@@ -96,7 +96,7 @@ fn truthy(v: &str) -> bool {
 
 /// Reads the upload form: multipart (`package`, `changelog`, `auto_approve_after_scan`;
 /// other fields ignored), a raw zip body, or an empty body (no package).
-pub async fn read_form(app: &App, req: &Request<Bytes>) -> Result<UploadForm, FormError> {
+pub(crate) async fn read_form(app: &App, req: &Request<Bytes>) -> Result<UploadForm, FormError> {
     let ctype = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mime = ctype.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let body = req.body().clone();
@@ -179,7 +179,7 @@ async fn field_bytes(mut field: multer::Field<'_>) -> Result<Bytes, multer::Erro
 }
 
 /// Waits (bounded) for the build that includes `ticket`; returns `(live, after_ms)`.
-pub async fn add(app: &App, req: &Request<Bytes>) -> ApiResult {
+pub(crate) async fn add(app: &App, req: &Request<Bytes>) -> ApiResult {
     let user = bearer_user(app, req.headers()).await?;
     let form = read_form(app, req).await.map_err(FormError::into_api)?;
     let Some(zip) = form.package else {

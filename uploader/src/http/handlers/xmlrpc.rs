@@ -27,7 +27,7 @@ use crate::services::uploads::{self, Target, UploadError, UploadRequest};
 
 /// An XML-RPC value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     Int(i64),
     Bool(bool),
     Str(String),
@@ -176,7 +176,7 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Parses a `methodCall` into its method name and parameters.
-pub fn parse_call(body: &[u8]) -> Result<(String, Vec<Value>), String> {
+pub(crate) fn parse_call(body: &[u8]) -> Result<(String, Vec<Value>), String> {
     let root = parse_dom(body)?;
     if root.name != "methodCall" {
         return Err("the document is not an XML-RPC methodCall".into());
@@ -234,7 +234,7 @@ fn xml_response(body: String) -> HttpResponse {
 }
 
 /// A `methodResponse` with one value.
-pub fn success(v: &Value) -> HttpResponse {
+pub(crate) fn success(v: &Value) -> HttpResponse {
     let mut out = String::from("<?xml version=\"1.0\"?>\n<methodResponse><params><param>");
     write_value(&mut out, v);
     out.push_str("</param></params></methodResponse>\n");
@@ -242,7 +242,7 @@ pub fn success(v: &Value) -> HttpResponse {
 }
 
 /// A fault (code 1 for every method failure, as the reference).
-pub fn fault(code: i64, message: &str) -> HttpResponse {
+pub(crate) fn fault(code: i64, message: &str) -> HttpResponse {
     let mut out = String::from("<?xml version=\"1.0\"?>\n<methodResponse><fault>");
     write_value(
         &mut out,
@@ -259,11 +259,11 @@ const METHODS: &[&str] = &["plugin.upload", "plugin.tags", "system.listMethods"]
 
 /// Largest body read from a caller without credentials (`plugin.tags`,
 /// `system.listMethods`); anything larger is an upload, which needs HTTP Basic.
-pub const ANONYMOUS_BODY_BYTES: u64 = 64 * 1024;
+pub(crate) const ANONYMOUS_BODY_BYTES: u64 = 64 * 1024;
 
 /// The caller authenticated before the body was read (a request extension set by `server`).
 #[derive(Clone)]
-pub struct Caller(pub catalog::accounts::User);
+pub(crate) struct Caller(pub catalog::accounts::User);
 
 fn unauthorized() -> ApiError {
     ApiError::BasicUnauthorized(
@@ -274,7 +274,7 @@ fn unauthorized() -> ApiError {
 
 /// The caller named by HTTP Basic, checked before anything reads the body: `None` without
 /// credentials, 401 for wrong or unusable ones, 403 for a blocked account.
-pub async fn authenticate(
+pub(crate) async fn authenticate(
     app: &App,
     headers: &hyper::HeaderMap,
 ) -> Result<Option<catalog::accounts::User>, ApiError> {
@@ -290,12 +290,12 @@ pub async fn authenticate(
 }
 
 /// The 401 of a caller without credentials whose body is larger than a method call.
-pub fn anonymous_too_large() -> ApiError {
+pub(crate) fn anonymous_too_large() -> ApiError {
     unauthorized()
 }
 
 /// `POST /plugins/RPC2/`.
-pub async fn handle(app: &App, req: &Request<Bytes>) -> ApiResult {
+pub(crate) async fn handle(app: &App, req: &Request<Bytes>) -> ApiResult {
     if req.method() != Method::POST {
         return Err(ApiError::MethodNotAllowed { allow: "POST" });
     }
