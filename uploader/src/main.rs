@@ -37,9 +37,6 @@ enum Command {
     /// One site build in a child process of `serve` (prints `live <report>` when live).
     #[command(hide = true, name = "build-site")]
     BuildSite(uploader::cli::BuildSiteArgs),
-    /// Benchmark the validator against reading and CRC-checking (prints medians).
-    #[command(hide = true)]
-    BenchValidate(uploader::validate::bench::BenchArgs),
     /// Time argon2id password checks on one thread (prints checks per second).
     #[command(hide = true)]
     BenchHash(uploader::auth::BenchHashArgs),
@@ -54,7 +51,6 @@ fn main() -> ExitCode {
         Command::User { command } => uploader::cli::run_user(&command),
         Command::Token { command } => uploader::cli::run_token(&command),
         Command::BuildSite(args) => uploader::cli::run_build_site(&args),
-        Command::BenchValidate(args) => uploader::validate::bench::run(&args),
         Command::BenchHash(args) => uploader::auth::bench_hash(&args),
     }
 }

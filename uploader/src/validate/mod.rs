@@ -25,7 +25,6 @@
 #![warn(unreachable_pub)]
 
 mod archive;
-pub mod bench;
 pub mod builder;
 mod checked;
 mod code;

@@ -1,20 +1,27 @@
-//! `uploader bench-validate`: times `validate()` on generated 5 MB and 25 MB plugins against
-//! merely reading and CRC-checking the same archive with the `zip` crate; prints medians.
+//! `cargo run --release -p uploader --example bench_validate [-- --runs N]`: times
+//! `validate()` on generated 5 MB and 25 MB plugins against merely reading and CRC-checking
+//! the same archive with the `zip` crate; prints medians.
 //!
-//! This is the uploader's only non-test use of the `zip` crate, on purpose: the baseline is
-//! a mainstream reader, not our own, so the ratio says what our extra checks cost.
+//! An example, not a subcommand, so the `zip` crate is only a dev-dependency of the
+//! uploader: the service reads zips with the validator's own reader alone. The baseline is a
+//! mainstream reader, not ours, so the ratio says what our extra checks cost.
 
 use std::io::Read;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use super::{Mode, Options, builder, validate};
+use uploader::validate::{Mode, Options, builder, validate};
 
-#[derive(Debug, clap::Args)]
-pub struct BenchArgs {
-    /// Timed runs per measurement (the median is printed).
-    #[arg(long, default_value_t = 15)]
-    pub runs: usize,
+/// Timed runs per measurement (the median is printed): `--runs N`, default 15.
+fn runs_from_args() -> Result<usize, String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [] => Ok(15),
+        [flag, n] if flag == "--runs" => {
+            n.parse().map_err(|_| format!("--runs takes a number, not `{n}`"))
+        }
+        _ => Err("usage: bench_validate [--runs N]".into()),
+    }
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -40,8 +47,14 @@ fn read_and_crc(zip: &[u8]) -> Result<u64, String> {
     Ok(total)
 }
 
-pub fn run(args: &BenchArgs) -> ExitCode {
-    let runs = args.runs.max(1);
+fn main() -> ExitCode {
+    let runs = match runs_from_args() {
+        Ok(n) => n.max(1),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let opts = Options::default();
     for (label, target) in [("5 MB", 5_000_000usize), ("25 MB", 24_500_000usize)] {
         let zip = builder::sized_plugin(target);
