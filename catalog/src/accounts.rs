@@ -101,6 +101,13 @@ pub fn set_user_active(conn: &Connection, user_id: UserId, active: bool) -> Resu
     bump_plugins_of_user(conn, user_id)
 }
 
+/// Sets (or clears, with `None`) a user's password hash.
+pub fn set_password_hash(conn: &Connection, user_id: UserId, hash: Option<&str>) -> Result<()> {
+    conn.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![user_id, hash])
+        .with_context(|| format!("failed to set the password of user {user_id}"))?;
+    Ok(())
+}
+
 fn bump_plugins_of_user(conn: &Connection, user_id: UserId) -> Result<()> {
     conn.execute(
         "UPDATE plugins SET revision = revision + 1

@@ -96,6 +96,19 @@ pub enum AuditEvent {
     UserUnblock {
         user: String,
     },
+    /// A staff member invited `user` (an account without a password yet).
+    UserInvite {
+        user: String,
+    },
+    /// `user` set a password (change, invitation or sign-up); other sessions were ended.
+    PasswordSet {
+        user: String,
+    },
+    /// `user` signed out everywhere: `count` sessions ended.
+    SessionsEnd {
+        user: String,
+        count: usize,
+    },
 }
 
 impl AuditEvent {
@@ -118,6 +131,9 @@ impl AuditEvent {
             AuditEvent::UserUntrust { .. } => "user.untrust",
             AuditEvent::UserBlock { .. } => "user.block",
             AuditEvent::UserUnblock { .. } => "user.unblock",
+            AuditEvent::UserInvite { .. } => "user.invite",
+            AuditEvent::PasswordSet { .. } => "user.password",
+            AuditEvent::SessionsEnd { .. } => "user.sessions_end",
         }
     }
 
@@ -159,7 +175,10 @@ impl AuditEvent {
             AuditEvent::UserTrust { user }
             | AuditEvent::UserUntrust { user }
             | AuditEvent::UserBlock { user }
-            | AuditEvent::UserUnblock { user } => json!({"user": user}),
+            | AuditEvent::UserUnblock { user }
+            | AuditEvent::UserInvite { user }
+            | AuditEvent::PasswordSet { user } => json!({"user": user}),
+            AuditEvent::SessionsEnd { user, count } => json!({"user": user, "count": count}),
         };
         value.to_string()
     }

@@ -65,6 +65,10 @@ row_id!(
     /// `upload_tokens.id`.
     TokenId
 );
+row_id!(
+    /// `sessions.id`.
+    SessionId
+);
 
 #[cfg(test)]
 mod tests {

@@ -22,6 +22,7 @@ pub mod public;
 pub mod review;
 mod schema;
 pub mod seed;
+pub mod sessions;
 mod settings;
 pub mod store;
 pub mod tags;

@@ -31,6 +31,8 @@ pub struct AppState {
     pub throttle: ChangeThrottle,
     /// Password attempts per account name.
     pub login_throttle: crate::login_throttle::Throttle,
+    /// The site's templates (the workplace's pages share `base.html` and the assets).
+    pub templates: generator::templates::Templates,
     /// Password hashes verified since start (shown in `/healthz`; the abuse benchmark reads it).
     pub password_checks: std::sync::atomic::AtomicU64,
 }
@@ -50,6 +52,8 @@ impl AppState {
             tracing::warn!(removed, "removed orphan files left by an interrupted upload");
         }
         let keys = Keys::new(&config.jwt_secret);
+        let templates = generator::templates::Templates::load(&config.site.templates_dir)
+            .context("failed to load the templates of the workplace pages")?;
         let upload_slots = tokio::sync::Semaphore::new(config.max_concurrent_uploads.max(1));
         let hash_slots = tokio::sync::Semaphore::new(
             (std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).clamp(1, 8),
@@ -68,6 +72,7 @@ impl AppState {
             upload_slots,
             hash_slots,
             password_checks: std::sync::atomic::AtomicU64::new(0),
+            templates,
         }))
     }
 

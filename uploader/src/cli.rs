@@ -100,6 +100,12 @@ pub struct ServeArgs {
     #[arg(long, env = "PLUGINS_CHANGES_PER_MINUTE", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub changes_per_minute: u32,
+    /// Days a browser session (web sign-in) lasts.
+    #[arg(long, env = "PLUGINS_SESSION_DAYS", default_value_t = 14)]
+    pub session_days: u64,
+    /// Let anyone create an account at /accounts/signup/ (off: staff invite people).
+    #[arg(long, env = "PLUGINS_SELF_REGISTRATION")]
+    pub self_registration: bool,
 }
 
 /// Where nginx writes the downloads log.
@@ -153,6 +159,8 @@ impl ServeArgs {
         c.login_window = Duration::from_secs(self.login_window.max(1));
         c.hash_wait = Duration::from_millis(self.hash_wait_ms);
         c.rebuild = !self.no_rebuild;
+        c.session_ttl = Duration::from_secs(self.session_days.clamp(1, 365) * 86_400);
+        c.self_registration = self.self_registration;
         c.throttle = crate::change_throttle::ThrottleConfig {
             burst: self.changes_burst,
             per_minute: self.changes_per_minute,

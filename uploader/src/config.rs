@@ -59,6 +59,10 @@ pub struct ServiceConfig {
     pub downloads: Option<CounterConfig>,
     /// Per-user throttle of catalog changes (each triggers a site build).
     pub throttle: crate::change_throttle::ThrottleConfig,
+    /// Lifetime of a browser session (the workplace's sign-in).
+    pub session_ttl: Duration,
+    /// Whether anyone may create an account at `/accounts/signup/` (off: staff invite).
+    pub self_registration: bool,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -102,7 +106,14 @@ impl ServiceConfig {
             build_program: None,
             downloads: None,
             throttle: crate::change_throttle::ThrottleConfig::default(),
+            session_ttl: Duration::from_secs(14 * 24 * 3600),
+            self_registration: false,
         })
+    }
+
+    /// Whether cookies carry `Secure` (the public base URL is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.site.base_url.starts_with("https://")
     }
 
     /// Largest body accepted on a route taking a zip as multipart or raw bytes.

@@ -1,11 +1,13 @@
 //! The HTTP edge: the server (`server`), the parsing of each request line into a `Route`
-//! (`route`), thin handlers per resource that parse the request, call one service and
-//! format its outcome (`handlers`), and the one HTTP error type (`error`). Requests reach
+//! (`route`), thin JSON handlers per resource that parse the request, call one service and
+//! format its outcome (`handlers`), the HTML pages of the web workplace (`pages`), and the
+//! one HTTP error type (`error`). Requests reach
 //! `handle` with their body already read and bounded, so tests call it in-process with a
 //! `Request<Bytes>`.
 
 pub(crate) mod error;
 pub(crate) mod handlers;
+pub(crate) mod pages;
 pub(crate) mod route;
 pub mod server;
 
@@ -64,7 +66,12 @@ async fn dispatch(app: &App, endpoint: Endpoint, req: Request<Bytes>) -> ApiResu
         Endpoint::PrivateDownload { package, version } => {
             downloads::private_download(app, &req, &package, &version).await
         }
-        Endpoint::WebUpload => upload::add(app, &req).await,
+        // A client with credentials in a header is the JSON API; a browser is the form.
+        Endpoint::WebUpload if req.headers().contains_key(hyper::header::AUTHORIZATION) => {
+            upload::add(app, &req).await
+        }
+        Endpoint::WebUpload => Ok(pages::handle(app, route::Page::AddPlugin, req).await),
+        Endpoint::Page(page) => Ok(pages::handle(app, page, req).await),
         Endpoint::TokenApiAdd { package } => Ok(token_api::add(app, &req, &package).await),
         Endpoint::TokenApiUpdate { package, version } => {
             Ok(token_api::update(app, &req, &package, &version).await)

@@ -61,8 +61,10 @@ pub(crate) enum Endpoint {
         package: String,
         version: String,
     },
-    /// `POST /plugins/add/`.
+    /// `POST /plugins/add/` with a user JWT (the JSON upload); without one, the web form.
     WebUpload,
+    /// A page of the web workplace (GET shows it, POST submits its form).
+    Page(Page),
     /// The token API (any method: it answers its own 405 after the token check).
     TokenApiAdd {
         package: String,
@@ -79,6 +81,68 @@ pub(crate) enum Endpoint {
     },
     /// 404.
     NotFound,
+}
+
+/// The pages of the web workplace (contract of issue 14; paths as the reference's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Page {
+    /// `/accounts/login/`.
+    Login,
+    /// `/accounts/logout/`.
+    Logout,
+    /// `/accounts/password/change/`.
+    PasswordChange,
+    /// `/accounts/sessions/end/`: sign out everywhere.
+    SessionsEnd,
+    /// `/accounts/invite/` (staff).
+    Invite,
+    /// `/accounts/invitation/<token>/`.
+    Invitation { token: String },
+    /// `/accounts/signup/` (when self-registration is on).
+    Signup,
+    /// `/plugins/my`.
+    MyPlugins,
+    /// `/plugins/add/` (GET; POST without a JWT).
+    AddPlugin,
+    /// `/plugins/<pkg>/update/`.
+    PluginUpdate { package: String },
+    /// `/plugins/<pkg>/delete/`.
+    PluginDelete { package: String },
+    /// `/plugins/<pkg>/restore/`.
+    PluginRestore { package: String },
+    /// `/plugins/<pkg>/version/add/`.
+    VersionAdd { package: String },
+    /// `/plugins/<pkg>/version/<v>/update/`.
+    VersionUpdate { package: String, version: String },
+    /// `/plugins/<pkg>/version/<v>/delete/`.
+    VersionDelete { package: String, version: String },
+    /// `/plugins/<pkg>/version/<v>/review/`.
+    VersionReview { package: String, version: String },
+    /// `/plugins/<pkg>/version/<v>/approve/` and `…/unapprove/`.
+    VersionApproval { package: String, version: String, approve: bool },
+    /// `/plugins/<pkg>/tokens/`.
+    Tokens { package: String },
+    /// `/plugins/<pkg>/tokens/create/`.
+    TokenCreate { package: String },
+    /// `/plugins/<pkg>/tokens/<id>/`; `id` is `None` when not a number (404).
+    TokenShow { package: String, id: Option<TokenId> },
+    /// `/plugins/<pkg>/tokens/<id>/update`.
+    TokenUpdate { package: String, id: Option<TokenId> },
+    /// `/plugins/<pkg>/tokens/<id>/delete/`.
+    TokenDelete { package: String, id: Option<TokenId> },
+    /// `/plugins/unapproved/` (reviewers; 404 for anyone else).
+    ReviewQueue,
+    /// `/plugins/user/<u>/admin` (staff; 404 for anyone else).
+    UserAdmin { username: String },
+    /// `/plugins/user/<u>/{trust,untrust,block,unblock}/`.
+    UserAction { username: String, action: UserAction },
+}
+
+impl Page {
+    /// Pages whose form carries a plugin zip (multipart, the upload body limit).
+    fn takes_zip(&self) -> bool {
+        matches!(self, Page::AddPlugin | Page::VersionAdd { .. } | Page::VersionUpdate { .. })
+    }
 }
 
 /// The body class of a path, by its prefix (as nginx routes them).
@@ -126,7 +190,12 @@ impl Route {
             }
             None => Endpoint::NotFound,
         };
-        Route { endpoint, class: BodyClass::of(path), post: method == Method::POST }
+        let class = match &endpoint {
+            Endpoint::Page(page) if page.takes_zip() => BodyClass::Upload,
+            Endpoint::Page(_) => BodyClass::Other,
+            _ => BodyClass::of(path),
+        };
+        Route { endpoint, class, post: method == Method::POST }
     }
 
     /// The largest body accepted (checked before the body is read).
@@ -180,7 +249,7 @@ fn endpoint(method: &Method, segs: &[&str]) -> Endpoint {
                 version: (*version).to_owned(),
             },
         ),
-        ["plugins", "add"] => post(Endpoint::WebUpload),
+        ["plugins", "add"] if method == Method::POST => Endpoint::WebUpload,
         ["plugins", "api", package, "version", "add"] => {
             Endpoint::TokenApiAdd { package: (*package).to_owned() }
         }
@@ -189,8 +258,64 @@ fn endpoint(method: &Method, segs: &[&str]) -> Endpoint {
             version: (*version).to_owned(),
         },
         ["plugins", "RPC2"] => Endpoint::XmlRpc,
-        _ => Endpoint::NotFound,
+        _ => match page(segs) {
+            Some(page) => only(
+                method,
+                &[Method::GET, Method::HEAD, Method::POST],
+                "GET, POST",
+                Endpoint::Page(page),
+            ),
+            None => Endpoint::NotFound,
+        },
     }
+}
+
+/// The workplace page of a path.
+fn page(segs: &[&str]) -> Option<Page> {
+    let s = |x: &&str| (*x).to_owned();
+    let token = |id: &&str| id.parse().ok().map(TokenId);
+    Some(match segs {
+        ["accounts", "login"] => Page::Login,
+        ["accounts", "logout"] => Page::Logout,
+        ["accounts", "password", "change"] => Page::PasswordChange,
+        ["accounts", "sessions", "end"] => Page::SessionsEnd,
+        ["accounts", "invite"] => Page::Invite,
+        ["accounts", "invitation", t] => Page::Invitation { token: s(t) },
+        ["accounts", "signup"] => Page::Signup,
+        ["plugins", "my"] => Page::MyPlugins,
+        ["plugins", "add"] => Page::AddPlugin,
+        ["plugins", "unapproved"] => Page::ReviewQueue,
+        ["plugins", "user", u, "admin"] => Page::UserAdmin { username: s(u) },
+        ["plugins", "user", u, action @ ("trust" | "untrust" | "block" | "unblock")] => {
+            Page::UserAction { username: s(u), action: UserAction::parse(action)? }
+        }
+        ["plugins", p, "update"] => Page::PluginUpdate { package: s(p) },
+        ["plugins", p, "delete"] => Page::PluginDelete { package: s(p) },
+        ["plugins", p, "restore"] => Page::PluginRestore { package: s(p) },
+        ["plugins", p, "tokens"] => Page::Tokens { package: s(p) },
+        ["plugins", p, "tokens", "create"] => Page::TokenCreate { package: s(p) },
+        ["plugins", p, "tokens", id] => Page::TokenShow { package: s(p), id: token(id) },
+        ["plugins", p, "tokens", id, "update"] => {
+            Page::TokenUpdate { package: s(p), id: token(id) }
+        }
+        ["plugins", p, "tokens", id, "delete"] => {
+            Page::TokenDelete { package: s(p), id: token(id) }
+        }
+        ["plugins", p, "version", "add"] => Page::VersionAdd { package: s(p) },
+        ["plugins", p, "version", v, "update"] => {
+            Page::VersionUpdate { package: s(p), version: s(v) }
+        }
+        ["plugins", p, "version", v, "delete"] => {
+            Page::VersionDelete { package: s(p), version: s(v) }
+        }
+        ["plugins", p, "version", v, "review"] => {
+            Page::VersionReview { package: s(p), version: s(v) }
+        }
+        ["plugins", p, "version", v, action @ ("approve" | "unapprove")] => {
+            Page::VersionApproval { package: s(p), version: s(v), approve: *action == "approve" }
+        }
+        _ => return None,
+    })
 }
 
 /// `/api/v1/plugins/<package>/...`.
@@ -282,8 +407,18 @@ mod tests {
         let r = Route::parse(&Method::DELETE, "/api/v1/plugins/p/tokens/x");
         assert_eq!(r.endpoint, Endpoint::RevokeToken { package: "p".into(), id: None });
         let r = Route::parse(&Method::GET, "/plugins/add/");
-        assert_eq!(r.endpoint, Endpoint::MethodNotAllowed { allow: "POST" });
+        assert_eq!(r.endpoint, Endpoint::Page(Page::AddPlugin));
         assert!(r.needs_credentials() && r.takes_upload_slot());
+        let r = Route::parse(&Method::POST, "/plugins/p/version/1.0/update/");
+        let update = Page::VersionUpdate { package: "p".into(), version: "1.0".into() };
+        assert_eq!(r.endpoint, Endpoint::Page(update));
+        assert!(r.takes_upload_slot());
+        let r = Route::parse(&Method::POST, "/plugins/p/tokens/7/delete/");
+        assert!(!r.takes_upload_slot() && !r.needs_credentials());
+        assert_eq!(
+            Route::parse(&Method::PUT, "/plugins/my").endpoint,
+            Endpoint::MethodNotAllowed { allow: "GET, POST" }
+        );
         assert_eq!(Route::parse(&Method::GET, "/a%2Fb").endpoint, Endpoint::NotFound);
     }
 

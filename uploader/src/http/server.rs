@@ -184,7 +184,10 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
         } else {
             ApiError::TooLarge { limit }.into_response()
         }
-    } else if route.needs_credentials() && !bearer_may_be_valid(app, &parts.headers) {
+    } else if route.needs_credentials()
+        && !bearer_may_be_valid(app, &parts.headers)
+        && !super::pages::has_live_session(app, &parts.headers).await
+    {
         // The handler refuses it anyway; do not read (possibly 25 MB of) body for that.
         close = has_body;
         dispatch(app, route.endpoint, Request::from_parts(parts, Bytes::new())).await

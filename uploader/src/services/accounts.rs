@@ -176,6 +176,20 @@ pub async fn user_action(
     .await
 }
 
+/// A user name as accounts may have it (reference §5: `[\w.@+-]+`, at most 150), trimmed;
+/// else the message saying why not.
+pub fn validate_username(username: &str) -> Result<String, String> {
+    let name = username.trim();
+    if !name.is_empty()
+        && name.len() <= 150
+        && name.chars().all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
+    {
+        Ok(name.to_owned())
+    } else {
+        Err(format!("The user name `{name}` is invalid: use at most 150 letters, digits and @.+-_"))
+    }
+}
+
 /// Creates an account (`uploader user add`). The password is hashed with argon2id.
 pub fn add_user(
     conn: &mut Connection,
@@ -185,13 +199,8 @@ pub fn add_user(
     staff: bool,
     trusted: bool,
 ) -> anyhow::Result<UserId> {
-    let name = username.trim();
-    anyhow::ensure!(
-        !name.is_empty()
-            && name.len() <= 150
-            && name.chars().all(|c| c.is_alphanumeric() || "@.+-_".contains(c)),
-        "user name `{username}` is invalid: use at most 150 letters, digits and @.+-_"
-    );
+    let name = validate_username(username).map_err(anyhow::Error::msg)?;
+    let name = name.as_str();
     if let Some(pw) = password {
         anyhow::ensure!(
             pw.chars().count() >= 8,

@@ -9,6 +9,7 @@ pub mod accounts;
 pub(crate) mod change;
 pub(crate) mod downloads;
 pub(crate) mod review;
+pub mod sessions;
 pub(crate) mod tokens;
 pub(crate) mod uploads;
 

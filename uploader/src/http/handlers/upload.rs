@@ -63,6 +63,8 @@ pub(crate) struct UploadForm {
     pub package: Option<Bytes>,
     pub changelog: Option<String>,
     pub auto_approve_after_scan: bool,
+    /// The web form's CSRF field (`csrfmiddlewaretoken`), checked by the page handlers.
+    pub csrf: Option<String>,
 }
 
 /// Why a form could not be read.
@@ -122,7 +124,8 @@ pub(crate) async fn read_form(app: &App, req: &Request<Bytes>) -> Result<UploadF
             .per_field(app.config.max_upload_bytes + 1)
             .for_field("changelog", MAX_TEXT_FIELD)
             .for_field("auto_approve_after_scan", 1024)
-            .for_field("skip_security_rules", 1024),
+            .for_field("skip_security_rules", 1024)
+            .for_field("csrfmiddlewaretoken", 1024),
     );
     let stream =
         futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(body) });
@@ -151,11 +154,14 @@ pub(crate) async fn read_form(app: &App, req: &Request<Bytes>) -> Result<UploadF
             Some("changelog") => {
                 form.changelog = Some(field.text().await.map_err(malformed)?);
             }
+            Some("csrfmiddlewaretoken") => {
+                form.csrf = Some(field.text().await.map_err(malformed)?);
+            }
             Some("auto_approve_after_scan") => {
                 form.auto_approve_after_scan = truthy(&field.text().await.map_err(malformed)?);
             }
             _ => {
-                // Ignored fields (skip_security_rules, csrf tokens, ...) are drained.
+                // Ignored fields (skip_security_rules, ...) are drained.
                 field.bytes().await.map_err(malformed)?;
             }
         }
