@@ -10,5 +10,6 @@ pub mod downloads;
 pub mod http;
 mod login_throttle;
 pub mod rebuild;
+pub mod review_diff;
 pub mod services;
 pub mod validate;
