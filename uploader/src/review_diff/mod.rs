@@ -11,8 +11,8 @@ mod text;
 mod zips;
 
 pub use report::{
-    Counts, DiffError, DiffKind, DiffLimits, DiffLine, FileDiff, FileRow, FileStatus,
-    LineKind, MetaRow, ReviewReport, Side, SkipReason,
+    Counts, DiffError, DiffKind, DiffLimits, DiffLine, FileDiff, FileRow, FileStatus, LineKind,
+    MetaRow, ReviewReport, Side, SkipReason,
 };
 
 use std::collections::BTreeSet;

@@ -65,8 +65,12 @@ pub struct FileDiff {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum DiffKind {
     /// The unified diff, hunk headers included, as lines the page colours by `kind`.
-    Text { lines: Vec<DiffLine> },
-    Skipped { reason: SkipReason },
+    Text {
+        lines: Vec<DiffLine>,
+    },
+    Skipped {
+        reason: SkipReason,
+    },
 }
 
 /// Why a file's diff is not shown; serialized as the sentence the page prints.

@@ -70,10 +70,10 @@ impl<'a> Snapshot<'a> {
             return Err(format!("the {} version has no {path}", self.side));
         };
         let max = self.limits.max_metadata_bytes;
-        let (bytes, _) = self
-            .archive
-            .read(e, max + 1, &mut Totals::default(), &self.limits)
-            .map_err(|p| format!("the {} version's {path} cannot be read: {}", self.side, p.message))?;
+        let (bytes, _) =
+            self.archive.read(e, max + 1, &mut Totals::default(), &self.limits).map_err(|p| {
+                format!("the {} version's {path} cannot be read: {}", self.side, p.message)
+            })?;
         metadata::parse(&bytes, max).map_err(|errors| {
             let why: Vec<String> = errors.iter().map(ToString::to_string).collect();
             format!("the {} version's {path} cannot be parsed: {}", self.side, why.join("; "))
