@@ -110,7 +110,7 @@ impl<'l> Walk<'l> {
         &mut self,
         path: &str,
         new: &mut Snapshot<'_>,
-        mut old: Option<&mut Snapshot<'_>>,
+        old: Option<&mut Snapshot<'_>>,
     ) -> Result<(), DiffError> {
         let n = stat(Some(new), path);
         let o = stat(old.as_deref(), path);
@@ -122,7 +122,7 @@ impl<'l> Walk<'l> {
             (status_of(n, o, false), skipped(SkipReason::TooLarge { max_kib: max / 1024 }))
         } else {
             let new_bytes = if n.is_some() { new.read(path)? } else { Vec::new() };
-            let old_bytes = match (o, old.as_deref_mut()) {
+            let old_bytes = match (o, old) {
                 (Some(_), Some(s)) => s.read(path)?,
                 _ => Vec::new(),
             };
