@@ -1,5 +1,6 @@
 //! Library of the uploader: the HTTP edge (`http`) over the domain services (`services`)
-//! over the catalog crate; `app` is the state both share, `cli` the subcommands.
+//! over the catalog crate; `app` is the state both share, `cli` the subcommands;
+//! `validate` and `review_diff` are pure (bytes in, typed results out).
 pub mod app;
 pub mod auth;
 mod change_throttle;
