@@ -98,7 +98,12 @@ pub fn user_profile(conn: &Connection, username: &str) -> Result<Option<UserProf
     conn.query_row(
         &format!("SELECT {USER_COLUMNS}, created_at FROM users WHERE username = ?1"),
         [username],
-        |r| Ok(UserProfile { user: user_from_row(r)?, joined: parse_time(&r.get::<_, String>(8)?)? }),
+        |r| {
+            Ok(UserProfile {
+                user: user_from_row(r)?,
+                joined: parse_time(&r.get::<_, String>(8)?)?,
+            })
+        },
     )
     .optional()
     .with_context(|| format!("failed to look up the profile of `{username}`"))
