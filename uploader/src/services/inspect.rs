@@ -11,8 +11,7 @@ use catalog::versions::VersionRow;
 use super::review::version_or_404;
 use super::{ServiceError, ServiceResult, can_approve, can_edit, db, plugin_or_404};
 use crate::app::{App, AppState};
-// TEMPORARY: `review_diff` (helper "diff") is not on main yet; the stand-in below has its API.
-use self::review_diff::{DiffLimits, ReviewReport};
+use crate::review_diff::{self, DiffLimits, ReviewReport};
 use crate::validate::{self, Mode, Options, Problem};
 
 /// A version under review and what it is compared with.
@@ -89,9 +88,8 @@ pub(crate) async fn inspect(app: &App, subject: &ReviewSubject) -> ServiceResult
     AppState::blocking(move || {
         let pending = read_zip(&store, &plugin, &version)?;
         let approved = base.as_ref().map(|b| read_zip(&store, &plugin, b)).transpose()?;
-        let report =
-            self::review_diff::compare(&pending, approved.as_deref(), &DiffLimits::default())
-                .map_err(|e| damaged(&plugin, &version, &e.to_string()))?;
+        let report = review_diff::compare(&pending, approved.as_deref(), &DiffLimits::default())
+            .map_err(|e| damaged(&plugin, &version, &e.to_string()))?;
         let opts = Options {
             limits: validate::Limits { max_upload_bytes, ..Default::default() },
             check_urls_online: false,
@@ -127,40 +125,4 @@ fn damaged(plugin: &PluginRow, row: &VersionRow, why: &str) -> ServiceError {
          version again.",
         plugin.package_name, row.version
     ))
-}
-
-/// TEMPORARY stand-in for `crate::review_diff` (same API and serialized shape, no files),
-/// removed when that module is merged.
-mod review_diff {
-    use serde::Serialize;
-
-    #[derive(Debug, Default)]
-    pub(crate) struct DiffLimits;
-
-    #[derive(Debug, Clone, Serialize)]
-    pub(crate) struct ReviewReport {
-        pub sha256: String,
-        pub total_size: u64,
-        pub first_version: bool,
-        pub files: Vec<String>,
-        pub diffs: Vec<String>,
-        pub metadata: Vec<String>,
-        pub metadata_notes: Vec<String>,
-    }
-
-    pub(crate) fn compare(
-        pending: &[u8],
-        approved: Option<&[u8]>,
-        _: &DiffLimits,
-    ) -> Result<ReviewReport, std::convert::Infallible> {
-        Ok(ReviewReport {
-            sha256: catalog::hash::sha256_hex(pending),
-            total_size: pending.len() as u64,
-            first_version: approved.is_none(),
-            files: Vec::new(),
-            diffs: Vec::new(),
-            metadata: Vec::new(),
-            metadata_notes: vec!["The comparison is not built yet.".into()],
-        })
-    }
 }

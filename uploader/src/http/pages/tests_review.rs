@@ -291,3 +291,32 @@ async fn staff_trust_a_user_on_their_page() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(get(&env, Some(&boss), "/plugins/user/nobody/admin").await.status, 404);
 }
+
+#[tokio::test]
+async fn the_review_page_shows_what_changed_since_the_approved_version() {
+    let env = env();
+    two_pending_plugins(&env).await;
+    let boss = login(&env, "boss").await;
+    let r = crate::http::tests::approve(&env, &boss, "ana_tools", "1.0").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let jwt = login(&env, "ana").await;
+    let v2 = plugin_zip_with("ana_tools", "1.1", "homepage=https://changed.example.org/");
+    assert_eq!(web_upload(&env, &jwt, &v2).await.status, StatusCode::CREATED);
+    let page =
+        get(&env, Some(&session(&env, "ana").await), "/plugins/ana_tools/version/1.1/review/")
+            .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let html = page.text();
+    assert!(html.contains("version 1.0, the newest approved one"), "{html}");
+    let homepage_changed = html.split("<tr class=\"changed\">").skip(1).any(|row| {
+        let row = row.split("</tr>").next().unwrap_or("");
+        row.contains("homepage")
+            && row.contains("https://changed.example.org/")
+            && row.contains("https://qgis.org/")
+    });
+    assert!(homepage_changed, "{html}");
+    assert!(
+        html.contains("<tr class=\"line added\">") && html.contains("<tr class=\"line removed\">")
+    );
+    assert!(html.contains("ana_tools/metadata.txt"));
+}
