@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::ids::UserId;
-use crate::time::fmt_time;
+use crate::time::{fmt_time, parse_time};
 
 /// A user row, as the uploader needs it for authentication and permissions.
 #[derive(Debug, Clone)]
@@ -84,6 +84,29 @@ pub fn user_by_id(conn: &Connection, id: UserId) -> Result<Option<User>> {
     conn.query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"), [id], user_from_row)
         .optional()
         .with_context(|| format!("failed to look up user {id}"))
+}
+
+/// A user as staff's admin page shows them: the account and when it was created.
+#[derive(Debug, Clone)]
+pub struct UserProfile {
+    pub user: User,
+    pub joined: DateTime<Utc>,
+}
+
+/// Finds a user's profile by name (case-insensitive).
+pub fn user_profile(conn: &Connection, username: &str) -> Result<Option<UserProfile>> {
+    conn.query_row(
+        &format!("SELECT {USER_COLUMNS}, created_at FROM users WHERE username = ?1"),
+        [username],
+        |r| {
+            Ok(UserProfile {
+                user: user_from_row(r)?,
+                joined: parse_time(&r.get::<_, String>(8)?)?,
+            })
+        },
+    )
+    .optional()
+    .with_context(|| format!("failed to look up the profile of `{username}`"))
 }
 
 /// Grants or revokes trust (`can_approve`). Bumps the revision of every plugin whose pages

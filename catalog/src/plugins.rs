@@ -89,6 +89,43 @@ pub fn plugin_owners(conn: &Connection, plugin_id: PluginId) -> Result<Vec<(User
     Ok(rows)
 }
 
+/// A plugin a user edits, as staff's page of that user lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPlugin {
+    pub package_name: String,
+    pub name: String,
+    /// The user created it (else they co-own it).
+    pub created: bool,
+    pub is_deleted: bool,
+    /// At least one version is approved (the plugin is public).
+    pub has_approved: bool,
+}
+
+/// Every plugin `user_id` created or co-owns, any state, by display name.
+pub fn plugins_of_user(conn: &Connection, user_id: UserId) -> Result<Vec<UserPlugin>> {
+    let mut stmt = conn.prepare(
+        "SELECT p.package_name, p.name, p.created_by = ?1, p.is_deleted,
+                EXISTS (SELECT 1 FROM plugin_versions v WHERE v.plugin_id = p.id AND v.approved)
+         FROM plugins p
+         WHERE p.created_by = ?1
+            OR p.id IN (SELECT plugin_id FROM plugin_owners WHERE user_id = ?1)
+         ORDER BY p.name COLLATE NOCASE, p.id",
+    )?;
+    let rows = stmt
+        .query_map([user_id], |r| {
+            Ok(UserPlugin {
+                package_name: r.get(0)?,
+                name: r.get(1)?,
+                created: r.get(2)?,
+                is_deleted: r.get(3)?,
+                has_approved: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .with_context(|| format!("failed to read the plugins of user {user_id}"))?;
+    Ok(rows)
+}
+
 /// Id of a plugin by package name (case-insensitive), if it exists.
 pub fn plugin_id(conn: &Connection, package: &PackageName) -> Result<Option<PluginId>> {
     conn.query_row("SELECT id FROM plugins WHERE package_name = ?1", [package.as_str()], |r| {
@@ -252,4 +289,40 @@ pub(crate) fn touch(conn: &Connection, plugin_id: PluginId, now: DateTime<Utc>) 
         params![plugin_id, fmt_time(now)],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{NewUser, create_user, user_profile};
+
+    fn user(conn: &Connection, name: &str) -> UserId {
+        let new = NewUser { username: name.into(), ..NewUser::default() };
+        create_user(conn, &new, crate::time::now()).unwrap()
+    }
+
+    fn plugin(conn: &Connection, package: &str, name: &str, creator: UserId) -> PluginId {
+        let f = PluginFields { name: name.into(), ..PluginFields::default() };
+        let package = PackageName::parse(package).unwrap();
+        create_plugin(conn, &package, creator, &f, crate::time::now()).unwrap()
+    }
+
+    #[test]
+    fn a_users_plugins_are_those_they_create_or_co_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::open(dir.path()).unwrap();
+        let (ana, bob) = (user(&conn, "ana"), user(&conn, "bob"));
+        plugin(&conn, "zeta", "Zeta", ana);
+        let shared = plugin(&conn, "alpha", "alpha tools", bob);
+        plugin(&conn, "other", "Other", bob);
+        add_owner(&conn, shared, ana).unwrap();
+        let mine = plugins_of_user(&conn, ana).unwrap();
+        let names: Vec<(&str, bool)> =
+            mine.iter().map(|p| (p.package_name.as_str(), p.created)).collect();
+        assert_eq!(names, [("alpha", false), ("zeta", true)]);
+        assert!(mine.iter().all(|p| !p.has_approved && !p.is_deleted));
+        let profile = user_profile(&conn, "ANA").unwrap().unwrap();
+        assert_eq!((profile.user.id, profile.user.username.as_str()), (ana, "ana"));
+        assert!(user_profile(&conn, "nobody").unwrap().is_none());
+    }
 }

@@ -47,6 +47,8 @@ pub struct PendingVersion {
     pub experimental: bool,
     pub created_on: DateTime<Utc>,
     pub uploaded_by: Option<String>,
+    /// The uploader is trusted (`can_approve`) or staff.
+    pub uploader_trusted: bool,
     pub is_from_token: bool,
     pub package_sha256: String,
     pub package_size: i64,
@@ -59,7 +61,8 @@ pub struct PendingVersion {
 pub fn pending_versions(conn: &Connection, editor: Option<UserId>) -> Result<Vec<PendingVersion>> {
     let mut stmt = conn.prepare(
         "SELECT p.id, p.package_name, p.name, v.id, v.version, v.experimental, v.created_on,
-                u.username, v.is_from_token, v.package_sha256, v.package_size, v.replaced_on
+                u.username, v.is_from_token, v.package_sha256, v.package_size, v.replaced_on,
+                COALESCE(u.can_approve OR u.is_staff OR u.is_superuser, 0)
          FROM plugin_versions v
          JOIN plugins p ON p.id = v.plugin_id
          LEFT JOIN users u ON u.id = v.created_by
@@ -87,6 +90,7 @@ pub fn pending_versions(conn: &Connection, editor: Option<UserId>) -> Result<Vec
                     .as_deref()
                     .map(parse_time)
                     .transpose()?,
+                uploader_trusted: r.get(12)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()

@@ -64,7 +64,8 @@ async fn dispatch(app: &App, endpoint: Endpoint, req: Request<Bytes>) -> ApiResu
             review::set_approval(app, &req, &package, &version, approve).await
         }
         Endpoint::PrivateDownload { package, version } => {
-            downloads::private_download(app, &req, &package, &version).await
+            let session_user = pages::session_user(app, req.headers()).await;
+            downloads::private_download(app, &req, &package, &version, session_user).await
         }
         // A client with credentials in a header is the JSON API; a browser is the form.
         Endpoint::WebUpload if req.headers().contains_key(hyper::header::AUTHORIZATION) => {

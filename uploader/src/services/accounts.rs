@@ -5,9 +5,10 @@
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Connection;
 
-use catalog::accounts::{NewUser, User};
+use catalog::accounts::{NewUser, User, UserProfile};
 use catalog::events::AuditEvent;
 use catalog::ids::UserId;
+use catalog::plugins::UserPlugin;
 
 use super::change::{self, Applied};
 use super::{ServiceError, ServiceResult, db, now};
@@ -172,6 +173,25 @@ pub async fn user_action(
         }
         let updated = catalog::accounts::user_by_id(tx, target.id)?.ok_or_else(not_found)?;
         Ok((updated, action.event(target.username)))
+    })
+    .await
+}
+
+/// A user's profile and plugins (created or co-owned), for staff's page of that user.
+pub(crate) async fn user_admin_view(
+    app: &App,
+    actor: &User,
+    name: &str,
+) -> ServiceResult<(UserProfile, Vec<UserPlugin>)> {
+    if !(actor.is_staff || actor.is_superuser) {
+        return Err(ServiceError::Forbidden("Only staff can see this page.".into()));
+    }
+    let name = name.to_owned();
+    db(app, move |conn| {
+        let profile = catalog::accounts::user_profile(conn, &name)?
+            .ok_or_else(|| ServiceError::NotFound(format!("There is no user `{name}`.")))?;
+        let plugins = catalog::plugins::plugins_of_user(conn, profile.user.id)?;
+        Ok((profile, plugins))
     })
     .await
 }

@@ -46,7 +46,8 @@ pub(crate) enum Approval {
     Unapprove,
 }
 
-fn version_or_404(
+/// The version of `plugin` named in the URL, or 404.
+pub(super) fn version_or_404(
     conn: &Connection,
     plugin: &PluginRow,
     version: &str,

@@ -2,13 +2,16 @@
 //! published zip (an unapproved version, or not yet rebuilt). Editors of the plugin and
 //! staff (user JWT or HTTP Basic) get an empty 200 with `X-Accel-Redirect` to the stored
 //! zip, which nginx then sends itself (these downloads are not counted: they are not in the
-//! downloads log). Anyone else gets a 404, which does not reveal whether the version
+//! downloads log). The user of a workplace session cookie is accepted too (the review page
+//! links here; a GET changes nothing, so no CSRF token is needed). Anyone else gets a 404, which does not reveal whether the version
 //! exists; wrong credentials get a 401 before anything is looked up.
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{CACHE_CONTROL, CONTENT_DISPOSITION, HeaderValue};
 use hyper::{Request, Response};
+
+use catalog::accounts::User;
 
 use super::{BasicAuth, basic_user, bearer_user};
 use crate::app::App;
@@ -20,15 +23,17 @@ use crate::services::downloads::{self, PrivateFile};
 /// Internal nginx location aliased to `<data>/packages/` (`location /_private/`).
 pub(crate) const PRIVATE_PREFIX: &str = "/_private/";
 
-/// The handler (see the module docs).
+/// The handler (see the module docs); `session_user` is the user of the request's session
+/// cookie, if any.
 pub(crate) async fn private_download(
     app: &App,
     req: &Request<Bytes>,
     package: &str,
     version: &str,
+    session_user: Option<User>,
 ) -> ApiResult {
     let user = match auth::credentials(req.headers()) {
-        Credentials::None => return Err(downloads::not_found().into()),
+        Credentials::None => session_user.ok_or_else(downloads::not_found)?,
         Credentials::Bearer(_) => bearer_user(app, req.headers()).await?,
         _ => match basic_user(app, req.headers()).await? {
             BasicAuth::Ok(u) => u,

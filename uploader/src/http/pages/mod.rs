@@ -170,6 +170,12 @@ pub(crate) async fn has_live_session(app: &App, headers: &hyper::HeaderMap) -> b
     }
 }
 
+/// The user of the request's live session cookie, if any (the private download accepts it).
+pub(crate) async fn session_user(app: &App, headers: &hyper::HeaderMap) -> Option<User> {
+    let secret = cookies::get(headers, cookies::SESSION).and_then(Secret::parse)?;
+    sessions::session(app, &secret).await.ok().flatten().map(|s| s.user)
+}
+
 /// The path and query of the request, for `?next=`.
 fn local_target(req: &Request<Bytes>) -> String {
     req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned()
