@@ -153,7 +153,11 @@ pub fn revoke_upload_token(conn: &Connection, id: TokenId, now: DateTime<Utc>) -
 }
 
 /// Sets a token's description. Returns false when it already had that description.
-pub fn set_upload_token_description(conn: &Connection, id: TokenId, description: &str) -> Result<bool> {
+pub fn set_upload_token_description(
+    conn: &Connection,
+    id: TokenId,
+    description: &str,
+) -> Result<bool> {
     let n = conn
         .execute(
             "UPDATE upload_tokens SET description = ?2 WHERE id = ?1 AND description <> ?2",
@@ -174,8 +178,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let conn = crate::open(dir.path()).unwrap();
         let now = crate::time::now();
-        let user = create_user(&conn, &NewUser { username: "ana".into(), ..NewUser::default() }, now)
-            .unwrap();
+        let user =
+            create_user(&conn, &NewUser { username: "ana".into(), ..NewUser::default() }, now)
+                .unwrap();
         let fields = PluginFields { name: "P".into(), ..PluginFields::default() };
         let plugin =
             create_plugin(&conn, &PackageName::parse("pkg").unwrap(), user, &fields, now).unwrap();
@@ -197,7 +202,10 @@ mod tests {
         assert!(set_upload_token_description(&conn, id, "GitHub Actions").unwrap());
         assert!(!set_upload_token_description(&conn, id, "GitHub Actions").unwrap());
         let t = upload_token_by_jti(&conn, "j1").unwrap().unwrap();
-        assert_eq!((t.id, t.description.as_str(), t.username.as_str()), (id, "GitHub Actions", "ana"));
+        assert_eq!(
+            (t.id, t.description.as_str(), t.username.as_str()),
+            (id, "GitHub Actions", "ana")
+        );
         let now = crate::time::now();
         assert!(revoke_upload_token(&conn, id, now).unwrap());
         assert!(!revoke_upload_token(&conn, id, now).unwrap());

@@ -28,14 +28,21 @@ impl<'a> Web<'a> {
     }
 
     async fn signed_in(env: &'a Env, name: &str) -> Self {
-        let started =
-            crate::services::sessions::sign_in(&env.app, name.into(), PASSWORD.into()).await.unwrap();
+        let started = crate::services::sessions::sign_in(&env.app, name.into(), PASSWORD.into())
+            .await
+            .unwrap();
         let mut web = Self::anonymous(env);
         web.cookies.insert("qgis_session".into(), started.secret.expose().to_owned());
         web
     }
 
-    async fn request(&mut self, method: Method, path: &str, ctype: Option<&str>, body: String) -> Resp {
+    async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        ctype: Option<&str>,
+        body: String,
+    ) -> Resp {
         let mut headers = Vec::new();
         let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
         if !jar.is_empty() {
@@ -92,7 +99,9 @@ impl<'a> Web<'a> {
         let r = self.submit(LIST, CREATE, &[("description", description)]).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         let token = shown_token(&r.text()).expect("the create page shows the token");
-        let id = self.env.conn()
+        let id = self
+            .env
+            .conn()
             .query_row(
                 "SELECT id FROM upload_tokens WHERE description = ?1 ORDER BY id DESC",
                 [description],
@@ -182,7 +191,9 @@ async fn the_token_is_shown_in_the_create_response_and_never_again() {
 
     let id: i64 = env.conn().query_row("SELECT id FROM upload_tokens", [], |r| r.get(0)).unwrap();
     let base = format!("/plugins/{PKG}/tokens/{id}");
-    for page in [LIST.to_owned(), format!("{base}/"), format!("{base}/update"), format!("{base}/delete/")] {
+    for page in
+        [LIST.to_owned(), format!("{base}/"), format!("{base}/update"), format!("{base}/delete/")]
+    {
         let r = ana.get(&page).await;
         assert_eq!(r.status, StatusCode::OK, "{page}: {}", r.text());
         assert!(!r.text().contains(&token), "{page} shows the token again");
@@ -212,8 +223,10 @@ async fn changes_need_the_csrf_token_and_change_nothing_without_it() {
     let env = plugin_with_editors().await;
     let mut ana = Web::signed_in(&env, "ana").await;
     let (id, token) = ana.create_token("CI").await;
-    let (update, delete) =
-        (format!("/plugins/{PKG}/tokens/{id}/update"), format!("/plugins/{PKG}/tokens/{id}/delete/"));
+    let (update, delete) = (
+        format!("/plugins/{PKG}/tokens/{id}/update"),
+        format!("/plugins/{PKG}/tokens/{id}/delete/"),
+    );
     let forged = [("csrfmiddlewaretoken", "00ff")];
 
     for csrf in [&[][..], &forged[..]] {
@@ -237,7 +250,10 @@ async fn changes_need_the_csrf_token_and_change_nothing_without_it() {
     let r = ana.submit(&delete, &delete, &[("delete_confirm", "1")]).await;
     assert_eq!((r.status, location(&r)), (StatusCode::SEE_OTHER, LIST));
     let list = ana.get(LIST).await.text();
-    assert!(list.contains("The token has been successfully deleted.") && !list.contains("nightly build"));
+    assert!(
+        list.contains("The token has been successfully deleted.")
+            && !list.contains("nightly build")
+    );
     let refused = token_upload(&env, &token, API_ADD, &plugin_zip(PKG, "0.0.2")).await;
     assert_eq!((refused.status, refused.text().as_str()), (StatusCode::FORBIDDEN, "Invalid token"));
     assert_eq!(ana.get(&format!("/plugins/{PKG}/tokens/{id}/")).await.status, 404);
@@ -258,7 +274,8 @@ async fn editors_manage_only_their_own_tokens_and_strangers_none() {
         assert_eq!(bob.get(&page).await.status, StatusCode::NOT_FOUND, "{page}");
     }
     let bob_csrf = bob.csrf(LIST).await;
-    let fields = [("delete_confirm", "1"), ("description", "mine"), ("csrfmiddlewaretoken", &bob_csrf)];
+    let fields =
+        [("delete_confirm", "1"), ("description", "mine"), ("csrfmiddlewaretoken", &bob_csrf)];
     for page in &pages(ana_id)[1..] {
         assert_eq!(bob.post(page, &fields).await.status, StatusCode::NOT_FOUND, "{page}");
     }
@@ -271,12 +288,14 @@ async fn editors_manage_only_their_own_tokens_and_strangers_none() {
         assert_eq!(eve.get(&page).await.status, StatusCode::FORBIDDEN, "{page}");
     }
     let eve_csrf = eve.csrf("/accounts/password/change/").await;
-    let fields = [("delete_confirm", "1"), ("description", "x"), ("csrfmiddlewaretoken", &eve_csrf)];
+    let fields =
+        [("delete_confirm", "1"), ("description", "x"), ("csrfmiddlewaretoken", &eve_csrf)];
     assert_eq!(eve.post(&pages(bob_id)[2], &fields).await.status, StatusCode::FORBIDDEN);
     assert_eq!(eve.post(CREATE, &fields).await.status, StatusCode::FORBIDDEN);
     assert_eq!(live_tokens(&env), 2);
 
-    for page in [format!("/plugins/{PKG}/tokens/abc/"), format!("/plugins/{PKG}/tokens/999/update")] {
+    for page in [format!("/plugins/{PKG}/tokens/abc/"), format!("/plugins/{PKG}/tokens/999/update")]
+    {
         assert_eq!(bob.get(&page).await.status, StatusCode::NOT_FOUND, "{page}");
     }
     let mut sam = Web::signed_in(&env, "sam").await;

@@ -76,7 +76,12 @@ fn known(id: Option<TokenId>) -> Result<TokenId, PageError> {
 }
 
 /// `/plugins/<pkg>/tokens/`: the live tokens the visitor may manage, and the create form.
-pub(crate) async fn list(app: &App, v: &Visitor, req: &Request<Bytes>, package: &str) -> PageResult {
+pub(crate) async fn list(
+    app: &App,
+    v: &Visitor,
+    req: &Request<Bytes>,
+    package: &str,
+) -> PageResult {
     let user = v.require_user(req)?;
     list_page(app, v, user, package, None).await
 }
@@ -105,7 +110,12 @@ async fn list_page(
 
 /// `/plugins/<pkg>/tokens/create/`: POST mints a token and shows it, once; GET goes back to
 /// the list (there is nothing to show).
-pub(crate) async fn create(app: &App, v: &Visitor, req: &Request<Bytes>, package: &str) -> PageResult {
+pub(crate) async fn create(
+    app: &App,
+    v: &Visitor,
+    req: &Request<Bytes>,
+    package: &str,
+) -> PageResult {
     let user = v.require_user(req)?;
     if !is_post(req) {
         return Ok(redirect(&list_path(package)));
