@@ -79,6 +79,10 @@ pub enum AuditEvent {
     TokenRevoke {
         token_id: TokenId,
     },
+    /// The description of a token changed (the text itself is in the token's row).
+    TokenDescribe {
+        token_id: TokenId,
+    },
     UserCreate {
         user: String,
         staff: bool,
@@ -126,6 +130,7 @@ impl AuditEvent {
             AuditEvent::PluginRestore => "plugin.restore",
             AuditEvent::TokenCreate { .. } => "token.create",
             AuditEvent::TokenRevoke { .. } => "token.revoke",
+            AuditEvent::TokenDescribe { .. } => "token.describe",
             AuditEvent::UserCreate { .. } => "user.create",
             AuditEvent::UserTrust { .. } => "user.trust",
             AuditEvent::UserUntrust { .. } => "user.untrust",
@@ -168,7 +173,9 @@ impl AuditEvent {
             AuditEvent::TokenCreate { token_id, expires_at } => {
                 json!({"token_id": token_id, "expires_at": expires_at})
             }
-            AuditEvent::TokenRevoke { token_id } => json!({"token_id": token_id}),
+            AuditEvent::TokenRevoke { token_id } | AuditEvent::TokenDescribe { token_id } => {
+                json!({"token_id": token_id})
+            }
             AuditEvent::UserCreate { user, staff, trusted } => {
                 json!({"user": user, "staff": staff, "trusted": trusted})
             }
@@ -304,6 +311,11 @@ mod tests {
             r#"{"expires_at":"2030-01-01T00:00:00Z","token_id":3}"#,
         );
         pins(AuditEvent::TokenRevoke { token_id: TokenId(3) }, "token.revoke", r#"{"token_id":3}"#);
+        pins(
+            AuditEvent::TokenDescribe { token_id: TokenId(3) },
+            "token.describe",
+            r#"{"token_id":3}"#,
+        );
     }
 
     #[test]

@@ -151,3 +151,64 @@ pub fn revoke_upload_token(conn: &Connection, id: TokenId, now: DateTime<Utc>) -
     )?;
     Ok(n == 1)
 }
+
+/// Sets a token's description. Returns false when it already had that description.
+pub fn set_upload_token_description(
+    conn: &Connection,
+    id: TokenId,
+    description: &str,
+) -> Result<bool> {
+    let n = conn
+        .execute(
+            "UPDATE upload_tokens SET description = ?2 WHERE id = ?1 AND description <> ?2",
+            params![id, description],
+        )
+        .with_context(|| format!("failed to describe token {id}"))?;
+    Ok(n == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{NewUser, create_user};
+    use crate::names::PackageName;
+    use crate::plugins::{PluginFields, create_plugin};
+
+    fn conn_with_token() -> (tempfile::TempDir, Connection, TokenId) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::open(dir.path()).unwrap();
+        let now = crate::time::now();
+        let user =
+            create_user(&conn, &NewUser { username: "ana".into(), ..NewUser::default() }, now)
+                .unwrap();
+        let fields = PluginFields { name: "P".into(), ..PluginFields::default() };
+        let plugin =
+            create_plugin(&conn, &PackageName::parse("pkg").unwrap(), user, &fields, now).unwrap();
+        let token = NewUploadToken {
+            jti: "j1".into(),
+            token_sha256: "h".into(),
+            plugin_id: plugin,
+            user_id: user,
+            description: "CI".into(),
+            expires_at: now + chrono::Duration::days(1),
+        };
+        let id = insert_upload_token(&conn, &token, now).unwrap();
+        (dir, conn, id)
+    }
+
+    #[test]
+    fn a_description_changes_once_and_revocation_is_final() {
+        let (_dir, conn, id) = conn_with_token();
+        assert!(set_upload_token_description(&conn, id, "GitHub Actions").unwrap());
+        assert!(!set_upload_token_description(&conn, id, "GitHub Actions").unwrap());
+        let t = upload_token_by_jti(&conn, "j1").unwrap().unwrap();
+        assert_eq!(
+            (t.id, t.description.as_str(), t.username.as_str()),
+            (id, "GitHub Actions", "ana")
+        );
+        let now = crate::time::now();
+        assert!(revoke_upload_token(&conn, id, now).unwrap());
+        assert!(!revoke_upload_token(&conn, id, now).unwrap());
+        assert!(live_upload_tokens(&conn, t.plugin_id, None, now).unwrap().is_empty());
+    }
+}

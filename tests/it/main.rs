@@ -18,3 +18,4 @@ mod versions;
 mod workplace_accounts;
 mod workplace_review;
 mod workplace_routes;
+mod workplace_tokens;

@@ -63,6 +63,17 @@ fn mint(
     Ok((MintedToken { id, token, expires_at }, event))
 }
 
+/// A description trimmed and at most `MAX_DESCRIPTION` characters long.
+fn checked_description(description: &str) -> ServiceResult<String> {
+    let description = description.trim();
+    if description.chars().count() > MAX_DESCRIPTION {
+        return Err(ServiceError::BadRequest(format!(
+            "The description is too long: at most {MAX_DESCRIPTION} characters."
+        )));
+    }
+    Ok(description.to_owned())
+}
+
 /// What to mint: a description and a lifetime (at most the configured one).
 #[derive(Debug, Clone)]
 pub(crate) struct TokenRequest {
@@ -77,12 +88,7 @@ impl TokenRequest {
         self,
         default_ttl: std::time::Duration,
     ) -> ServiceResult<(String, std::time::Duration)> {
-        let description = self.description.trim().to_owned();
-        if description.chars().count() > MAX_DESCRIPTION {
-            return Err(ServiceError::BadRequest(format!(
-                "The description is too long: at most {MAX_DESCRIPTION} characters."
-            )));
-        }
+        let description = checked_description(&self.description)?;
         let ttl = match self.expires_in_days {
             Some(0) => {
                 return Err(ServiceError::BadRequest(
@@ -161,6 +167,80 @@ pub(crate) async fn list(app: &App, user: User, package: &str) -> ServiceResult<
     .await
 }
 
+fn no_such_token() -> ServiceError {
+    ServiceError::NotFound("There is no such token of this plugin.".into())
+}
+
+/// Token `id` of `plugin` when `user` may manage it, else `NotFound` (a token the user may
+/// not see is as unknown as one that does not exist). Revoked ones too: revoking is idempotent.
+fn managed_token(
+    conn: &Connection,
+    plugin: &PluginRow,
+    user: &User,
+    id: TokenId,
+) -> ServiceResult<UploadToken> {
+    let token =
+        catalog::tokens::upload_token_by_id(conn, plugin.id, id)?.ok_or_else(no_such_token)?;
+    if !sees_all(plugin, user) && token.user_id != user.id {
+        return Err(no_such_token());
+    }
+    Ok(token)
+}
+
+/// As `managed_token`, but a revoked token is gone.
+fn live_managed_token(
+    conn: &Connection,
+    plugin: &PluginRow,
+    user: &User,
+    id: TokenId,
+) -> ServiceResult<UploadToken> {
+    let token = managed_token(conn, plugin, user, id)?;
+    if token.revoked_at.is_some() {
+        return Err(no_such_token());
+    }
+    Ok(token)
+}
+
+/// Token `id` of `package` (never the token itself), for a user who may manage it.
+pub(crate) async fn token(
+    app: &App,
+    user: User,
+    package: &str,
+    id: TokenId,
+) -> ServiceResult<UploadToken> {
+    let package = package.to_owned();
+    db(app, move |conn| {
+        let plugin = plugin_or_404(conn, &package)?;
+        forbid_non_editor(conn, &plugin, &user, "see its tokens")?;
+        live_managed_token(conn, &plugin, &user, id)
+    })
+    .await
+}
+
+/// Sets the description of token `id` of `package`; returns whether it changed.
+pub(crate) async fn describe(
+    app: &App,
+    user: &User,
+    package: &str,
+    id: TokenId,
+    description: &str,
+) -> ServiceResult<bool> {
+    let description = checked_description(description)?;
+    let owner = user.clone();
+    let edit = Permission::Edit { what: "change its tokens" };
+    let applied =
+        change::change_plugin(app, user, package, edit, Reach::Private, move |tx, plugin, _now| {
+            let token = live_managed_token(tx, plugin, &owner, id)?;
+            Ok(if catalog::tokens::set_upload_token_description(tx, token.id, &description)? {
+                Changed::Yes(true, AuditEvent::TokenDescribe { token_id: token.id })
+            } else {
+                Changed::No(false)
+            })
+        })
+        .await?;
+    Ok(applied.value)
+}
+
 /// Revokes token `id` of `package` at once (no un-revoke); returns its id.
 pub(crate) async fn revoke(
     app: &App,
@@ -172,12 +252,7 @@ pub(crate) async fn revoke(
     let edit = Permission::Edit { what: "revoke its tokens" };
     let applied =
         change::change_plugin(app, user, package, edit, Reach::Private, move |tx, plugin, now| {
-            let not_found = || ServiceError::NotFound("No such token.".into());
-            let token =
-                catalog::tokens::upload_token_by_id(tx, plugin.id, id)?.ok_or_else(not_found)?;
-            if !sees_all(plugin, &owner) && token.user_id != owner.id {
-                return Err(not_found());
-            }
+            let token = managed_token(tx, plugin, &owner, id)?;
             Ok(if catalog::tokens::revoke_upload_token(tx, token.id, now)? {
                 Changed::Yes(token.id, AuditEvent::TokenRevoke { token_id: token.id })
             } else {
