@@ -10,6 +10,7 @@ pub mod config;
 pub mod downloads;
 pub mod http;
 mod login_throttle;
+mod memory;
 pub mod rebuild;
 pub mod review_diff;
 pub mod services;

@@ -218,6 +218,13 @@ impl Route {
         matches!(self.class, BodyClass::Upload | BodyClass::XmlRpc)
     }
 
+    /// Requests that hold zips in memory (uploads, a review page's two zips): the server gives
+    /// the freed memory back to the system after them.
+    pub(crate) fn holds_zips(&self) -> bool {
+        self.takes_upload_slot()
+            || matches!(self.endpoint, Endpoint::Page(Page::VersionReview { .. }))
+    }
+
     /// XML-RPC calls: HTTP Basic is checked before the body is read.
     pub(crate) fn authenticates_before_body(&self) -> bool {
         self.class == BodyClass::XmlRpc && self.post

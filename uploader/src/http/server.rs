@@ -198,6 +198,7 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
         } else {
             None
         };
+        let holds_zips = route.holds_zips();
         let resp = match read_body(app, body, limit, declared).await {
             Ok(bytes) => dispatch(app, route.endpoint, Request::from_parts(parts, bytes)).await,
             Err(ApiError::TooLarge { .. }) if anonymous_rpc => {
@@ -210,6 +211,12 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
             }
         };
         drop(slot);
+        if holds_zips
+            && app.upload_slots.available_permits() == app.config.max_concurrent_uploads.max(1)
+        {
+            // The last zip-holding request in flight ended: give its memory back.
+            let _ = tokio::task::spawn_blocking(crate::memory::release_freed).await;
+        }
         resp
     };
     finish(resp, close, &method, &path, started)

@@ -81,7 +81,19 @@ impl QueueItem {
 
 /// `/plugins/unapproved/`: staff see every pending version, trusted users those of the
 /// plugins they edit; anyone else a 404.
-pub(crate) async fn queue(app: &App, v: &Visitor, _req: &Request<Bytes>) -> PageResult {
+/// Queue items per page: a page stays fast however long the queue grows.
+const QUEUE_PAGE: usize = 100;
+
+/// `?page=N` (1 when absent or not a positive number).
+fn page_number(req: &Request<Bytes>) -> usize {
+    form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "page")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(1)
+}
+
+pub(crate) async fn queue(app: &App, v: &Visitor, req: &Request<Bytes>) -> PageResult {
     let user = v.user().ok_or_else(no_such_page)?;
     let rows = match review_service::queue(app, user).await {
         Ok(rows) => rows,
@@ -89,9 +101,20 @@ pub(crate) async fn queue(app: &App, v: &Visitor, _req: &Request<Bytes>) -> Page
         Err(e) => return Err(e.into()),
     };
     let now = now();
-    let items: Vec<QueueItem> = rows.into_iter().map(|p| QueueItem::new(p, now)).collect();
+    let total = rows.len();
+    let pages = total.div_ceil(QUEUE_PAGE).max(1);
+    let page = page_number(req).min(pages);
+    let items: Vec<QueueItem> = rows
+        .into_iter()
+        .skip((page - 1) * QUEUE_PAGE)
+        .take(QUEUE_PAGE)
+        .map(|p| QueueItem::new(p, now))
+        .collect();
     let mut ctx = tera::Context::new();
     ctx.insert("items", &items);
+    ctx.insert("total", &total);
+    ctx.insert("page", &page);
+    ctx.insert("pages", &pages);
     ctx.insert("all_plugins", &(user.is_staff || user.is_superuser));
     render(app, v, "queue.html", ctx, StatusCode::OK)
 }
