@@ -1,7 +1,7 @@
 //! Versions: insertion, look-ups, replacement of an unapproved zip, deletion, and the set of
 //! stored zips the rows reference. Callers own the transaction.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -81,6 +81,25 @@ pub fn versions_of_plugin(conn: &Connection, plugin_id: PluginId) -> Result<Vec<
         .collect::<rusqlite::Result<Vec<_>>>()
         .context("failed to read versions")?;
     Ok(rows)
+}
+
+/// Every version of the plugins `user_id` created or co-owns, by plugin, highest first.
+pub fn versions_of_editor(
+    conn: &Connection,
+    user_id: UserId,
+) -> Result<HashMap<PluginId, Vec<VersionRow>>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {VERSION_COLUMNS} FROM plugin_versions
+         WHERE plugin_id IN (SELECT id FROM plugins WHERE created_by = ?1
+                             UNION SELECT plugin_id FROM plugin_owners WHERE user_id = ?1)
+         ORDER BY plugin_id, version_key DESC"
+    ))?;
+    let mut out: HashMap<PluginId, Vec<VersionRow>> = HashMap::new();
+    for row in stmt.query_map([user_id], version_from_row)? {
+        let row = row.context("failed to read the editor's versions")?;
+        out.entry(row.plugin_id).or_default().push(row);
+    }
+    Ok(out)
 }
 
 /// Replaces version `version_id` (an unapproved one) with a new upload and its metadata,
