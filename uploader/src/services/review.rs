@@ -46,7 +46,8 @@ pub(crate) enum Approval {
     Unapprove,
 }
 
-fn version_or_404(
+/// The version named in the URL (any stored spelling), or 404.
+pub(crate) fn version_or_404(
     conn: &Connection,
     plugin: &PluginRow,
     version: &str,
