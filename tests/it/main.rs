@@ -15,4 +15,5 @@ mod support;
 mod upload_e2e;
 mod url_map;
 mod versions;
+mod workplace_author;
 mod workplace_routes;

@@ -72,10 +72,11 @@ fn day(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-/// A version's state as its authors see it.
+/// A version's state as its authors see it (serialized as the badge's class).
 #[derive(Serialize, Clone, Copy, PartialEq, Eq, Debug)]
 #[serde(rename_all = "snake_case")]
 enum VersionState {
+    #[serde(rename = "pending")]
     AwaitingReview,
     Approved,
     /// Unapproved, and its zip was replaced since the first upload.
@@ -374,7 +375,11 @@ pub(crate) async fn plugin_update(
         let state = review::plugin_state(app, user.clone(), &plugin.package_name).await?;
         let values = Settings {
             owners: state.owners.join(", "),
-            maintainer: state.maintainer.clone().or_else(|| state.creator.clone()).unwrap_or_default(),
+            maintainer: state
+                .maintainer
+                .clone()
+                .or_else(|| state.creator.clone())
+                .unwrap_or_default(),
             deprecated: state.plugin.deprecated,
         };
         return settings_page(app, v, &state.plugin, state.creator.as_deref(), &values, None);

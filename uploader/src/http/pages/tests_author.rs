@@ -230,9 +230,16 @@ async fn a_broken_zip_shows_every_problem() {
     let html = r.text();
     assert!(html.contains("<ul class=\"problems\">"));
     for p in &expected.errors {
-        assert!(html.contains(&generator::templates::escape_html(&p.message)), "{} missing", p.message);
+        assert!(
+            html.contains(&generator::templates::escape_html(&p.message)),
+            "{} missing",
+            p.message
+        );
         if !p.hint.is_empty() {
-            let hint = format!("<span class=\"hint\">{}</span>", generator::templates::escape_html(&p.hint));
+            let hint = format!(
+                "<span class=\"hint\">{}</span>",
+                generator::templates::escape_html(&p.hint)
+            );
             assert!(html.contains(&hint), "{hint} missing");
         }
     }
@@ -267,7 +274,7 @@ async fn versions_are_added_replaced_and_deleted() {
     let r = ana.upload(&env, path, &zip, true).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
     let my = ana.get(&env, "/plugins/my").await.text();
-    assert!(my.contains("state-replaced") && my.contains("state-awaiting_review"));
+    assert!(my.contains("badge replaced") && my.contains("badge pending"));
 
     let path = "/plugins/test_plugin/version/0.0.2/delete/";
     let page = ana.get(&env, path).await.text();
@@ -307,7 +314,9 @@ async fn a_plugin_is_deleted_and_restored() {
     let r = ana.post(&env, "/plugins/test_plugin/delete/", &[("delete_confirm", "1")], true).await;
     assert_eq!((r.status, location(&r)), (StatusCode::SEE_OTHER, "/plugins/my"));
     let my = ana.get(&env, "/plugins/my").await.text();
-    assert!(my.contains("state-deleted") && my.contains("action=\"/plugins/test_plugin/restore/\""));
+    assert!(
+        my.contains("badge deleted") && my.contains("action=\"/plugins/test_plugin/restore/\"")
+    );
     let path = "/plugins/test_plugin/restore/";
     let r = ana.post(&env, path, &[("restore_confirm", "1")], true).await;
     assert_eq!((r.status, location(&r)), (StatusCode::SEE_OTHER, "/plugins/my"));
@@ -325,7 +334,7 @@ async fn a_trusted_upload_goes_live_and_is_immutable() {
     assert!(flash(&r).contains("is approved and live"), "{}", flash(&r));
     assert!(env.site().join("current/plugins/live_plugin/index.html").exists());
     let my = tess.get(&env, "/plugins/my").await.text();
-    assert!(my.contains("state-approved") && my.contains("href=\"/plugins/live_plugin/\""));
+    assert!(my.contains("badge approved") && my.contains("href=\"/plugins/live_plugin/\""));
     let r = tess.get(&env, "/plugins/live_plugin/version/1.0/update/").await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert!(r.text().contains("You cannot edit an approved version"));

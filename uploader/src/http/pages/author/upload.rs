@@ -67,7 +67,8 @@ fn form_page(app: &App, v: &Visitor, spec: &FormSpec, r: Refusal) -> PageResult 
 
 /// The form again after a refused upload; failures of the service itself are error pages.
 fn refused(e: UploadError, changelog: String) -> Result<Refusal, PageError> {
-    let one = |status, m: String| Refusal { changelog: changelog.clone(), ..Refusal::message(status, m) };
+    let one =
+        |status, m: String| Refusal { changelog: changelog.clone(), ..Refusal::message(status, m) };
     Ok(match e {
         UploadError::Invalid(r) => Refusal {
             status: Some(StatusCode::BAD_REQUEST),
@@ -92,7 +93,9 @@ fn success_text(o: &UploadOutcome, live: bool) -> String {
     let mut text = match (o.approved, live) {
         (true, true) => format!("{pkg} {ver} is approved and live."),
         (true, false) => {
-            format!("{pkg} {ver} is approved; the public site is being regenerated and shows it shortly.")
+            format!(
+                "{pkg} {ver} is approved; the public site is being regenerated and shows it shortly."
+            )
         }
         (false, _) => format!(
             "{pkg} {ver} was uploaded and is awaiting review: it is published once a trusted reviewer approves it."
