@@ -26,10 +26,9 @@ fn broken_zip() -> Vec<u8> {
 #[test]
 fn an_author_uploads_sees_states_and_deletes_a_version() {
     let d = Deployment::start();
-    d.user_add("ana", &[]);
-    d.user_add("bob", &[]);
-    d.user_add("tess", &["--trusted"]);
-    let mut ana = Browser::signed_in(&d, "ana");
+    d.user_add("wp_ana", &[]);
+    d.user_add("wp_bob", &[]);
+    let mut ana = Browser::signed_in(&d, "wp_ana");
 
     let empty = ana.get("/plugins/my");
     assert_eq!(empty.status, 200, "{}", empty.text());
@@ -65,7 +64,7 @@ fn an_author_uploads_sees_states_and_deletes_a_version() {
     assert!(html.contains("href=\"/plugins/e2e_author/version/1.1/delete/\""));
     assert!(!html.contains("href=\"/plugins/e2e_author/\""), "no public page before approval");
 
-    let mut bob = Browser::signed_in(&d, "bob");
+    let mut bob = Browser::signed_in(&d, "wp_bob");
     let r = bob.get("/plugins/e2e_author/version/1.1/delete/");
     assert_eq!(r.status, 403, "{}", r.text());
 
@@ -84,8 +83,8 @@ fn an_author_uploads_sees_states_and_deletes_a_version() {
 #[test]
 fn a_trusted_authors_upload_is_live_when_the_redirect_arrives() {
     let d = Deployment::start();
-    d.user_add("tess", &["--trusted"]);
-    let mut tess = Browser::signed_in(&d, "tess");
+    d.user_add("wp_tess", &["--trusted"]);
+    let mut tess = Browser::signed_in(&d, "wp_tess");
     let mut files = vec![("e2e_live/".to_owned(), Vec::new())];
     files.extend(plugin_files("e2e_live", "2.0"));
     let r = tess.upload("/plugins/add/", "/plugins/add/", &stored_zip(&files), &[]);
