@@ -11,8 +11,8 @@ use hyper::{Request, StatusCode};
 use serde::Serialize;
 
 use catalog::accounts::User;
-use catalog::plugins::{EditorPlugin, PluginRow};
-use catalog::versions::VersionRow;
+use catalog::plugins::PluginRow;
+use catalog::versions::{EditorPlugin, VersionRow};
 use generator::urls;
 
 use super::{PageError, PageResult, Visitor, checked_form, is_post, redirect_with, render};
@@ -68,7 +68,7 @@ fn live_note(changed: bool, live: bool) -> &'static str {
     }
 }
 
-fn day(t: DateTime<Utc>) -> String {
+fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
@@ -136,7 +136,7 @@ fn version_view(package: &str, v: &VersionRow) -> VersionView {
         version: v.version.clone(),
         state,
         label: state.label(),
-        uploaded: day(v.replaced_on.unwrap_or(v.created_on)),
+        uploaded: when(v.replaced_on.unwrap_or(v.created_on)),
         review_url: version_path(package, &v.version, "review"),
         update_url: (!v.approved).then(|| version_path(package, &v.version, "update")),
         delete_url: version_path(package, &v.version, "delete"),
@@ -151,7 +151,7 @@ fn plugin_view(p: &EditorPlugin) -> PluginView {
         name: p.plugin.name.clone(),
         deleted: p.plugin.is_deleted,
         deprecated: p.plugin.deprecated,
-        changed: day(p.changed_on),
+        changed: when(p.changed_on),
         public_url: public.then(|| urls::plugin_page(pkg)),
         manage_url: plugin_path(pkg, "update"),
         tokens_url: plugin_path(pkg, "tokens"),
@@ -165,7 +165,8 @@ fn plugin_view(p: &EditorPlugin) -> PluginView {
 /// `/plugins/my`: every plugin the user created or co-owns, in any state.
 pub(crate) async fn my_plugins(app: &App, v: &Visitor, req: &Request<Bytes>) -> PageResult {
     let user_id = v.require_user(req)?.id;
-    let mine = db(app, move |conn| Ok(catalog::plugins::plugins_of_editor(conn, user_id)?)).await?;
+    let mine =
+        db(app, move |conn| Ok(catalog::versions::plugins_of_editor(conn, user_id)?)).await?;
     let mut ctx = tera::Context::new();
     ctx.insert("plugins", &mine.iter().map(plugin_view).collect::<Vec<_>>());
     render(app, v, "my.html", ctx, StatusCode::OK)
