@@ -24,10 +24,11 @@ pub struct PluginRow {
     pub revision: i64,
 }
 
-const PLUGIN_COLUMNS: &str = "id, package_name, name, created_by, maintainer, deprecated,
+pub(crate) const PLUGIN_COLUMNS: &str =
+    "id, package_name, name, created_by, maintainer, deprecated,
      allow_update_name, is_deleted, deleted_on, revision";
 
-fn plugin_from_row(r: &Row<'_>) -> rusqlite::Result<PluginRow> {
+pub(crate) fn plugin_from_row(r: &Row<'_>) -> rusqlite::Result<PluginRow> {
     Ok(PluginRow {
         id: r.get(0)?,
         package_name: r.get(1)?,

@@ -1,7 +1,8 @@
-//! Versions: insertion, look-ups, replacement of an unapproved zip, deletion, and the set of
-//! stored zips the rows reference. Callers own the transaction.
+//! Versions: insertion, look-ups, replacement of an unapproved zip, deletion, the set of
+//! stored zips the rows reference, and an editor's own list of plugins with all their
+//! versions. Callers own the transaction.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -81,6 +82,65 @@ pub fn versions_of_plugin(conn: &Connection, plugin_id: PluginId) -> Result<Vec<
         .collect::<rusqlite::Result<Vec<_>>>()
         .context("failed to read versions")?;
     Ok(rows)
+}
+
+/// Every version of the plugins `user_id` created or co-owns, by plugin, highest first.
+pub fn versions_of_editor(
+    conn: &Connection,
+    user_id: UserId,
+) -> Result<HashMap<PluginId, Vec<VersionRow>>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {VERSION_COLUMNS} FROM plugin_versions
+         WHERE plugin_id IN (SELECT id FROM plugins WHERE created_by = ?1
+                             UNION SELECT plugin_id FROM plugin_owners WHERE user_id = ?1)
+         ORDER BY plugin_id, version_key DESC"
+    ))?;
+    let mut out: HashMap<PluginId, Vec<VersionRow>> = HashMap::new();
+    for row in stmt.query_map([user_id], version_from_row)? {
+        let row = row.context("failed to read the editor's versions")?;
+        out.entry(row.plugin_id).or_default().push(row);
+    }
+    Ok(out)
+}
+
+/// A plugin as its editor's own list shows it: the row, its last change and every version.
+#[derive(Debug, Clone)]
+pub struct EditorPlugin {
+    pub plugin: crate::plugins::PluginRow,
+    /// The latest of: an approved change, an upload or replacement, the deletion.
+    pub changed_on: DateTime<Utc>,
+    /// Every version, approved or not, highest first.
+    pub versions: Vec<VersionRow>,
+}
+
+/// Every plugin `user_id` created or co-owns, in any state (pending only, deleted), newest
+/// change first, each with all its versions: two statements for the whole list.
+pub fn plugins_of_editor(conn: &Connection, user_id: UserId) -> Result<Vec<EditorPlugin>> {
+    let cols = crate::plugins::PLUGIN_COLUMNS;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {cols}, changed FROM (
+             SELECT p.*, max(p.modified_on, coalesce(p.deleted_on, ''),
+                        coalesce((SELECT max(max(v.created_on, coalesce(v.replaced_on, '')))
+                                  FROM plugin_versions v WHERE v.plugin_id = p.id), '')) AS changed
+             FROM plugins p
+             WHERE p.created_by = ?1
+                OR p.id IN (SELECT plugin_id FROM plugin_owners WHERE user_id = ?1))
+         ORDER BY changed DESC, package_name"
+    ))?;
+    let rows = stmt
+        .query_map([user_id], |r| {
+            Ok((crate::plugins::plugin_from_row(r)?, parse_time(&r.get::<_, String>(10)?)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .context("failed to read the editor's plugins")?;
+    let mut versions = versions_of_editor(conn, user_id)?;
+    Ok(rows
+        .into_iter()
+        .map(|(plugin, changed_on)| {
+            let mine = versions.remove(&plugin.id).unwrap_or_default();
+            EditorPlugin { plugin, changed_on, versions: mine }
+        })
+        .collect())
 }
 
 /// Replaces version `version_id` (an unapproved one) with a new upload and its metadata,
@@ -261,4 +321,70 @@ pub fn delete_version(
     .with_context(|| format!("failed to delete version {version_id}"))?;
     sync_public_metadata(conn, plugin_id)?;
     touch(conn, plugin_id, now)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::accounts::{NewUser, create_user};
+    use crate::names::{PackageName, PluginVersion, QgisVersion};
+    use crate::plugins::{PluginFields, add_owner, create_plugin, set_plugin_deleted};
+
+    fn user(conn: &Connection, name: &str) -> UserId {
+        let u = NewUser { username: name.into(), ..NewUser::default() };
+        create_user(conn, &u, crate::time::now()).unwrap()
+    }
+
+    fn plugin(conn: &Connection, pkg: &str, creator: UserId, at: DateTime<Utc>) -> PluginId {
+        let f = PluginFields { name: format!("P {pkg}"), ..PluginFields::default() };
+        create_plugin(conn, &PackageName::parse(pkg).unwrap(), creator, &f, at).unwrap()
+    }
+
+    fn version(conn: &Connection, id: PluginId, v: &str, by: UserId, at: DateTime<Utc>) {
+        let nv = NewVersion {
+            version: PluginVersion::parse(v).unwrap(),
+            created_by: by,
+            min_qgis: QgisVersion::new(3, 0),
+            max_qgis: QgisVersion::new(3, 99),
+            changelog: String::new(),
+            experimental: false,
+            approved: false,
+            external_deps: String::new(),
+            token_id: None,
+            package_path: format!("packages/{id}/{v}.zip"),
+            package_sha256: "0".repeat(64),
+            package_size: 1,
+            icon: None,
+        };
+        insert_version(conn, id, &nv, at).unwrap();
+    }
+
+    #[test]
+    fn an_editor_sees_created_and_co_owned_plugins_newest_change_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::open(dir.path()).unwrap();
+        let (ana, bob) = (user(&conn, "ana"), user(&conn, "bob"));
+        let t0 = crate::time::now() - Duration::days(10);
+        let old = plugin(&conn, "old_one", ana, t0);
+        let shared = plugin(&conn, "shared", bob, t0 + Duration::days(1));
+        add_owner(&conn, shared, ana).unwrap();
+        let gone = plugin(&conn, "gone", ana, t0 + Duration::days(2));
+        plugin(&conn, "bobs_own", bob, t0 + Duration::days(3));
+        // An unapproved upload leaves `modified_on` alone but is still the newest change.
+        version(&conn, old, "1.0", ana, t0);
+        version(&conn, old, "2.0", ana, t0 + Duration::days(5));
+        version(&conn, shared, "0.1", bob, t0 + Duration::days(1));
+        set_plugin_deleted(&conn, gone, true, t0 + Duration::days(4)).unwrap();
+
+        let mine = plugins_of_editor(&conn, ana).unwrap();
+        let names: Vec<&str> = mine.iter().map(|p| p.plugin.package_name.as_str()).collect();
+        assert_eq!(names, ["old_one", "gone", "shared"]);
+        let versions: Vec<&str> = mine[0].versions.iter().map(|v| v.version.as_str()).collect();
+        assert_eq!(versions, ["2.0", "1.0"]);
+        assert!(mine[1].plugin.is_deleted && mine[1].versions.is_empty());
+        assert_eq!(mine[2].versions.len(), 1);
+        assert_eq!(plugins_of_editor(&conn, bob).unwrap().len(), 2);
+    }
 }

@@ -16,6 +16,7 @@ mod upload_e2e;
 mod url_map;
 mod versions;
 mod workplace_accounts;
+mod workplace_author;
 mod workplace_review;
 mod workplace_routes;
 mod workplace_tokens;

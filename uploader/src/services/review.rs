@@ -46,8 +46,8 @@ pub(crate) enum Approval {
     Unapprove,
 }
 
-/// The version of `plugin` named in the URL, or 404.
-pub(super) fn version_or_404(
+/// The version named in the URL (any stored spelling), or 404.
+pub(crate) fn version_or_404(
     conn: &Connection,
     plugin: &PluginRow,
     version: &str,

@@ -1,77 +1,403 @@
 //! The authors' pages: `/plugins/my`, the upload forms (`/plugins/add/`, a plugin's
-//! `version/add/` and `version/<v>/update/`), version deletion, and the plugin's settings,
-//! deletion and restoration.
+//! `version/add/` and `version/<v>/update/`, in `upload`), version deletion, and the plugin's
+//! settings, deletion and restoration. Permissions are the services' (editors and staff);
+//! this module only adds the page's own 403 text before showing a form.
+
+mod upload;
 
 use bytes::Bytes;
-use hyper::Request;
+use chrono::{DateTime, Utc};
+use hyper::{Request, StatusCode};
+use serde::Serialize;
 
-use super::{PageError, PageResult, Visitor};
+use catalog::accounts::User;
+use catalog::plugins::PluginRow;
+use catalog::versions::{EditorPlugin, VersionRow};
+use generator::urls;
+
+use super::{PageError, PageResult, Visitor, checked_form, is_post, redirect_with, render};
 use crate::app::App;
+use crate::services::review::{self, PluginPatch, version_or_404};
+use crate::services::{ServiceError, can_edit, db, plugin_or_404};
 
-fn unbuilt() -> PageError {
-    PageError::not_found("This page is not built yet.")
+pub(crate) use upload::{add_plugin, version_add, version_update};
+
+/// Where the author pages send you after a change.
+const MY_PLUGINS: &str = "/plugins/my";
+/// The 403 text of the version pages for a non-editor.
+const NOT_EDITOR_VERSIONS: &str = "You cannot create or modify versions of this plugin.";
+/// The 403 text of the plugin pages for a non-editor.
+const NOT_EDITOR_PLUGIN: &str = "You cannot modify this plugin: only its editors and staff can.";
+
+/// A plugin (and one of its versions) that the user may edit, or the 404/403 page.
+async fn editable(
+    app: &App,
+    user: &User,
+    package: &str,
+    version: Option<&str>,
+    refusal: &'static str,
+) -> Result<(PluginRow, Option<VersionRow>), ServiceError> {
+    let (user, package, version) = (user.clone(), package.to_owned(), version.map(str::to_owned));
+    db(app, move |conn| {
+        let plugin = plugin_or_404(conn, &package)?;
+        if !can_edit(conn, &plugin, &user)? {
+            return Err(ServiceError::Forbidden(refusal.into()));
+        }
+        let row = version.map(|v| version_or_404(conn, &plugin, &v)).transpose()?;
+        Ok((plugin, row))
+    })
+    .await
 }
 
-pub(crate) async fn my_plugins(_app: &App, _v: &Visitor, _req: &Request<Bytes>) -> PageResult {
-    Err(unbuilt())
+/// `/plugins/<pkg>/<action>/`.
+fn plugin_path(package: &str, action: &str) -> String {
+    format!("{}{action}/", urls::plugin_page(package))
 }
 
-pub(crate) async fn add_plugin(_app: &App, _v: &Visitor, _req: &Request<Bytes>) -> PageResult {
-    Err(unbuilt())
+/// `/plugins/<pkg>/version/<v>/<action>/`.
+fn version_path(package: &str, version: &str, action: &str) -> String {
+    format!("{}{action}/", urls::version_page(package, version))
 }
 
-pub(crate) async fn plugin_update(
-    _app: &App,
-    _v: &Visitor,
-    _req: &Request<Bytes>,
-    _package: &str,
-) -> PageResult {
-    Err(unbuilt())
+/// What a change's flash adds about the public site.
+fn live_note(changed: bool, live: bool) -> &'static str {
+    match (changed, live) {
+        (false, _) => " Nothing needed to change.",
+        (true, true) => " The public site shows it now.",
+        (true, false) => " The public site is being regenerated.",
+    }
 }
 
-pub(crate) async fn plugin_delete(
-    _app: &App,
-    _v: &Visitor,
-    _req: &Request<Bytes>,
-    _package: &str,
-) -> PageResult {
-    Err(unbuilt())
+fn when(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-pub(crate) async fn plugin_restore(
-    _app: &App,
-    _v: &Visitor,
-    _req: &Request<Bytes>,
-    _package: &str,
-) -> PageResult {
-    Err(unbuilt())
+/// A version's state as its authors see it (serialized as the badge's class).
+#[derive(Serialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "snake_case")]
+enum VersionState {
+    #[serde(rename = "pending")]
+    AwaitingReview,
+    Approved,
+    /// Unapproved, and its zip was replaced since the first upload.
+    Replaced,
 }
 
-pub(crate) async fn version_add(
-    _app: &App,
-    _v: &Visitor,
-    _req: &Request<Bytes>,
-    _package: &str,
-) -> PageResult {
-    Err(unbuilt())
+impl VersionState {
+    fn of(v: &VersionRow) -> Self {
+        match (v.approved, v.replaced_on) {
+            (true, _) => VersionState::Approved,
+            (false, Some(_)) => VersionState::Replaced,
+            (false, None) => VersionState::AwaitingReview,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            VersionState::AwaitingReview => "awaiting review",
+            VersionState::Approved => "approved",
+            VersionState::Replaced => "replaced",
+        }
+    }
 }
 
-pub(crate) async fn version_update(
-    _app: &App,
-    _v: &Visitor,
-    _req: &Request<Bytes>,
-    _package: &str,
-    _version: &str,
-) -> PageResult {
-    Err(unbuilt())
+#[derive(Serialize)]
+struct VersionView {
+    version: String,
+    state: VersionState,
+    label: &'static str,
+    uploaded: String,
+    review_url: String,
+    /// Only unapproved versions can be replaced.
+    update_url: Option<String>,
+    delete_url: String,
 }
 
+#[derive(Serialize)]
+struct PluginView {
+    package: String,
+    name: String,
+    deleted: bool,
+    deprecated: bool,
+    changed: String,
+    /// The public page, when a version is approved and the plugin is not deleted.
+    public_url: Option<String>,
+    manage_url: String,
+    tokens_url: String,
+    add_version_url: String,
+    delete_url: String,
+    restore_url: String,
+    versions: Vec<VersionView>,
+}
+
+fn version_view(package: &str, v: &VersionRow) -> VersionView {
+    let state = VersionState::of(v);
+    VersionView {
+        version: v.version.clone(),
+        state,
+        label: state.label(),
+        uploaded: when(v.replaced_on.unwrap_or(v.created_on)),
+        review_url: version_path(package, &v.version, "review"),
+        update_url: (!v.approved).then(|| version_path(package, &v.version, "update")),
+        delete_url: version_path(package, &v.version, "delete"),
+    }
+}
+
+fn plugin_view(p: &EditorPlugin) -> PluginView {
+    let pkg = p.plugin.package_name.as_str();
+    let public = !p.plugin.is_deleted && p.versions.iter().any(|v| v.approved);
+    PluginView {
+        package: pkg.to_owned(),
+        name: p.plugin.name.clone(),
+        deleted: p.plugin.is_deleted,
+        deprecated: p.plugin.deprecated,
+        changed: when(p.changed_on),
+        public_url: public.then(|| urls::plugin_page(pkg)),
+        manage_url: plugin_path(pkg, "update"),
+        tokens_url: plugin_path(pkg, "tokens"),
+        add_version_url: format!("{}version/add/", urls::plugin_page(pkg)),
+        delete_url: plugin_path(pkg, "delete"),
+        restore_url: plugin_path(pkg, "restore"),
+        versions: p.versions.iter().map(|v| version_view(pkg, v)).collect(),
+    }
+}
+
+/// `/plugins/my`: every plugin the user created or co-owns, in any state.
+pub(crate) async fn my_plugins(app: &App, v: &Visitor, req: &Request<Bytes>) -> PageResult {
+    let user_id = v.require_user(req)?.id;
+    let mine =
+        db(app, move |conn| Ok(catalog::versions::plugins_of_editor(conn, user_id)?)).await?;
+    let mut ctx = tera::Context::new();
+    ctx.insert("plugins", &mine.iter().map(plugin_view).collect::<Vec<_>>());
+    render(app, v, "my.html", ctx, StatusCode::OK)
+}
+
+/// What a confirmation page asks.
+struct Confirm<'a> {
+    heading: String,
+    question: String,
+    action: String,
+    /// The name of the submit button the POST must carry.
+    field: &'a str,
+    button: &'a str,
+    danger: bool,
+}
+
+fn confirm_page(app: &App, v: &Visitor, c: &Confirm<'_>, status: StatusCode) -> PageResult {
+    let mut ctx = tera::Context::new();
+    ctx.insert("heading", &c.heading);
+    ctx.insert("question", &c.question);
+    ctx.insert("action", &c.action);
+    ctx.insert("field", c.field);
+    ctx.insert("button", c.button);
+    ctx.insert("danger", &c.danger);
+    if status != StatusCode::OK {
+        ctx.insert("error", "Press the confirmation button to go ahead; nothing was changed.");
+    }
+    render(app, v, "confirm.html", ctx, status)
+}
+
+/// GET shows the confirmation; POST goes ahead only with the confirmation field and a valid
+/// CSRF token. `Ok(None)`: the page to answer was rendered in place of acting.
+fn confirmed(
+    app: &App,
+    v: &Visitor,
+    req: &Request<Bytes>,
+    c: &Confirm<'_>,
+) -> Result<Option<PageResult>, PageError> {
+    if !is_post(req) {
+        return Ok(Some(confirm_page(app, v, c, StatusCode::OK)));
+    }
+    let form = checked_form(app, v, req)?;
+    if !form.has(c.field) {
+        return Ok(Some(confirm_page(app, v, c, StatusCode::BAD_REQUEST)));
+    }
+    Ok(None)
+}
+
+/// `/plugins/<pkg>/version/<v>/delete/`.
 pub(crate) async fn version_delete(
-    _app: &App,
-    _v: &Visitor,
-    _req: &Request<Bytes>,
-    _package: &str,
-    _version: &str,
+    app: &App,
+    v: &Visitor,
+    req: &Request<Bytes>,
+    package: &str,
+    version: &str,
 ) -> PageResult {
-    Err(unbuilt())
+    let user = v.require_user(req)?;
+    let (plugin, row) = editable(app, user, package, Some(version), NOT_EDITOR_VERSIONS).await?;
+    let row = row.ok_or_else(|| PageError::not_found("There is no such version."))?;
+    let state = VersionState::of(&row).label();
+    let confirm = Confirm {
+        heading: format!("Delete version {} of {}", row.version, plugin.name),
+        question: format!(
+            "Delete version {} ({state}) of the plugin {} ({})? Its zip is removed; this cannot be undone.",
+            row.version, plugin.name, plugin.package_name
+        ),
+        action: version_path(&plugin.package_name, &row.version, "delete"),
+        field: "delete_confirm",
+        button: "Delete this version",
+        danger: true,
+    };
+    if let Some(page) = confirmed(app, v, req, &confirm)? {
+        return page;
+    }
+    let applied = review::delete_version(app, user, &plugin.package_name, &row.version).await?;
+    let text = format!(
+        "Version {} of {} was deleted.{}",
+        row.version,
+        plugin.name,
+        live_note(applied.changed, applied.live.live)
+    );
+    Ok(redirect_with(app, MY_PLUGINS, &text))
 }
+
+/// `/plugins/<pkg>/delete/` (soft deletion) and `/plugins/<pkg>/restore/`.
+async fn plugin_mark(
+    app: &App,
+    v: &Visitor,
+    req: &Request<Bytes>,
+    package: &str,
+    delete: bool,
+) -> PageResult {
+    let user = v.require_user(req)?;
+    let (plugin, _) = editable(app, user, package, None, NOT_EDITOR_PLUGIN).await?;
+    let (pkg, name) = (plugin.package_name.as_str(), plugin.name.as_str());
+    let confirm = if delete {
+        Confirm {
+            heading: format!("Delete the plugin {name}"),
+            question: format!(
+                "Delete the plugin {name} ({pkg})? It disappears from the public site and from QGIS; its versions are kept so that you can restore it from My plugins."
+            ),
+            action: plugin_path(pkg, "delete"),
+            field: "delete_confirm",
+            button: "Delete the plugin",
+            danger: true,
+        }
+    } else {
+        Confirm {
+            heading: format!("Restore the plugin {name}"),
+            question: format!(
+                "Restore the plugin {name} ({pkg})? Its approved versions are published again."
+            ),
+            action: plugin_path(pkg, "restore"),
+            field: "restore_confirm",
+            button: "Restore the plugin",
+            danger: false,
+        }
+    };
+    if let Some(page) = confirmed(app, v, req, &confirm)? {
+        return page;
+    }
+    let applied = review::set_deleted(app, user, pkg, delete).await?;
+    let what = if delete { "deleted" } else { "restored" };
+    let note = live_note(applied.changed, applied.live.live);
+    Ok(redirect_with(app, MY_PLUGINS, &format!("The plugin {name} was {what}.{note}")))
+}
+
+/// `/plugins/<pkg>/delete/`.
+pub(crate) async fn plugin_delete(
+    app: &App,
+    v: &Visitor,
+    req: &Request<Bytes>,
+    package: &str,
+) -> PageResult {
+    plugin_mark(app, v, req, package, true).await
+}
+
+/// `/plugins/<pkg>/restore/`.
+pub(crate) async fn plugin_restore(
+    app: &App,
+    v: &Visitor,
+    req: &Request<Bytes>,
+    package: &str,
+) -> PageResult {
+    plugin_mark(app, v, req, package, false).await
+}
+
+/// The settings form's values.
+#[derive(Serialize, Default)]
+struct Settings {
+    owners: String,
+    maintainer: String,
+    deprecated: bool,
+}
+
+fn settings_page(
+    app: &App,
+    v: &Visitor,
+    plugin: &PluginRow,
+    creator: Option<&str>,
+    values: &Settings,
+    error: Option<String>,
+) -> PageResult {
+    let mut ctx = tera::Context::new();
+    ctx.insert("package", &plugin.package_name);
+    ctx.insert("name", &plugin.name);
+    ctx.insert("creator", &creator.unwrap_or(""));
+    ctx.insert("action", &plugin_path(&plugin.package_name, "update"));
+    ctx.insert("values", values);
+    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    if let Some(error) = error {
+        ctx.insert("error", &error);
+    }
+    render(app, v, "plugin_update.html", ctx, status)
+}
+
+/// The patch a submitted settings form asks for (every field is always sent).
+fn patch_of(form: &super::Form) -> (PluginPatch, Settings) {
+    let owners: Vec<String> = form
+        .text("owners")
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let maintainer = form.text("maintainer").to_owned();
+    let deprecated = form.has("deprecated");
+    let values = Settings { owners: owners.join(", "), maintainer: maintainer.clone(), deprecated };
+    let patch = PluginPatch {
+        owners: Some(owners),
+        maintainer: (!maintainer.is_empty()).then_some(maintainer),
+        deprecated: Some(deprecated),
+    };
+    (patch, values)
+}
+
+/// `/plugins/<pkg>/update/`: owners, maintainer, deprecated.
+pub(crate) async fn plugin_update(
+    app: &App,
+    v: &Visitor,
+    req: &Request<Bytes>,
+    package: &str,
+) -> PageResult {
+    let user = v.require_user(req)?;
+    let (plugin, _) = editable(app, user, package, None, NOT_EDITOR_PLUGIN).await?;
+    if !is_post(req) {
+        let state = review::plugin_state(app, user.clone(), &plugin.package_name).await?;
+        let values = Settings {
+            owners: state.owners.join(", "),
+            maintainer: state
+                .maintainer
+                .clone()
+                .or_else(|| state.creator.clone())
+                .unwrap_or_default(),
+            deprecated: state.plugin.deprecated,
+        };
+        return settings_page(app, v, &state.plugin, state.creator.as_deref(), &values, None);
+    }
+    let form = checked_form(app, v, req)?;
+    let (patch, values) = patch_of(&form);
+    match review::patch_plugin(app, user, &plugin.package_name, patch).await {
+        Ok(applied) => {
+            let note = live_note(applied.changed, applied.live.live);
+            let text = format!("The settings of {} were saved.{note}", plugin.name);
+            Ok(redirect_with(app, MY_PLUGINS, &text))
+        }
+        Err(ServiceError::BadRequest(m)) => settings_page(app, v, &plugin, None, &values, Some(m)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+#[path = "tests_author.rs"]
+mod tests_author;
