@@ -15,3 +15,4 @@ mod support;
 mod upload_e2e;
 mod url_map;
 mod versions;
+mod workplace_browser;
