@@ -59,11 +59,8 @@ pub fn live_session(
 /// Notes that a session was used (at most one write per session per minute is the
 /// caller's business).
 pub fn touch_session(conn: &Connection, id: SessionId, now: DateTime<Utc>) -> Result<()> {
-    conn.execute(
-        "UPDATE sessions SET last_seen_on = ?2 WHERE id = ?1",
-        params![id, fmt_time(now)],
-    )
-    .context("failed to touch the session")?;
+    conn.execute("UPDATE sessions SET last_seen_on = ?2 WHERE id = ?1", params![id, fmt_time(now)])
+        .context("failed to touch the session")?;
     Ok(())
 }
 

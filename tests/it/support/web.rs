@@ -58,7 +58,13 @@ impl<'a> Browser<'a> {
     }
 
     /// A request with the jar's cookies; keeps the cookies of the answer.
-    pub(crate) fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    pub(crate) fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         let cookie = self.cookie_header();
         let mut all: Vec<(&str, &str)> = headers.to_vec();
         if !cookie.is_empty() {
@@ -77,7 +83,8 @@ impl<'a> Browser<'a> {
     /// The CSRF token of the forms on `page` (GET first).
     pub(crate) fn csrf_of(&mut self, page: &str) -> String {
         let r = self.get(page);
-        csrf_in(&r.text()).unwrap_or_else(|| panic!("no CSRF field on {page} ({}): {}", r.status, r.text()))
+        csrf_in(&r.text())
+            .unwrap_or_else(|| panic!("no CSRF field on {page} ({}): {}", r.status, r.text()))
     }
 
     /// Opens `path` (to get its form's token) and posts `fields` plus the token to `path`.
@@ -87,7 +94,12 @@ impl<'a> Browser<'a> {
     }
 
     /// Posts urlencoded `fields` to `path`, with `csrf` as `csrfmiddlewaretoken` when given.
-    pub(crate) fn post_form(&mut self, path: &str, fields: &[(&str, &str)], csrf: Option<&str>) -> Response {
+    pub(crate) fn post_form(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        csrf: Option<&str>,
+    ) -> Response {
         let mut body = String::new();
         let all = fields.iter().copied().chain(csrf.map(|t| ("csrfmiddlewaretoken", t)));
         for (i, (k, v)) in all.enumerate() {
@@ -106,14 +118,23 @@ impl<'a> Browser<'a> {
 
     /// Posts a multipart form: text `fields`, the CSRF token read from `form_page`, and the
     /// zip as the `package` file field.
-    pub(crate) fn upload(&mut self, form_page: &str, action: &str, zip: &[u8], fields: &[(&str, &str)]) -> Response {
+    pub(crate) fn upload(
+        &mut self,
+        form_page: &str,
+        action: &str,
+        zip: &[u8],
+        fields: &[(&str, &str)],
+    ) -> Response {
         let token = self.csrf_of(form_page);
         let boundary = "----qgisworkplacetest";
         let mut body = Vec::new();
         let all = fields.iter().copied().chain([("csrfmiddlewaretoken", token.as_str())]);
         for (k, v) in all {
             body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes(),
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
             );
         }
         body.extend_from_slice(
@@ -137,7 +158,9 @@ pub(crate) fn csrf_in(html: &str) -> Option<String> {
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

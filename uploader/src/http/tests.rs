@@ -18,9 +18,11 @@ use crate::app::{App, AppState};
 use crate::config::ServiceConfig;
 use crate::rebuild::Rebuilder;
 
+mod accounts_pages;
 mod metadata_tests;
 mod review_binding;
 mod server_tests;
+mod web;
 
 pub(super) const PASSWORD: &str = "password123";
 const SECRET: &[u8] = b"test-secret-test-secret-test-secret-0123456789";

@@ -35,7 +35,8 @@ impl Secret {
 
     /// Accepts a value a client sent, if it has the shape of one of ours.
     pub fn parse(text: &str) -> Option<Self> {
-        let ok = text.len() == 43 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok = text.len() == 43
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         ok.then(|| Secret(text.to_owned()))
     }
 
@@ -107,10 +108,9 @@ fn ttl(app: &App) -> Duration {
 /// The live session of a cookie value, if any (a blocked user has none).
 pub async fn session(app: &App, secret: &Secret) -> ServiceResult<Option<Session>> {
     let hash = secret.hash();
-    let found = db(app, move |conn| Ok(catalog::sessions::live_session(conn, &hash, now())?)).await?;
-    Ok(found
-        .filter(|s| s.user.is_active)
-        .map(|s| Session { id: s.id, user: s.user }))
+    let found =
+        db(app, move |conn| Ok(catalog::sessions::live_session(conn, &hash, now())?)).await?;
+    Ok(found.filter(|s| s.user.is_active).map(|s| Session { id: s.id, user: s.user }))
 }
 
 /// Ends one session.
@@ -144,7 +144,9 @@ impl NewPassword {
     /// The password, or the reason it is refused.
     fn checked(self, username: &str) -> ServiceResult<String> {
         if self.password != self.again {
-            return Err(ServiceError::BadRequest("The two passwords differ: type the same password twice.".into()));
+            return Err(ServiceError::BadRequest(
+                "The two passwords differ: type the same password twice.".into(),
+            ));
         }
         if self.password.chars().count() < MIN_PASSWORD_CHARS {
             return Err(ServiceError::BadRequest(format!(
@@ -152,7 +154,9 @@ impl NewPassword {
             )));
         }
         if self.password.len() > 1024 {
-            return Err(ServiceError::BadRequest("The password is too long: use at most 1024 bytes.".into()));
+            return Err(ServiceError::BadRequest(
+                "The password is too long: use at most 1024 bytes.".into(),
+            ));
         }
         if self.password.eq_ignore_ascii_case(username) {
             return Err(ServiceError::BadRequest("The password must not be the user name.".into()));
@@ -210,7 +214,12 @@ pub struct Invitation {
 }
 
 /// Creates an account without a password and a one-time link to set it (staff only).
-pub async fn invite(app: &App, staff: &User, username: &str, email: &str) -> ServiceResult<Invitation> {
+pub async fn invite(
+    app: &App,
+    staff: &User,
+    username: &str,
+    email: &str,
+) -> ServiceResult<Invitation> {
     if !staff.is_staff && !staff.is_superuser {
         return Err(ServiceError::NotFound("There is no such page.".into()));
     }
@@ -228,12 +237,20 @@ pub async fn invite(app: &App, staff: &User, username: &str, email: &str) -> Ser
     db(app, move |conn| {
         let tx = immediate(conn)?;
         if catalog::accounts::user_by_name(&tx, &name)?.is_some() {
-            return Err(ServiceError::Conflict(format!("The user name `{name}` is taken: choose another.")));
+            return Err(ServiceError::Conflict(format!(
+                "The user name `{name}` is taken: choose another."
+            )));
         }
         let new = NewUser { username: name.clone(), email, ..NewUser::default() };
         let id = catalog::accounts::create_user(&tx, &new, now)?;
         catalog::sessions::create_invitation(&tx, &hash, id, by, now, expires)?;
-        catalog::events::log_event(&tx, now, Some(by), None, &AuditEvent::UserInvite { user: name })?;
+        catalog::events::log_event(
+            &tx,
+            now,
+            Some(by),
+            None,
+            &AuditEvent::UserInvite { user: name },
+        )?;
         tx.commit()?;
         Ok(())
     })
@@ -256,7 +273,11 @@ fn invitation_gone() -> ServiceError {
 }
 
 /// Sets the invited user's password, uses up the link and starts a session.
-pub async fn accept_invitation(app: &App, token: &Secret, new: NewPassword) -> ServiceResult<Started> {
+pub async fn accept_invitation(
+    app: &App,
+    token: &Secret,
+    new: NewPassword,
+) -> ServiceResult<Started> {
     let user = invitation_user(app, token).await?;
     let hashed = hash(app, new.checked(&user.username)?).await?;
     let secret_hash = token.hash();
@@ -269,7 +290,13 @@ pub async fn accept_invitation(app: &App, token: &Secret, new: NewPassword) -> S
             return Err(invitation_gone());
         }
         catalog::accounts::set_password_hash(&tx, uid, Some(&hashed))?;
-        catalog::events::log_event(&tx, now, Some(uid), None, &AuditEvent::PasswordSet { user: name })?;
+        catalog::events::log_event(
+            &tx,
+            now,
+            Some(uid),
+            None,
+            &AuditEvent::PasswordSet { user: name },
+        )?;
         tx.commit()?;
         Ok(())
     })
@@ -279,9 +306,16 @@ pub async fn accept_invitation(app: &App, token: &Secret, new: NewPassword) -> S
 
 /// Self-registration (only when the setting is on; else 404): creates a plain account and
 /// starts a session.
-pub async fn sign_up(app: &App, username: &str, email: &str, new: NewPassword) -> ServiceResult<Started> {
+pub async fn sign_up(
+    app: &App,
+    username: &str,
+    email: &str,
+    new: NewPassword,
+) -> ServiceResult<Started> {
     if !app.config.self_registration {
-        return Err(ServiceError::NotFound("Self-registration is off on this site: ask a staff member for an invitation.".into()));
+        return Err(ServiceError::NotFound(
+            "Self-registration is off on this site: ask a staff member for an invitation.".into(),
+        ));
     }
     let username = validate_username(username).map_err(ServiceError::BadRequest)?;
     let email = email.trim().to_owned();
@@ -293,10 +327,17 @@ pub async fn sign_up(app: &App, username: &str, email: &str, new: NewPassword) -
     let user = db(app, move |conn| {
         let tx = immediate(conn)?;
         if catalog::accounts::user_by_name(&tx, &name)?.is_some() {
-            return Err(ServiceError::Conflict(format!("The user name `{name}` is taken: choose another.")));
+            return Err(ServiceError::Conflict(format!(
+                "The user name `{name}` is taken: choose another."
+            )));
         }
         let now = now();
-        let new = NewUser { username: name.clone(), email, password_hash: Some(hashed), ..NewUser::default() };
+        let new = NewUser {
+            username: name.clone(),
+            email,
+            password_hash: Some(hashed),
+            ..NewUser::default()
+        };
         let id = catalog::accounts::create_user(&tx, &new, now)?;
         let event = AuditEvent::UserCreate { user: name, staff: false, trusted: false };
         catalog::events::log_event(&tx, now, Some(id), None, &event)?;

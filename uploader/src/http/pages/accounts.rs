@@ -28,7 +28,13 @@ fn form_message(e: ServiceError) -> Result<String, PageError> {
 }
 
 /// Renders a form page, with `error` above the fields when set.
-fn form_page(app: &App, v: &Visitor, name: &str, mut ctx: tera::Context, error: Option<String>) -> PageResult {
+fn form_page(
+    app: &App,
+    v: &Visitor,
+    name: &str,
+    mut ctx: tera::Context,
+    error: Option<String>,
+) -> PageResult {
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     if let Some(error) = error {
         ctx.insert("error", &error);
@@ -44,7 +50,10 @@ fn signed_in(app: &App, started: &Started, to: &str, flash: Option<&str>) -> Htt
     };
     let max_age = app.config.session_ttl.as_secs();
     let secure = app.config.secure_cookies();
-    add_cookie(&mut resp, &cookies::set(cookies::SESSION, started.secret.expose(), max_age, secure));
+    add_cookie(
+        &mut resp,
+        &cookies::set(cookies::SESSION, started.secret.expose(), max_age, secure),
+    );
     resp
 }
 
@@ -168,8 +177,17 @@ pub(crate) async fn invite(app: &App, v: &Visitor, req: &Request<Bytes>) -> Page
 }
 
 /// `/accounts/invitation/<token>/`: the invitee sets a password and is signed in.
-pub(crate) async fn invitation(app: &App, v: &Visitor, req: &Request<Bytes>, token: &str) -> PageResult {
-    let gone = || PageError::not_found("This invitation link is unknown, already used or expired: ask a staff member for a new one.");
+pub(crate) async fn invitation(
+    app: &App,
+    v: &Visitor,
+    req: &Request<Bytes>,
+    token: &str,
+) -> PageResult {
+    let gone = || {
+        PageError::not_found(
+            "This invitation link is unknown, already used or expired: ask a staff member for a new one.",
+        )
+    };
     let token = Secret::parse(token).ok_or_else(gone)?;
     let invited = sessions::invitation_user(app, &token).await?;
     let mut ctx = tera::Context::new();

@@ -20,26 +20,58 @@ pub(crate) async fn add_plugin(_app: &App, _v: &Visitor, _req: &Request<Bytes>) 
     Err(unbuilt())
 }
 
-pub(crate) async fn plugin_update(_app: &App, _v: &Visitor, _req: &Request<Bytes>, _package: &str) -> PageResult {
+pub(crate) async fn plugin_update(
+    _app: &App,
+    _v: &Visitor,
+    _req: &Request<Bytes>,
+    _package: &str,
+) -> PageResult {
     Err(unbuilt())
 }
 
-pub(crate) async fn plugin_delete(_app: &App, _v: &Visitor, _req: &Request<Bytes>, _package: &str) -> PageResult {
+pub(crate) async fn plugin_delete(
+    _app: &App,
+    _v: &Visitor,
+    _req: &Request<Bytes>,
+    _package: &str,
+) -> PageResult {
     Err(unbuilt())
 }
 
-pub(crate) async fn plugin_restore(_app: &App, _v: &Visitor, _req: &Request<Bytes>, _package: &str) -> PageResult {
+pub(crate) async fn plugin_restore(
+    _app: &App,
+    _v: &Visitor,
+    _req: &Request<Bytes>,
+    _package: &str,
+) -> PageResult {
     Err(unbuilt())
 }
 
-pub(crate) async fn version_add(_app: &App, _v: &Visitor, _req: &Request<Bytes>, _package: &str) -> PageResult {
+pub(crate) async fn version_add(
+    _app: &App,
+    _v: &Visitor,
+    _req: &Request<Bytes>,
+    _package: &str,
+) -> PageResult {
     Err(unbuilt())
 }
 
-pub(crate) async fn version_update(_app: &App, _v: &Visitor, _req: &Request<Bytes>, _package: &str, _version: &str) -> PageResult {
+pub(crate) async fn version_update(
+    _app: &App,
+    _v: &Visitor,
+    _req: &Request<Bytes>,
+    _package: &str,
+    _version: &str,
+) -> PageResult {
     Err(unbuilt())
 }
 
-pub(crate) async fn version_delete(_app: &App, _v: &Visitor, _req: &Request<Bytes>, _package: &str, _version: &str) -> PageResult {
+pub(crate) async fn version_delete(
+    _app: &App,
+    _v: &Visitor,
+    _req: &Request<Bytes>,
+    _package: &str,
+    _version: &str,
+) -> PageResult {
     Err(unbuilt())
 }

@@ -190,7 +190,11 @@ pub(crate) fn is_post(req: &Request<Bytes>) -> bool {
 }
 
 /// Parses an urlencoded form and checks its CSRF token.
-pub(crate) fn checked_form(app: &App, v: &Visitor, req: &Request<Bytes>) -> Result<Form, PageError> {
+pub(crate) fn checked_form(
+    app: &App,
+    v: &Visitor,
+    req: &Request<Bytes>,
+) -> Result<Form, PageError> {
     let form = Form::parse(req).ok_or_else(|| {
         PageError::bad_request("This form must be sent as application/x-www-form-urlencoded.")
     })?;
@@ -222,11 +226,9 @@ pub(crate) fn render(
     if let Some(flash) = &v.flash {
         ctx.insert("flash", flash);
     }
-    let html = app
-        .templates
-        .tera
-        .render(&format!("workplace/{name}"), &ctx)
-        .map_err(|e| PageError::Api(ApiError::Internal(anyhow::anyhow!("template {name}: {e:?}"))))?;
+    let html = app.templates.tera.render(&format!("workplace/{name}"), &ctx).map_err(|e| {
+        PageError::Api(ApiError::Internal(anyhow::anyhow!("template {name}: {e:?}")))
+    })?;
     let mut resp = html_response(status, html);
     finish_cookies(app, v, &mut resp);
     Ok(resp)
@@ -336,9 +338,8 @@ async fn dispatch(app: &App, v: &Visitor, page: Page, req: &Request<Bytes>) -> P
 fn error_page(app: &App, v: Option<&Visitor>, e: PageError) -> HttpResponse {
     let (status, message, retry_after) = match e {
         PageError::SignIn { next } => {
-            let query: String = form_urlencoded::Serializer::new(String::new())
-                .append_pair("next", &next)
-                .finish();
+            let query: String =
+                form_urlencoded::Serializer::new(String::new()).append_pair("next", &next).finish();
             return redirect(&format!("/accounts/login/?{query}"));
         }
         PageError::Csrf => (
@@ -368,7 +369,10 @@ fn error_page(app: &App, v: Option<&Visitor>, e: PageError) -> HttpResponse {
         None => None,
     };
     let mut resp = rendered.unwrap_or_else(|| {
-        html_response(status, format!("<!DOCTYPE html><title>{status}</title><p>{}</p>", escape(&message)))
+        html_response(
+            status,
+            format!("<!DOCTYPE html><title>{status}</title><p>{}</p>", escape(&message)),
+        )
     });
     if let Some(secs) = retry_after {
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));

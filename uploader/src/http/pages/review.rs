@@ -15,10 +15,23 @@ pub(crate) async fn queue(_app: &App, _v: &Visitor, _req: &Request<Bytes>) -> Pa
     Err(unbuilt())
 }
 
-pub(crate) async fn review(_app: &App, _v: &Visitor, _req: &Request<Bytes>, _package: &str, _version: &str) -> PageResult {
+pub(crate) async fn review(
+    _app: &App,
+    _v: &Visitor,
+    _req: &Request<Bytes>,
+    _package: &str,
+    _version: &str,
+) -> PageResult {
     Err(unbuilt())
 }
 
-pub(crate) async fn set_approval(_app: &App, _v: &Visitor, _req: &Request<Bytes>, _package: &str, _version: &str, _approve: bool) -> PageResult {
+pub(crate) async fn set_approval(
+    _app: &App,
+    _v: &Visitor,
+    _req: &Request<Bytes>,
+    _package: &str,
+    _version: &str,
+    _approve: bool,
+) -> PageResult {
     Err(unbuilt())
 }

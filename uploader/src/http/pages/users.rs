@@ -11,10 +11,21 @@ fn unbuilt() -> PageError {
     PageError::not_found("This page is not built yet.")
 }
 
-pub(crate) async fn admin(_app: &App, _v: &Visitor, _req: &Request<Bytes>, _username: &str) -> PageResult {
+pub(crate) async fn admin(
+    _app: &App,
+    _v: &Visitor,
+    _req: &Request<Bytes>,
+    _username: &str,
+) -> PageResult {
     Err(unbuilt())
 }
 
-pub(crate) async fn action(_app: &App, _v: &Visitor, _req: &Request<Bytes>, _username: &str, _action: UserAction) -> PageResult {
+pub(crate) async fn action(
+    _app: &App,
+    _v: &Visitor,
+    _req: &Request<Bytes>,
+    _username: &str,
+    _action: UserAction,
+) -> PageResult {
     Err(unbuilt())
 }
