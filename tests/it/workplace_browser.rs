@@ -81,7 +81,7 @@ fn config(d: &Deployment, dir: &Path, artifacts: &Path) -> Value {
         "base": d.site.base_url,
         "artifacts": artifacts,
         "password": PASSWORD,
-        "author": "ana", "reviewer": "rita", "outsider": "otto",
+        "author": "ada", "reviewer": "rita", "outsider": "otto",
         "pkg": PKG,
         "zips": {
             "broken": write("broken.zip", broken_zip()),
@@ -120,7 +120,7 @@ fn author_and_reviewer_journeys_in_headless_chromium_pass_axe_and_the_security_c
         "/usr/bin/chromium missing: `apt-get install -y chromium` (`make test` does)"
     );
     let d = Deployment::start();
-    d.user_add("ana", &[]);
+    d.user_add("ada", &[]); // "ana" is a demo account
     d.user_add("rita", &["--staff"]);
     d.user_add("otto", &[]);
     let dir = tempfile::tempdir().expect("temp dir");

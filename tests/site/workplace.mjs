@@ -31,7 +31,8 @@ mkdirSync(cfg.artifacts, { recursive: true });
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 const summary = {
-  console_errors: [], page_errors: [], http_errors: [], pages: [], steps: {}, step: null,
+  console_errors: [], page_errors: [], http_errors: [], audit_console: [], pages: [], steps: {},
+  step: null,
 };
 const TIMEOUT = 30000; // per action or navigation; generous for a busy machine
 
@@ -44,6 +45,9 @@ function check(cond, message) {
 // Documents answered with an error status on purpose (a 400 form, a 403 page): Chromium logs
 // "Failed to load resource" for them, which is not a fault of the page.
 const errorDocuments = new Set();
+// axe-core applies an inline style while it runs, which the pages' CSP refuses and Chromium
+// logs; messages logged while axe runs are kept apart (the page itself loaded before).
+let auditing = false;
 
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
@@ -64,6 +68,7 @@ async function newPage(who) {
     if (m.type() !== "error") return;
     const at = m.location().url;
     if (errorDocuments.has(at) && m.text().startsWith("Failed to load resource")) return;
+    if (auditing) return void summary.audit_console.push(`${who} ${at}: ${m.text()}`);
     summary.console_errors.push(`${who} ${at}: ${m.text()}`);
   });
   page.on("pageerror", (e) => summary.page_errors.push(`${who}: ${e}`));
@@ -77,9 +82,11 @@ async function newPage(who) {
 
 /** axe-core on the page, then full-page screenshots at both widths. */
 async function audit(page, name) {
+  auditing = true;
   await page.evaluate(axeSource); // evaluated by DevTools: the page's CSP does not apply
   const result = await page.evaluate(() =>
     window.axe.run(document, { resultTypes: ["violations"] }));
+  auditing = false;
   const violations = result.violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => ({
