@@ -16,3 +16,4 @@ mod upload_e2e;
 mod url_map;
 mod versions;
 mod workplace_browser;
+mod workplace_routes;

@@ -272,7 +272,14 @@ fn every_internal_link_and_asset_of_every_page_resolves() {
         downloads += usize::from(target.ends_with("/download/"));
         // Sent as a browser sends it (that hrefs need no such repair is vnu's check).
         match http::get(s.nginx.port, &browser_encoded(target), &[]) {
-            Ok(r) if r.status == 200 => {}
+            // The (fake) upload service answers exactly the links into the workplace.
+            Ok(r) if r.status == 200 => {
+                let proxied = r.body.starts_with(b"upstream saw: ");
+                if proxied != is_workplace_link(target) {
+                    let to = if proxied { "the upload service" } else { "the static site" };
+                    broken.push(format!("{from}: {target} is answered by {to}"));
+                }
+            }
             Ok(r) => broken.push(format!("{from}: {target} answers {}", r.status)),
             Err(e) => broken.push(format!("{from}: {target}: {e:#}")),
         }
@@ -307,6 +314,26 @@ fn every_internal_link_and_asset_of_every_page_resolves() {
     asked_any("tag feed", &|t| t == format!("{tag}feed.xml"));
     asked_any("author list page 2", &|t| t == format!("{author}page/2/"));
     asked_any("user list page 2", &|t| t == format!("{user}page/2/"));
+    // The header's and the plugin pages' links into the workplace (the upload service).
+    asked_any("sign-in link", &|t| t == "/accounts/login/");
+    asked_any("upload link", &|t| t == "/plugins/add/");
+    asked_any("manage link", &|t| t.starts_with("/plugins/") && t.ends_with("/update/"));
+    asked_any("tokens link", &|t| t.starts_with("/plugins/") && t.ends_with("/tokens/"));
+}
+
+/// The static pages' links into the web workplace, answered by the upload service: the
+/// header's "Sign in" and "Upload a plugin", a plugin page's "Manage" and "Tokens".
+fn is_workplace_link(target: &str) -> bool {
+    let plugin_page = |tail| {
+        target
+            .strip_prefix("/plugins/")
+            .and_then(|t| t.strip_suffix(tail))
+            .is_some_and(|p| !p.is_empty() && !p.contains('/'))
+    };
+    target == "/accounts/login/"
+        || target == "/plugins/add/"
+        || plugin_page("/update/")
+        || plugin_page("/tokens/")
 }
 
 #[test]
@@ -659,6 +686,14 @@ fn a_visitor_in_headless_chromium_searches_opens_a_plugin_follows_a_tag_pages_an
     assert!(st["search"]["results"].as_u64().is_some_and(|n| n >= 1), "{r:#}");
     assert_eq!(st["plugin"]["url"], format!("{}/plugins/{pkg}/", s.site.base_url));
     assert_eq!(st["plugin"]["h1"], doc["n"]);
+    let account =
+        serde_json::json!([["Upload a plugin", "/plugins/add/"], ["Sign in", "/accounts/login/"]]);
+    assert_eq!(st["plugin"]["account_links"], account, "{r:#}");
+    let manage = serde_json::json!([
+        ["Manage", format!("/plugins/{pkg}/update/")],
+        ["Tokens", format!("/plugins/{pkg}/tokens/")]
+    ]);
+    assert_eq!(st["plugin"]["manage_links"], manage, "{r:#}");
     let d = &st["download"];
     assert_eq!(d["status"], 200, "{r:#}");
     assert_eq!(d["content_type"], "application/zip");

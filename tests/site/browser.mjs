@@ -104,7 +104,16 @@ try {
 
   // Open the result.
   await Promise.all([page.waitForURL(`${base}/plugins/${pkg}/`), hit.click()]);
-  summary.steps.plugin = { url: page.url(), h1: (await page.textContent("h1")).trim() };
+  // The links into the upload service's workplace: visible, with their text and target.
+  const linksOf = (selector) =>
+    page.locator(selector).evaluateAll((as) =>
+      as.filter((a) => a.getClientRects().length > 0).map((a) => [a.textContent.trim(), a.getAttribute("href")]));
+  summary.steps.plugin = {
+    url: page.url(),
+    h1: (await page.textContent("h1")).trim(),
+    account_links: await linksOf("header nav.account a"),
+    manage_links: await linksOf(".plugin-head .manage a"),
+  };
   await shot("plugin");
 
   // Download the latest stable zip: the response, and the browser's own download.
