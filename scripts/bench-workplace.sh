@@ -214,7 +214,7 @@ measure() {
     row "machine floor: static plugin page via nginx" "$anon" "/plugins/$pkg/"
     local after_kb
     after_kb=$(awk '/VmRSS/ { print $2 }' "/proc/$upl_pid/status")
-    echo "upload service RSS: idle after start $((idle_kb / 1024)) MB; idle after the pages $((after_kb / 1024)) MB (target ≤ 30 MB)"
+    echo "upload service RSS: idle after start $((idle_kb / 1024)) MB; idle after two 5 MB uploads and the pages $((after_kb / 1024)) MB (target ≤ 30 MB)"
     stop
 }
 

@@ -7,8 +7,9 @@
 // - reviewer: opens the queue, approves the first version, then reviews the next one (diff
 //   of a changed .py file, changed homepage row), approves it and times how soon the public
 //   plugin page lists it;
-// - a POST without the CSRF field is refused; an outsider gets 403 on every author page of
-//   the plugin; the session cookie is HttpOnly and dies at sign-out.
+// - the outsider fails to sign in, signs in, sees the account pages; the session cookie is
+//   HttpOnly and dies at sign-out; later the outsider gets 403 on every author page of the
+//   plugin; a POST without the CSRF field is refused.
 //
 // Every page is checked with axe-core (violations of impact serious or critical are listed)
 // and saved as full-page screenshots at 1280 and 390 px. Prints one JSON summary on stdout
@@ -275,6 +276,26 @@ async function csrfRefused(page) {
   });
 }
 
+// ---- Accounts (the outsider) -----------------------------------------------------------
+
+async function accounts(page) {
+  await step("login_failure", async () => {
+    await visit(page, "/accounts/password/change/", 200);
+    await page.fill("#id_username", cfg.outsider);
+    await page.fill("#id_password", "not the password");
+    await submit(page, page.locator("#login-form button[type=submit]"), 200);
+    const error = (await page.textContent(".error-box")).trim();
+    check(error.includes("didn't match"), `the failed sign-in says: ${error}`);
+    await audit(page, "login-failed");
+    return { error };
+  });
+  await step("account_pages", async () => {
+    await signIn(page, cfg.outsider, "/accounts/password/change/", "login");
+    await audit(page, "password-change");
+    await visit(page, "/accounts/sessions/end/", 200, "sessions-end");
+  });
+}
+
 async function cookieAndSignOut(page) {
   await step("session_cookie", async () => {
     const cookies = await page.context().cookies(base);
@@ -284,10 +305,10 @@ async function cookieAndSignOut(page) {
     const visible = await page.evaluate(() => document.cookie);
     check(!visible.includes("qgis_session"), `document.cookie shows the session: ${visible}`);
     await visit(page, "/accounts/logout/", 200, "logout");
-    await submit(page, formButton(page, "/accounts/logout/").last(), 200);
+    await submit(page, page.locator('main form[action$="/accounts/logout/"] button[type="submit"]'), 200);
     const left = (await page.context().cookies(base)).find((c) => c.name === "qgis_session");
     check(!left, "the session cookie survived sign-out");
-    const replay = curlWithCookie("/plugins/my", `qgis_session=${session.value}`);
+    const replay = curlWithCookie("/accounts/password/change/", `qgis_session=${session.value}`);
     check(replay.status === 303 && replay.location.includes("/accounts/login/"),
       `the old session cookie after sign-out: ${replay.status} ${replay.location}`);
     return {
@@ -352,7 +373,13 @@ async function publicPageShows(page, version, since) {
 }
 
 async function reviewer(page) {
-  await step("reviewer_sign_in", () => signIn(page, cfg.reviewer, "/plugins/unapproved/"));
+  await step("reviewer_sign_in", async () => {
+    await signIn(page, cfg.reviewer, "/accounts/invite/");
+    await audit(page, "invite");
+  });
+}
+
+async function approveFirst(page) {
   await step("approve_first", () => approveFromQueue(page, cfg.versions.first, "first"));
 }
 
@@ -371,7 +398,7 @@ async function reviewerDiff(page) {
 // ---- Outsider --------------------------------------------------------------------------
 
 async function outsider(page, tokenId) {
-  await step("outsider_sign_in", () => signIn(page, cfg.outsider, "/plugins/my"));
+  await step("outsider_sign_in", () => signIn(page, cfg.outsider, "/plugins/my", null));
   await step("outsider_forbidden", async () => {
     const v = cfg.versions.next;
     const p = `/plugins/${pkg}`;
@@ -407,13 +434,15 @@ try {
   const author = await newPage("author");
   const reviewerPage = await newPage("reviewer");
   const outsiderPage = await newPage("outsider");
-  await authorUploads(author);
+  await accounts(outsiderPage);
+  await cookieAndSignOut(outsiderPage);
   await reviewer(reviewerPage);
+  await authorUploads(author);
+  await approveFirst(reviewerPage);
   await authorTokens(author);
   await outsider(outsiderPage, summary.steps.token_kept.id);
   await reviewerDiff(reviewerPage);
   await csrfRefused(author);
-  await cookieAndSignOut(author);
   summary.step = null;
 } catch (e) {
   failed = true;
