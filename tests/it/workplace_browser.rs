@@ -36,10 +36,17 @@ fn broken_zip() -> Vec<u8> {
         .replace("description=An end-to-end test plugin\n", "")
         .replace("version=1.0\n", "version=one point oh\n")
         .replace("email=jane@example.org\n", "email=not-an-address\n")
-        .replace(&format!("tracker=https://github.com/example/{PKG}/issues\n"), "tracker=nowhere\n");
+        .replace(
+            &format!("tracker=https://github.com/example/{PKG}/issues\n"),
+            "tracker=nowhere\n",
+        );
     let files = plugin_files(PKG, FIRST)
         .into_iter()
-        .map(|(n, b)| if n.ends_with("metadata.txt") { (n, meta.clone().into_bytes()) } else { (n, b) })
+        .map(
+            |(n, b)| {
+                if n.ends_with("metadata.txt") { (n, meta.clone().into_bytes()) } else { (n, b) }
+            },
+        )
         .collect();
     zip_of(files)
 }
@@ -51,9 +58,15 @@ fn next_zip() -> Vec<u8> {
         .map(|(n, b)| {
             let text = String::from_utf8(b).expect("text files");
             let text = if n.ends_with("plugin.py") {
-                text.replace("        self.iface = iface\n", &format!("        self.iface = iface\n{NEXT_LINE}\n"))
+                text.replace(
+                    "        self.iface = iface\n",
+                    &format!("        self.iface = iface\n{NEXT_LINE}\n"),
+                )
             } else if n.ends_with("metadata.txt") {
-                text.replace(&format!("homepage={OLD_HOMEPAGE}\n"), &format!("homepage={NEW_HOMEPAGE}\n"))
+                text.replace(
+                    &format!("homepage={OLD_HOMEPAGE}\n"),
+                    &format!("homepage={NEW_HOMEPAGE}\n"),
+                )
             } else {
                 text
             };
@@ -109,7 +122,11 @@ fn run_script(cfg: &Value, dir: &Path) -> Value {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let summary: Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|e| panic!("workplace.mjs printed no JSON ({e}):\n{stdout}\n{stderr}"));
-    assert!(out.status.success() && summary["error"].is_null(), "workplace.mjs failed: {}\n{summary:#}\n{stderr}", summary["error"]);
+    assert!(
+        out.status.success() && summary["error"].is_null(),
+        "workplace.mjs failed: {}\n{summary:#}\n{stderr}",
+        summary["error"]
+    );
     summary
 }
 
@@ -166,8 +183,10 @@ fn assert_clean_session(r: &Value) {
 fn assert_accessible(r: &Value, artifacts: &Path) {
     let pages = r["pages"].as_array().expect("pages");
     assert!(pages.len() >= 15, "only {} pages audited: {r:#}", pages.len());
-    let failing: Vec<&Value> =
-        pages.iter().filter(|p| p["violations"].as_array().is_some_and(|v| !v.is_empty())).collect();
+    let failing: Vec<&Value> = pages
+        .iter()
+        .filter(|p| p["violations"].as_array().is_some_and(|v| !v.is_empty()))
+        .collect();
     assert!(failing.is_empty(), "axe-core: serious or critical violations:\n{failing:#?}");
     for p in pages {
         let name = p["name"].as_str().expect("page name");

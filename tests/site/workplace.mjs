@@ -32,7 +32,8 @@ mkdirSync(cfg.artifacts, { recursive: true });
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 const summary = {
-  console_errors: [], page_errors: [], http_errors: [], audit_console: [], pages: [], steps: {},
+  console_errors: [], page_errors: [], http_errors: [], audit_console: [], provoked: [],
+  pages: [], steps: {},
   step: null,
 };
 const TIMEOUT = 30000; // per action or navigation; generous for a busy machine
@@ -49,6 +50,9 @@ const errorDocuments = new Set();
 // axe-core applies an inline style while it runs, which the pages' CSP refuses and Chromium
 // logs; messages logged while axe runs are kept apart (the page itself loaded before).
 let auditing = false;
+// Steps that provoke refusals on purpose (403s of an outsider, CSRF): the error answers and
+// Chromium's "Failed to load resource" lines they cause are kept apart from the session's.
+let provoking = false;
 
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
@@ -70,12 +74,14 @@ async function newPage(who) {
     const at = m.location().url;
     if (errorDocuments.has(at) && m.text().startsWith("Failed to load resource")) return;
     if (auditing) return void summary.audit_console.push(`${who} ${at}: ${m.text()}`);
+    if (provoking && m.text().startsWith("Failed to load resource")) return;
     summary.console_errors.push(`${who} ${at}: ${m.text()}`);
   });
   page.on("pageerror", (e) => summary.page_errors.push(`${who}: ${e}`));
   page.on("response", (r) => {
     if (r.status() < 400) return;
     if (r.request().resourceType() === "document") errorDocuments.add(r.url());
+    else if (provoking) summary.provoked.push(`${who} ${r.status()} ${r.url()}`);
     else summary.http_errors.push(`${who} ${r.status()} ${r.url()}`);
   });
   return page;
@@ -163,6 +169,16 @@ async function step(name, fn) {
   const t0 = Date.now();
   const result = (await fn()) ?? {};
   summary.steps[name] = { ...result, ms: Date.now() - t0 };
+}
+
+/** A step whose error answers are wanted (see `provoking`). */
+async function refusals(name, fn) {
+  provoking = true;
+  try {
+    await step(name, fn);
+  } finally {
+    provoking = false;
+  }
 }
 
 // ---- Author ----------------------------------------------------------------------------
@@ -261,6 +277,30 @@ async function authorTokens(page) {
   });
 }
 
+/** POSTs without the CSRF field, or with a wrong one, are refused and change nothing. */
+async function csrfRefused(page) {
+  await refusals("csrf", async () => {
+    const rows = async () => {
+      await visit(page, `/plugins/${pkg}/tokens/`, 200);
+      return page.locator("tbody tr").count();
+    };
+    const before = await rows();
+    const post = (body) => page.evaluate(async ([url, fields]) => {
+      const r = await fetch(url, { method: "POST", body: new URLSearchParams(fields), redirect: "manual" });
+      return { status: r.status, text: await r.text() };
+    }, [`/plugins/${pkg}/tokens/create/`, body]);
+    const missing = await post({ description: "forged" });
+    const wrong = await post({ description: "forged", csrfmiddlewaretoken: "00".repeat(32) });
+    check(missing.status === 403, `a POST without the CSRF field: ${missing.status}`);
+    check(wrong.status === 403, `a POST with a wrong CSRF token: ${wrong.status}`);
+    check(missing.text.includes("The form has expired or did not come from this site"),
+      "the CSRF 403 page does not say why");
+    const after = await rows();
+    check(after === before, `a refused POST changed the tokens list (${before} → ${after} rows)`);
+    return { missing: missing.status, wrong: wrong.status, rows: after };
+  });
+}
+
 // ---- Accounts (the outsider) -----------------------------------------------------------
 
 async function accounts(page) {
@@ -321,10 +361,10 @@ async function approveFromQueue(page, version, name) {
   ]);
   const answered = Date.now();
   check(answer.status() === 303, `approve: ${answer.status()}`);
+  const live = await publicPageShows(page, version, answered);
   await page.waitForURL(`${base}${review}`);
   const flash = (await page.textContent(".flash").catch(() => "")) ?? "";
   await audit(page, `approved-${name}`);
-  const live = await publicPageShows(page, version, answered);
   return { ...details, flash: flash.trim(), ...live };
 }
 
@@ -384,7 +424,7 @@ async function reviewerDiff(page) {
 
 async function outsider(page, tokenId) {
   await step("outsider_sign_in", () => signIn(page, cfg.outsider, "/plugins/my", null));
-  await step("outsider_forbidden", async () => {
+  await refusals("outsider_forbidden", async () => {
     const v = cfg.versions.next;
     const p = `/plugins/${pkg}`;
     const gets = [`${p}/update/`, `${p}/delete/`, `${p}/version/add/`, `${p}/version/${v}/update/`,
