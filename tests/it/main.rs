@@ -16,4 +16,5 @@ mod upload_e2e;
 mod url_map;
 mod versions;
 mod workplace_browser;
+mod workplace_accounts;
 mod workplace_routes;

@@ -1,5 +1,6 @@
 //! Library of the uploader: the HTTP edge (`http`) over the domain services (`services`)
-//! over the catalog crate; `app` is the state both share, `cli` the subcommands.
+//! over the catalog crate; `app` is the state both share, `cli` the subcommands;
+//! `validate` and `review_diff` are pure (bytes in, typed results out).
 pub mod app;
 pub mod auth;
 mod change_throttle;
@@ -10,5 +11,6 @@ pub mod downloads;
 pub mod http;
 mod login_throttle;
 pub mod rebuild;
+pub mod review_diff;
 pub mod services;
 pub mod validate;

@@ -24,11 +24,11 @@
 // Lints that keep the validator's surface honest: what only the crate uses is not `pub`.
 #![warn(unreachable_pub)]
 
-mod archive;
+pub(crate) mod archive;
 pub mod builder;
 mod checked;
 mod code;
-mod metadata;
+pub(crate) mod metadata;
 mod options;
 mod paths;
 mod problem;

@@ -27,11 +27,6 @@ impl Form {
         Form { fields: form_urlencoded::parse(body).into_owned().collect() }
     }
 
-    /// A form of the given pairs (multipart text fields, tests).
-    pub(crate) fn from_pairs(fields: Vec<(String, String)>) -> Self {
-        Form { fields }
-    }
-
     /// The first value of `name`.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
