@@ -15,6 +15,6 @@ mod support;
 mod upload_e2e;
 mod url_map;
 mod versions;
-mod workplace_browser;
 mod workplace_accounts;
+mod workplace_browser;
 mod workplace_routes;
