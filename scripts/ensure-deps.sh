@@ -5,7 +5,8 @@
 #   scripts/ensure-deps.sh test     nginx, python3-qgis (QGIS's Python bindings and its own
 #                                   plugin installer, for the end-to-end test), chromium,
 #                                   Java and Node.js, then the site tests' npm packages
-#                                   (tests/site: vnu-jar, playwright-core) from their lock file
+#                                   (tests/site: vnu-jar, playwright-core, axe-core) from their
+#                                   lock file
 #                                   and qgis-plugin-ci 2.10.0 in target/venv-qpc (upload e2e)
 #
 # Nothing is skipped silently: if a package cannot be installed this script fails, and the
@@ -20,7 +21,8 @@ need_npm() { ! command -v npm >/dev/null 2>&1; }
 site_tools="$(cd "$(dirname "$0")/.." && pwd)/tests/site"
 need_site_tools() {
     [ ! -f "$site_tools/node_modules/vnu-jar/build/dist/vnu.jar" ] ||
-        [ ! -f "$site_tools/node_modules/playwright-core/package.json" ]
+        [ ! -f "$site_tools/node_modules/playwright-core/package.json" ] ||
+        [ ! -f "$site_tools/node_modules/axe-core/axe.min.js" ]
 }
 need_qgis() {
     ! /usr/bin/python3 -c 'import qgis.core' >/dev/null 2>&1 ||

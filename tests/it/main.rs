@@ -17,6 +17,7 @@ mod url_map;
 mod versions;
 mod workplace_accounts;
 mod workplace_author;
+mod workplace_browser;
 mod workplace_review;
 mod workplace_routes;
 mod workplace_tokens;

@@ -24,7 +24,8 @@ pub(crate) fn node_tools() -> PathBuf {
         let dir = workspace_root().join("tests/site");
         let modules = dir.join("node_modules");
         let complete = modules.join("vnu-jar/build/dist/vnu.jar").is_file()
-            && modules.join("playwright-core/package.json").is_file();
+            && modules.join("playwright-core/package.json").is_file()
+            && modules.join("axe-core/axe.min.js").is_file();
         if !complete {
             let out = Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund"])
