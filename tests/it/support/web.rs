@@ -32,11 +32,6 @@ impl<'a> Browser<'a> {
         self.cookies.get(name).map(String::as_str)
     }
 
-    /// Forgets a cookie (a test of what a request without it gets).
-    pub(crate) fn drop_cookie(&mut self, name: &str) {
-        self.cookies.remove(name);
-    }
-
     fn cookie_header(&self) -> String {
         self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
     }

@@ -37,11 +37,6 @@ impl Form {
         self.get(name).map_or("", str::trim)
     }
 
-    /// Every value of `name`.
-    pub(crate) fn get_all(&self, name: &str) -> Vec<&str> {
-        self.fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
-    }
-
     /// Whether `name` was sent (a ticked checkbox, a named button).
     pub(crate) fn has(&self, name: &str) -> bool {
         self.fields.iter().any(|(k, _)| k == name)
@@ -53,11 +48,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decodes_plus_and_percent_and_keeps_repeats() {
+    fn decodes_plus_and_percent_and_keeps_the_first_of_repeats() {
         let f = Form::from_urlencoded(b"a=x+y&b=%C3%A9%26&a=2&flag=");
         assert_eq!(f.get("a"), Some("x y"));
         assert_eq!(f.get("b"), Some("é&"));
-        assert_eq!(f.get_all("a"), vec!["x y", "2"]);
         assert!(f.has("flag") && !f.has("c"));
     }
 }
