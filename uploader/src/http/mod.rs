@@ -67,10 +67,9 @@ async fn dispatch(app: &App, endpoint: Endpoint, req: Request<Bytes>) -> ApiResu
             let session_user = pages::session_user(app, req.headers()).await;
             downloads::private_download(app, &req, &package, &version, session_user).await
         }
-        // A client with credentials in a header is the JSON API; a browser is the form.
-        Endpoint::WebUpload if req.headers().contains_key(hyper::header::AUTHORIZATION) => {
-            upload::add(app, &req).await
-        }
+        // A browser (it holds one of the workplace's cookies, set by the form page) posts the
+        // form; any other client is the JSON API, with its 401 when credentials are missing.
+        Endpoint::WebUpload if !pages::is_browser(req.headers()) => upload::add(app, &req).await,
         Endpoint::WebUpload => Ok(pages::handle(app, route::Page::AddPlugin, req).await),
         Endpoint::Page(page) => Ok(pages::handle(app, page, req).await),
         Endpoint::TokenApiAdd { package } => Ok(token_api::add(app, &req, &package).await),

@@ -176,6 +176,14 @@ pub(crate) async fn session_user(app: &App, headers: &hyper::HeaderMap) -> Optio
     sessions::session(app, &secret).await.ok().flatten().map(|s| s.user)
 }
 
+/// Whether the request comes from a browser that opened a workplace page (it holds the
+/// session or the anonymous CSRF cookie) and carries no API credentials.
+pub(crate) fn is_browser(headers: &hyper::HeaderMap) -> bool {
+    !headers.contains_key(header::AUTHORIZATION)
+        && (cookies::get(headers, cookies::SESSION).is_some()
+            || cookies::get(headers, cookies::CSRF).is_some())
+}
+
 /// The path and query of the request, for `?next=`.
 fn local_target(req: &Request<Bytes>) -> String {
     req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned()
