@@ -27,9 +27,12 @@ test: deps-test build
 	$(CARGO) test --workspace --release --no-fail-fast
 	scripts/bench.sh 40 --quick
 	scripts/bench-abuse.sh --quick
+	scripts/bench-workplace.sh --quick
 
 # The scale benchmark at N=2500 (prints medians beside the machine's limits), then the
-# password-flood benchmark (staff latency under 300 connections of wrong credentials).
+# password-flood benchmark (staff latency under 300 connections of wrong credentials), then
+# the workplace pages' latencies (demo catalog and N=2500) and the service's RSS.
 bench:
 	scripts/bench.sh 2500
 	scripts/bench-abuse.sh
+	scripts/bench-workplace.sh
