@@ -77,4 +77,8 @@ fn staff_review_the_diff_and_approval_is_live_on_answer() {
     assert!(d.plugins_xml().contains(&format!("{PKG}.2.0.zip")));
     let after = staff.get(&review);
     assert!(after.text().contains("is now approved and live on the site."), "{}", after.text());
+
+    // Reading two zips per review page, uploads and builds leave the service small.
+    let rss = d.rss_kb();
+    assert!(rss < 30 * 1024, "uploader serve holds {rss} kB after the review journey (limit 30 MB)");
 }
