@@ -452,6 +452,22 @@ async function outsider(page, tokenId) {
   });
 }
 
+// ---- Pages of both journeys not visited above (each audited and screenshotted) ----------
+
+async function managementPages(author, reviewerPage, tokenId) {
+  await step("management_pages", async () => {
+    const p = `/plugins/${pkg}`;
+    await visit(author, `${p}/update/`, 200, "plugin-update");
+    await visit(author, `${p}/version/add/`, 200, "version-add");
+    await visit(author, `${p}/version/${cfg.versions.first}/delete/`, 200, "version-delete");
+    await visit(author, `${p}/delete/`, 200, "plugin-delete");
+    await visit(author, `${p}/tokens/${tokenId}/update`, 200, "token-edit");
+    await visit(reviewerPage, `/plugins/user/${cfg.author}/admin`, 200, "user-admin");
+    check((await reviewerPage.textContent("main")).includes(cfg.author),
+      "the user admin page names the user");
+  });
+}
+
 // ---- The session -----------------------------------------------------------------------
 
 let failed = false;
@@ -468,6 +484,7 @@ try {
   await outsider(outsiderPage, summary.steps.token_kept.id);
   await reviewerDiff(reviewerPage);
   await csrfRefused(author);
+  await managementPages(author, reviewerPage, summary.steps.token_kept.id);
   summary.step = null;
 } catch (e) {
   failed = true;
