@@ -80,5 +80,8 @@ fn staff_review_the_diff_and_approval_is_live_on_answer() {
 
     // Reading two zips per review page, uploads and builds leave the service small.
     let rss = d.rss_kb();
-    assert!(rss < 30 * 1024, "uploader serve holds {rss} kB after the review journey (limit 30 MB)");
+    assert!(
+        rss < 30 * 1024,
+        "uploader serve holds {rss} kB after the review journey (limit 30 MB)"
+    );
 }
