@@ -186,7 +186,8 @@ async fn handle_incoming(app: &App, req: Request<Incoming>) -> HttpResponse {
         }
     } else if route.needs_credentials()
         && !bearer_may_be_valid(app, &parts.headers)
-        && !super::pages::has_live_session(app, &parts.headers).await
+        // A forged session cookie costs no body either.
+        && super::pages::session_user(app, &parts.headers).await.is_none()
     {
         // The handler refuses it anyway; do not read (possibly 25 MB of) body for that.
         close = has_body;

@@ -29,21 +29,44 @@ const NOT_EDITOR_VERSIONS: &str = "You cannot create or modify versions of this 
 /// The 403 text of the plugin pages for a non-editor.
 const NOT_EDITOR_PLUGIN: &str = "You cannot modify this plugin: only its editors and staff can.";
 
-/// A plugin (and one of its versions) that the user may edit, or the 404/403 page.
+/// The plugin named in the URL, for an editor or staff (404 when unknown; 403 page with
+/// `refusal` for anyone else).
+fn editor_plugin(
+    conn: &rusqlite::Connection,
+    user: &User,
+    package: &str,
+    refusal: &'static str,
+) -> Result<PluginRow, ServiceError> {
+    let plugin = plugin_or_404(conn, package)?;
+    if !can_edit(conn, &plugin, user)? {
+        return Err(ServiceError::Forbidden(refusal.into()));
+    }
+    Ok(plugin)
+}
+
+/// A plugin the user may edit, or the 404/403 page.
 async fn editable(
     app: &App,
     user: &User,
     package: &str,
-    version: Option<&str>,
     refusal: &'static str,
-) -> Result<(PluginRow, Option<VersionRow>), ServiceError> {
-    let (user, package, version) = (user.clone(), package.to_owned(), version.map(str::to_owned));
+) -> Result<PluginRow, ServiceError> {
+    let (user, package) = (user.clone(), package.to_owned());
+    db(app, move |conn| editor_plugin(conn, &user, &package, refusal)).await
+}
+
+/// A version of a plugin the user may edit, or the 404/403 page.
+async fn editable_version(
+    app: &App,
+    user: &User,
+    package: &str,
+    version: &str,
+    refusal: &'static str,
+) -> Result<(PluginRow, VersionRow), ServiceError> {
+    let (user, package, version) = (user.clone(), package.to_owned(), version.to_owned());
     db(app, move |conn| {
-        let plugin = plugin_or_404(conn, &package)?;
-        if !can_edit(conn, &plugin, &user)? {
-            return Err(ServiceError::Forbidden(refusal.into()));
-        }
-        let row = version.map(|v| version_or_404(conn, &plugin, &v)).transpose()?;
+        let plugin = editor_plugin(conn, &user, &package, refusal)?;
+        let row = version_or_404(conn, &plugin, &version)?;
         Ok((plugin, row))
     })
     .await
@@ -224,8 +247,7 @@ pub(crate) async fn version_delete(
     version: &str,
 ) -> PageResult {
     let user = v.require_user(req)?;
-    let (plugin, row) = editable(app, user, package, Some(version), NOT_EDITOR_VERSIONS).await?;
-    let row = row.ok_or_else(|| PageError::not_found("There is no such version."))?;
+    let (plugin, row) = editable_version(app, user, package, version, NOT_EDITOR_VERSIONS).await?;
     let state = VersionState::of(&row).label();
     let confirm = Confirm {
         heading: format!("Delete version {} of {}", row.version, plugin.name),
@@ -260,7 +282,7 @@ async fn plugin_mark(
     delete: bool,
 ) -> PageResult {
     let user = v.require_user(req)?;
-    let (plugin, _) = editable(app, user, package, None, NOT_EDITOR_PLUGIN).await?;
+    let plugin = editable(app, user, package, NOT_EDITOR_PLUGIN).await?;
     let (pkg, name) = (plugin.package_name.as_str(), plugin.name.as_str());
     let confirm = if delete {
         Confirm {
@@ -371,7 +393,7 @@ pub(crate) async fn plugin_update(
     package: &str,
 ) -> PageResult {
     let user = v.require_user(req)?;
-    let (plugin, _) = editable(app, user, package, None, NOT_EDITOR_PLUGIN).await?;
+    let plugin = editable(app, user, package, NOT_EDITOR_PLUGIN).await?;
     if !is_post(req) {
         let state = review::plugin_state(app, user.clone(), &plugin.package_name).await?;
         let values = Settings {

@@ -161,15 +161,6 @@ pub(crate) async fn visitor(app: &App, req: &Request<Bytes>) -> Result<Visitor, 
     Ok(Visitor { session, seed, new_seed, flash, csrf })
 }
 
-/// Whether the request carries the cookie of a live session (checked before reading an
-/// upload body, so that forged cookies cost no body).
-pub(crate) async fn has_live_session(app: &App, headers: &hyper::HeaderMap) -> bool {
-    match cookies::get(headers, cookies::SESSION).and_then(Secret::parse) {
-        Some(secret) => matches!(sessions::session(app, &secret).await, Ok(Some(_))),
-        None => false,
-    }
-}
-
 /// The user of the request's live session cookie, if any (the private download accepts it).
 pub(crate) async fn session_user(app: &App, headers: &hyper::HeaderMap) -> Option<User> {
     let secret = cookies::get(headers, cookies::SESSION).and_then(Secret::parse)?;

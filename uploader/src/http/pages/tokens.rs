@@ -175,10 +175,8 @@ pub(crate) async fn update(
     let user = v.require_user(req)?;
     if !is_post(req) {
         let token = managed(app, user, package, id).await?;
-        let mut ctx = context(package);
-        ctx.insert("description", &token.description);
-        ctx.insert("token", &token);
-        return render(app, v, "token_edit.html", ctx, StatusCode::OK);
+        let description = token.description.clone();
+        return edit_page(app, v, package, token, &description, None);
     }
     let form = checked_form(app, v, req)?;
     let description = form.text("description");
@@ -190,14 +188,32 @@ pub(crate) async fn update(
         )),
         Err(ServiceError::BadRequest(message)) => {
             let token = managed(app, user, package, id).await?;
-            let mut ctx = context(package);
-            ctx.insert("description", description);
-            ctx.insert("token", &token);
-            ctx.insert("error", &message);
-            render(app, v, "token_edit.html", ctx, StatusCode::BAD_REQUEST)
+            edit_page(app, v, package, token, description, Some(message))
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The description form of `token`, showing `description` and, after a refusal, its reason.
+fn edit_page(
+    app: &App,
+    v: &Visitor,
+    package: &str,
+    token: TokenView,
+    description: &str,
+    error: Option<String>,
+) -> PageResult {
+    let mut ctx = context(package);
+    ctx.insert("description", description);
+    ctx.insert("token", &token);
+    let status = match error {
+        Some(message) => {
+            ctx.insert("error", &message);
+            StatusCode::BAD_REQUEST
+        }
+        None => StatusCode::OK,
+    };
+    render(app, v, "token_edit.html", ctx, status)
 }
 
 /// `/plugins/<pkg>/tokens/<id>/delete/`: GET asks, POST with `delete_confirm` revokes.

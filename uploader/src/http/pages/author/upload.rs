@@ -9,7 +9,7 @@ use hyper::{Request, StatusCode};
 use catalog::accounts::User;
 use catalog::events::UploadVia;
 
-use super::{NOT_EDITOR_VERSIONS, editable, version_path};
+use super::{NOT_EDITOR_VERSIONS, editable, editable_version, version_path};
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::handlers::upload::read_form;
@@ -195,7 +195,7 @@ pub(crate) async fn version_add(
     package: &str,
 ) -> PageResult {
     let user = v.require_user(req)?;
-    let (plugin, _) = editable(app, user, package, None, NOT_EDITOR_VERSIONS).await?;
+    let plugin = editable(app, user, package, NOT_EDITOR_VERSIONS).await?;
     let spec = FormSpec {
         heading: format!("Upload a new version of {}", plugin.name),
         intro: format!(
@@ -216,8 +216,7 @@ pub(crate) async fn version_update(
     version: &str,
 ) -> PageResult {
     let user = v.require_user(req)?;
-    let (plugin, row) = editable(app, user, package, Some(version), NOT_EDITOR_VERSIONS).await?;
-    let row = row.ok_or_else(|| PageError::not_found("There is no such version."))?;
+    let (plugin, row) = editable_version(app, user, package, version, NOT_EDITOR_VERSIONS).await?;
     if row.approved {
         return Err(PageError::Api(ApiError::Conflict(APPROVED_IMMUTABLE.into())));
     }
