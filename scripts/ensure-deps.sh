@@ -7,7 +7,9 @@
 #                                   Java and Node.js, then the site tests' npm packages
 #                                   (tests/site: vnu-jar, playwright-core, axe-core) from their
 #                                   lock file
-#                                   and qgis-plugin-ci 2.10.0 in target/venv-qpc (upload e2e)
+#                                   and qgis-plugin-ci 2.10.0 in target/venv-qpc (upload e2e),
+#                                   aiosmtpd in target/mail-venv (the tests' SMTP server)
+#   both                            the scan tools in target/scan-venv (scripts/scan-tools.sh)
 #
 # Nothing is skipped silently: if a package cannot be installed this script fails, and the
 # tests that need it fail too.
@@ -62,6 +64,26 @@ ensure_qgis_plugin_ci() {
 }
 if [ "$1" = test ]; then
     ensure_qgis_plugin_ci
+fi
+
+# The scan tools (Bandit, detect-secrets) the service runs on every upload, pinned, in
+# target/scan-venv; the tests' SMTP server (aiosmtpd) in target/mail-venv.
+"$(dirname "$0")/scan-tools.sh"
+AIOSMTPD_VERSION=1.4.6
+ensure_mail_server() {
+    local venv
+    venv="$(cd "$(dirname "$0")/.." && pwd)/target/mail-venv"
+    if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c \
+        "import importlib.metadata as m, sys; sys.exit(m.version('aiosmtpd') != '$AIOSMTPD_VERSION')" \
+        >/dev/null 2>&1; then
+        return 0
+    fi
+    echo "ensure-deps: installing aiosmtpd==$AIOSMTPD_VERSION in $venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "aiosmtpd==$AIOSMTPD_VERSION"
+}
+if [ "$1" = test ]; then
+    ensure_mail_server
 fi
 
 # The site tests' npm packages, pinned by tests/site/package-lock.json (no root needed).

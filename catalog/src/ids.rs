@@ -69,6 +69,14 @@ row_id!(
     /// `sessions.id`.
     SessionId
 );
+row_id!(
+    /// `feedback_tasks.id`.
+    TaskId
+);
+row_id!(
+    /// `outbox.id`.
+    MailId
+);
 
 #[cfg(test)]
 mod tests {

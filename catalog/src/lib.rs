@@ -9,14 +9,17 @@
 //! `names`, `model`; `store → versions, fsutil, hash`.
 
 pub mod accounts;
+pub mod checks;
 pub mod downloads;
 pub mod events;
+pub mod feedback;
 pub mod fsutil;
 pub mod hash;
 pub mod ids;
 pub mod metadata;
 pub mod model;
 pub mod names;
+pub mod outbox;
 pub mod plugins;
 pub mod public;
 pub mod review;

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_version_metadata", include_str!("../migrations/0003_version_metadata.sql")),
     ("0004_review_binding", include_str!("../migrations/0004_review_binding.sql")),
     ("0005_sessions", include_str!("../migrations/0005_sessions.sql")),
+    ("0006_checks", include_str!("../migrations/0006_checks.sql")),
 ];
 
 /// File name of the catalog inside the data dir.

@@ -33,6 +33,12 @@ pub struct AppState {
     pub login_throttle: crate::login_throttle::Throttle,
     /// The site's templates (the workplace's pages share `base.html` and the assets).
     pub templates: generator::templates::Templates,
+    /// Wakes the scan worker (an upload queued a scan).
+    pub scan_wake: tokio::sync::Notify,
+    /// Counts finished scans; approvals of a version still being scanned wait on it.
+    pub scan_done: tokio::sync::watch::Sender<u64>,
+    /// Wakes the mail sender (a transaction wrote to the outbox).
+    pub mail_wake: tokio::sync::Notify,
     /// Password hashes verified since start (shown in `/healthz`; the abuse benchmark reads it).
     pub password_checks: std::sync::atomic::AtomicU64,
 }
@@ -73,6 +79,9 @@ impl AppState {
             hash_slots,
             password_checks: std::sync::atomic::AtomicU64::new(0),
             templates,
+            scan_wake: tokio::sync::Notify::new(),
+            scan_done: tokio::sync::watch::Sender::new(0),
+            mail_wake: tokio::sync::Notify::new(),
         }))
     }
 

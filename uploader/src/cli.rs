@@ -106,6 +106,49 @@ pub struct ServeArgs {
     /// Let anyone create an account at /accounts/signup/ (off: staff invite people).
     #[arg(long, env = "PLUGINS_SELF_REGISTRATION")]
     pub self_registration: bool,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+    #[command(flatten)]
+    pub mail: MailArgs,
+}
+
+/// The scan tools (shared by `serve` and `check --scan`).
+#[derive(Debug, Clone, Args)]
+pub struct ScanArgs {
+    /// The venv holding the pinned scan tools (made by `scripts/scan-tools.sh`).
+    #[arg(long, env = "PLUGINS_SCAN_VENV", default_value = crate::scan::DEFAULT_VENV)]
+    pub scan_venv: PathBuf,
+    /// Seconds each scan tool may run before it is killed (the scan is then incomplete).
+    #[arg(long, env = "PLUGINS_SCAN_TIMEOUT", default_value_t = 60)]
+    pub scan_timeout: u64,
+    /// Memory (address space) each scan tool may use, in MiB.
+    #[arg(long, env = "PLUGINS_SCAN_MEMORY_MB", default_value_t = 1024)]
+    pub scan_memory_mb: u64,
+}
+
+impl ScanArgs {
+    /// The tools with these limits, scratch space under `data_dir`.
+    pub fn scan_config(&self, data_dir: &std::path::Path) -> crate::config::ScanConfig {
+        let mut c = crate::config::ScanConfig::new(data_dir, self.scan_venv.clone());
+        c.tools.timeout = Duration::from_secs(self.scan_timeout.max(1));
+        c.tools.memory_bytes = self.scan_memory_mb.max(64) << 20;
+        c
+    }
+}
+
+/// Mail delivery.
+#[derive(Debug, Clone, Args)]
+pub struct MailArgs {
+    /// SMTP server, `smtp://host:port` (`smtps://user:password@host` for TLS); unset: mail
+    /// stays in the outbox (`uploader mail list`).
+    #[arg(long, env = "PLUGINS_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The From address of every mail.
+    #[arg(long, env = "PLUGINS_MAIL_FROM", default_value = "QGIS Plugins <no-reply-plugins@qgis.org>")]
+    pub mail_from: String,
+    /// Seconds before the first retry of a failed delivery (doubled per attempt, at most 15 min).
+    #[arg(long, env = "PLUGINS_MAIL_RETRY", default_value_t = 5)]
+    pub mail_retry: u64,
 }
 
 /// Where nginx writes the downloads log.
@@ -161,6 +204,10 @@ impl ServeArgs {
         c.rebuild = !self.no_rebuild;
         c.session_ttl = Duration::from_secs(self.session_days.clamp(1, 365) * 86_400);
         c.self_registration = self.self_registration;
+        c.scan = self.scan.scan_config(&self.data.data);
+        c.mail.smtp_url = self.mail.smtp_url.clone().filter(|u| !u.trim().is_empty());
+        c.mail.from = self.mail.mail_from.clone();
+        c.mail.retry_base = Duration::from_secs(self.mail.mail_retry.max(1));
         c.throttle = crate::change_throttle::ThrottleConfig {
             burst: self.changes_burst,
             per_minute: self.changes_per_minute,

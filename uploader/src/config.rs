@@ -63,6 +63,62 @@ pub struct ServiceConfig {
     pub session_ttl: Duration,
     /// Whether anyone may create an account at `/accounts/signup/` (off: staff invite).
     pub self_registration: bool,
+    /// The scan of every uploaded version (issue 15).
+    pub scan: ScanConfig,
+    /// The mail outbox's delivery (issue 15).
+    pub mail: MailConfig,
+}
+
+/// Settings of the scan worker and the dry-run endpoint.
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    /// The pinned tools and each run's limits.
+    pub tools: crate::scan::Tools,
+    /// How long an approval waits for a version's running scan before answering 409.
+    pub approval_wait: Duration,
+    /// Incomplete runs retried before the scan stays `incomplete`.
+    pub retries: u32,
+}
+
+impl ScanConfig {
+    /// Defaults: the venv `scripts/scan-tools.sh` makes (`PLUGINS_SCAN_VENV` elsewhere), 60 s
+    /// and 1 GiB per tool run, scratch space under the data dir.
+    pub fn new(data_dir: &Path, venv: PathBuf) -> Self {
+        ScanConfig {
+            tools: crate::scan::Tools {
+                venv,
+                timeout: Duration::from_secs(60),
+                memory_bytes: 1 << 30,
+                scratch: data_dir.join("scans"),
+            },
+            approval_wait: Duration::from_secs(60),
+            retries: 2,
+        }
+    }
+}
+
+/// Settings of the mail sender.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// `smtp://host:port` (or `smtps://`, with `user:password@`); `None`: mail stays in the
+    /// outbox (`uploader mail list` shows it).
+    pub smtp_url: Option<String>,
+    /// The From address (reference: `no-reply-plugins@qgis.org`).
+    pub from: String,
+    /// First wait after a failed delivery; doubled per attempt up to `retry_max`.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            smtp_url: None,
+            from: "QGIS Plugins <no-reply-plugins@qgis.org>".into(),
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(15 * 60),
+        }
+    }
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -84,6 +140,7 @@ impl ServiceConfig {
             "the JWT secret is too short ({} bytes): use at least {MIN_SECRET_BYTES} random bytes, e.g. `head -c 48 /dev/urandom | base64 > data/jwt-secret`",
             jwt_secret.len()
         );
+        let data_dir = site.data_dir.clone();
         Ok(Self {
             site,
             listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
@@ -108,6 +165,8 @@ impl ServiceConfig {
             throttle: crate::change_throttle::ThrottleConfig::default(),
             session_ttl: Duration::from_secs(14 * 24 * 3600),
             self_registration: false,
+            scan: ScanConfig::new(&data_dir, PathBuf::from(crate::scan::DEFAULT_VENV)),
+            mail: MailConfig::default(),
         })
     }
 

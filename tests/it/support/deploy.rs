@@ -42,6 +42,12 @@ pub(crate) fn uploader_binary() -> PathBuf {
     bin
 }
 
+/// The pinned scan tools (`scripts/ensure-deps.sh test` installs them; a missing venv makes
+/// `uploader serve` refuse to start, which fails the test with its message).
+pub(crate) fn scan_venv() -> PathBuf {
+    super::workspace_root().join("target/scan-venv")
+}
+
 /// Polls `f` until it returns `Some`, at most `limit`; panics with `what` otherwise.
 pub(crate) fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;
@@ -107,6 +113,8 @@ impl Deployment {
             .arg(super::workspace_root().join("templates"))
             .args(["--base-url", &self.site.base_url])
             .args(["--listen", &format!("127.0.0.1:{}", self.up_port)])
+            .arg("--scan-venv")
+            .arg(scan_venv())
             .args(&self.serve_args)
             .env("PLUGINS_JWT_SECRET", SECRET)
             .env("PLUGINS_LOG", "info")

@@ -1,0 +1,1 @@
+//! Reviewer feedback (reference §5.4): every statement on `feedback_tasks`.
