@@ -88,6 +88,19 @@ pub struct Version {
     pub package_path: String,
     pub package_sha256: String,
     pub package_size: i64,
+    /// Its scan finished `validated` (versions approved before scans existed: false).
+    pub checked: bool,
+    /// The scan's QGIS 4 verdict (Qt6 rules and the declared maximum): `Some(true)` ready,
+    /// `Some(false)` not, `None` not scanned.
+    pub scan_qgis4_ready: Option<bool>,
+}
+
+impl Version {
+    /// Declares QGIS 4 (`qgisMaximumVersion` ≥ 4.0) and the scan found no Qt5-only code; a
+    /// version never scanned counts by its declaration alone.
+    pub fn qgis4_ready(&self) -> bool {
+        self.max_qgis.major >= 4 && self.scan_qgis4_ready != Some(false)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -136,9 +149,9 @@ impl Plugin {
         self.versions.iter().map(|v| v.created_on).max()
     }
 
-    /// Has an approved version whose maximum reaches QGIS 4.
+    /// Has an approved version that is QGIS 4 ready (`Version::qgis4_ready`).
     pub fn qgis4_ready(&self) -> bool {
-        self.versions.iter().any(|v| v.max_qgis.major >= 4)
+        self.versions.iter().any(Version::qgis4_ready)
     }
 }
 
@@ -146,5 +159,39 @@ impl Plugin {
 impl Serialize for Icon {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format!("{}:{}", self.ext, crate::hash::sha256_hex(&self.bytes)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(max: &str, scan: Option<bool>) -> Version {
+        Version {
+            id: VersionId(1),
+            version: PluginVersion::from_stored("1.0").unwrap(),
+            created_on: Utc::now(),
+            uploaded_by: None,
+            uploader_trusted: false,
+            min_qgis: QgisVersion::parse("3.0").unwrap(),
+            max_qgis: QgisVersion::parse(max).unwrap(),
+            changelog: String::new(),
+            experimental: false,
+            external_deps: String::new(),
+            downloads: 0,
+            package_path: String::new(),
+            package_sha256: String::new(),
+            package_size: 0,
+            checked: scan.is_some(),
+            scan_qgis4_ready: scan,
+        }
+    }
+
+    #[test]
+    fn qgis4_ready_needs_the_declaration_and_no_contrary_scan() {
+        assert!(version("4.99", Some(true)).qgis4_ready());
+        assert!(version("4.99", None).qgis4_ready(), "never scanned: the declaration counts");
+        assert!(!version("4.99", Some(false)).qgis4_ready(), "Qt5-only code found");
+        assert!(!version("3.99", Some(true)).qgis4_ready(), "does not declare QGIS 4");
     }
 }

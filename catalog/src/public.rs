@@ -66,9 +66,12 @@ fn users(conn: &Connection) -> Result<Users> {
 fn approved_versions(conn: &Connection, users: &Users) -> Result<HashMap<PluginId, Vec<Version>>> {
     let mut versions: HashMap<PluginId, Vec<Version>> = HashMap::new();
     let mut stmt = conn.prepare(
-        "SELECT id, plugin_id, version, created_on, created_by, min_qgis, max_qgis, changelog,
-                experimental, external_deps, downloads, package_path, package_sha256, package_size
-         FROM plugin_versions WHERE approved = 1",
+        "SELECT v.id, v.plugin_id, v.version, v.created_on, v.created_by, v.min_qgis, v.max_qgis,
+                v.changelog, v.experimental, v.external_deps, v.downloads, v.package_path,
+                v.package_sha256, v.package_size,
+                s.finished_on IS NOT NULL AND v.validation_status = 'validated', s.qgis4_ready
+         FROM plugin_versions v LEFT JOIN scans s ON s.version_id = v.id AND s.finished_on IS NOT NULL
+         WHERE v.approved = 1",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
@@ -106,6 +109,8 @@ fn version_from_row(r: &rusqlite::Row<'_>, users: &Users) -> Result<Version> {
         package_path: r.get(11)?,
         package_sha256: r.get(12)?,
         package_size: r.get(13)?,
+        checked: r.get::<_, Option<bool>>(14)?.unwrap_or(false),
+        scan_qgis4_ready: r.get(15)?,
     })
 }
 

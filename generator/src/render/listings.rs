@@ -209,7 +209,7 @@ const LISTS: &[ListSpec] = &[
     ListSpec {
         slug: "new_qgis_ready",
         title: "QGIS 4 ready plugins",
-        intro: "Plugins with an approved version that supports QGIS 4.",
+        intro: "Plugins with an approved version that declares QGIS 4 (qgisMaximumVersion 4.0 or later) and in which the scan found no Qt5-only code.",
         order: Order::Created,
         keep: |p, _| p.qgis4_ready(),
     },

@@ -73,6 +73,9 @@ pub(super) struct VersionView<'a> {
     size: i64,
     size_text: String,
     sha256: &'a str,
+    /// The scan finished `validated` (public pages show only this, not the findings).
+    checked: bool,
+    qgis4_ready: bool,
 }
 
 pub(super) fn version_view<'a>(p: &'a Plugin, v: &'a Version) -> VersionView<'a> {
@@ -91,6 +94,8 @@ pub(super) fn version_view<'a>(p: &'a Plugin, v: &'a Version) -> VersionView<'a>
         size: v.package_size,
         size_text: human_size(v.package_size),
         sha256: &v.package_sha256,
+        checked: v.checked,
+        qgis4_ready: v.qgis4_ready(),
     }
 }
 

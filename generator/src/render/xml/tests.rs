@@ -34,6 +34,8 @@ fn version(id: i64, v: &str, min: &str, max: Option<&str>, experimental: bool) -
         package_path: format!("packages/x/{id}.zip"),
         package_sha256: String::new(),
         package_size: 0,
+        checked: false,
+        scan_qgis4_ready: None,
     }
 }
 
