@@ -4,6 +4,7 @@
 //! private extracted copy. Never executes plugin code. Blocking: call it off the runtime.
 
 mod extract;
+pub mod fixtures;
 mod files;
 pub mod rules;
 mod sandbox;
