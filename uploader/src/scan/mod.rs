@@ -62,7 +62,7 @@ pub struct Finding {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ToolRun {
     pub tool: ScanTool,
-    /// The tool's own version (`bandit 1.9.4`), or ours for built-in checks.
+    /// The tool's own version (`1.9.4`), or the uploader's for our checks.
     pub version: String,
     /// `None`: ran to the end; else why the scan is incomplete (crash, timeout, bad output).
     pub error: Option<String>,

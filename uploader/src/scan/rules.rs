@@ -229,3 +229,13 @@ pub fn secret_rule_id(secret_type: &str) -> String {
 pub fn rule_or_unknown(id: &str) -> &'static Rule {
     rule(id).unwrap_or(&UNKNOWN)
 }
+
+/// The README's rule table (a test keeps README.md's copy equal to it).
+pub fn markdown_table() -> String {
+    let mut s = String::from("| Rule | Tool | Severity | Waivable | What |\n|---|---|---|---|---|\n");
+    for r in RULES {
+        let waivable = if r.waivable { "yes" } else { "no" };
+        s.push_str(&format!("| `{}` | {} | {} | {waivable} | {} |\n", r.id, r.tool, r.severity, r.summary));
+    }
+    s
+}

@@ -59,8 +59,8 @@ fn assert_tools_ran(r: &ScanReport) {
     for t in &r.tools {
         assert_eq!(t.error, None, "{t:?}");
     }
-    assert_eq!(r.tools[0].version, "bandit 1.9.4");
-    assert_eq!(r.tools[1].version, "detect-secrets 1.5.0");
+    assert_eq!(r.tools[0].version, "1.9.4");
+    assert_eq!(r.tools[1].version, "1.5.0");
 }
 
 #[test]
@@ -339,4 +339,20 @@ fn unreadable_zip_is_an_error_not_a_report() {
     let dir = tempfile::tempdir().unwrap();
     let tools = tools_in(venv(), dir.path());
     assert!(scan(b"not a zip", &ScanOptions::default(), &tools).is_err());
+}
+
+/// README.md's rule table is `rules::markdown_table()`; `UPDATE_README=1` rewrites it.
+#[test]
+fn readme_rule_table_matches_rules() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let (begin, end) = ("<!-- rules:begin -->\n", "<!-- rules:end -->");
+    let start = readme.find(begin).expect("README has the rules:begin marker") + begin.len();
+    let stop = readme.find(end).expect("README has the rules:end marker");
+    let want = rules::markdown_table();
+    if readme[start..stop] != want && std::env::var_os("UPDATE_README").is_some() {
+        std::fs::write(&path, format!("{}{want}{}", &readme[..start], &readme[stop..])).unwrap();
+        return;
+    }
+    assert_eq!(readme[start..stop], want, "README's rule table is stale: run this test with UPDATE_README=1");
 }

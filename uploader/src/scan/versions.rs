@@ -17,15 +17,15 @@ const TOOLS: &[&str] = &["bandit", "detect-secrets"];
 pub(super) struct Installed(BTreeMap<String, String>);
 
 impl Installed {
-    /// `bandit 1.9.4` (or `bandit ?` when not installed).
+    /// The installed version of a tool (`1.9.4`; `?` when not installed).
     pub(super) fn label(&self, tool: &str) -> String {
-        format!("{tool} {}", self.0.get(&normalise(tool)).map_or("?", String::as_str))
+        self.0.get(&normalise(tool)).map_or("?", String::as_str).to_owned()
     }
 }
 
 /// Our own checks' version: the uploader's.
 pub(super) fn ours() -> String {
-    format!("uploader {}", env!("CARGO_PKG_VERSION"))
+    env!("CARGO_PKG_VERSION").to_owned()
 }
 
 /// PEP 503 normalisation, with `_` as the separator dist-info folders use.
