@@ -43,7 +43,12 @@ fn text(kind: ScanFixture) -> (i32, String) {
 }
 
 fn rules(doc: &Value) -> Vec<&str> {
-    doc["scan"]["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect()
+    doc["scan"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect()
 }
 
 #[test]
@@ -59,7 +64,12 @@ fn aws_key_is_blocked_exit_1_and_cannot_be_waived() {
     assert_eq!(f["file"], "scanned/settings.py");
     assert_eq!(f["line"], 3);
     assert_eq!((f["waivable"].as_bool(), f["vendored"].as_bool()), (Some(false), Some(false)));
-    let tools: Vec<_> = doc["scan"]["tools"].as_array().unwrap().iter().map(|t| t["tool"].as_str().unwrap()).collect();
+    let tools: Vec<_> = doc["scan"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tool"].as_str().unwrap())
+        .collect();
     assert_eq!(tools, ["bandit", "detect-secrets", "files"]);
     assert_eq!(doc["scan"]["tools"][0]["version"], "1.9.4");
     let (code, out) = text(ScanFixture::AwsKey);
@@ -87,7 +97,9 @@ fn shell_true_is_validated_exit_0_with_how_to_waive() {
 
 #[test]
 fn obfuscated_code_and_binaries_are_blocked() {
-    for (kind, rule) in [(ScanFixture::Obfuscated, "PY_OBFUSCATED"), (ScanFixture::NativeLibrary, "FILE_BINARY")] {
+    for (kind, rule) in
+        [(ScanFixture::Obfuscated, "PY_OBFUSCATED"), (ScanFixture::NativeLibrary, "FILE_BINARY")]
+    {
         let (code, doc) = json(kind);
         assert_eq!((code, doc["validation_status"].as_str()), (1, Some("blocked")), "{kind:?}");
         assert!(rules(&doc).contains(&rule), "{kind:?}: {doc}");
@@ -98,7 +110,12 @@ fn obfuscated_code_and_binaries_are_blocked() {
 fn syntax_error_and_ignored_config_are_listed() {
     let (code, doc) = json(ScanFixture::SyntaxError);
     assert_eq!(code, 0);
-    let f = doc["scan"]["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "PY_SYNTAX").unwrap();
+    let f = doc["scan"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "PY_SYNTAX")
+        .unwrap();
     assert_eq!((f["file"].as_str(), f["line"].as_u64()), (Some("scanned/broken.py"), Some(3)));
     let (_, doc) = json(ScanFixture::SteeringConfig);
     let r = rules(&doc);
@@ -109,7 +126,8 @@ fn syntax_error_and_ignored_config_are_listed() {
 fn vendored_folder_marks_findings() {
     let out = check(ScanFixture::Vendored, &["--json", "--vendored", "ext_libs"]);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let f = doc["scan"]["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "B602").unwrap();
+    let f =
+        doc["scan"]["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "B602").unwrap();
     assert_eq!(f["vendored"], true);
 }
 
@@ -117,7 +135,12 @@ fn vendored_folder_marks_findings() {
 fn qgis4_readiness() {
     let (_, doc) = json(ScanFixture::PyQt5Only);
     assert_eq!(doc["qgis4_ready"], false);
-    let qt6: Vec<_> = doc["qgis4_findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    let qt6: Vec<_> = doc["qgis4_findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
     assert!(qt6.contains(&"QT6_PYQT5_IMPORT") && qt6.contains(&"QT6_QGIS_MAX_VERSION"), "{qt6:?}");
     let (code, doc) = json(ScanFixture::Qgis4Ready);
     assert_eq!((code, &doc["qgis4_ready"]), (0, &Value::Bool(true)));
@@ -148,7 +171,8 @@ fn a_hanging_tool_gives_exit_3_incomplete() {
     }
     std::fs::write(venv.join("bin/bandit"), "#!/bin/sh\nsleep 300\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(venv.join("bin/bandit"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(venv.join("bin/bandit"), std::fs::Permissions::from_mode(0o755))
+        .unwrap();
     let zip = dir.path().join("plugin.zip");
     std::fs::write(&zip, scan_fixture(ScanFixture::Clean, "scanned")).unwrap();
     let out = run(&zip, &["--json", "--scan-timeout", "2"], &venv);

@@ -124,7 +124,9 @@ fn plugin(target: usize) -> Vec<u8> {
         let mut data = Vec::with_capacity(64 * 1024);
         while data.len() < 64 * 1024 {
             state = xorshift(state);
-            data.extend_from_slice(format!("{},{:.6}\n", state % 100_000, (state % 1000) as f64 / 7.0).as_bytes());
+            data.extend_from_slice(
+                format!("{},{:.6}\n", state % 100_000, (state % 1000) as f64 / 7.0).as_bytes(),
+            );
         }
         size += data.len() / 2;
         b = b.file(format!("bench_scan/data/table_{i:03}.csv"), data);

@@ -19,7 +19,9 @@ use crate::validate::{self, Mode, Options, Problem};
 
 /// `uploader check`'s arguments.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Exit status: 0 valid (with --scan: and validated), 1 invalid or blocked by a critical finding, 2 usage error or scan tools missing, 3 valid but the scan incomplete (a tool crashed or timed out).")]
+#[command(
+    after_help = "Exit status: 0 valid (with --scan: and validated), 1 invalid or blocked by a critical finding, 2 usage error or scan tools missing, 3 valid but the scan incomplete (a tool crashed or timed out)."
+)]
 pub struct CheckArgs {
     /// The plugin zip to check.
     pub file: PathBuf,
@@ -195,7 +197,10 @@ fn print_scan(rep: &Report) {
     for t in &scan.tools {
         match &t.error {
             None => out.push_str(&format!("  {} {}: ran in {} ms\n", t.tool, t.version, t.millis)),
-            Some(e) => out.push_str(&format!("  {} {}: FAILED, the scan is incomplete: {e}\n", t.tool, t.version)),
+            Some(e) => out.push_str(&format!(
+                "  {} {}: FAILED, the scan is incomplete: {e}\n",
+                t.tool, t.version
+            )),
         }
     }
     for f in &scan.findings {

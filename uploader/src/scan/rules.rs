@@ -232,10 +232,14 @@ pub fn rule_or_unknown(id: &str) -> &'static Rule {
 
 /// The README's rule table (a test keeps README.md's copy equal to it).
 pub fn markdown_table() -> String {
-    let mut s = String::from("| Rule | Tool | Severity | Waivable | What |\n|---|---|---|---|---|\n");
+    let mut s =
+        String::from("| Rule | Tool | Severity | Waivable | What |\n|---|---|---|---|---|\n");
     for r in RULES {
         let waivable = if r.waivable { "yes" } else { "no" };
-        s.push_str(&format!("| `{}` | {} | {} | {waivable} | {} |\n", r.id, r.tool, r.severity, r.summary));
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {waivable} | {} |\n",
+            r.id, r.tool, r.severity, r.summary
+        ));
     }
     s
 }
