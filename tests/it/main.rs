@@ -3,6 +3,7 @@
 //! Missing nginx or QGIS make these tests fail with the command that installs them.
 
 mod abuse;
+mod check_scan;
 mod downloads;
 mod icons;
 mod nginx_conf;
