@@ -9,23 +9,61 @@ use catalog::ids::{PluginId, UserId, VersionId};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailEvent {
     /// A first upload created a plugin: the review notification group.
-    PluginCreated { plugin: PluginId, version: VersionId, by: UserId },
+    PluginCreated {
+        plugin: PluginId,
+        version: VersionId,
+        by: UserId,
+    },
     /// Any upload (new version or replacement): the plugin's editors.
-    UploadReceived { plugin: PluginId, version: VersionId, by: UserId },
+    UploadReceived {
+        plugin: PluginId,
+        version: VersionId,
+        by: UserId,
+    },
     /// The scan finished (any outcome): the editors.
-    ScanFinished { plugin: PluginId, version: VersionId },
+    ScanFinished {
+        plugin: PluginId,
+        version: VersionId,
+    },
     /// The scan finished `validated` on an unapproved version: the review group.
-    ReadyForReview { plugin: PluginId, version: VersionId },
-    Approved { plugin: PluginId, version: VersionId, by: UserId },
-    Unapproved { plugin: PluginId, version: VersionId, by: UserId },
+    ReadyForReview {
+        plugin: PluginId,
+        version: VersionId,
+    },
+    Approved {
+        plugin: PluginId,
+        version: VersionId,
+        by: UserId,
+    },
+    Unapproved {
+        plugin: PluginId,
+        version: VersionId,
+        by: UserId,
+    },
     /// A reviewer wrote feedback: the editors.
-    FeedbackGiven { plugin: PluginId, version: VersionId, by: UserId },
+    FeedbackGiven {
+        plugin: PluginId,
+        version: VersionId,
+        by: UserId,
+    },
     /// Every task of a version is done: the reviewers who wrote them.
-    FeedbackResolved { plugin: PluginId, version: VersionId },
+    FeedbackResolved {
+        plugin: PluginId,
+        version: VersionId,
+    },
     /// Staff trusted or untrusted a user: that user.
-    TrustChanged { user: UserId, trusted: bool, by: UserId },
+    TrustChanged {
+        user: UserId,
+        trusted: bool,
+        by: UserId,
+    },
     /// Staff invited someone: the invitee's address, with the one-time link.
-    Invitation { user: UserId, email: String, link: String, by: UserId },
+    Invitation {
+        user: UserId,
+        email: String,
+        link: String,
+        by: UserId,
+    },
 }
 
 /// Composes the mail of `event` (recipients resolved on `conn`, the caller's transaction)
