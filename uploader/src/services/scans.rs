@@ -2,6 +2,7 @@
 //! scan results, the gates of approval and private download, waivers, vendored folders,
 //! staff overrides, rescans, and the dry run (validate + scan, store nothing).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -69,13 +70,19 @@ pub(crate) async fn results(
     package: &str,
     version: &str,
 ) -> ServiceResult<(PluginRow, VersionRow, VersionChecks)> {
-    let (package, version) = (package.to_owned(), version.to_owned());
+    let (plugin, row) = super::review::version_info(app, user, package, version).await?;
+    let id = row.id;
+    let checks = db(app, move |conn| version_checks(conn, id)).await?;
+    Ok((plugin, row, checks))
+}
+
+/// Each version's status and the vendored folders of a plugin (its private JSON).
+pub(crate) async fn plugin_summary(
+    app: &App,
+    plugin: PluginId,
+) -> ServiceResult<(HashMap<VersionId, ScanStatus>, Vec<String>)> {
     db(app, move |conn| {
-        let plugin = plugin_or_404(conn, &package)?;
-        forbid_non_viewer(conn, &plugin, &user)?;
-        let row = version_or_404(conn, &plugin, &version)?;
-        let checks = version_checks(conn, row.id)?;
-        Ok((plugin, row, checks))
+        Ok((catalog::checks::statuses_of_plugin(conn, plugin)?, vendored(conn, plugin)?))
     })
     .await
 }
