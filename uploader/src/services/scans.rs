@@ -499,3 +499,125 @@ pub(crate) async fn dry_run(
     }
     Ok(doc)
 }
+
+/// A finding as the review page lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct FindingView {
+    pub rule: String,
+    pub tool: String,
+    pub file: String,
+    pub line: Option<u32>,
+    pub message: String,
+    pub waivable: bool,
+    pub waived_reason: Option<String>,
+    pub waived_by: Option<String>,
+}
+
+/// A titled list of findings.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct FindingGroup {
+    pub title: &'static str,
+    pub items: Vec<FindingView>,
+}
+
+/// The review page's `checks` context: status, grouped findings, tools, QGIS 4 readiness.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct ChecksView {
+    pub status: ScanStatus,
+    pub scanned: bool,
+    pub finished_on: Option<String>,
+    pub critical: Vec<FindingView>,
+    /// Warnings, information, vendored and waived findings, each with its heading (empty
+    /// groups left out).
+    pub groups: Vec<FindingGroup>,
+    pub tools: serde_json::Value,
+    pub qgis4_ready: Option<bool>,
+    pub qgis4: Vec<FindingView>,
+    pub override_reason: Option<String>,
+    pub override_by: Option<String>,
+    /// Staff: may override a block.
+    pub may_override: bool,
+    /// Editors and staff: may rescan and waive.
+    pub may_edit: bool,
+}
+
+fn finding_view(f: &StoredFinding) -> FindingView {
+    let x = &f.finding;
+    FindingView {
+        rule: x.rule.clone(),
+        tool: x.tool.as_str().to_owned(),
+        file: x.file.clone(),
+        line: x.line,
+        message: x.message.clone(),
+        waivable: x.waivable,
+        waived_reason: f.waived.as_ref().map(|w| w.reason.clone()),
+        waived_by: f.waived.as_ref().and_then(|w| w.by.clone()),
+    }
+}
+
+/// Groups a version's findings for the review page.
+pub(crate) async fn checks_view(
+    app: &App,
+    user: User,
+    row: &VersionRow,
+) -> ServiceResult<ChecksView> {
+    let (id, plugin_id) = (row.id, row.plugin_id);
+    let staff = user.is_staff || user.is_superuser;
+    let (checks, may_edit) = db(app, move |conn| {
+        let plugin = catalog::plugins::plugin_by_id(conn, plugin_id)?
+            .ok_or_else(|| ServiceError::NotFound("The plugin no longer exists.".into()))?;
+        Ok((version_checks(conn, id)?, can_edit(conn, &plugin, &user)?))
+    })
+    .await?;
+    let mut v = ChecksView {
+        status: checks.status,
+        scanned: checks.scan.is_some(),
+        finished_on: checks.scan.as_ref().and_then(|s| s.finished_on).map(super::api_time),
+        critical: Vec::new(),
+        groups: Vec::new(),
+        tools: checks
+            .scan
+            .as_ref()
+            .and_then(|s| serde_json::from_str(&s.tools).ok())
+            .unwrap_or_default(),
+        qgis4_ready: checks.scan.as_ref().and_then(|s| s.qgis4_ready),
+        qgis4: Vec::new(),
+        override_reason: checks
+            .scan
+            .as_ref()
+            .and_then(|s| s.override_.as_ref())
+            .map(|o| o.reason.clone()),
+        override_by: checks
+            .scan
+            .as_ref()
+            .and_then(|s| s.override_.as_ref())
+            .and_then(|o| o.by.clone()),
+        may_override: staff && checks.status == ScanStatus::Blocked,
+        may_edit,
+    };
+    let mut groups: [Vec<FindingView>; 4] = Default::default();
+    for f in &checks.findings {
+        let list = if f.finding.tool == catalog::checks::ScanTool::Qt6 {
+            &mut v.qgis4
+        } else if f.finding.severity == Severity::Critical {
+            &mut v.critical
+        } else if f.waived.is_some() {
+            &mut groups[3]
+        } else if f.finding.vendored {
+            &mut groups[2]
+        } else if f.finding.severity == Severity::Warning {
+            &mut groups[0]
+        } else {
+            &mut groups[1]
+        };
+        list.push(finding_view(f));
+    }
+    let titles = ["Warnings", "Information", "In vendored folders", "Waived"];
+    v.groups = titles
+        .into_iter()
+        .zip(groups)
+        .filter(|(_, items)| !items.is_empty())
+        .map(|(title, items)| FindingGroup { title, items })
+        .collect();
+    Ok(v)
+}
