@@ -54,6 +54,9 @@ pub(crate) struct Entry {
     pub(crate) uncompressed_size: u64,
     /// Offset of the first byte of compressed data.
     pub(crate) data_offset: u64,
+    /// The Unix mode (type and permission bits) when the entry was made on Unix or macOS
+    /// and carries one; the scan's file analysis reads the exec bit from it.
+    pub(crate) unix_mode: Option<u32>,
 }
 
 /// A zip whose framing has been checked; entries are in central directory order.
@@ -938,9 +941,16 @@ fn accepted_entries(centrals: Vec<Central>, data_offsets: Vec<u64>) -> Result<Ve
             compressed_size: c.compressed_size,
             uncompressed_size: c.uncompressed_size,
             data_offset,
+            unix_mode: unix_mode(c.made_by, c.external),
         });
     }
     Ok(entries)
+}
+
+/// The Unix mode of an entry made on Unix (3) or macOS (19), when it has one.
+fn unix_mode(made_by: u16, external: u32) -> Option<u32> {
+    let mode = external >> 16;
+    (matches!(made_by >> 8, 3 | 19) && mode != 0).then_some(mode)
 }
 
 /// No encryption, and a method QGIS can unpack everywhere.
