@@ -392,22 +392,6 @@ pub fn status_of_named(
     text.map(|t| parse_status(&t)).transpose()
 }
 
-/// Whether findings of `rule` in any version of the plugin may be waived (`None`: the
-/// plugin never had such a finding).
-pub fn rule_waivable_in_plugin(
-    conn: &Connection,
-    plugin_id: PluginId,
-    rule: &str,
-) -> Result<Option<bool>> {
-    conn.query_row(
-        "SELECT min(f.waivable) FROM scan_findings f JOIN plugin_versions v ON v.id = f.version_id
-         WHERE v.plugin_id = ?1 AND f.rule = ?2",
-        params![plugin_id, rule],
-        |r| r.get(0),
-    )
-    .context("failed to look up a rule's findings")
-}
-
 fn parse_status(text: &str) -> Result<ScanStatus> {
     ScanStatus::parse(text).with_context(|| format!("unknown validation status `{text}`"))
 }

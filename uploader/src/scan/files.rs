@@ -87,10 +87,7 @@ fn ignored_config(f: &FileInfo) -> Option<String> {
         "pyproject.toml" => &["[tool.bandit", "[tool.detect-secrets", "[tool.detect_secrets"],
         _ => &["[bandit", "[flake8", "[detect-secrets", "[detect_secrets"],
     };
-    let found: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| sections.iter().any(|s| l.starts_with(s)))
-        .collect();
+    let found: Vec<&str> =
+        text.lines().map(str::trim).filter(|l| sections.iter().any(|s| l.starts_with(s))).collect();
     (!found.is_empty()).then(|| format!("`{base}` section {}", found.join(", ")))
 }

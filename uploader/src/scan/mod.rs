@@ -4,8 +4,8 @@
 //! private extracted copy. Never executes plugin code. Blocking: call it off the runtime.
 
 mod extract;
-pub mod fixtures;
 mod files;
+pub mod fixtures;
 pub mod rules;
 mod sandbox;
 mod tools;
@@ -132,7 +132,8 @@ fn scan_in(
     findings.extend(qgis_max_version(got.metadata.as_ref()));
     let ran = std::thread::scope(|s| {
         let b = s.spawn(|| tools::bandit(tools, scratch, installed.label("bandit")));
-        let d = s.spawn(|| tools::detect_secrets(tools, scratch, installed.label("detect-secrets")));
+        let d =
+            s.spawn(|| tools::detect_secrets(tools, scratch, installed.label("detect-secrets")));
         let p = tools::pyscan(tools, scratch, versions::ours());
         [b.join(), d.join(), Ok(p)]
     });
@@ -183,7 +184,8 @@ fn vendored_prefixes(zip: &[u8], options: &ScanOptions) -> Vec<String> {
 fn qgis_max_version(metadata: Option<&(String, Vec<u8>)>) -> Option<Finding> {
     let (file, bytes) = metadata?;
     let fields = crate::validate::metadata::parse(bytes, 1 << 20).ok()?;
-    let get = |k: &str| fields.iter().find(|f| f.key.eq_ignore_ascii_case(k)).map(|f| f.value.trim());
+    let get =
+        |k: &str| fields.iter().find(|f| f.key.eq_ignore_ascii_case(k)).map(|f| f.value.trim());
     let major = |v: &str| v.split('.').next().and_then(|m| m.trim().parse::<u32>().ok());
     let message = match get("qgisMaximumVersion") {
         Some(max) if major(max)? >= 4 => return None,

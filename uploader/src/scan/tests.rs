@@ -80,7 +80,10 @@ fn rule_table_is_consistent() {
     }
     assert!(rule("B999").is_none());
     let unknown = tool_finding(ScanTool::Bandit, "B999", "p/x.py", Some(1), String::new());
-    assert_eq!((unknown.severity, unknown.waivable, unknown.tool), (Severity::Warning, true, ScanTool::Bandit));
+    assert_eq!(
+        (unknown.severity, unknown.waivable, unknown.tool),
+        (Severity::Warning, true, ScanTool::Bandit)
+    );
 }
 
 /// Every id the pinned tools can emit, asked from the tools themselves.
@@ -124,7 +127,10 @@ fn aws_key_blocks() {
     let r = scan_kind(ScanFixture::AwsKey);
     assert_eq!(r.status, ScanStatus::Blocked);
     let f = find(&r, "AWSKeyDetector");
-    assert_eq!((f.file.as_str(), f.line, f.severity, f.waivable), ("scanned/settings.py", Some(3), Severity::Critical, false));
+    assert_eq!(
+        (f.file.as_str(), f.line, f.severity, f.waivable),
+        ("scanned/settings.py", Some(3), Severity::Critical, false)
+    );
     assert_eq!(f.tool, ScanTool::DetectSecrets);
     assert!(f.message.contains("Revoke"), "{}", f.message);
 }
@@ -134,7 +140,10 @@ fn shell_true_is_a_warning_and_validated() {
     let r = scan_kind(ScanFixture::ShellTrue);
     assert_eq!(r.status, ScanStatus::Validated, "{:#?}", r.findings);
     let f = find(&r, "B602");
-    assert_eq!((f.file.as_str(), f.line, f.severity, f.waivable), ("scanned/run.py", Some(5), Severity::Warning, false));
+    assert_eq!(
+        (f.file.as_str(), f.line, f.severity, f.waivable),
+        ("scanned/run.py", Some(5), Severity::Warning, false)
+    );
     assert!(rules_of(&r).contains(&"B404"));
 }
 
@@ -143,7 +152,10 @@ fn eval_of_decoded_data_is_obfuscated_and_blocks() {
     let r = scan_kind(ScanFixture::Obfuscated);
     assert_eq!(r.status, ScanStatus::Blocked);
     let f = find(&r, "PY_OBFUSCATED");
-    assert_eq!((f.file.as_str(), f.line, f.severity), ("scanned/loader.py", Some(5), Severity::Critical));
+    assert_eq!(
+        (f.file.as_str(), f.line, f.severity),
+        ("scanned/loader.py", Some(5), Severity::Critical)
+    );
     assert_eq!(find(&r, "B307").severity, Severity::Warning);
 }
 
@@ -167,7 +179,8 @@ fn binary_by_magic_script_hidden_and_executable_files() {
     assert_eq!(r.status, ScanStatus::Blocked);
     assert_eq!(find(&r, "FILE_BINARY").file, "scanned/data/tool.bin");
     assert_eq!(find(&r, "FILE_SCRIPT").severity, Severity::Warning);
-    let hidden: Vec<_> = r.findings.iter().filter(|f| f.rule == "FILE_HIDDEN").map(|f| f.file.as_str()).collect();
+    let hidden: Vec<_> =
+        r.findings.iter().filter(|f| f.rule == "FILE_HIDDEN").map(|f| f.file.as_str()).collect();
     assert_eq!(hidden, ["scanned/.env"], ".gitignore is not reported");
     assert_eq!(find(&r, "FILE_EXECUTABLE").file, "scanned/cli.py");
 }
@@ -183,7 +196,8 @@ fn syntax_error_has_its_line() {
 #[test]
 fn shipped_tool_config_is_reported_and_not_obeyed() {
     let r = scan_kind(ScanFixture::SteeringConfig);
-    let ignored: Vec<_> = r.findings.iter().filter(|f| f.rule == "CONFIG_IGNORED").map(|f| f.file.as_str()).collect();
+    let ignored: Vec<_> =
+        r.findings.iter().filter(|f| f.rule == "CONFIG_IGNORED").map(|f| f.file.as_str()).collect();
     assert_eq!(ignored, ["scanned/.bandit", "scanned/setup.cfg"]);
     // `.bandit` skips B102 and `# nosec` marks the line: Bandit reports it anyway.
     assert_eq!(find(&r, "B102").line, Some(2));
@@ -217,7 +231,13 @@ fn pyqt5_plugin_is_not_qgis4_ready() {
     assert!(r.findings.iter().all(|f| f.tool != ScanTool::Qt6), "Qt6 findings are apart");
     let mut rules: Vec<_> = r.qgis4.findings.iter().map(|f| f.rule.as_str()).collect();
     rules.dedup();
-    for want in ["QT6_PYQT5_IMPORT", "QT6_UNSCOPED_ENUM", "QT6_REMOVED_API", "QT6_EXEC_UNDERSCORE", "QT6_QGIS_MAX_VERSION"] {
+    for want in [
+        "QT6_PYQT5_IMPORT",
+        "QT6_UNSCOPED_ENUM",
+        "QT6_REMOVED_API",
+        "QT6_EXEC_UNDERSCORE",
+        "QT6_QGIS_MAX_VERSION",
+    ] {
         assert!(rules.contains(&want), "{want} in {rules:?}");
     }
 }
@@ -271,7 +291,11 @@ fn qt6_qgis_max_version() {
     let r = scan_with(&zip, &[]);
     let f = find(&r, "QT6_QGIS_MAX_VERSION");
     assert_eq!((f.file.as_str(), f.tool), ("scanned/metadata.txt", ScanTool::Qt6));
-    assert!(f.message.contains("qgisMaximumVersion=3.99") && f.message.contains("4.99"), "{}", f.message);
+    assert!(
+        f.message.contains("qgisMaximumVersion=3.99") && f.message.contains("4.99"),
+        "{}",
+        f.message
+    );
 }
 
 /// A venv whose `bandit` is `script` (detect-secrets and python are the real ones).
@@ -279,7 +303,8 @@ fn fake_venv(dir: &Path, script: &str) -> PathBuf {
     let v = dir.join("venv");
     std::fs::create_dir_all(v.join("bin")).unwrap();
     for real in ["detect-secrets", "python"] {
-        std::os::unix::fs::symlink(venv().join("bin").join(real), v.join("bin").join(real)).unwrap();
+        std::os::unix::fs::symlink(venv().join("bin").join(real), v.join("bin").join(real))
+            .unwrap();
     }
     std::os::unix::fs::symlink(venv().join("lib"), v.join("lib")).unwrap();
     let b = v.join("bin/bandit");
@@ -331,7 +356,10 @@ fn a_tool_without_network_cannot_connect() {
 fn missing_tools_say_what_to_run() {
     let dir = tempfile::tempdir().unwrap();
     let err = tools_in(dir.path().join("nope"), dir.path()).check().unwrap_err().to_string();
-    assert!(err.contains("scripts/scan-tools.sh") && err.contains("bin/bandit is missing"), "{err}");
+    assert!(
+        err.contains("scripts/scan-tools.sh") && err.contains("bin/bandit is missing"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -97,7 +97,8 @@ fn exit_error(out: &Outcome, tools: &Tools, ok_codes: &[i32]) -> Result<(), Stri
         return Ok(());
     }
     let tail = String::from_utf8_lossy(&out.stderr);
-    let tail: String = tail.trim().chars().rev().take(300).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String =
+        tail.trim().chars().rev().take(300).collect::<Vec<_>>().into_iter().rev().collect();
     Err(format!("exited with {status} ({tail})"))
 }
 
@@ -134,7 +135,8 @@ fn parse_secrets(doc: &Value) -> Result<Vec<Finding>, String> {
             let kind = s.get("type").and_then(Value::as_str).ok_or("a secret has no type")?;
             let id = super::rules::secret_rule_id(kind);
             let line = s.get("line_number").and_then(line_of);
-            let f = tool_finding(ScanTool::DetectSecrets, &id, &zip_path(file), line, String::new());
+            let f =
+                tool_finding(ScanTool::DetectSecrets, &id, &zip_path(file), line, String::new());
             out.push(Finding { message: secret_message(kind, f.waivable), ..f });
         }
     }
@@ -143,9 +145,13 @@ fn parse_secrets(doc: &Value) -> Result<Vec<Finding>, String> {
 
 fn secret_message(kind: &str, waivable: bool) -> String {
     if waivable {
-        format!("{kind}: if this is a secret, remove it and revoke it; if it is not, waive this finding with a reason.")
+        format!(
+            "{kind}: if this is a secret, remove it and revoke it; if it is not, waive this finding with a reason."
+        )
     } else {
-        format!("{kind}: a credential is in the plugin. Revoke it now (anyone who downloaded the zip has it), remove it, and let users enter their own through QGIS's authentication manager.")
+        format!(
+            "{kind}: a credential is in the plugin. Revoke it now (anyone who downloaded the zip has it), remove it, and let users enter their own through QGIS's authentication manager."
+        )
     }
 }
 

@@ -250,16 +250,16 @@ fn check_reason(reason: &str) -> ServiceResult<String> {
     Ok(reason.to_owned())
 }
 
-/// Only waivable rules can be waived; critical ones never.
-fn check_waivable(conn: &Connection, plugin: &PluginRow, rule: &str) -> ServiceResult<()> {
-    match catalog::checks::rule_waivable_in_plugin(conn, plugin.id, rule)? {
-        Some(true) => Ok(()),
-        Some(false) => Err(bad(format!(
-            "Rule {rule} is critical and cannot be waived: remove the finding from the plugin."
+/// Only waivable rules of the rule table can be waived; critical ones never.
+fn check_waivable(rule: &str) -> ServiceResult<()> {
+    match crate::scan::rules::rule(rule) {
+        Some(r) if r.waivable => Ok(()),
+        Some(_) => Err(bad(format!(
+            "Rule {rule} cannot be waived (critical findings and QGIS 4 notes never are): \
+             remove the finding from the plugin."
         ))),
         None => Err(bad(format!(
-            "No scan of `{}` found rule {rule}: only rules a scan reported can be waived.",
-            plugin.package_name
+            "There is no rule {rule}: use the `rule` of a finding the scan reported."
         ))),
     }
 }
@@ -274,11 +274,11 @@ pub(crate) async fn add_waiver(
     let rule = check_rule(&input.rule)?;
     let file = check_file(input.file.as_deref())?;
     let reason = check_reason(&input.reason)?;
+    check_waivable(&rule)?;
     let edit = Permission::Edit { what: "waive its findings" };
     let user_id = user.id;
     let applied =
         change::change_plugin(app, user, package, edit, Reach::Private, move |tx, plugin, now| {
-            check_waivable(tx, plugin, &rule)?;
             catalog::checks::add_waiver(tx, plugin.id, &rule, &file, &reason, user_id, now)?;
             let waiver = catalog::checks::waivers_of(tx, plugin.id)?
                 .into_iter()
