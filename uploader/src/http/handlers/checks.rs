@@ -150,7 +150,9 @@ pub(crate) async fn override_block(
     scans::override_block(app, &user, package, version, &body.reason).await?;
     let (_, row, checks) = scans::results(app, user, package, version).await?;
     let mut j = json!({"package": package, "version": row.version});
-    j.as_object_mut().map(|m| m.extend(checks_fields(&checks)));
+    if let Some(m) = j.as_object_mut() {
+        m.extend(checks_fields(&checks));
+    }
     Ok(json_response(StatusCode::OK, &j))
 }
 
