@@ -113,6 +113,34 @@ pub enum AuditEvent {
         user: String,
         count: usize,
     },
+    /// The scan of an approved version found something critical: it was unapproved.
+    ScanBlock {
+        version: String,
+        sha256: String,
+    },
+    /// Staff lifted a scan's block, saying why.
+    ScanOverride {
+        version: String,
+        reason: String,
+    },
+    /// An editor or staff asked for a new scan.
+    ScanRescan {
+        version: String,
+    },
+    /// An editor waived a rule (`file` empty: the whole plugin).
+    WaiverAdd {
+        rule: String,
+        file: String,
+        reason: String,
+    },
+    WaiverRemove {
+        rule: String,
+        file: String,
+    },
+    /// The folders of vendored code were declared.
+    VendoredSet {
+        paths: Vec<String>,
+    },
 }
 
 impl AuditEvent {
@@ -139,6 +167,12 @@ impl AuditEvent {
             AuditEvent::UserInvite { .. } => "user.invite",
             AuditEvent::PasswordSet { .. } => "user.password",
             AuditEvent::SessionsEnd { .. } => "user.sessions_end",
+            AuditEvent::ScanBlock { .. } => "scan.block",
+            AuditEvent::ScanOverride { .. } => "scan.override",
+            AuditEvent::ScanRescan { .. } => "scan.rescan",
+            AuditEvent::WaiverAdd { .. } => "scan.waiver_add",
+            AuditEvent::WaiverRemove { .. } => "scan.waiver_remove",
+            AuditEvent::VendoredSet { .. } => "scan.vendored",
         }
     }
 
@@ -186,6 +220,18 @@ impl AuditEvent {
             | AuditEvent::UserInvite { user }
             | AuditEvent::PasswordSet { user } => json!({"user": user}),
             AuditEvent::SessionsEnd { user, count } => json!({"user": user, "count": count}),
+            AuditEvent::ScanBlock { version, sha256 } => {
+                json!({"version": version, "sha256": sha256})
+            }
+            AuditEvent::ScanOverride { version, reason } => {
+                json!({"version": version, "reason": reason})
+            }
+            AuditEvent::ScanRescan { version } => json!({"version": version}),
+            AuditEvent::WaiverAdd { rule, file, reason } => {
+                json!({"rule": rule, "file": file, "reason": reason})
+            }
+            AuditEvent::WaiverRemove { rule, file } => json!({"rule": rule, "file": file}),
+            AuditEvent::VendoredSet { paths } => json!({"paths": paths}),
         };
         value.to_string()
     }

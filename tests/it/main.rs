@@ -10,6 +10,7 @@ mod nginx_conf;
 mod qgis;
 mod review_gate;
 mod review_metadata;
+mod scan_service;
 mod serve;
 mod site;
 mod support;

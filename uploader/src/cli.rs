@@ -322,6 +322,11 @@ pub fn run_serve(args: &ServeArgs) -> ExitCode {
     init_logging();
     report((|| {
         let config = args.config()?;
+        // Every upload is scanned: without the pinned tools the service would only queue.
+        config.scan.tools.check().context(
+            "the scan tools are missing or broken: run `scripts/scan-tools.sh` (or pass \
+             --scan-venv with the venv it made)",
+        )?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

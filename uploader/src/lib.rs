@@ -15,5 +15,6 @@ mod memory;
 pub mod rebuild;
 pub mod review_diff;
 pub mod scan;
+pub mod scan_worker;
 pub mod services;
 pub mod validate;

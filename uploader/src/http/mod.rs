@@ -16,7 +16,7 @@ use hyper::Request;
 
 use crate::app::App;
 use error::{ApiError, ApiResult, HttpResponse};
-use handlers::{accounts, downloads, review, token_api, tokens, upload, xmlrpc};
+use handlers::{accounts, checks, downloads, review, token_api, tokens, upload, xmlrpc};
 use route::{Endpoint, Route};
 
 /// Routes one request (body already read) to its handler.
@@ -62,6 +62,15 @@ async fn dispatch(app: &App, endpoint: Endpoint, req: Request<Bytes>) -> ApiResu
         }
         Endpoint::SetApproval { package, version, approve } => {
             review::set_approval(app, &req, &package, &version, approve).await
+        }
+        Endpoint::CheckPackage { package } => checks::check(app, &req, &package).await,
+        Endpoint::Waivers { package } => checks::waivers(app, &req, &package).await,
+        Endpoint::SetVendored { package } => checks::set_vendored(app, &req, &package).await,
+        Endpoint::ScanOverride { package, version } => {
+            checks::override_block(app, &req, &package, &version).await
+        }
+        Endpoint::Rescan { package, version } => {
+            checks::rescan(app, &req, &package, &version).await
         }
         Endpoint::PrivateDownload { package, version } => {
             let session_user = pages::session_user(app, req.headers()).await;

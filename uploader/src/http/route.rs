@@ -61,6 +61,28 @@ pub(crate) enum Endpoint {
         package: String,
         version: String,
     },
+    /// `POST /api/v1/plugins/<pkg>/check`: the dry run (a zip: upload body class).
+    CheckPackage {
+        package: String,
+    },
+    /// `GET`, `POST`, `DELETE /api/v1/plugins/<pkg>/waivers`.
+    Waivers {
+        package: String,
+    },
+    /// `PUT /api/v1/plugins/<pkg>/vendored`.
+    SetVendored {
+        package: String,
+    },
+    /// `POST /api/v1/plugins/<pkg>/versions/<v>/override` (staff).
+    ScanOverride {
+        package: String,
+        version: String,
+    },
+    /// `POST /api/v1/plugins/<pkg>/versions/<v>/rescan`.
+    Rescan {
+        package: String,
+        version: String,
+    },
     /// `POST /plugins/add/` with a user JWT (the JSON upload); without one, the web form.
     WebUpload,
     /// A page of the web workplace (GET shows it, POST submits its form).
@@ -193,6 +215,7 @@ impl Route {
         let class = match &endpoint {
             Endpoint::Page(page) if page.takes_zip() => BodyClass::Upload,
             Endpoint::Page(_) => BodyClass::Other,
+            Endpoint::CheckPackage { .. } => BodyClass::Upload,
             _ => BodyClass::of(path),
         };
         Route { endpoint, class, post: method == Method::POST }
@@ -359,6 +382,26 @@ fn plugin_endpoint(method: &Method, package: &str, rest: &[&str]) -> Endpoint {
                 version: (*version).to_owned(),
                 approve: *action == "approve",
             },
+        ),
+        (["check"], m) => only(&m, &[Method::POST], "POST", Endpoint::CheckPackage { package }),
+        (["waivers"], m) => only(
+            &m,
+            &[Method::GET, Method::POST, Method::DELETE],
+            "GET, POST, DELETE",
+            Endpoint::Waivers { package },
+        ),
+        (["vendored"], m) => only(&m, &[Method::PUT], "PUT", Endpoint::SetVendored { package }),
+        (["versions", version, "override"], m) => only(
+            &m,
+            &[Method::POST],
+            "POST",
+            Endpoint::ScanOverride { package, version: (*version).to_owned() },
+        ),
+        (["versions", version, "rescan"], m) => only(
+            &m,
+            &[Method::POST],
+            "POST",
+            Endpoint::Rescan { package, version: (*version).to_owned() },
         ),
         _ => Endpoint::NotFound,
     }

@@ -362,6 +362,7 @@ pub async fn run_until(
         tracing::info!(log = %counter.log.display(), "counting downloads");
         tokio::spawn(crate::downloads::run_counter(counter, Arc::clone(&app)));
     }
+    tokio::spawn(crate::scan_worker::run(Arc::clone(&app)));
     let listener =
         TcpListener::bind(listen).await.with_context(|| format!("failed to listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "listening");

@@ -38,7 +38,11 @@ pub(crate) async fn private_file(
         let Some(plugin) = catalog::plugins::plugin_by_id(conn, file.plugin_id)? else {
             return Ok(None);
         };
-        Ok(can_edit(conn, &plugin, &user)?.then_some((plugin.package_name, file)))
+        if !can_edit(conn, &plugin, &user)? {
+            return Ok(None);
+        }
+        super::scans::download_gate(conn, plugin.id, &file.version)?;
+        Ok(Some((plugin.package_name, file)))
     })
     .await?;
     let Some((package, file)) = file else { return Err(not_found()) };

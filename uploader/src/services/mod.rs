@@ -10,6 +10,7 @@ pub(crate) mod change;
 pub(crate) mod downloads;
 pub(crate) mod inspect;
 pub(crate) mod review;
+pub(crate) mod scans;
 pub mod sessions;
 pub(crate) mod tokens;
 pub(crate) mod uploads;

@@ -85,10 +85,17 @@ pub(crate) async fn set_approval(
     version: &str,
     approval: Approval,
 ) -> ServiceResult<Applied<(PluginRow, VersionRow)>> {
+    if matches!(approval, Approval::Approve(_)) {
+        // A version still being scanned is waited for (bounded); the gate below decides.
+        super::scans::wait_scanned(app, package, version).await?;
+    }
     let (app2, version, user_id) = (app.clone(), version.to_owned(), user.id);
     change::change_plugin(app, user, package, Permission::Approve, Reach::Site, move |tx, plugin, now| {
         let row = version_or_404(tx, plugin, &version)?;
         let approve = matches!(approval, Approval::Approve(_));
+        if approve && !row.approved {
+            super::scans::approval_gate(tx, plugin, &row)?;
+        }
         if let Approval::Approve(sent) = &approval
             && !sent.matches(&row.package_sha256)
         {

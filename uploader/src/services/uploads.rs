@@ -227,11 +227,14 @@ fn commit(
     if let Some(token) = req.token_id {
         catalog::tokens::touch_upload_token(&tx, token, now)?;
     }
+    // Every new upload is scanned (issue 15); the worker is woken after COMMIT.
+    catalog::checks::queue_scan(&tx, version_id, &checked.sha256, now)?;
     let event = upload_event(&dest, &req, &checked, approved);
     catalog::events::log_event(&tx, now, Some(actor.id), Some(dest.plugin_id), &event)?;
     app::failpoint("upload.before_commit");
     tx.commit()?;
     stored.keep();
+    app.scan_wake.notify_one();
     app::failpoint("upload.after_commit");
     after_commit(app, conn, dest, &new, version_id, checked, approved)
 }

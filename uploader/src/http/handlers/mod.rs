@@ -3,6 +3,7 @@
 //! handler needs, JSON bodies, and `/healthz`.
 
 pub(crate) mod accounts;
+pub(crate) mod checks;
 pub(crate) mod downloads;
 pub(crate) mod review;
 pub(crate) mod token_api;

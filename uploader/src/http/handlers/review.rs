@@ -110,10 +110,14 @@ pub(crate) async fn version_info(
     version: &str,
 ) -> ApiResult {
     let user = bearer_user(app, req.headers()).await?;
-    let (plugin, row) = review::version_info(app, user, package, version).await?;
+    let (plugin, row, checks) =
+        crate::services::scans::results(app, user, package, version).await?;
     let mut body = version_json(&app.config.site.base_url, &plugin.package_name, &row);
     body["package"] = json!(plugin.package_name);
     body["name"] = json!(plugin.name);
+    if let Some(m) = body.as_object_mut() {
+        m.extend(super::checks::checks_fields(&checks));
+    }
     Ok(json_response(StatusCode::OK, &body))
 }
 
@@ -160,7 +164,15 @@ pub(crate) async fn queue(app: &App, req: &Request<Bytes>) -> ApiResult {
 pub(crate) async fn plugin_info(app: &App, req: &Request<Bytes>, package: &str) -> ApiResult {
     let user = bearer_user(app, req.headers()).await?;
     let state = review::plugin_state(app, user, package).await?;
-    Ok(json_response(StatusCode::OK, &plugin_json(&app.config.site.base_url, &state)))
+    let mut body = plugin_json(&app.config.site.base_url, &state);
+    let (statuses, vendored) = crate::services::scans::plugin_summary(app, state.plugin.id).await?;
+    body["vendored"] = json!(vendored);
+    if let Some(versions) = body["versions"].as_array_mut() {
+        for (j, v) in versions.iter_mut().zip(&state.versions) {
+            j["validation_status"] = json!(statuses.get(&v.id));
+        }
+    }
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 fn plugin_json(base: &str, state: &PluginState) -> serde_json::Value {

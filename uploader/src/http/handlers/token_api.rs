@@ -197,7 +197,8 @@ async fn upload(
         "version": ver,
         "plugin_id": outcome.plugin_id,
         "version_id": outcome.version_id,
-        "validation_status": "validated",
+        // Every upload is scanned after this answer (issue 15): `GET versions/<v>` follows it.
+        "validation_status": catalog::checks::ScanStatus::Validating,
         "approved": outcome.approved,
         "scan_url": format!("{}#security-tab", generator::urls::version_page(pkg, ver)),
     });

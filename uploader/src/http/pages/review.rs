@@ -207,6 +207,8 @@ pub(crate) async fn review(
     let title = format!("Review {} {}", subject.plugin.name, subject.version.version);
     let mut ctx = review_context(&subject, found);
     ctx.insert("title", &title);
+    let checks = crate::services::scans::checks_view(app, user.clone(), &subject.version).await?;
+    ctx.insert("checks", &checks);
     render(app, v, "review.html", ctx, StatusCode::OK)
 }
 

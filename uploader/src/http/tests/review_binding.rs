@@ -206,6 +206,7 @@ async fn a_low_throttle_answers_429_and_writes_nothing() {
     config.rebuild = false;
     config.throttle = crate::change_throttle::ThrottleConfig { burst: 3, per_minute: 1 };
     let app = AppState::open(config, Rebuilder::disabled()).unwrap();
+    crate::http::tests::fake_scanner(&app);
     let env = Env { dir, app };
     add_user(&env, "author", false, false);
     add_user(&env, "staff", true, false);
