@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
-use crate::ids::{PluginId, TokenId, UserId};
+use crate::ids::{PluginId, TaskId, TokenId, UserId};
 use crate::time::fmt_time;
 
 /// How an upload arrived (audit detail `via`).
@@ -113,6 +113,27 @@ pub enum AuditEvent {
         user: String,
         count: usize,
     },
+    /// A reviewer wrote feedback on `version`: `tasks` new tasks.
+    FeedbackGive {
+        version: String,
+        tasks: Vec<TaskId>,
+    },
+    /// Something happened to one feedback task of `version`.
+    FeedbackTask {
+        version: String,
+        task: TaskId,
+        change: TaskChange,
+    },
+}
+
+/// What happened to a feedback task (the `action` of `AuditEvent::FeedbackTask`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskChange {
+    Complete,
+    Reopen,
+    Answer,
+    Edit,
+    Delete,
 }
 
 impl AuditEvent {
@@ -139,6 +160,14 @@ impl AuditEvent {
             AuditEvent::UserInvite { .. } => "user.invite",
             AuditEvent::PasswordSet { .. } => "user.password",
             AuditEvent::SessionsEnd { .. } => "user.sessions_end",
+            AuditEvent::FeedbackGive { .. } => "feedback.give",
+            AuditEvent::FeedbackTask { change, .. } => match change {
+                TaskChange::Complete => "feedback.complete",
+                TaskChange::Reopen => "feedback.reopen",
+                TaskChange::Answer => "feedback.answer",
+                TaskChange::Edit => "feedback.edit",
+                TaskChange::Delete => "feedback.delete",
+            },
         }
     }
 
@@ -186,6 +215,12 @@ impl AuditEvent {
             | AuditEvent::UserInvite { user }
             | AuditEvent::PasswordSet { user } => json!({"user": user}),
             AuditEvent::SessionsEnd { user, count } => json!({"user": user, "count": count}),
+            AuditEvent::FeedbackGive { version, tasks } => {
+                json!({"version": version, "tasks": tasks})
+            }
+            AuditEvent::FeedbackTask { version, task, .. } => {
+                json!({"version": version, "task": task})
+            }
         };
         value.to_string()
     }
@@ -330,5 +365,23 @@ mod tests {
         pins(AuditEvent::UserUntrust { user: user() }, "user.untrust", r#"{"user":"al"}"#);
         pins(AuditEvent::UserBlock { user: user() }, "user.block", r#"{"user":"al"}"#);
         pins(AuditEvent::UserUnblock { user: user() }, "user.unblock", r#"{"user":"al"}"#);
+    }
+
+    #[test]
+    fn feedback() {
+        pins(
+            AuditEvent::FeedbackGive { version: "1.0".into(), tasks: vec![TaskId(4), TaskId(5)] },
+            "feedback.give",
+            r#"{"tasks":[4,5],"version":"1.0"}"#,
+        );
+        pins(
+            AuditEvent::FeedbackTask {
+                version: "1.0".into(),
+                task: TaskId(4),
+                change: TaskChange::Complete,
+            },
+            "feedback.complete",
+            r#"{"task":4,"version":"1.0"}"#,
+        );
     }
 }
