@@ -278,19 +278,29 @@ pub struct QueuePlace {
 
 /// The place of `version_id` in the review queue; `None` when it is not in it.
 pub fn queue_place(conn: &Connection, version_id: VersionId) -> Result<Option<QueuePlace>> {
-    conn.query_row(
-        "SELECT (SELECT COUNT(*) FROM plugin_versions w JOIN plugins q ON q.id = w.plugin_id
-                 WHERE w.approved = 0 AND q.is_deleted = 0
-                   AND (w.created_on, w.id) <= (v.created_on, v.id)),
-                (SELECT COUNT(*) FROM plugin_versions w JOIN plugins q ON q.id = w.plugin_id
-                 WHERE w.approved = 0 AND q.is_deleted = 0)
-         FROM plugin_versions v JOIN plugins p ON p.id = v.plugin_id
-         WHERE v.id = ?1 AND v.approved = 0 AND p.is_deleted = 0",
-        [version_id],
-        |r| Ok(QueuePlace { position: r.get(0)?, length: r.get(1)? }),
-    )
-    .optional()
-    .context("failed to find a version's place in the review queue")
+    Ok(queue_places(conn, &[version_id])?.remove(&version_id))
+}
+
+/// The places of many versions in the review queue in one statement; versions not in it
+/// are absent.
+pub fn queue_places(
+    conn: &Connection,
+    versions: &[VersionId],
+) -> Result<HashMap<VersionId, QueuePlace>> {
+    let ids = serde_json::to_string(versions).context("failed to list version ids")?;
+    let mut stmt = conn.prepare(
+        "SELECT id, position, length FROM (
+             SELECT v.id, ROW_NUMBER() OVER (ORDER BY v.created_on, v.id) AS position,
+                    COUNT(*) OVER () AS length
+             FROM plugin_versions v JOIN plugins p ON p.id = v.plugin_id
+             WHERE v.approved = 0 AND p.is_deleted = 0)
+         WHERE id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let rows = stmt
+        .query_map([ids], |r| Ok((r.get(0)?, QueuePlace { position: r.get(1)?, length: r.get(2)? })))?
+        .collect::<rusqlite::Result<HashMap<_, _>>>()
+        .context("failed to find versions' places in the review queue")?;
+    Ok(rows)
 }
 
 /// The median time from upload to approval of the versions a reviewer approved (not those
