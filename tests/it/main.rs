@@ -4,6 +4,7 @@
 
 mod abuse;
 mod downloads;
+mod feedback;
 mod icons;
 mod nginx_conf;
 mod qgis;

@@ -581,7 +581,7 @@ fn check_report_json_shape() {
 
 #[test]
 fn an_email_that_is_not_an_address_is_a_warning_and_an_empty_one_an_error() {
-    let base = "[general]\nname=x\ndescription=d\nversion=1.0\nqgisMinimumVersion=3.0\nauthor=a\nabout=ok\n";
+    let base = "[general]\nname=x\ndescription=d\nversion=1.0\nqgisMinimumVersion=3.0\nauthor=a\nabout=ok\ntracker=https://t.org\nrepository=https://r.org\n";
     let ok = check(&with_metadata(&format!("{base}email=TBD\n"))).unwrap();
     let w: Vec<_> = ok.warnings.iter().map(|p| p.code.as_str()).collect();
     assert!(w.contains(&"metadata.email_unusual"), "{w:?}");
