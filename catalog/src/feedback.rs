@@ -79,8 +79,7 @@ pub fn add_tasks(
 
 /// A version's tasks, oldest first.
 pub fn tasks_of_version(conn: &Connection, version_id: VersionId) -> Result<Vec<Task>> {
-    let mut stmt =
-        conn.prepare(&format!("{TASK_SELECT} WHERE t.version_id = ?1 ORDER BY t.id"))?;
+    let mut stmt = conn.prepare(&format!("{TASK_SELECT} WHERE t.version_id = ?1 ORDER BY t.id"))?;
     let rows = stmt
         .query_map([version_id], task_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()
@@ -122,7 +121,12 @@ pub fn set_completed(
 }
 
 /// Sets the author's answer ('' removes it). False when it was already that text.
-pub fn set_answer(conn: &Connection, task_id: TaskId, answer: &str, now: DateTime<Utc>) -> Result<bool> {
+pub fn set_answer(
+    conn: &Connection,
+    task_id: TaskId,
+    answer: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
     let n = conn
         .execute(
             "UPDATE feedback_tasks
@@ -135,7 +139,12 @@ pub fn set_answer(conn: &Connection, task_id: TaskId, answer: &str, now: DateTim
 }
 
 /// Changes a task's text. False when it was already that text.
-pub fn set_text(conn: &Connection, task_id: TaskId, text: &str, now: DateTime<Utc>) -> Result<bool> {
+pub fn set_text(
+    conn: &Connection,
+    task_id: TaskId,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
     let n = conn
         .execute(
             "UPDATE feedback_tasks SET task = ?2, modified_on = ?3 WHERE id = ?1 AND task <> ?2",
@@ -297,7 +306,9 @@ pub fn queue_places(
          WHERE id IN (SELECT value FROM json_each(?1))",
     )?;
     let rows = stmt
-        .query_map([ids], |r| Ok((r.get(0)?, QueuePlace { position: r.get(1)?, length: r.get(2)? })))?
+        .query_map([ids], |r| {
+            Ok((r.get(0)?, QueuePlace { position: r.get(1)?, length: r.get(2)? }))
+        })?
         .collect::<rusqlite::Result<HashMap<_, _>>>()
         .context("failed to find versions' places in the review queue")?;
     Ok(rows)

@@ -104,7 +104,10 @@ pub fn pending_versions(conn: &Connection, editor: Option<UserId>) -> Result<Vec
 }
 
 /// Sets each pending version's queue state from its feedback tasks (one statement for all).
-fn with_queue_states(conn: &Connection, mut rows: Vec<PendingVersion>) -> Result<Vec<PendingVersion>> {
+fn with_queue_states(
+    conn: &Connection,
+    mut rows: Vec<PendingVersion>,
+) -> Result<Vec<PendingVersion>> {
     let ids: Vec<VersionId> = rows.iter().map(|r| r.version_id).collect();
     let tasks = task_summaries(conn, &ids)?;
     for r in &mut rows {

@@ -23,7 +23,8 @@ fn settled_status(d: &Deployment, pkg: &str, v: &str) -> (Value, Option<String>)
         let r = d.req("GET", &path, &[], b"");
         assert_eq!(r.status, 200, "{}", r.text());
         let body = json_of(&r);
-        (body["state"] != "validating").then(|| (body, r.header("cache-control").map(str::to_owned)))
+        (body["state"] != "validating")
+            .then(|| (body, r.header("cache-control").map(str::to_owned)))
     })
 }
 
@@ -81,7 +82,8 @@ fn feedback_round_trip_by_api_with_states_status_and_permissions() {
     assert_eq!(d.api("POST", &format!("{path}/99999/complete"), &jane, None).0, 404);
 
     // The author answers and completes both.
-    let (s, t) = d.api("POST", &format!("{task0}/answer"), &jane, Some(json!({"text": "Added in 1.0.1"})));
+    let (s, t) =
+        d.api("POST", &format!("{task0}/answer"), &jane, Some(json!({"text": "Added in 1.0.1"})));
     assert_eq!((s, t["answer"].as_str()), (200, Some("Added in 1.0.1")), "{t}");
     for id in &ids {
         let (s, t) = d.api("POST", &format!("{path}/{id}/complete"), &jane, None);
@@ -94,7 +96,10 @@ fn feedback_round_trip_by_api_with_states_status_and_permissions() {
     // Reopen, then the writer deletes.
     assert_eq!(d.api("POST", &format!("{task0}/reopen"), &boss, None).0, 200);
     assert_eq!(d.api("GET", &path, &jane, None).1["state"], "changes_requested");
-    assert_eq!(d.req("DELETE", &task0, &[("Authorization", &format!("Bearer {boss}"))], b"").status, 204);
+    assert_eq!(
+        d.req("DELETE", &task0, &[("Authorization", &format!("Bearer {boss}"))], b"").status,
+        204
+    );
     assert_eq!(d.api("GET", &path, &jane, None).1["state"], "resolved");
 
     // The author uploads a fix: a new version, awaiting review.
@@ -122,7 +127,9 @@ fn feedback_in_the_browser_reviewer_writes_author_ticks() {
     let pkg = "feedback_web";
     d.user_add("jane", &[]);
     d.user_add("boss", &["--staff"]);
-    let r = d.upload("/plugins/add/", &d.user_token("jane"), &plugin_zip(pkg, "1.0.0"), "p.zip").unwrap();
+    let r = d
+        .upload("/plugins/add/", &d.user_token("jane"), &plugin_zip(pkg, "1.0.0"), "p.zip")
+        .unwrap();
     assert_eq!(r.status, 201, "{}", r.text());
     let review = format!("/plugins/{pkg}/version/1.0.0/review/");
 
@@ -131,12 +138,24 @@ fn feedback_in_the_browser_reviewer_writes_author_ticks() {
     assert!(page.contains("Write feedback") && page.contains("No feedback yet"), "{page}");
     let token = csrf_in(&page).unwrap();
     let give = format!("/plugins/{pkg}/version/1.0.0/feedback/");
-    let r = reviewer.post_form(&give, &[("text", "- [ ] add a <b>licence</b>\n- [ ] fix the icon")], None);
+    let r = reviewer.post_form(
+        &give,
+        &[("text", "- [ ] add a <b>licence</b>\n- [ ] fix the icon")],
+        None,
+    );
     assert_eq!(r.status, 403, "no CSRF token: refused");
-    let r = reviewer.post_form(&give, &[("text", "- [ ] add a <b>licence</b>\n- [ ] fix the icon")], Some(&token));
+    let r = reviewer.post_form(
+        &give,
+        &[("text", "- [ ] add a <b>licence</b>\n- [ ] fix the icon")],
+        Some(&token),
+    );
     assert_eq!(r.status, 303, "{}", r.text());
     let page = reviewer.get(&review).text();
-    assert!(page.contains("add a &lt;b&gt;licence&lt;&#x2F;b&gt;") || page.contains("add a &lt;b&gt;licence&lt;/b&gt;"), "escaped: {page}");
+    assert!(
+        page.contains("add a &lt;b&gt;licence&lt;&#x2F;b&gt;")
+            || page.contains("add a &lt;b&gt;licence&lt;/b&gt;"),
+        "escaped: {page}"
+    );
     assert!(page.contains("Changes requested"), "{page}");
 
     let mut author = Browser::signed_in(&d, "jane");
@@ -152,7 +171,10 @@ fn feedback_in_the_browser_reviewer_writes_author_ticks() {
     let answer = format!("/plugins/{pkg}/version/1.0.0/feedback/{id}/answer/");
     assert_eq!(author.post_form(&answer, &[("answer", "Done in 1.0.1")], Some(&token)).status, 303);
     let page = author.get(&review).text();
-    assert!(page.contains("The task is marked done") || page.contains("Your answer was saved"), "flash: {page}");
+    assert!(
+        page.contains("The task is marked done") || page.contains("Your answer was saved"),
+        "flash: {page}"
+    );
     assert!(page.contains("Done in 1.0.1") && page.contains("1 open task"), "{page}");
     let my = author.get("/plugins/my").text();
     assert!(my.contains("1 open task") && my.contains("in the queue"), "{my}");

@@ -96,7 +96,10 @@ fn tasks_are_added_listed_completed_answered_edited_and_deleted() {
     assert!(delete_task(&f.conn, ids[1]).unwrap());
     assert!(!delete_task(&f.conn, ids[1]).unwrap());
     let other = f.version("2.0", now);
-    assert!(task_of_version(&f.conn, other, ids[0]).unwrap().is_none(), "tasks belong to one version");
+    assert!(
+        task_of_version(&f.conn, other, ids[0]).unwrap().is_none(),
+        "tasks belong to one version"
+    );
 }
 
 #[test]
@@ -120,7 +123,10 @@ fn summaries_of_many_versions_come_from_one_statement_and_give_the_queue_state()
         state(b),
         QueueStatus { state: QueueState::ChangesRequested, since: t0 + Duration::days(1) }
     );
-    assert_eq!(state(c), QueueStatus { state: QueueState::Resolved, since: t0 + Duration::days(3) });
+    assert_eq!(
+        state(c),
+        QueueStatus { state: QueueState::Resolved, since: t0 + Duration::days(3) }
+    );
     for q in [QueueState::AwaitingReview, QueueState::ChangesRequested, QueueState::Resolved] {
         assert_eq!(QueueState::parse(q.as_str()), Some(q));
     }

@@ -530,11 +530,21 @@ mod tests {
         let (p, v) = (|| "p".to_owned(), || "1.0".to_owned());
         assert_eq!(
             task(Method::POST, "/api/v1/plugins/p/versions/1.0/feedback/7/complete/"),
-            Endpoint::FeedbackTask { package: p(), version: v(), task: Some(TaskId(7)), verb: TaskVerb::Complete }
+            Endpoint::FeedbackTask {
+                package: p(),
+                version: v(),
+                task: Some(TaskId(7)),
+                verb: TaskVerb::Complete
+            }
         );
         assert_eq!(
             task(Method::DELETE, "/api/v1/plugins/p/versions/1.0/feedback/x"),
-            Endpoint::FeedbackTask { package: p(), version: v(), task: None, verb: TaskVerb::Delete }
+            Endpoint::FeedbackTask {
+                package: p(),
+                version: v(),
+                task: None,
+                verb: TaskVerb::Delete
+            }
         );
         assert_eq!(
             task(Method::GET, "/api/v1/plugins/p/versions/1.0/feedback/7/answer"),
@@ -548,7 +558,10 @@ mod tests {
             task(Method::GET, "/api/v1/plugins/p/versions/1.0/status"),
             Endpoint::VersionStatus { package: p(), version: v() }
         );
-        assert_eq!(task(Method::GET, "/api/v1/plugins/p/versions/1.0/feedback/7/x"), Endpoint::NotFound);
+        assert_eq!(
+            task(Method::GET, "/api/v1/plugins/p/versions/1.0/feedback/7/x"),
+            Endpoint::NotFound
+        );
     }
 
     #[test]

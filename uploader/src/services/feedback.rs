@@ -17,7 +17,9 @@ use catalog::plugins::PluginRow;
 use catalog::versions::VersionRow;
 
 use super::review::version_or_404;
-use super::{ServiceError, ServiceResult, can_approve, can_edit, db, immediate, now, plugin_or_404};
+use super::{
+    ServiceError, ServiceResult, can_approve, can_edit, db, immediate, now, plugin_or_404,
+};
 use crate::app::App;
 use crate::mail::{self, MailEvent};
 
@@ -178,8 +180,11 @@ pub(crate) async fn act(
         let now = now();
         let open_before = catalog::feedback::open_count(&tx, row.id)?;
         if apply(&tx, &user, &current, &action, now)? {
-            let event =
-                AuditEvent::FeedbackTask { version: row.version.clone(), task, change: action.change() };
+            let event = AuditEvent::FeedbackTask {
+                version: row.version.clone(),
+                task,
+                change: action.change(),
+            };
             catalog::events::log_event(&tx, now, Some(user.id), Some(plugin.id), &event)?;
         }
         let resolved = open_before > 0

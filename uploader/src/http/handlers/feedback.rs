@@ -26,9 +26,9 @@ struct TextBody {
 
 /// The `text` of a body, or a 400 saying what to send.
 fn text_of(body: &Bytes, what: &str) -> Result<String, ApiError> {
-    parse_json::<TextBody>(body)?
-        .text
-        .ok_or_else(|| ApiError::BadRequest(format!("Send the JSON body {{\"text\": \"…\"}}: {what}.")))
+    parse_json::<TextBody>(body)?.text.ok_or_else(|| {
+        ApiError::BadRequest(format!("Send the JSON body {{\"text\": \"…\"}}: {what}."))
+    })
 }
 
 /// One task as the API shows it.
@@ -59,7 +59,12 @@ fn feedback_json(f: &VersionFeedback) -> serde_json::Value {
 }
 
 /// `GET /api/v1/plugins/<pkg>/versions/<v>/feedback` (editors and approvers).
-pub(crate) async fn list(app: &App, req: &Request<Bytes>, package: &str, version: &str) -> ApiResult {
+pub(crate) async fn list(
+    app: &App,
+    req: &Request<Bytes>,
+    package: &str,
+    version: &str,
+) -> ApiResult {
     let user = bearer_user(app, req.headers()).await?;
     let f = feedback::feedback_of(app, user, package, version).await?;
     Ok(json_response(StatusCode::OK, &feedback_json(&f)))
@@ -67,7 +72,12 @@ pub(crate) async fn list(app: &App, req: &Request<Bytes>, package: &str, version
 
 /// `POST /api/v1/plugins/<pkg>/versions/<v>/feedback` `{"text"}` (approvers) → 201 with the
 /// new tasks.
-pub(crate) async fn give(app: &App, req: &Request<Bytes>, package: &str, version: &str) -> ApiResult {
+pub(crate) async fn give(
+    app: &App,
+    req: &Request<Bytes>,
+    package: &str,
+    version: &str,
+) -> ApiResult {
     let user = bearer_user(app, req.headers()).await?;
     let text = text_of(req.body(), "the feedback; lines starting with `- [ ]` become tasks")?;
     let tasks = feedback::give(app, &user, package, version, &text).await?;

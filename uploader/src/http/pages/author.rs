@@ -19,7 +19,9 @@ use catalog::plugins::PluginRow;
 use catalog::versions::{EditorPlugin, VersionRow};
 use generator::urls;
 
-use super::{PageError, PageResult, Visitor, checked_form, feedback, is_post, redirect_with, render};
+use super::{
+    PageError, PageResult, Visitor, checked_form, feedback, is_post, redirect_with, render,
+};
 use crate::app::App;
 use crate::services::review::{self, PluginPatch, version_or_404};
 use crate::services::{ServiceError, can_edit, db, plugin_or_404};

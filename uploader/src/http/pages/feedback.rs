@@ -150,7 +150,9 @@ pub(crate) async fn task(
     let (action, done) = match verb {
         TaskVerb::Complete => (TaskAction::Complete, "The task is marked done."),
         TaskVerb::Reopen => (TaskAction::Reopen, "The task is open again."),
-        TaskVerb::Answer => (TaskAction::Answer(form.text("answer").to_owned()), "Your answer was saved."),
+        TaskVerb::Answer => {
+            (TaskAction::Answer(form.text("answer").to_owned()), "Your answer was saved.")
+        }
         TaskVerb::Edit => (TaskAction::Edit(form.text("text").to_owned()), "The task was changed."),
         TaskVerb::Delete => (TaskAction::Delete, "The task was deleted."),
     };

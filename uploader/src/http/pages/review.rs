@@ -96,10 +96,7 @@ const QUEUE_PAGE: usize = 100;
 
 /// `?page=N` (1 when absent or not a positive number).
 fn page_number(req: &Request<Bytes>) -> usize {
-    query_value(req, "page")
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| *n >= 1)
-        .unwrap_or(1)
+    query_value(req, "page").and_then(|v| v.parse::<usize>().ok()).filter(|n| *n >= 1).unwrap_or(1)
 }
 
 fn query_value(req: &Request<Bytes>, key: &str) -> Option<String> {
@@ -122,7 +119,8 @@ struct StateLink {
 }
 
 fn state_links(current: Option<QueueState>) -> Vec<StateLink> {
-    let all = StateLink { label: "All", url: "/plugins/unapproved/".into(), current: current.is_none() };
+    let all =
+        StateLink { label: "All", url: "/plugins/unapproved/".into(), current: current.is_none() };
     let states = [QueueState::AwaitingReview, QueueState::ChangesRequested, QueueState::Resolved];
     std::iter::once(all)
         .chain(states.into_iter().map(|s| StateLink {

@@ -74,7 +74,9 @@ impl PublicStatus {
                  after upload.",
                 days(m)
             ),
-            None => format!("No version was approved by a reviewer in the last {MEDIAN_DAYS} days."),
+            None => {
+                format!("No version was approved by a reviewer in the last {MEDIAN_DAYS} days.")
+            }
         }
     }
 }
@@ -120,6 +122,9 @@ mod tests {
     #[test]
     fn ordinals() {
         let got: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111].map(ordinal).into();
-        assert_eq!(got, ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]);
+        assert_eq!(
+            got,
+            ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+        );
     }
 }

@@ -58,7 +58,8 @@ pub(crate) fn parse_tasks(text: &str) -> Result<Vec<String>, FeedbackTextError> 
     if tasks.len() > MAX_TASKS {
         return Err(FeedbackTextError::TooManyTasks(tasks.len()));
     }
-    if let Some((i, t)) = tasks.iter().enumerate().find(|(_, t)| t.chars().count() > MAX_TASK_CHARS) {
+    if let Some((i, t)) = tasks.iter().enumerate().find(|(_, t)| t.chars().count() > MAX_TASK_CHARS)
+    {
         return Err(FeedbackTextError::TaskTooLong { index: i + 1, chars: t.chars().count() });
     }
     Ok(tasks)
@@ -94,7 +95,10 @@ mod tests {
             (String::new(), Err(FeedbackTextError::Empty)),
             ("   \n ".into(), Err(FeedbackTextError::Empty)),
             ("- [ ]\n- [ ]  ".into(), Err(FeedbackTextError::Empty)),
-            ("é".repeat(MAX_TEXT_CHARS), Err(FeedbackTextError::TaskTooLong { index: 1, chars: MAX_TEXT_CHARS })),
+            (
+                "é".repeat(MAX_TEXT_CHARS),
+                Err(FeedbackTextError::TaskTooLong { index: 1, chars: MAX_TEXT_CHARS }),
+            ),
             ("a".repeat(MAX_TEXT_CHARS + 1), Err(FeedbackTextError::TooLong(MAX_TEXT_CHARS + 1))),
             (many, Err(FeedbackTextError::TooManyTasks(MAX_TASKS + 1))),
             (ok_many, Ok(MAX_TASKS)),
