@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
-use crate::ids::{PluginId, TokenId, UserId};
+use crate::ids::{PluginId, TaskId, TokenId, UserId};
 use crate::time::fmt_time;
 
 /// How an upload arrived (audit detail `via`).
@@ -141,6 +141,27 @@ pub enum AuditEvent {
     VendoredSet {
         paths: Vec<String>,
     },
+    /// A reviewer wrote feedback on `version`: `tasks` new tasks.
+    FeedbackGive {
+        version: String,
+        tasks: Vec<TaskId>,
+    },
+    /// Something happened to one feedback task of `version`.
+    FeedbackTask {
+        version: String,
+        task: TaskId,
+        change: TaskChange,
+    },
+}
+
+/// What happened to a feedback task (the `action` of `AuditEvent::FeedbackTask`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskChange {
+    Complete,
+    Reopen,
+    Answer,
+    Edit,
+    Delete,
 }
 
 impl AuditEvent {
@@ -173,6 +194,14 @@ impl AuditEvent {
             AuditEvent::WaiverAdd { .. } => "scan.waiver_add",
             AuditEvent::WaiverRemove { .. } => "scan.waiver_remove",
             AuditEvent::VendoredSet { .. } => "scan.vendored",
+            AuditEvent::FeedbackGive { .. } => "feedback.give",
+            AuditEvent::FeedbackTask { change, .. } => match change {
+                TaskChange::Complete => "feedback.complete",
+                TaskChange::Reopen => "feedback.reopen",
+                TaskChange::Answer => "feedback.answer",
+                TaskChange::Edit => "feedback.edit",
+                TaskChange::Delete => "feedback.delete",
+            },
         }
     }
 
@@ -232,6 +261,12 @@ impl AuditEvent {
             }
             AuditEvent::WaiverRemove { rule, file } => json!({"rule": rule, "file": file}),
             AuditEvent::VendoredSet { paths } => json!({"paths": paths}),
+            AuditEvent::FeedbackGive { version, tasks } => {
+                json!({"version": version, "tasks": tasks})
+            }
+            AuditEvent::FeedbackTask { version, task, .. } => {
+                json!({"version": version, "task": task})
+            }
         };
         value.to_string()
     }
@@ -376,5 +411,23 @@ mod tests {
         pins(AuditEvent::UserUntrust { user: user() }, "user.untrust", r#"{"user":"al"}"#);
         pins(AuditEvent::UserBlock { user: user() }, "user.block", r#"{"user":"al"}"#);
         pins(AuditEvent::UserUnblock { user: user() }, "user.unblock", r#"{"user":"al"}"#);
+    }
+
+    #[test]
+    fn feedback() {
+        pins(
+            AuditEvent::FeedbackGive { version: "1.0".into(), tasks: vec![TaskId(4), TaskId(5)] },
+            "feedback.give",
+            r#"{"tasks":[4,5],"version":"1.0"}"#,
+        );
+        pins(
+            AuditEvent::FeedbackTask {
+                version: "1.0".into(),
+                task: TaskId(4),
+                change: TaskChange::Complete,
+            },
+            "feedback.complete",
+            r#"{"task":4,"version":"1.0"}"#,
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! build on it; it depends on neither.
 //!
 //! Dependency direction inside the crate (no module imports one that imports it back):
-//! `public → settings`, `review → plugins, metadata`, `versions → plugins, metadata, tags`,
+//! `public → settings`, `review → plugins, metadata, feedback`, `versions → plugins, metadata, tags`,
 //! `tags → plugins, metadata`, `metadata → plugins`; every statement module → `time`,
 //! `names`, `model`; `store → versions, fsutil, hash`.
 

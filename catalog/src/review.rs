@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
+use crate::feedback::{QueueStatus, task_summaries};
 use crate::ids::{PluginId, UserId, VersionId};
 use crate::metadata::sync_public_metadata;
 use crate::plugins::touch;
@@ -54,6 +55,8 @@ pub struct PendingVersion {
     pub package_size: i64,
     /// When the zip was last replaced (`None`: the one first uploaded).
     pub replaced_on: Option<DateTime<Utc>>,
+    /// Awaiting review, changes requested or resolved, and since when (its feedback tasks).
+    pub queue: QueueStatus,
 }
 
 /// Unapproved versions of plugins not marked for deletion, oldest first; restricted to the
@@ -73,6 +76,7 @@ pub fn pending_versions(conn: &Connection, editor: Option<UserId>) -> Result<Vec
     )?;
     let rows = stmt
         .query_map([editor], |r| {
+            let created_on = parse_time(&r.get::<_, String>(6)?)?;
             Ok(PendingVersion {
                 plugin_id: r.get(0)?,
                 package_name: r.get(1)?,
@@ -80,7 +84,7 @@ pub fn pending_versions(conn: &Connection, editor: Option<UserId>) -> Result<Vec
                 version_id: r.get(3)?,
                 version: r.get(4)?,
                 experimental: r.get(5)?,
-                created_on: parse_time(&r.get::<_, String>(6)?)?,
+                created_on,
                 uploaded_by: r.get(7)?,
                 is_from_token: r.get(8)?,
                 package_sha256: r.get(9)?,
@@ -91,9 +95,23 @@ pub fn pending_versions(conn: &Connection, editor: Option<UserId>) -> Result<Vec
                     .map(parse_time)
                     .transpose()?,
                 uploader_trusted: r.get(12)?,
+                queue: QueueStatus::of(created_on, None),
             })
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()
+        .collect::<rusqlite::Result<Vec<PendingVersion>>>()
         .context("failed to read the review queue")?;
+    with_queue_states(conn, rows)
+}
+
+/// Sets each pending version's queue state from its feedback tasks (one statement for all).
+fn with_queue_states(
+    conn: &Connection,
+    mut rows: Vec<PendingVersion>,
+) -> Result<Vec<PendingVersion>> {
+    let ids: Vec<VersionId> = rows.iter().map(|r| r.version_id).collect();
+    let tasks = task_summaries(conn, &ids)?;
+    for r in &mut rows {
+        r.queue = QueueStatus::of(r.created_on, tasks.get(&r.version_id));
+    }
     Ok(rows)
 }

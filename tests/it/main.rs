@@ -5,6 +5,7 @@
 mod abuse;
 mod check_scan;
 mod downloads;
+mod feedback;
 mod icons;
 mod nginx_conf;
 mod qgis;

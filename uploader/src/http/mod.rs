@@ -16,7 +16,7 @@ use hyper::Request;
 
 use crate::app::App;
 use error::{ApiError, ApiResult, HttpResponse};
-use handlers::{accounts, checks, downloads, review, token_api, tokens, upload, xmlrpc};
+use handlers::{accounts, checks, downloads, feedback, review, token_api, tokens, upload, xmlrpc};
 use route::{Endpoint, Route};
 
 /// Routes one request (body already read) to its handler.
@@ -75,6 +75,18 @@ async fn dispatch(app: &App, endpoint: Endpoint, req: Request<Bytes>) -> ApiResu
         Endpoint::PrivateDownload { package, version } => {
             let session_user = pages::session_user(app, req.headers()).await;
             downloads::private_download(app, &req, &package, &version, session_user).await
+        }
+        Endpoint::Feedback { package, version } => {
+            feedback::list(app, &req, &package, &version).await
+        }
+        Endpoint::GiveFeedback { package, version } => {
+            feedback::give(app, &req, &package, &version).await
+        }
+        Endpoint::FeedbackTask { package, version, task, verb } => {
+            feedback::task(app, &req, (&package, &version), task, verb).await
+        }
+        Endpoint::VersionStatus { package, version } => {
+            feedback::status(app, &package, &version).await
         }
         // A browser (it holds one of the workplace's cookies, set by the form page) posts the
         // form; any other client is the JSON API, with its 401 when credentials are missing.

@@ -4,7 +4,7 @@
 
 use hyper::Method;
 
-use catalog::ids::TokenId;
+use catalog::ids::{TaskId, TokenId};
 
 use crate::config::ServiceConfig;
 use crate::services::accounts::UserAction;
@@ -83,6 +83,29 @@ pub(crate) enum Endpoint {
         package: String,
         version: String,
     },
+    /// `GET /api/v1/plugins/<pkg>/versions/<v>/feedback`.
+    Feedback {
+        package: String,
+        version: String,
+    },
+    /// `POST /api/v1/plugins/<pkg>/versions/<v>/feedback`.
+    GiveFeedback {
+        package: String,
+        version: String,
+    },
+    /// `/api/v1/plugins/<pkg>/versions/<v>/feedback/<id>[/<verb>]`; `task` is `None` when
+    /// the segment is not a number (404 once authenticated).
+    FeedbackTask {
+        package: String,
+        version: String,
+        task: Option<TaskId>,
+        verb: TaskVerb,
+    },
+    /// `GET /api/v1/plugins/<pkg>/versions/<v>/status`: public, no credentials.
+    VersionStatus {
+        package: String,
+        version: String,
+    },
     /// `POST /plugins/add/` with a user JWT (the JSON upload); without one, the web form.
     WebUpload,
     /// A page of the web workplace (GET shows it, POST submits its form).
@@ -103,6 +126,21 @@ pub(crate) enum Endpoint {
     },
     /// 404.
     NotFound,
+}
+
+/// What a request does to one feedback task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TaskVerb {
+    /// `POST …/<id>/complete`.
+    Complete,
+    /// `POST …/<id>/reopen`.
+    Reopen,
+    /// `POST …/<id>/answer` `{"text"}`.
+    Answer,
+    /// `PATCH …/<id>` `{"text"}`.
+    Edit,
+    /// `DELETE …/<id>`.
+    Delete,
 }
 
 /// The pages of the web workplace (contract of issue 14; paths as the reference's).
@@ -142,6 +180,10 @@ pub(crate) enum Page {
     VersionReview { package: String, version: String },
     /// `/plugins/<pkg>/version/<v>/approve/` and `…/unapprove/`.
     VersionApproval { package: String, version: String, approve: bool },
+    /// `/plugins/<pkg>/version/<v>/feedback/` (POST: write feedback).
+    FeedbackGive { package: String, version: String },
+    /// `/plugins/<pkg>/version/<v>/feedback/<id>/{complete,reopen,answer,delete}/` (POST).
+    FeedbackTask { package: String, version: String, task: Option<TaskId>, verb: TaskVerb },
     /// `/plugins/<pkg>/tokens/`.
     Tokens { package: String },
     /// `/plugins/<pkg>/tokens/create/`.
@@ -341,6 +383,21 @@ fn page(segs: &[&str]) -> Option<Page> {
         ["plugins", p, "version", v, "review"] => {
             Page::VersionReview { package: s(p), version: s(v) }
         }
+        ["plugins", p, "version", v, "feedback"] => {
+            Page::FeedbackGive { package: s(p), version: s(v) }
+        }
+        ["plugins", p, "version", v, "feedback", id, verb] => Page::FeedbackTask {
+            package: s(p),
+            version: s(v),
+            task: id.parse().ok().map(TaskId),
+            verb: match *verb {
+                "complete" => TaskVerb::Complete,
+                "reopen" => TaskVerb::Reopen,
+                "answer" => TaskVerb::Answer,
+                "delete" => TaskVerb::Delete,
+                _ => return None,
+            },
+        },
         ["plugins", p, "version", v, action @ ("approve" | "unapprove")] => {
             Page::VersionApproval { package: s(p), version: s(v), approve: *action == "approve" }
         }
@@ -403,6 +460,44 @@ fn plugin_endpoint(method: &Method, package: &str, rest: &[&str]) -> Endpoint {
             "POST",
             Endpoint::Rescan { package, version: (*version).to_owned() },
         ),
+        (["versions", version, "feedback", ..], _) | (["versions", version, "status"], _) => {
+            feedback_endpoint(method, package, version, &rest[2..])
+        }
+        _ => Endpoint::NotFound,
+    }
+}
+
+/// `/api/v1/plugins/<package>/versions/<version>/{feedback,status}...`.
+fn feedback_endpoint(method: &Method, package: String, version: &str, rest: &[&str]) -> Endpoint {
+    let version = version.to_owned();
+    let task = |id: &str| id.parse().ok().map(TaskId);
+    let on_task = |id: &str, verb| Endpoint::FeedbackTask {
+        package: package.clone(),
+        version: version.clone(),
+        task: task(id),
+        verb,
+    };
+    match (rest, method.clone()) {
+        (["status"], m) => only(
+            &m,
+            &[Method::GET, Method::HEAD],
+            "GET, HEAD",
+            Endpoint::VersionStatus { package, version },
+        ),
+        (["feedback"], Method::GET) => Endpoint::Feedback { package, version },
+        (["feedback"], Method::POST) => Endpoint::GiveFeedback { package, version },
+        (["feedback"], _) => Endpoint::MethodNotAllowed { allow: "GET, POST" },
+        (["feedback", id], Method::PATCH) => on_task(id, TaskVerb::Edit),
+        (["feedback", id], Method::DELETE) => on_task(id, TaskVerb::Delete),
+        (["feedback", _], _) => Endpoint::MethodNotAllowed { allow: "PATCH, DELETE" },
+        (["feedback", id, verb @ ("complete" | "reopen" | "answer")], m) => {
+            let verb = match *verb {
+                "complete" => TaskVerb::Complete,
+                "reopen" => TaskVerb::Reopen,
+                _ => TaskVerb::Answer,
+            };
+            only(&m, &[Method::POST], "POST", on_task(id, verb))
+        }
         _ => Endpoint::NotFound,
     }
 }
@@ -470,6 +565,46 @@ mod tests {
             Endpoint::MethodNotAllowed { allow: "GET, POST" }
         );
         assert_eq!(Route::parse(&Method::GET, "/a%2Fb").endpoint, Endpoint::NotFound);
+    }
+
+    #[test]
+    fn feedback_paths_parse_with_their_task_ids_and_verbs() {
+        let task = |method: Method, path: &str| Route::parse(&method, path).endpoint;
+        let (p, v) = (|| "p".to_owned(), || "1.0".to_owned());
+        assert_eq!(
+            task(Method::POST, "/api/v1/plugins/p/versions/1.0/feedback/7/complete/"),
+            Endpoint::FeedbackTask {
+                package: p(),
+                version: v(),
+                task: Some(TaskId(7)),
+                verb: TaskVerb::Complete
+            }
+        );
+        assert_eq!(
+            task(Method::DELETE, "/api/v1/plugins/p/versions/1.0/feedback/x"),
+            Endpoint::FeedbackTask {
+                package: p(),
+                version: v(),
+                task: None,
+                verb: TaskVerb::Delete
+            }
+        );
+        assert_eq!(
+            task(Method::GET, "/api/v1/plugins/p/versions/1.0/feedback/7/answer"),
+            Endpoint::MethodNotAllowed { allow: "POST" }
+        );
+        assert_eq!(
+            task(Method::POST, "/api/v1/plugins/p/versions/1.0/feedback"),
+            Endpoint::GiveFeedback { package: p(), version: v() }
+        );
+        assert_eq!(
+            task(Method::GET, "/api/v1/plugins/p/versions/1.0/status"),
+            Endpoint::VersionStatus { package: p(), version: v() }
+        );
+        assert_eq!(
+            task(Method::GET, "/api/v1/plugins/p/versions/1.0/feedback/7/x"),
+            Endpoint::NotFound
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub(crate) mod change;
 pub(crate) mod downloads;
+pub(crate) mod feedback;
 pub(crate) mod inspect;
 pub(crate) mod review;
 pub(crate) mod scans;

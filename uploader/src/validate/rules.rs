@@ -636,17 +636,23 @@ fn check_author(r: &mut Report, meta: &Metadata) {
     }
 }
 
-/// One plausible e-mail address (its emptiness is the required-keys rule's problem).
+/// An address that does not look like one (`email=TBD`, seen in published plugins) is a
+/// warning, not an error: the reference does not check its shape, but the reviewers see it
+/// (its emptiness is the required-keys rule's error).
 fn check_email(r: &mut Report, meta: &Metadata) {
     if let Some(e) = meta.non_empty("email")
         && !plausible_email(e)
     {
-        r.error(
-            ProblemCode::MetadataBadEmail,
+        r.warn(
+            ProblemCode::MetadataEmailUnusual,
             Some("email"),
-            Some(&meta.file),
-            format!("Metadata email `{e}` is not an e-mail address."),
-            "Write one address such as `email=jane@example.org`; the repository never shows it publicly.",
+            format!(
+                "Metadata email `{e}` does not look like an e-mail address; the reviewers will \
+                 see this warning and may ask for a real one."
+            ),
+            "Write one address such as `email=jane@example.org` in metadata.txt so the \
+             reviewers and users' bug reports can reach you; the repository never shows it \
+             publicly.",
         );
     }
 }

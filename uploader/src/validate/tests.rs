@@ -500,11 +500,12 @@ fn all_metadata_problems_are_reported_at_once() {
         "metadata.bad_version",
         "metadata.bad_url",
         "metadata.author_slash",
-        "metadata.bad_email",
     ] {
         assert!(got.contains(&want), "{want} missing from {got:?}");
     }
     assert_eq!(got.iter().filter(|c| **c == "metadata.bad_url").count(), 2);
+    assert!(!got.contains(&"metadata.email_unusual"), "an unusual address is only a warning");
+    assert!(r.warnings.iter().any(|p| p.code.as_str() == "metadata.email_unusual"));
     for p in &r.errors {
         assert!(!p.hint.is_empty(), "{p:?}");
     }
@@ -576,4 +577,17 @@ fn check_report_json_shape() {
     assert_eq!(v["errors"][0]["file"], "test_modul/LICENSE");
     assert!(v["errors"][0].get("key").is_none());
     assert!(v["errors"][0]["hint"].is_string());
+}
+
+#[test]
+fn an_email_that_is_not_an_address_is_a_warning_and_an_empty_one_an_error() {
+    let base = "[general]\nname=x\ndescription=d\nversion=1.0\nqgisMinimumVersion=3.0\nauthor=a\nabout=ok\ntracker=https://t.org\nrepository=https://r.org\n";
+    let ok = check(&with_metadata(&format!("{base}email=TBD\n"))).unwrap();
+    let w: Vec<_> = ok.warnings.iter().map(|p| p.code.as_str()).collect();
+    assert!(w.contains(&"metadata.email_unusual"), "{w:?}");
+    let p = ok.warnings.iter().find(|p| p.code.as_str() == "metadata.email_unusual").unwrap();
+    assert!(p.message.contains("`TBD`") && p.message.contains("reviewers"), "{}", p.message);
+    assert!(p.hint.contains("jane@example.org"), "{}", p.hint);
+    let empty = check(&with_metadata(&format!("{base}email=\n"))).unwrap_err();
+    assert!(empty.errors.iter().any(|p| p.code.as_str() == "metadata.empty_value"));
 }

@@ -5,6 +5,7 @@
 pub(crate) mod accounts;
 pub(crate) mod checks;
 pub(crate) mod downloads;
+pub(crate) mod feedback;
 pub(crate) mod review;
 pub(crate) mod token_api;
 pub(crate) mod tokens;

@@ -143,6 +143,8 @@ pub(crate) async fn queue(app: &App, req: &Request<Bytes>) -> ApiResult {
                 "size": r.package_size,
                 "replaced": r.replaced_on.is_some(),
                 "replaced_at": r.replaced_on.map(fmt_api_time),
+                "state": r.queue.state.as_str(),
+                "waiting_since": fmt_api_time(r.queue.since),
                 "download_url": format!(
                     "{base}{}",
                     urls::version_download(&r.package_name, &r.version)

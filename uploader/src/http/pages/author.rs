@@ -5,17 +5,23 @@
 
 mod upload;
 
+use std::collections::HashMap;
+
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use hyper::{Request, StatusCode};
 use serde::Serialize;
 
 use catalog::accounts::User;
+use catalog::feedback::{QueuePlace, QueueStatus, TaskSummary};
+use catalog::ids::VersionId;
 use catalog::plugins::PluginRow;
 use catalog::versions::{EditorPlugin, VersionRow};
 use generator::urls;
 
-use super::{PageError, PageResult, Visitor, checked_form, is_post, redirect_with, render};
+use super::{
+    PageError, PageResult, Visitor, checked_form, feedback, is_post, redirect_with, render,
+};
 use crate::app::App;
 use crate::services::review::{self, PluginPatch, version_or_404};
 use crate::services::{ServiceError, can_edit, db, plugin_or_404};
@@ -134,6 +140,36 @@ struct VersionView {
     /// Only unapproved versions can be replaced.
     update_url: Option<String>,
     delete_url: String,
+    /// Review feedback still to do.
+    open_tasks: u32,
+    /// Where a pending version stands in review ("Waiting for review for 3 days; 2nd of 7").
+    queue_line: Option<String>,
+}
+
+/// What `/plugins/my` adds to each version from its feedback and the review queue.
+struct QueueInfo {
+    tasks: HashMap<VersionId, TaskSummary>,
+    places: HashMap<VersionId, QueuePlace>,
+    now: DateTime<Utc>,
+}
+
+impl QueueInfo {
+    /// Two statements for every version of every plugin shown.
+    fn read(conn: &rusqlite::Connection, mine: &[EditorPlugin]) -> anyhow::Result<Self> {
+        let ids: Vec<VersionId> =
+            mine.iter().flat_map(|p| p.versions.iter().map(|v| v.id)).collect();
+        Ok(QueueInfo {
+            tasks: catalog::feedback::task_summaries(conn, &ids)?,
+            places: catalog::feedback::queue_places(conn, &ids)?,
+            now: crate::services::now(),
+        })
+    }
+
+    fn line(&self, v: &VersionRow) -> Option<String> {
+        let status = QueueStatus::of(v.created_on, self.tasks.get(&v.id));
+        let place = self.places.get(&v.id).copied();
+        (!v.approved).then(|| feedback::status_line(status, place, self.now))
+    }
 }
 
 #[derive(Serialize)]
@@ -153,9 +189,11 @@ struct PluginView {
     versions: Vec<VersionView>,
 }
 
-fn version_view(package: &str, v: &VersionRow) -> VersionView {
+fn version_view(package: &str, v: &VersionRow, q: &QueueInfo) -> VersionView {
     let state = VersionState::of(v);
     VersionView {
+        open_tasks: feedback::open_tasks(q.tasks.get(&v.id)),
+        queue_line: q.line(v),
         version: v.version.clone(),
         state,
         label: state.label(),
@@ -166,7 +204,7 @@ fn version_view(package: &str, v: &VersionRow) -> VersionView {
     }
 }
 
-fn plugin_view(p: &EditorPlugin) -> PluginView {
+fn plugin_view(p: &EditorPlugin, q: &QueueInfo) -> PluginView {
     let pkg = p.plugin.package_name.as_str();
     let public = !p.plugin.is_deleted && p.versions.iter().any(|v| v.approved);
     PluginView {
@@ -181,17 +219,21 @@ fn plugin_view(p: &EditorPlugin) -> PluginView {
         add_version_url: format!("{}version/add/", urls::plugin_page(pkg)),
         delete_url: plugin_path(pkg, "delete"),
         restore_url: plugin_path(pkg, "restore"),
-        versions: p.versions.iter().map(|v| version_view(pkg, v)).collect(),
+        versions: p.versions.iter().map(|v| version_view(pkg, v, q)).collect(),
     }
 }
 
 /// `/plugins/my`: every plugin the user created or co-owns, in any state.
 pub(crate) async fn my_plugins(app: &App, v: &Visitor, req: &Request<Bytes>) -> PageResult {
     let user_id = v.require_user(req)?.id;
-    let mine =
-        db(app, move |conn| Ok(catalog::versions::plugins_of_editor(conn, user_id)?)).await?;
+    let (mine, queue) = db(app, move |conn| {
+        let mine = catalog::versions::plugins_of_editor(conn, user_id)?;
+        let queue = QueueInfo::read(conn, &mine)?;
+        Ok((mine, queue))
+    })
+    .await?;
     let mut ctx = tera::Context::new();
-    ctx.insert("plugins", &mine.iter().map(plugin_view).collect::<Vec<_>>());
+    ctx.insert("plugins", &mine.iter().map(|p| plugin_view(p, &queue)).collect::<Vec<_>>());
     render(app, v, "my.html", ctx, StatusCode::OK)
 }
 

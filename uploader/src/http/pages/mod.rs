@@ -10,6 +10,7 @@
 pub(crate) mod accounts;
 pub(crate) mod author;
 pub(crate) mod cookies;
+pub(crate) mod feedback;
 pub(crate) mod form;
 pub(crate) mod review;
 pub(crate) mod tokens;
@@ -331,6 +332,12 @@ async fn dispatch(app: &App, v: &Visitor, page: Page, req: &Request<Bytes>) -> P
         }
         Page::VersionApproval { package, version, approve } => {
             review::set_approval(app, v, req, &package, &version, approve).await
+        }
+        Page::FeedbackGive { package, version } => {
+            feedback::give(app, v, req, &package, &version).await
+        }
+        Page::FeedbackTask { package, version, task, verb } => {
+            feedback::task(app, v, req, (&package, &version), task, verb).await
         }
         Page::UserAdmin { username } => users::admin(app, v, req, &username).await,
         Page::UserAction { username, action } => {

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use hyper::{Request, StatusCode};
 use serde::Serialize;
 
+use catalog::feedback::QueueState;
 use catalog::review::PendingVersion;
 use generator::urls;
 
@@ -36,7 +37,7 @@ fn private_download_path(package: &str, version: &str) -> String {
 }
 
 /// "3 days", "5 hours", "12 minutes", "just now": how long a version has waited.
-fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub(crate) fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let minutes = (now - since).num_minutes().max(0);
     let (n, unit) = match minutes {
         0 => return "just now".to_owned(),
@@ -60,12 +61,21 @@ struct QueueItem {
     from_token: bool,
     replaced: bool,
     review_url: String,
+    /// `awaiting_review`, `changes_requested`, `resolved`, its label and age.
+    state: &'static str,
+    state_label: &'static str,
+    state_age: String,
+    state_since: String,
 }
 
 impl QueueItem {
     fn new(p: PendingVersion, now: DateTime<Utc>) -> Self {
         QueueItem {
             age: age(p.created_on, now),
+            state: p.queue.state.as_str(),
+            state_label: p.queue.state.label(),
+            state_age: age(p.queue.since, now),
+            state_since: api_time(p.queue.since),
             uploaded_on: api_time(p.created_on),
             review_url: review_path(&p.package_name, &p.version),
             trusted: p.uploader_trusted,
@@ -86,11 +96,39 @@ const QUEUE_PAGE: usize = 100;
 
 /// `?page=N` (1 when absent or not a positive number).
 fn page_number(req: &Request<Bytes>) -> usize {
+    query_value(req, "page").and_then(|v| v.parse::<usize>().ok()).filter(|n| *n >= 1).unwrap_or(1)
+}
+
+fn query_value(req: &Request<Bytes>, key: &str) -> Option<String> {
     form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == "page")
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .filter(|n| *n >= 1)
-        .unwrap_or(1)
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `?state=awaiting_review|changes_requested|resolved` (anything else: every state).
+fn state_filter(req: &Request<Bytes>) -> Option<QueueState> {
+    query_value(req, "state").as_deref().and_then(QueueState::parse)
+}
+
+/// The filter links of the queue page: all, then each state, with the current one marked.
+#[derive(Serialize)]
+struct StateLink {
+    label: &'static str,
+    url: String,
+    current: bool,
+}
+
+fn state_links(current: Option<QueueState>) -> Vec<StateLink> {
+    let all =
+        StateLink { label: "All", url: "/plugins/unapproved/".into(), current: current.is_none() };
+    let states = [QueueState::AwaitingReview, QueueState::ChangesRequested, QueueState::Resolved];
+    std::iter::once(all)
+        .chain(states.into_iter().map(|s| StateLink {
+            label: s.label(),
+            url: format!("/plugins/unapproved/?state={}", s.as_str()),
+            current: current == Some(s),
+        }))
+        .collect()
 }
 
 pub(crate) async fn queue(app: &App, v: &Visitor, req: &Request<Bytes>) -> PageResult {
@@ -101,6 +139,9 @@ pub(crate) async fn queue(app: &App, v: &Visitor, req: &Request<Bytes>) -> PageR
         Err(e) => return Err(e.into()),
     };
     let now = now();
+    let filter = state_filter(req);
+    let rows: Vec<PendingVersion> =
+        rows.into_iter().filter(|r| filter.is_none_or(|f| r.queue.state == f)).collect();
     let total = rows.len();
     let pages = total.div_ceil(QUEUE_PAGE).max(1);
     let page = page_number(req).min(pages);
@@ -116,6 +157,8 @@ pub(crate) async fn queue(app: &App, v: &Visitor, req: &Request<Bytes>) -> PageR
     ctx.insert("page", &page);
     ctx.insert("pages", &pages);
     ctx.insert("all_plugins", &(user.is_staff || user.is_superuser));
+    ctx.insert("state_links", &state_links(filter));
+    ctx.insert("state", &filter.map(QueueState::as_str));
     render(app, v, "queue.html", ctx, StatusCode::OK)
 }
 
@@ -209,6 +252,7 @@ pub(crate) async fn review(
     ctx.insert("title", &title);
     let checks = crate::services::scans::checks_view(app, user.clone(), &subject.version).await?;
     ctx.insert("checks", &checks);
+    ctx.insert("feedback", &super::feedback::context(app, user, package, version).await?);
     render(app, v, "review.html", ctx, StatusCode::OK)
 }
 
