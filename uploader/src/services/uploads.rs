@@ -229,8 +229,10 @@ fn commit(
     }
     let event = upload_event(&dest, &req, &checked, approved);
     catalog::events::log_event(&tx, now, Some(actor.id), Some(dest.plugin_id), &event)?;
+    queue_mail(app, &tx, &dest, version_id, actor.id, now)?;
     app::failpoint("upload.before_commit");
     tx.commit()?;
+    app.mail_wake.notify_one();
     stored.keep();
     app::failpoint("upload.after_commit");
     after_commit(app, conn, dest, &new, version_id, checked, approved)
@@ -415,6 +417,25 @@ fn upload_event(
         (None, true) => AuditEvent::PluginCreate(detail),
         (None, false) => AuditEvent::VersionUpload(detail),
     }
+}
+
+/// The upload's mail, in its transaction: "new plugin" to the review group when the upload
+/// created the plugin, "upload received" to the editors always.
+fn queue_mail(
+    app: &App,
+    tx: &Transaction<'_>,
+    dest: &Destination,
+    version: VersionId,
+    by: UserId,
+    now: DateTime<Utc>,
+) -> UploadResult<()> {
+    use crate::mail::{MailEvent, notify};
+    let (base, plugin) = (&app.config.site.base_url, dest.plugin_id);
+    if dest.plugin_created {
+        notify(tx, base, now, &MailEvent::PluginCreated { plugin, version, by })?;
+    }
+    notify(tx, base, now, &MailEvent::UploadReceived { plugin, version, by })?;
+    Ok(())
 }
 
 /// After COMMIT: drops the replaced zip and requests the build of an approved version.
