@@ -5,6 +5,7 @@
 mod abuse;
 mod downloads;
 mod icons;
+mod mail;
 mod nginx_conf;
 mod qgis;
 mod review_gate;

@@ -184,7 +184,7 @@ mod tests {
         };
         let text = String::from_utf8(message(&from, &mail).unwrap().formatted()).unwrap();
         assert!(text.contains("Message-ID: <abc123@p.example>"), "{text}");
-        assert!(text.contains("From: QGIS Plugins <no-reply-plugins@qgis.org>"), "{text}");
+        assert!(text.contains("From: \"QGIS Plugins\" <no-reply-plugins@qgis.org>"), "{text}");
         assert_eq!(message(&from, &mail).unwrap().envelope().to().len(), 2);
         let bad = OutboxMail { recipients: vec!["TBD".into()], ..mail };
         assert!(message(&from, &bad).is_err());
