@@ -26,7 +26,8 @@ fn with_smtp(sink: &SmtpSink) -> Deployment {
 /// `(message_id, sent)` of every outbox row.
 fn outbox(d: &Deployment) -> Vec<(String, bool)> {
     let conn = d.db();
-    let mut st = conn.prepare("SELECT message_id, sent_on IS NOT NULL FROM outbox ORDER BY id").unwrap();
+    let mut st =
+        conn.prepare("SELECT message_id, sent_on IS NOT NULL FROM outbox ORDER BY id").unwrap();
     st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
 }
 
@@ -93,18 +94,18 @@ fn mail_every_event_reaches_its_recipients_exactly_once() {
     let created = wait_subject(&sink, "A new plugin has been created by jane.");
     assert_eq!(created.rcpt, ["revmail@example.org"]);
     assert!(created.body.contains(&format!("/plugins/{pkg}/version/1.0.0/review/")));
-    let received = wait_subject(&sink, &format!("Plugin Upload Confirmation: {pkg} v1.0.0"));
+    let received = wait_subject(&sink, &format!("Plugin Upload Confirmation: E2E {pkg} v1.0.0"));
     assert_eq!(received.rcpt, ["jane@example.org"]);
     assert!(received.subject.starts_with("[QGIS Plugins] "));
 
     // Approve and unapprove: the editors.
     let (status, body) = d.set_approved(pkg, "1.0.0", &quiet, true);
     assert_eq!(status, 200, "{body}");
-    let approved = wait_subject(&sink, &format!("Plugin {pkg} approval notification."));
+    let approved = wait_subject(&sink, &format!("Plugin E2E {pkg} approval notification."));
     assert_eq!(approved.rcpt, ["jane@example.org"]);
     let (status, body) = d.set_approved(pkg, "1.0.0", &quiet, false);
     assert_eq!(status, 200, "{body}");
-    let unapproved = wait_subject(&sink, &format!("Plugin {pkg} unapproval notification."));
+    let unapproved = wait_subject(&sink, &format!("Plugin E2E {pkg} unapproval notification."));
     assert_eq!(unapproved.rcpt, ["jane@example.org"]);
 
     // Trust and untrust: the user.
@@ -115,7 +116,8 @@ fn mail_every_event_reaches_its_recipients_exactly_once() {
 
     // An invitation: the invitee, with the link the staff member saw.
     let mut staff = Browser::signed_in(&d, "revmail");
-    let r = staff.submit("/accounts/invite/", &[("username", "newbie"), ("email", "newbie@example.org")]);
+    let r = staff
+        .submit("/accounts/invite/", &[("username", "newbie"), ("email", "newbie@example.org")]);
     assert_eq!(r.status, 201, "{}", r.text());
     let html = r.text();
     let at = html.find("/accounts/invitation/").expect("the link is shown");
@@ -140,9 +142,10 @@ fn mail_scan_finished_and_ready_for_review_after_the_scan() {
     let pkg = "mail_scanned";
     let r = d.upload("/plugins/add/", &sam, &plugin_zip(pkg, "1.0.0"), "p.zip").unwrap();
     assert_eq!(r.status, 201, "{}", r.text());
-    let results = wait_subject(&sink, &format!("Plugin Validation Results: {pkg} v1.0.0"));
+    let results = wait_subject(&sink, &format!("Plugin Validation Results: E2E {pkg} v1.0.0"));
     assert_eq!(results.rcpt, ["sam@example.org"]);
-    let ready = wait_subject(&sink, &format!("A new plugin version is ready for review: {pkg} v1.0.0"));
+    let ready =
+        wait_subject(&sink, &format!("A new plugin version is ready for review: E2E {pkg} v1.0.0"));
     assert_eq!(ready.rcpt, ["revmail@example.org"]);
     assert_exactly_once(&d, &sink);
 }
@@ -248,4 +251,30 @@ fn mail_without_smtp_stays_in_the_outbox_and_mail_list_shows_it() {
     assert_eq!(rows[0]["recipients"][0], "ann@example.org");
     assert_eq!(rows[0]["sent"], Value::Null);
     assert!(rows[0].get("body").is_none(), "bodies are not listed");
+}
+
+#[test]
+fn mail_review_group_is_set_by_staff_on_the_user_admin_page() {
+    let d = Deployment::start();
+    d.user_add("boss", &["--staff"]);
+    d.user_add("rev", &["--staff"]);
+    d.user_add("ann", &[]);
+    let in_group = |u: &str| -> bool {
+        d.db()
+            .query_row("SELECT review_mail FROM users WHERE username = ?1", [u], |r| r.get(0))
+            .unwrap()
+    };
+    let mut boss = Browser::signed_in(&d, "boss");
+    let r = boss.submit("/plugins/user/rev/admin", &[("review_mail", "on")]);
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert!(in_group("rev"));
+    assert!(boss.get("/plugins/user/rev/admin").text().contains("Stop review mails"));
+    let r = boss.submit("/plugins/user/ann/admin", &[("review_mail", "on")]);
+    assert_eq!(r.status, 409, "only staff can be in the review group: {}", r.text());
+    assert!(!in_group("ann"));
+    let r = boss.submit("/plugins/user/rev/admin", &[("review_mail", "off")]);
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert!(!in_group("rev"));
+    let mut rev = Browser::signed_in(&d, "ann");
+    assert_eq!(rev.get("/plugins/user/rev/admin").status, 404, "staff only");
 }

@@ -144,7 +144,11 @@ pub struct MailArgs {
     #[arg(long, env = "PLUGINS_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
     /// The From address of every mail.
-    #[arg(long, env = "PLUGINS_MAIL_FROM", default_value = "QGIS Plugins <no-reply-plugins@qgis.org>")]
+    #[arg(
+        long,
+        env = "PLUGINS_MAIL_FROM",
+        default_value = "QGIS Plugins <no-reply-plugins@qgis.org>"
+    )]
     pub mail_from: String,
     /// Seconds before the first retry of a failed delivery (doubled per attempt, at most 15 min).
     #[arg(long, env = "PLUGINS_MAIL_RETRY", default_value_t = 5)]

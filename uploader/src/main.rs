@@ -21,7 +21,7 @@ enum Command {
     /// Validate a plugin zip offline with exactly the rules of an upload.
     Check(CheckArgs),
     /// Run the upload service (token API, XML-RPC, accounts, review) behind nginx.
-    Serve(uploader::cli::ServeArgs),
+    Serve(Box<uploader::cli::ServeArgs>),
     /// Manage accounts (`user add NAME [--email E] [--staff] [--trusted] --password-stdin`).
     User {
         #[command(subcommand)]

@@ -114,7 +114,8 @@ impl Drop for SmtpSink {
 
 /// Headers (unfolded) and body of a message file (the sink's `X-Sink-Rcpt-To` first).
 fn parse(text: &str) -> Received {
-    let (head, body) = text.split_once("\r\n\r\n").or_else(|| text.split_once("\n\n")).unwrap_or((text, ""));
+    let (head, body) =
+        text.split_once("\r\n\r\n").or_else(|| text.split_once("\n\n")).unwrap_or((text, ""));
     let mut headers: Vec<(String, String)> = Vec::new();
     for line in head.lines() {
         if line.starts_with([' ', '\t']) {
@@ -126,9 +127,14 @@ fn parse(text: &str) -> Received {
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
         }
     }
-    let get = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let get =
+        |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
     Received {
-        rcpt: get("x-sink-rcpt-to").split(", ").filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        rcpt: get("x-sink-rcpt-to")
+            .split(", ")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
         from: get("from"),
         message_id: get("message-id").trim_matches(['<', '>']).to_owned(),
         subject: get("subject"),

@@ -37,7 +37,8 @@ pub fn compose(event: &MailEvent, facts: &Facts<'_>) -> Option<Composed> {
         _ => version_mail(event, facts.version?, facts)?,
     };
     let subject = format!("{SUBJECT_PREFIX} {}", one_line(&subject));
-    let body = format!("{body}\n\n-- \nQGIS Python Plugins Repository\n{}/plugins/\n", facts.base_url);
+    let body =
+        format!("{body}\n\n-- \nQGIS Python Plugins Repository\n{}/plugins/\n", facts.base_url);
     Some(Composed { kind, subject, body })
 }
 
@@ -216,7 +217,8 @@ mod tests {
     #[test]
     fn subjects_follow_the_reference_and_stay_on_one_line() {
         let v = names();
-        let created = compose(&MailEvent::PluginCreated { plugin: P, version: V, by: U }, &facts(&v));
+        let created =
+            compose(&MailEvent::PluginCreated { plugin: P, version: V, by: U }, &facts(&v));
         let created = created.unwrap();
         assert_eq!(created.subject, "[QGIS Plugins] A new plugin has been created by ana.");
         assert!(created.body.contains("https://p.example/plugins/demo/version/1.2/review/"));
@@ -224,7 +226,8 @@ mod tests {
         let up = up.unwrap();
         assert_eq!(up.subject, "[QGIS Plugins] Plugin Upload Confirmation: Demo  Bcc: x@evil v1.2");
         assert!(!up.subject.contains('\n'));
-        let ok = compose(&MailEvent::Approved { plugin: P, version: V, by: U }, &facts(&v)).unwrap();
+        let ok =
+            compose(&MailEvent::Approved { plugin: P, version: V, by: U }, &facts(&v)).unwrap();
         assert_eq!(ok.subject, "[QGIS Plugins] Plugin Demo  Bcc: x@evil approval notification.");
         assert!(ok.body.contains("https://p.example/plugins/demo/"));
         let scan = compose(&MailEvent::ScanFinished { plugin: P, version: V }, &facts(&v)).unwrap();
@@ -239,11 +242,17 @@ mod tests {
 
     #[test]
     fn trust_and_invitation_name_the_user() {
-        let f = Facts { base_url: "https://p.example", version: None, actor: Some("staff"), user: Some("bo") };
+        let f = Facts {
+            base_url: "https://p.example",
+            version: None,
+            actor: Some("staff"),
+            user: Some("bo"),
+        };
         let t = compose(&MailEvent::TrustChanged { user: U, trusted: false, by: U }, &f).unwrap();
         assert_eq!(t.subject, "[QGIS Plugins] User untrust notification.");
         let link = "https://p.example/accounts/invitation/SECRET/".to_owned();
-        let event = MailEvent::Invitation { user: U, email: "bo@x".into(), link: link.clone(), by: U };
+        let event =
+            MailEvent::Invitation { user: U, email: "bo@x".into(), link: link.clone(), by: U };
         let i = compose(&event, &f).unwrap();
         assert_eq!(i.kind, MailKind::Invitation);
         assert!(i.body.contains(&link));

@@ -15,23 +15,61 @@ use catalog::outbox::NewMail;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailEvent {
     /// A first upload created a plugin: the review notification group.
-    PluginCreated { plugin: PluginId, version: VersionId, by: UserId },
+    PluginCreated {
+        plugin: PluginId,
+        version: VersionId,
+        by: UserId,
+    },
     /// Any upload (new version or replacement): the plugin's editors.
-    UploadReceived { plugin: PluginId, version: VersionId, by: UserId },
+    UploadReceived {
+        plugin: PluginId,
+        version: VersionId,
+        by: UserId,
+    },
     /// The scan finished (any outcome): the editors.
-    ScanFinished { plugin: PluginId, version: VersionId },
+    ScanFinished {
+        plugin: PluginId,
+        version: VersionId,
+    },
     /// The scan finished `validated` on an unapproved version: the review group.
-    ReadyForReview { plugin: PluginId, version: VersionId },
-    Approved { plugin: PluginId, version: VersionId, by: UserId },
-    Unapproved { plugin: PluginId, version: VersionId, by: UserId },
+    ReadyForReview {
+        plugin: PluginId,
+        version: VersionId,
+    },
+    Approved {
+        plugin: PluginId,
+        version: VersionId,
+        by: UserId,
+    },
+    Unapproved {
+        plugin: PluginId,
+        version: VersionId,
+        by: UserId,
+    },
     /// A reviewer wrote feedback: the editors.
-    FeedbackGiven { plugin: PluginId, version: VersionId, by: UserId },
+    FeedbackGiven {
+        plugin: PluginId,
+        version: VersionId,
+        by: UserId,
+    },
     /// Every task of a version is done: the reviewers who wrote them.
-    FeedbackResolved { plugin: PluginId, version: VersionId },
+    FeedbackResolved {
+        plugin: PluginId,
+        version: VersionId,
+    },
     /// Staff trusted or untrusted a user: that user.
-    TrustChanged { user: UserId, trusted: bool, by: UserId },
+    TrustChanged {
+        user: UserId,
+        trusted: bool,
+        by: UserId,
+    },
     /// Staff invited someone: the invitee's address, with the one-time link.
-    Invitation { user: UserId, email: String, link: String, by: UserId },
+    Invitation {
+        user: UserId,
+        email: String,
+        link: String,
+        by: UserId,
+    },
 }
 
 /// Composes the mail of `event` (recipients resolved on `conn`, the caller's transaction)
@@ -62,14 +100,15 @@ pub fn notify(
         }
         _ => None,
     };
-    let facts = compose::Facts { base_url, version: version.as_ref(), actor: actor.as_deref(), user: user.as_deref() };
-    let composed = compose::compose(event, &facts).context("a mail lacks the names it needs")?;
-    let mail = NewMail {
-        kind: composed.kind,
-        recipients,
-        subject: composed.subject,
-        body: composed.body,
+    let facts = compose::Facts {
+        base_url,
+        version: version.as_ref(),
+        actor: actor.as_deref(),
+        user: user.as_deref(),
     };
+    let composed = compose::compose(event, &facts).context("a mail lacks the names it needs")?;
+    let mail =
+        NewMail { kind: composed.kind, recipients, subject: composed.subject, body: composed.body };
     let id = catalog::outbox::enqueue(conn, &message_id(base_url), &mail, now)?;
     tracing::debug!(mail = %id, kind = %mail.kind, recipients = mail.recipients.len(), "mail queued");
     Ok(())
@@ -155,10 +194,15 @@ fn host_of(base_url: &str) -> &str {
     if host.is_empty() { "localhost" } else { host }
 }
 
+/// A time as `mail list` shows it (RFC 3339, UTC, seconds, as the API). Not
+/// `services::api_time`: the services import this module.
+fn api_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// The outbox as `uploader mail list --json` prints it: no bodies (an invitation's holds a
 /// one-time link).
 pub fn list_json(mails: &[catalog::outbox::OutboxMail]) -> serde_json::Value {
-    use crate::services::api_time;
     mails
         .iter()
         .map(|m| {
@@ -181,7 +225,6 @@ pub fn list_json(mails: &[catalog::outbox::OutboxMail]) -> serde_json::Value {
 /// The outbox as `uploader mail list` prints it: one block per mail, no bodies.
 pub fn list_text(mails: &[catalog::outbox::OutboxMail]) -> String {
     use std::fmt::Write as _;
-    use crate::services::api_time;
     if mails.is_empty() {
         return "no mail\n".to_owned();
     }

@@ -49,7 +49,9 @@ impl Smtp {
 /// From address (the service should not start and lose no mail silently).
 pub fn start(app: &App) -> Result<()> {
     let Some(url) = app.config.mail.smtp_url.as_deref() else {
-        tracing::info!("no SMTP server configured: mail stays in the outbox (`uploader mail list`)");
+        tracing::info!(
+            "no SMTP server configured: mail stays in the outbox (`uploader mail list`)"
+        );
         return Ok(());
     };
     let smtp = Smtp::new(&app.config.mail, url)?;

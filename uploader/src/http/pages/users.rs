@@ -113,7 +113,9 @@ async fn review_mail(
     };
     accounts::set_review_mail(app, actor, username, on).await?;
     let text = if on {
-        format!("{username} now receives the mails about new plugins and versions ready for review.")
+        format!(
+            "{username} now receives the mails about new plugins and versions ready for review."
+        )
     } else {
         format!("{username} no longer receives the review mails.")
     };
