@@ -340,7 +340,7 @@ mod tests {
         pins(
             AuditEvent::UserReviewMail { user: user(), on: true },
             "user.review_mail",
-            r#"{"user":"al","on":true}"#,
+            r#"{"on":true,"user":"al"}"#,
         );
     }
 }
