@@ -91,17 +91,20 @@ pub fn user_by_id(conn: &Connection, id: UserId) -> Result<Option<User>> {
 pub struct UserProfile {
     pub user: User,
     pub joined: DateTime<Utc>,
+    /// In the review notification group (reference §3.8; meaningful for staff).
+    pub review_mail: bool,
 }
 
 /// Finds a user's profile by name (case-insensitive).
 pub fn user_profile(conn: &Connection, username: &str) -> Result<Option<UserProfile>> {
     conn.query_row(
-        &format!("SELECT {USER_COLUMNS}, created_at FROM users WHERE username = ?1"),
+        &format!("SELECT {USER_COLUMNS}, created_at, review_mail FROM users WHERE username = ?1"),
         [username],
         |r| {
             Ok(UserProfile {
                 user: user_from_row(r)?,
                 joined: parse_time(&r.get::<_, String>(8)?)?,
+                review_mail: r.get(9)?,
             })
         },
     )
@@ -122,6 +125,18 @@ pub fn set_user_active(conn: &Connection, user_id: UserId, active: bool) -> Resu
     conn.execute("UPDATE users SET is_active = ?2 WHERE id = ?1", params![user_id, active])
         .with_context(|| format!("failed to change the state of user {user_id}"))?;
     bump_plugins_of_user(conn, user_id)
+}
+
+/// Puts a user in (or takes them out of) the review notification group, which receives the
+/// "new plugin" and "ready for review" mails. True when it changed.
+pub fn set_review_mail(conn: &Connection, user_id: UserId, on: bool) -> Result<bool> {
+    let n = conn
+        .execute(
+            "UPDATE users SET review_mail = ?2 WHERE id = ?1 AND review_mail <> ?2",
+            params![user_id, on],
+        )
+        .with_context(|| format!("failed to change the review mail of user {user_id}"))?;
+    Ok(n > 0)
 }
 
 /// Sets (or clears, with `None`) a user's password hash.

@@ -94,6 +94,11 @@ pub enum AuditEvent {
     UserUntrust {
         user: String,
     },
+    /// Staff put a staff member in (or out of) the review notification group.
+    UserReviewMail {
+        user: String,
+        on: bool,
+    },
     UserBlock {
         user: String,
     },
@@ -183,6 +188,7 @@ impl AuditEvent {
             AuditEvent::UserCreate { .. } => "user.create",
             AuditEvent::UserTrust { .. } => "user.trust",
             AuditEvent::UserUntrust { .. } => "user.untrust",
+            AuditEvent::UserReviewMail { .. } => "user.review_mail",
             AuditEvent::UserBlock { .. } => "user.block",
             AuditEvent::UserUnblock { .. } => "user.unblock",
             AuditEvent::UserInvite { .. } => "user.invite",
@@ -242,6 +248,7 @@ impl AuditEvent {
             AuditEvent::UserCreate { user, staff, trusted } => {
                 json!({"user": user, "staff": staff, "trusted": trusted})
             }
+            AuditEvent::UserReviewMail { user, on } => json!({"user": user, "on": on}),
             AuditEvent::UserTrust { user }
             | AuditEvent::UserUntrust { user }
             | AuditEvent::UserBlock { user }
@@ -411,6 +418,11 @@ mod tests {
         pins(AuditEvent::UserUntrust { user: user() }, "user.untrust", r#"{"user":"al"}"#);
         pins(AuditEvent::UserBlock { user: user() }, "user.block", r#"{"user":"al"}"#);
         pins(AuditEvent::UserUnblock { user: user() }, "user.unblock", r#"{"user":"al"}"#);
+        pins(
+            AuditEvent::UserReviewMail { user: user(), on: true },
+            "user.review_mail",
+            r#"{"on":true,"user":"al"}"#,
+        );
     }
 
     #[test]

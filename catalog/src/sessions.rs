@@ -99,7 +99,7 @@ pub fn purge_sessions(conn: &Connection, before: DateTime<Utc>) -> Result<usize>
     .context("failed to purge old sessions")
 }
 
-/// Records an invitation for `user_id`.
+/// Records an invitation for `user_id`, mailed to `email` (`''`: only shown to staff).
 pub fn create_invitation(
     conn: &Connection,
     secret_hash: &str,
@@ -107,11 +107,12 @@ pub fn create_invitation(
     created_by: UserId,
     now: DateTime<Utc>,
     expires: DateTime<Utc>,
+    email: &str,
 ) -> Result<()> {
     conn.execute(
-        "INSERT INTO invitations (secret_hash, user_id, created_by, created_on, expires_on)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![secret_hash, user_id, created_by, fmt_time(now), fmt_time(expires)],
+        "INSERT INTO invitations (secret_hash, user_id, created_by, created_on, expires_on, email)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![secret_hash, user_id, created_by, fmt_time(now), fmt_time(expires), email],
     )
     .context("failed to record the invitation")?;
     Ok(())
@@ -188,7 +189,7 @@ mod tests {
     fn an_invitation_is_used_once() {
         let (_dir, conn, uid) = conn_with_user();
         let now = crate::time::now();
-        create_invitation(&conn, "i1", uid, uid, now, now + Duration::days(7)).unwrap();
+        create_invitation(&conn, "i1", uid, uid, now, now + Duration::days(7), "").unwrap();
         assert!(open_invitation(&conn, "i1", now).unwrap().is_some());
         assert!(open_invitation(&conn, "i1", now + Duration::days(8)).unwrap().is_none());
         assert!(use_invitation(&conn, "i1", now).unwrap());

@@ -7,6 +7,7 @@ mod check_scan;
 mod downloads;
 mod feedback;
 mod icons;
+mod mail;
 mod nginx_conf;
 mod qgis;
 mod review_gate;

@@ -1,4 +1,4 @@
-//! The service's subcommands: `serve`, `user add`, `token create`, and the hidden
+//! The service's subcommands: `serve`, `user add`, `token create`, `mail list`, and the hidden
 //! `build-site` the rebuild worker runs as a child. `main.rs` declares them beside `check`
 //! and calls `run_*` here.
 
@@ -259,10 +259,33 @@ pub struct UserAddArgs {
     /// Trusted (can_approve): uploads are approved at once; approves plugins they edit.
     #[arg(long)]
     pub trusted: bool,
+    /// In the review group (with --staff): mailed about new plugins and versions ready for
+    /// review.
+    #[arg(long, requires = "staff")]
+    pub review_mail: bool,
     /// Read the password from standard input (first line). Without it the account has no
     /// password and cannot log in.
     #[arg(long)]
     pub password_stdin: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// `uploader mail ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum MailCommand {
+    /// List the outbox: mail still to send (the default), or every mail with --all.
+    List(MailListArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MailListArgs {
+    /// Also the mail already sent.
+    #[arg(long)]
+    pub all: bool,
+    /// One JSON array instead of text.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub data: DataArgs,
 }
@@ -402,12 +425,34 @@ pub fn run_user(cmd: &UserCommand) -> ExitCode {
                 a.staff,
                 a.trusted,
             )?;
+            if a.review_mail {
+                catalog::accounts::set_review_mail(&conn, id, true)?;
+            }
             eprintln!(
-                "created user `{}` (id {id}{}{})",
+                "created user `{}` (id {id}{}{}{})",
                 a.name,
                 if a.staff { ", staff" } else { "" },
-                if a.trusted { ", trusted" } else { "" }
+                if a.trusted { ", trusted" } else { "" },
+                if a.review_mail { ", review mails" } else { "" }
             );
+            Ok(())
+        }
+    })())
+}
+
+/// `uploader mail list`: the outbox without bodies (an invitation's is a secret).
+pub fn run_mail(cmd: &MailCommand) -> ExitCode {
+    init_logging();
+    report((|| match cmd {
+        MailCommand::List(a) => {
+            let conn = catalog::open(&a.data.data)?;
+            let mails = catalog::outbox::list(&conn, a.all)?;
+            let text = if a.json {
+                serde_json::to_string_pretty(&crate::mail::list_json(&mails))? + "\n"
+            } else {
+                crate::mail::list_text(&mails)
+            };
+            print!("{text}");
             Ok(())
         }
     })())

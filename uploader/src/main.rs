@@ -32,6 +32,11 @@ enum Command {
         #[command(subcommand)]
         command: uploader::cli::TokenCommand,
     },
+    /// Show the mail outbox (`mail list [--all] [--json]`).
+    Mail {
+        #[command(subcommand)]
+        command: uploader::cli::MailCommand,
+    },
     /// Count downloads from nginx's downloads log once (the service does it every minute).
     CountDownloads(uploader::cli::CountArgs),
     /// One site build in a child process of `serve` (prints `live <report>` when live).
@@ -50,6 +55,7 @@ fn main() -> ExitCode {
         Command::CountDownloads(args) => uploader::cli::run_count(&args),
         Command::User { command } => uploader::cli::run_user(&command),
         Command::Token { command } => uploader::cli::run_token(&command),
+        Command::Mail { command } => uploader::cli::run_mail(&command),
         Command::BuildSite(args) => uploader::cli::run_build_site(&args),
         Command::BenchHash(args) => uploader::auth::bench_hash(&args),
     }

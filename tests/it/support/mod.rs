@@ -7,6 +7,7 @@ pub(crate) mod deploy;
 pub(crate) mod http;
 pub(crate) mod plugins;
 pub(crate) mod published;
+pub(crate) mod smtp;
 pub(crate) mod web;
 pub(crate) mod xml;
 

@@ -358,6 +358,7 @@ pub async fn run_until(
     let listen = config.listen;
     let counter = config.downloads.clone();
     let app = crate::app::AppState::open(config, rebuild)?;
+    crate::mail::sender::start(&app)?;
     if let Some(counter) = counter {
         tracing::info!(log = %counter.log.display(), "counting downloads");
         tokio::spawn(crate::downloads::run_counter(counter, Arc::clone(&app)));

@@ -161,7 +161,8 @@ pub async fn user_action(
     }
     let action = action.ok_or_else(|| ServiceError::NotFound("No such resource.".into()))?;
     let name = name.to_owned();
-    change::change_catalog(app, actor, move |tx| {
+    let (base_url, by) = (app.config.site.base_url.clone(), actor.id);
+    let applied = change::change_catalog(app, actor, move |tx| {
         let not_found = || ServiceError::NotFound(format!("There is no user `{name}`."));
         let target = catalog::accounts::user_by_name(tx, &name)?.ok_or_else(not_found)?;
         match action {
@@ -172,7 +173,48 @@ pub async fn user_action(
             UserAction::Unblock => catalog::accounts::set_user_active(tx, target.id, true)?,
         }
         let updated = catalog::accounts::user_by_id(tx, target.id)?.ok_or_else(not_found)?;
+        if updated.can_approve != target.can_approve {
+            let trusted = updated.can_approve;
+            let mail = crate::mail::MailEvent::TrustChanged { user: target.id, trusted, by };
+            crate::mail::notify(tx, &base_url, now(), &mail)?;
+        }
         Ok((updated, action.event(target.username)))
+    })
+    .await;
+    if applied.is_ok() {
+        app.mail_wake.notify_one();
+    }
+    applied
+}
+
+/// Puts staff member `name` in (`on`) or out of the review notification group (staff only;
+/// only staff can be in it). True when it changed.
+pub(crate) async fn set_review_mail(
+    app: &App,
+    actor: &User,
+    name: &str,
+    on: bool,
+) -> ServiceResult<bool> {
+    if !(actor.is_staff || actor.is_superuser) {
+        return Err(ServiceError::Forbidden("Only staff can change the review group.".into()));
+    }
+    let (name, by) = (name.to_owned(), actor.id);
+    db(app, move |conn| {
+        let tx = super::immediate(conn)?;
+        let target = catalog::accounts::user_by_name(&tx, &name)?
+            .ok_or_else(|| ServiceError::NotFound(format!("There is no user `{name}`.")))?;
+        if on && !(target.is_staff || target.is_superuser) {
+            return Err(ServiceError::Conflict(format!(
+                "`{name}` is not staff: only staff members can be in the review group."
+            )));
+        }
+        let changed = catalog::accounts::set_review_mail(&tx, target.id, on)?;
+        if changed {
+            let event = AuditEvent::UserReviewMail { user: target.username, on };
+            catalog::events::log_event(&tx, now(), Some(by), None, &event)?;
+        }
+        tx.commit()?;
+        Ok(changed)
     })
     .await
 }

@@ -23,6 +23,7 @@ use super::change::{self, Applied, Changed, Permission, Reach};
 use super::uploads::remove_unreferenced;
 use super::{ServiceError, ServiceResult, api_time, db, forbid_non_editor, plugin_or_404};
 use crate::app::App;
+use crate::mail::MailEvent;
 
 /// A SHA-256 as a reviewer names it: 64 hex digits, kept in lower case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +91,7 @@ pub(crate) async fn set_approval(
         super::scans::wait_scanned(app, package, version).await?;
     }
     let (app2, version, user_id) = (app.clone(), version.to_owned(), user.id);
-    change::change_plugin(app, user, package, Permission::Approve, Reach::Site, move |tx, plugin, now| {
+    let applied = change::change_plugin(app, user, package, Permission::Approve, Reach::Site, move |tx, plugin, now| {
         let row = version_or_404(tx, plugin, &version)?;
         let approve = matches!(approval, Approval::Approve(_));
         if approve && !row.approved {
@@ -118,10 +119,23 @@ pub(crate) async fn set_approval(
         } else {
             AuditEvent::VersionUnapprove { version, sha256 }
         };
+        if changed {
+            let (plugin, version, by) = (plugin.id, row.id, user_id);
+            let mail = if approve {
+                MailEvent::Approved { plugin, version, by }
+            } else {
+                MailEvent::Unapproved { plugin, version, by }
+            };
+            crate::mail::notify(tx, &app2.config.site.base_url, now, &mail)?;
+        }
         let value = (plugin.clone(), row);
         Ok(if changed { Changed::Yes(value, event) } else { Changed::No(value) })
     })
-    .await
+    .await;
+    if applied.as_ref().is_ok_and(|a| a.changed) {
+        app.mail_wake.notify_one();
+    }
+    applied
 }
 
 /// One version's private view (editors, staff and trusted users).

@@ -205,12 +205,16 @@ pub async fn change_password(
     .await
 }
 
-/// An invitation just created: the link's token is shown to the staff member once.
-#[derive(Debug)]
+/// An invitation just created: the link's token is shown to the staff member once (and
+/// mailed to the invitee when an address was given). No `Debug`: the link is a secret.
 pub struct Invitation {
     pub token: Secret,
     pub username: String,
     pub expires: DateTime<Utc>,
+    /// The one-time link (absolute), shown to the staff member and mailed to the invitee.
+    pub link: String,
+    /// Whether the link was also mailed (an address was given).
+    pub mailed: bool,
 }
 
 /// Creates an account without a password and a one-time link to set it (staff only).
@@ -234,6 +238,10 @@ pub async fn invite(
     let now = now();
     let expires = now + Duration::days(INVITATION_DAYS);
     let name = username.clone();
+    let base_url = app.config.site.base_url.clone();
+    let link = format!("{base_url}/accounts/invitation/{}/", token.expose());
+    let mailed = !email.is_empty();
+    let mail_link = link.clone();
     db(app, move |conn| {
         let tx = immediate(conn)?;
         if catalog::accounts::user_by_name(&tx, &name)?.is_some() {
@@ -241,9 +249,9 @@ pub async fn invite(
                 "The user name `{name}` is taken: choose another."
             )));
         }
-        let new = NewUser { username: name.clone(), email, ..NewUser::default() };
+        let new = NewUser { username: name.clone(), email: email.clone(), ..NewUser::default() };
         let id = catalog::accounts::create_user(&tx, &new, now)?;
-        catalog::sessions::create_invitation(&tx, &hash, id, by, now, expires)?;
+        catalog::sessions::create_invitation(&tx, &hash, id, by, now, expires, &email)?;
         catalog::events::log_event(
             &tx,
             now,
@@ -251,11 +259,14 @@ pub async fn invite(
             None,
             &AuditEvent::UserInvite { user: name },
         )?;
+        let mail = crate::mail::MailEvent::Invitation { user: id, email, link: mail_link, by };
+        crate::mail::notify(&tx, &base_url, now, &mail)?;
         tx.commit()?;
         Ok(())
     })
     .await?;
-    Ok(Invitation { token, username, expires })
+    app.mail_wake.notify_one();
+    Ok(Invitation { token, username, expires, link, mailed })
 }
 
 /// The user an open invitation is for (404 when unknown, used or expired).

@@ -231,8 +231,10 @@ fn commit(
     catalog::checks::queue_scan(&tx, version_id, &checked.sha256, now)?;
     let event = upload_event(&dest, &req, &checked, approved);
     catalog::events::log_event(&tx, now, Some(actor.id), Some(dest.plugin_id), &event)?;
+    queue_mail(app, &tx, &dest, version_id, actor.id, now)?;
     app::failpoint("upload.before_commit");
     tx.commit()?;
+    app.mail_wake.notify_one();
     stored.keep();
     app.scan_wake.notify_one();
     app::failpoint("upload.after_commit");
@@ -418,6 +420,25 @@ fn upload_event(
         (None, true) => AuditEvent::PluginCreate(detail),
         (None, false) => AuditEvent::VersionUpload(detail),
     }
+}
+
+/// The upload's mail, in its transaction: "new plugin" to the review group when the upload
+/// created the plugin, "upload received" to the editors always.
+fn queue_mail(
+    app: &App,
+    tx: &Transaction<'_>,
+    dest: &Destination,
+    version: VersionId,
+    by: UserId,
+    now: DateTime<Utc>,
+) -> UploadResult<()> {
+    use crate::mail::{MailEvent, notify};
+    let (base, plugin) = (&app.config.site.base_url, dest.plugin_id);
+    if dest.plugin_created {
+        notify(tx, base, now, &MailEvent::PluginCreated { plugin, version, by })?;
+    }
+    notify(tx, base, now, &MailEvent::UploadReceived { plugin, version, by })?;
+    Ok(())
 }
 
 /// After COMMIT: drops the replaced zip and requests the build of an approved version.

@@ -162,13 +162,9 @@ pub(crate) async fn invite(app: &App, v: &Visitor, req: &Request<Bytes>) -> Page
     ctx.insert("email", form.text("email"));
     match sessions::invite(app, user, form.text("username"), form.text("email")).await {
         Ok(invitation) => {
-            let link = format!(
-                "{}/accounts/invitation/{}/",
-                app.config.site.base_url,
-                invitation.token.expose()
-            );
             ctx.insert("username", &invitation.username);
-            ctx.insert("link", &link);
+            ctx.insert("link", &invitation.link);
+            ctx.insert("mailed", &invitation.mailed);
             ctx.insert("expires", &crate::services::api_time(invitation.expires));
             render(app, v, "invite_done.html", ctx, StatusCode::CREATED)
         }

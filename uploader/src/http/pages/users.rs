@@ -38,6 +38,8 @@ struct UserDetails {
     trusted: bool,
     active: bool,
     joined: String,
+    /// In the review notification group (mails about new plugins and versions to review).
+    review_mail: bool,
     /// Action paths (`…/trust/`, …) of this user.
     action_base: String,
 }
@@ -74,7 +76,7 @@ pub(crate) async fn admin(
 ) -> PageResult {
     let actor = staff(v)?;
     if is_post(req) {
-        return Ok(redirect(&admin_path(username)));
+        return review_mail(app, v, req, actor, username).await;
     }
     let (profile, plugins) = accounts::user_admin_view(app, actor, username).await?;
     let u = profile.user;
@@ -84,6 +86,7 @@ pub(crate) async fn admin(
         is_staff: u.is_staff || u.is_superuser,
         active: u.is_active,
         joined: api_time(profile.joined),
+        review_mail: profile.review_mail,
         email: u.email,
         username: u.username,
     };
@@ -92,6 +95,31 @@ pub(crate) async fn admin(
     ctx.insert("target", &details);
     ctx.insert("plugins", &plugins);
     render(app, v, "user_admin.html", ctx, StatusCode::OK)
+}
+
+/// POST `/plugins/user/<u>/admin` with `review_mail=on|off`: the review group toggle.
+async fn review_mail(
+    app: &App,
+    v: &Visitor,
+    req: &Request<Bytes>,
+    actor: &User,
+    username: &str,
+) -> PageResult {
+    let form = checked_form(app, v, req)?;
+    let on = match form.text("review_mail") {
+        "on" => true,
+        "off" => false,
+        _ => return Err(PageError::bad_request("Say `review_mail=on` or `review_mail=off`.")),
+    };
+    accounts::set_review_mail(app, actor, username, on).await?;
+    let text = if on {
+        format!(
+            "{username} now receives the mails about new plugins and versions ready for review."
+        )
+    } else {
+        format!("{username} no longer receives the review mails.")
+    };
+    Ok(redirect_with(app, &admin_path(username), &text))
 }
 
 /// The reference's message after an action.
