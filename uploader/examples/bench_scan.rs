@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use uploader::scan::{ScanOptions, Tools, scan};
-use uploader::validate::builder::valid_plugin;
+use uploader::validate::builder::{deflate, valid_plugin};
 
 fn main() -> anyhow::Result<()> {
     let (runs, venv) = args()?;
@@ -116,7 +116,7 @@ fn plugin(target: usize) -> Vec<u8> {
     let mut i = 0;
     while size < target / 3 {
         let module = python_module(i, &mut state);
-        size += module.len() / 4; // source compresses about 4:1
+        size += deflate(module.as_bytes()).len();
         b = b.file(format!("bench_scan/mod_{i:03}.py"), module);
         i += 1;
     }
@@ -128,7 +128,7 @@ fn plugin(target: usize) -> Vec<u8> {
                 format!("{},{:.6}\n", state % 100_000, (state % 1000) as f64 / 7.0).as_bytes(),
             );
         }
-        size += data.len() / 2;
+        size += deflate(&data).len();
         b = b.file(format!("bench_scan/data/table_{i:03}.csv"), data);
         i += 1;
     }

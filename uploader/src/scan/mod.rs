@@ -107,6 +107,13 @@ impl Tools {
 /// that crashes or times out makes the report `Incomplete`; `Err` only when the scan could
 /// not run at all (scratch space, unreadable zip).
 pub fn scan(zip: &[u8], options: &ScanOptions, tools: &Tools) -> anyhow::Result<ScanReport> {
+    // The tools run in the scratch folder: relative paths (the default venv is
+    // `target/scan-venv`) must not be resolved from there.
+    let tools = &Tools {
+        venv: std::path::absolute(&tools.venv).context("the scan venv's path")?,
+        scratch: std::path::absolute(&tools.scratch).context("the scan scratch's path")?,
+        ..tools.clone()
+    };
     std::fs::create_dir_all(&tools.scratch)
         .with_context(|| format!("cannot create scan scratch {}", tools.scratch.display()))?;
     let dir = tempfile::Builder::new()

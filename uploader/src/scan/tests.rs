@@ -388,3 +388,14 @@ fn readme_rule_table_matches_rules() {
         "README's rule table is stale: run this test with UPDATE_README=1"
     );
 }
+
+/// The default venv is relative (`target/scan-venv`); the tools run in the scratch folder.
+#[test]
+fn a_relative_venv_path_works() {
+    let dir = tempfile::tempdir().unwrap();
+    // Tests run in the crate's folder.
+    let tools = tools_in(PathBuf::from("../target/scan-venv"), dir.path());
+    let r = scan(&scan_fixture(ScanFixture::ShellTrue, "scanned"), &ScanOptions::default(), &tools)
+        .unwrap();
+    assert_tools_ran(&r);
+}
