@@ -13,8 +13,10 @@ use catalog::feedback::{QueuePlace, QueueState, QueueStatus, Task, TaskSummary};
 use catalog::ids::TaskId;
 use generator::urls;
 
-use super::review::{age, review_path};
-use super::{PageError, PageResult, Visitor, checked_form, is_post, redirect, redirect_with};
+use super::{
+    PageError, PageResult, Visitor, age, checked_form, is_post, redirect, redirect_with,
+    review_path,
+};
 use crate::app::App;
 use crate::http::route::TaskVerb;
 use crate::services::feedback::{self, TaskAction, VersionFeedback, ordinal};

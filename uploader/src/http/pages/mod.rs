@@ -19,6 +19,7 @@ pub(crate) mod users;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
@@ -27,6 +28,7 @@ use serde::Serialize;
 use sha2::Sha256;
 
 use catalog::accounts::User;
+use generator::urls;
 
 use super::error::{ApiError, HttpResponse};
 use super::route::Page;
@@ -286,6 +288,23 @@ pub(crate) fn redirect_with(app: &App, to: &str, flash: &str) -> HttpResponse {
     let value = URL_SAFE_NO_PAD.encode(flash.as_bytes());
     add_cookie(&mut resp, &cookies::set(cookies::FLASH, &value, 60, app.config.secure_cookies()));
     resp
+}
+
+/// `/plugins/<pkg>/version/<v>/review/`.
+pub(crate) fn review_path(package: &str, version: &str) -> String {
+    format!("{}review/", urls::version_page(package, version))
+}
+
+/// "3 days", "5 hours", "12 minutes", "just now": how long a version has waited.
+pub(crate) fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let minutes = (now - since).num_minutes().max(0);
+    let (n, unit) = match minutes {
+        0 => return "just now".to_owned(),
+        1..60 => (minutes, "minute"),
+        60..1440 => (minutes / 60, "hour"),
+        _ => (minutes / 1440, "day"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Serves one workplace page: works out the visitor, runs the page, renders its error.

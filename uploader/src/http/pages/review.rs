@@ -12,7 +12,8 @@ use catalog::review::PendingVersion;
 use generator::urls;
 
 use super::{
-    PageError, PageResult, Visitor, checked_form, is_post, redirect, redirect_with, render,
+    PageError, PageResult, Visitor, age, checked_form, is_post, redirect, redirect_with, render,
+    review_path,
 };
 use crate::app::App;
 use crate::http::error::ApiError;
@@ -26,26 +27,9 @@ fn no_such_page() -> PageError {
     PageError::not_found("There is no such page.")
 }
 
-/// `/plugins/<pkg>/version/<v>/review/`.
-pub(crate) fn review_path(package: &str, version: &str) -> String {
-    format!("{}review/", urls::version_page(package, version))
-}
-
 /// The private download of a version's stored zip (session cookie accepted; not counted).
 fn private_download_path(package: &str, version: &str) -> String {
     format!("/api/v1/download/{}/{}", urls::segment(package), urls::segment(version))
-}
-
-/// "3 days", "5 hours", "12 minutes", "just now": how long a version has waited.
-pub(crate) fn age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let minutes = (now - since).num_minutes().max(0);
-    let (n, unit) = match minutes {
-        0 => return "just now".to_owned(),
-        1..60 => (minutes, "minute"),
-        60..1440 => (minutes / 60, "hour"),
-        _ => (minutes / 1440, "day"),
-    };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// One row of the queue.
