@@ -28,11 +28,14 @@ test: deps-test build
 	scripts/bench.sh 40 --quick
 	scripts/bench-abuse.sh --quick
 	scripts/bench-workplace.sh --quick
+	scripts/bench-scan.sh --quick
 
 # The scale benchmark at N=2500 (prints medians beside the machine's limits), then the
 # password-flood benchmark (staff latency under 300 connections of wrong credentials), then
-# the workplace pages' latencies (demo catalog and N=2500) and the service's RSS.
+# the workplace pages' latencies (demo catalog and N=2500) and the service's RSS, then the
+# scan of a 107 KB and a 5 MB plugin and the upload request's time beside its scan.
 bench:
 	scripts/bench.sh 2500
 	scripts/bench-abuse.sh
 	scripts/bench-workplace.sh
+	scripts/bench-scan.sh

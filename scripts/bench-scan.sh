@@ -7,7 +7,9 @@
 #
 #   scripts/bench-scan.sh [--quick] [--runs N=7]
 #
-# --quick: 2 runs each. Needs the pinned tools (scripts/scan-tools.sh, run here).
+# --quick: 2 runs each (3 uploads). Then scripts/bench-upload-scan.py: the upload request's
+# own time, idle and while the worker scans, beside the time until its scan finished.
+# Needs the pinned tools (scripts/scan-tools.sh, run here).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -23,3 +25,9 @@ done
 scripts/scan-tools.sh
 echo "bench-scan: $(nproc) CPU(s), $runs run(s) each" >&2
 cargo run --release -q -p uploader --example bench_scan -- --runs "$runs" --venv target/scan-venv
+# The upload request's own time beside the scan it queues (the scan runs after the answer).
+cargo build --release -q -p uploader -p generator
+echo
+echo "| measure | median | runs |"
+echo "|---|---|---|"
+python3 scripts/bench-upload-scan.py "$root" "$((runs < 3 ? 3 : runs))"

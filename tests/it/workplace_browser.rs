@@ -158,6 +158,10 @@ fn author_and_reviewer_journeys_in_headless_chromium_pass_axe_and_the_security_c
         assert_eq!(status, 403, "{what} for a non-editor");
     }
     assert_review_and_live(&st["approve_first"], &st["approve_next"]);
+    let f = &st["feedback_round"];
+    assert_eq!(f["tasks"], 2, "two `- [ ]` lines make two tasks: {f:#}");
+    assert_eq!(f["done"], 1, "{f:#}");
+    assert_eq!(f["answer"], "Answer: Added in 1.1.1.", "{f:#}");
     let c = &st["session_cookie"];
     assert_eq!(c["http_only"], true, "{c:#}");
     assert_eq!(c["same_site"], "Lax", "{c:#}");
@@ -183,7 +187,15 @@ fn assert_clean_session(r: &Value) {
 fn assert_accessible(r: &Value, artifacts: &Path) {
     let pages = r["pages"].as_array().expect("pages");
     assert!(pages.len() >= 29, "only {} pages audited: {r:#}", pages.len());
-    for name in ["user-admin", "plugin-update", "version-delete", "token-edit", "review-next"] {
+    for name in [
+        "user-admin",
+        "plugin-update",
+        "version-delete",
+        "token-edit",
+        "review-next",
+        "review-feedback",
+        "author-feedback",
+    ] {
         assert!(pages.iter().any(|p| p["name"] == name), "page {name} not audited: {r:#}");
     }
     let failing: Vec<&Value> = pages

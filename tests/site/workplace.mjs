@@ -468,6 +468,36 @@ async function managementPages(author, reviewerPage, tokenId) {
   });
 }
 
+// ---- Feedback (issue 15) ----------------------------------------------------------------
+
+/** The reviewer writes two tasks on the next version; the author ticks one and answers it. */
+async function feedbackRound(reviewerPage, author) {
+  await step("feedback_round", async () => {
+    const review = `/plugins/${pkg}/version/${cfg.versions.next}/review/`;
+    await visit(reviewerPage, review, 200);
+    await reviewerPage.fill("#feedback-text", "Thanks!\n- [ ] Add a LICENSE file\n- [ ] Remove the <b>debug</b> print");
+    await submit(reviewerPage, formButton(reviewerPage, "/feedback/"), 200);
+    const tasks = await reviewerPage.locator("main .feedback li.task").count();
+    check(tasks === 2, `the feedback made ${tasks} tasks, expected 2`);
+    const escaped = await reviewerPage.locator("main .feedback .task-text b").count();
+    check(escaped === 0, "task text was rendered as HTML");
+    await audit(reviewerPage, "review-feedback");
+    await visit(author, review, 200);
+    await submit(author, formButton(author, "/complete/"), 200);
+    await author.fill("main .feedback li.task textarea >> nth=0", "Added in 1.1.1.");
+    await submit(author, formButton(author, "/answer/"), 200);
+    const done = await author.locator("main .feedback li.task.done").count();
+    const answer = (await author.textContent("main .feedback .task-answer").catch(() => "")) ?? "";
+    check(done === 1, `${done} tasks done after ticking one`);
+    check(answer.includes("Added in 1.1.1."), `the answer is not shown: ${answer}`);
+    await audit(author, "author-feedback");
+    await visit(author, "/plugins/my", 200);
+    const my = (await author.textContent("main")) ?? "";
+    check(/1 open task/.test(my), `/plugins/my does not count the open task: ${my.slice(0, 600)}`);
+    return { tasks, done, answer: answer.trim() };
+  });
+}
+
 // ---- The session -----------------------------------------------------------------------
 
 let failed = false;
@@ -482,6 +512,7 @@ try {
   await approveFirst(reviewerPage);
   await authorTokens(author);
   await outsider(outsiderPage, summary.steps.token_kept.id);
+  await feedbackRound(reviewerPage, author);
   await reviewerDiff(reviewerPage);
   await csrfRefused(author);
   await managementPages(author, reviewerPage, summary.steps.token_kept.id);
