@@ -511,6 +511,8 @@ pub(crate) struct FindingView {
     pub waivable: bool,
     pub waived_reason: Option<String>,
     pub waived_by: Option<String>,
+    /// The waiver's file ("" when it covers the whole plugin): what "remove" names.
+    pub waived_file: Option<String>,
 }
 
 /// A titled list of findings.
@@ -552,6 +554,7 @@ fn finding_view(f: &StoredFinding) -> FindingView {
         waivable: x.waivable,
         waived_reason: f.waived.as_ref().map(|w| w.reason.clone()),
         waived_by: f.waived.as_ref().and_then(|w| w.by.clone()),
+        waived_file: f.waived.as_ref().map(|w| w.file.clone()),
     }
 }
 
