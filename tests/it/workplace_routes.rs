@@ -143,10 +143,11 @@ fn workplace_paths(n: &Names) -> Vec<String> {
         "tokens/7/update",
         "tokens/7/delete/",
         "version/add/",
+        "waivers/",
     ] {
         paths.push(format!("/plugins/{p}/{tail}"));
     }
-    for action in ["update", "delete", "review", "approve", "unapprove"] {
+    for action in ["update", "delete", "review", "approve", "unapprove", "rescan", "override"] {
         paths.push(format!("/plugins/{p}/version/{v}/{action}/"));
     }
     paths.push(format!("/plugins/user/{u}/admin"));

@@ -147,7 +147,8 @@ fn finding_row(f: &Finding) -> FindingRow {
 
 /// What the finishing transaction did that needs work after COMMIT.
 struct Stored {
-    unapproved: bool,
+    /// The public site changed: the version was approved (its badges, or its unapproval).
+    rebuild: bool,
 }
 
 /// The finishing transaction, then the wake-ups. False: the result was dropped.
@@ -155,7 +156,7 @@ async fn store(app: &App, job: &QueuedScan, report: ScanReport) -> anyhow::Resul
     let (app2, job2) = (app.clone(), job.clone());
     let stored = app.db(move |conn| finish(&app2, conn, &job2, &report)).await?;
     let Some(stored) = stored else { return Ok(false) };
-    if stored.unapproved {
+    if stored.rebuild {
         app.rebuild.request();
     }
     app.scan_done.send_modify(|n| *n += 1);
@@ -163,7 +164,8 @@ async fn store(app: &App, job: &QueuedScan, report: ScanReport) -> anyhow::Resul
     Ok(true)
 }
 
-/// Findings, status, mail, and the unapproval of a blocked approved version, all or nothing.
+/// Findings, status, mail, and for an approved version its public change (the unapproval
+/// of a blocked one, else new badges: the revision is bumped), all or nothing.
 fn finish(
     app: &App,
     conn: &mut Connection,
@@ -188,10 +190,12 @@ fn finish(
     let unapproved = report.status == ScanStatus::Blocked && version.approved;
     if unapproved {
         unapprove_blocked(&tx, &version, now)?;
+    } else if version.approved {
+        catalog::checks::scan_changed_public(&tx, version.plugin_id)?;
     }
     notify(app, &tx, job, &version, report.status, now)?;
     tx.commit()?;
-    Ok(Some(Stored { unapproved }))
+    Ok(Some(Stored { rebuild: version.approved }))
 }
 
 fn version_row(conn: &Connection, job: &QueuedScan) -> anyhow::Result<Option<VersionRow>> {

@@ -184,6 +184,12 @@ pub(crate) enum Page {
     FeedbackGive { package: String, version: String },
     /// `/plugins/<pkg>/version/<v>/feedback/<id>/{complete,reopen,answer,delete}/` (POST).
     FeedbackTask { package: String, version: String, task: Option<TaskId>, verb: TaskVerb },
+    /// `/plugins/<pkg>/version/<v>/rescan/` (POST: editors and staff queue a new scan).
+    ScanRescan { package: String, version: String },
+    /// `/plugins/<pkg>/version/<v>/override/` (POST: staff lift a block with a reason).
+    ScanOverride { package: String, version: String },
+    /// `/plugins/<pkg>/waivers/` (POST: editors add or remove a waiver).
+    Waivers { package: String },
     /// `/plugins/<pkg>/tokens/`.
     Tokens { package: String },
     /// `/plugins/<pkg>/tokens/create/`.
@@ -401,6 +407,11 @@ fn page(segs: &[&str]) -> Option<Page> {
         ["plugins", p, "version", v, action @ ("approve" | "unapprove")] => {
             Page::VersionApproval { package: s(p), version: s(v), approve: *action == "approve" }
         }
+        ["plugins", p, "version", v, "rescan"] => Page::ScanRescan { package: s(p), version: s(v) },
+        ["plugins", p, "version", v, "override"] => {
+            Page::ScanOverride { package: s(p), version: s(v) }
+        }
+        ["plugins", p, "waivers"] => Page::Waivers { package: s(p) },
         _ => return None,
     })
 }

@@ -482,22 +482,14 @@ pub(crate) async fn dry_run(
         },
         check_urls_online: app.config.check_urls_online,
     };
-    let z = zip.clone();
-    let report =
-        AppState::blocking(move || crate::check::report(&z, &Mode::Existing(name), &opts)).await?;
-    let mut doc = serde_json::to_value(&report).map_err(anyhow::Error::from)?;
-    if report.valid {
-        let scanned = crate::scan_worker::scan_once(app, &zip, &ScanOptions { vendored }).await;
-        doc["validation_status"] = serde_json::json!(scanned.status);
-        doc["scan"] = serde_json::json!({
-            "status": scanned.status,
-            "tools": scanned.tools,
-            "findings": scanned.findings,
-        });
-        doc["qgis4_ready"] = serde_json::json!(scanned.qgis4.ready);
-        doc["qgis4_findings"] = serde_json::json!(scanned.qgis4.findings);
-    }
-    Ok(doc)
+    let tools = app.config.scan.tools.clone();
+    // The document of `uploader check --scan --json`, built by the same function.
+    let report = AppState::blocking(move || {
+        let scan = ScanOptions { vendored };
+        crate::check::full_report(&zip, &Mode::Existing(name), &opts, Some((&tools, &scan)))
+    })
+    .await?;
+    Ok(serde_json::to_value(&report).map_err(anyhow::Error::from)?)
 }
 
 /// A finding as the review page lists it.
@@ -511,6 +503,8 @@ pub(crate) struct FindingView {
     pub waivable: bool,
     pub waived_reason: Option<String>,
     pub waived_by: Option<String>,
+    /// The waiver's file ("" when it covers the whole plugin): what "remove" names.
+    pub waived_file: Option<String>,
 }
 
 /// A titled list of findings.
@@ -552,6 +546,7 @@ fn finding_view(f: &StoredFinding) -> FindingView {
         waivable: x.waivable,
         waived_reason: f.waived.as_ref().map(|w| w.reason.clone()),
         waived_by: f.waived.as_ref().and_then(|w| w.by.clone()),
+        waived_file: f.waived.as_ref().map(|w| w.file.clone()),
     }
 }
 

@@ -13,6 +13,7 @@ use hyper::{Request, StatusCode};
 use serde::Serialize;
 
 use catalog::accounts::User;
+use catalog::checks::ScanStatus;
 use catalog::feedback::{QueuePlace, QueueStatus, TaskSummary};
 use catalog::ids::VersionId;
 use catalog::plugins::PluginRow;
@@ -24,6 +25,7 @@ use super::{
 };
 use crate::app::App;
 use crate::services::review::{self, PluginPatch, version_or_404};
+use crate::services::scans;
 use crate::services::{ServiceError, can_edit, db, plugin_or_404};
 
 pub(crate) use upload::{add_plugin, version_add, version_update};
@@ -144,23 +146,48 @@ struct VersionView {
     open_tasks: u32,
     /// Where a pending version stands in review ("Waiting for review for 3 days; 2nd of 7").
     queue_line: Option<String>,
+    /// The scan's badge: its words and CSS class.
+    scan: ScanBadge,
 }
 
-/// What `/plugins/my` adds to each version from its feedback and the review queue.
+/// A version's scan status as `/plugins/my` shows it, linking to the review page's checks.
+#[derive(Serialize)]
+struct ScanBadge {
+    label: &'static str,
+    class: &'static str,
+}
+
+impl ScanBadge {
+    /// `None`: no scan row (uploaded before scans existed).
+    fn of(status: Option<ScanStatus>) -> Self {
+        let (label, class) = match status {
+            None => ("not scanned", "not-scanned"),
+            Some(ScanStatus::Validating) => ("validating", "pending"),
+            Some(ScanStatus::Validated) => ("checked", "approved"),
+            Some(ScanStatus::Incomplete) => ("scan incomplete", "warn"),
+            Some(ScanStatus::Blocked) => ("blocked", "blocked"),
+        };
+        ScanBadge { label, class }
+    }
+}
+
+/// What `/plugins/my` adds to each version from its feedback, the review queue and its scan.
 struct QueueInfo {
     tasks: HashMap<VersionId, TaskSummary>,
+    scans: HashMap<VersionId, Option<ScanStatus>>,
     places: HashMap<VersionId, QueuePlace>,
     now: DateTime<Utc>,
 }
 
 impl QueueInfo {
-    /// Two statements for every version of every plugin shown.
+    /// Three statements for every version of every plugin shown.
     fn read(conn: &rusqlite::Connection, mine: &[EditorPlugin]) -> anyhow::Result<Self> {
         let ids: Vec<VersionId> =
             mine.iter().flat_map(|p| p.versions.iter().map(|v| v.id)).collect();
         Ok(QueueInfo {
             tasks: catalog::feedback::task_summaries(conn, &ids)?,
             places: catalog::feedback::queue_places(conn, &ids)?,
+            scans: catalog::checks::scan_badges(conn, &ids)?,
             now: crate::services::now(),
         })
     }
@@ -194,6 +221,7 @@ fn version_view(package: &str, v: &VersionRow, q: &QueueInfo) -> VersionView {
     VersionView {
         open_tasks: feedback::open_tasks(q.tasks.get(&v.id)),
         queue_line: q.line(v),
+        scan: ScanBadge::of(q.scans.get(&v.id).copied().flatten()),
         version: v.version.clone(),
         state,
         label: state.label(),
@@ -384,6 +412,28 @@ struct Settings {
     owners: String,
     maintainer: String,
     deprecated: bool,
+    /// The vendored folders, one per line (the scan lists their findings apart).
+    vendored: String,
+}
+
+/// The vendored folders of the form's textarea, one per line; an error names the line.
+fn vendored_lines(text: &str) -> Result<Vec<String>, String> {
+    let message = |e: ServiceError| match e {
+        ServiceError::BadRequest(m) => m,
+        other => other.to_string(),
+    };
+    let lines: Vec<(usize, String)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim().to_owned()))
+        .filter(|(_, l)| !l.is_empty())
+        .collect();
+    for (n, line) in &lines {
+        scans::check_vendored(std::slice::from_ref(line))
+            .map_err(|e| format!("Vendored folders, line {n}: {}", message(e)))?;
+    }
+    let all: Vec<String> = lines.into_iter().map(|(_, l)| l).collect();
+    scans::check_vendored(&all).map_err(|e| format!("Vendored folders: {}", message(e)))
 }
 
 fn settings_page(
@@ -418,7 +468,13 @@ fn patch_of(form: &super::Form) -> (PluginPatch, Settings) {
         .collect();
     let maintainer = form.text("maintainer").to_owned();
     let deprecated = form.has("deprecated");
-    let values = Settings { owners: owners.join(", "), maintainer: maintainer.clone(), deprecated };
+    let vendored = form.text("vendored").to_owned();
+    let values = Settings {
+        owners: owners.join(", "),
+        maintainer: maintainer.clone(),
+        deprecated,
+        vendored,
+    };
     let patch = PluginPatch {
         owners: Some(owners),
         maintainer: (!maintainer.is_empty()).then_some(maintainer),
@@ -427,7 +483,7 @@ fn patch_of(form: &super::Form) -> (PluginPatch, Settings) {
     (patch, values)
 }
 
-/// `/plugins/<pkg>/update/`: owners, maintainer, deprecated.
+/// `/plugins/<pkg>/update/`: owners, maintainer, deprecated, vendored folders.
 pub(crate) async fn plugin_update(
     app: &App,
     v: &Visitor,
@@ -446,13 +502,20 @@ pub(crate) async fn plugin_update(
                 .or_else(|| state.creator.clone())
                 .unwrap_or_default(),
             deprecated: state.plugin.deprecated,
+            vendored: scans::plugin_summary(app, state.plugin.id).await?.1.join("\n"),
         };
         return settings_page(app, v, &state.plugin, state.creator.as_deref(), &values, None);
     }
     let form = checked_form(app, v, req)?;
     let (patch, values) = patch_of(&form);
+    // Checked first, so that a wrong line changes nothing.
+    let vendored = match vendored_lines(&values.vendored) {
+        Ok(paths) => paths,
+        Err(m) => return settings_page(app, v, &plugin, None, &values, Some(m)),
+    };
     match review::patch_plugin(app, user, &plugin.package_name, patch).await {
         Ok(applied) => {
+            scans::set_vendored(app, user, &plugin.package_name, &vendored).await?;
             let note = live_note(applied.changed, applied.live.live);
             let text = format!("The settings of {} were saved.{note}", plugin.name);
             Ok(redirect_with(app, MY_PLUGINS, &text))

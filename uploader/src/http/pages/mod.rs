@@ -9,6 +9,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod author;
+pub(crate) mod checks;
 pub(crate) mod cookies;
 pub(crate) mod feedback;
 pub(crate) mod form;
@@ -358,6 +359,13 @@ async fn dispatch(app: &App, v: &Visitor, page: Page, req: &Request<Bytes>) -> P
         Page::FeedbackTask { package, version, task, verb } => {
             feedback::task(app, v, req, (&package, &version), task, verb).await
         }
+        Page::ScanRescan { package, version } => {
+            checks::rescan(app, v, req, &package, &version).await
+        }
+        Page::ScanOverride { package, version } => {
+            checks::override_block(app, v, req, &package, &version).await
+        }
+        Page::Waivers { package } => checks::waivers(app, v, req, &package).await,
         Page::UserAdmin { username } => users::admin(app, v, req, &username).await,
         Page::UserAction { username, action } => {
             users::action(app, v, req, &username, action).await

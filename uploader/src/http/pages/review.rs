@@ -234,7 +234,9 @@ pub(crate) async fn review(
     let title = format!("Review {} {}", subject.plugin.name, subject.version.version);
     let mut ctx = review_context(&subject, found);
     ctx.insert("title", &title);
-    let checks = crate::services::scans::checks_view(app, user.clone(), &subject.version).await?;
+    let checks =
+        super::checks::context(app, user.clone(), &subject.plugin.package_name, &subject.version)
+            .await?;
     ctx.insert("checks", &checks);
     ctx.insert("feedback", &super::feedback::context(app, user, package, version).await?);
     render(app, v, "review.html", ctx, StatusCode::OK)
