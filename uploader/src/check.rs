@@ -13,7 +13,7 @@ use catalog::names::PackageName;
 
 use catalog::checks::{ScanStatus, Severity};
 
-use crate::cli::ScanArgs;
+use crate::config::ScanArgs;
 use crate::scan::{self, Finding, ScanOptions, ToolRun, Tools};
 use crate::validate::{self, Mode, Options, Problem};
 

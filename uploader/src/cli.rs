@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
-use crate::config::{ServiceConfig, load_secret};
+use crate::config::{ScanArgs, ServiceConfig, load_secret};
 use crate::validate::MAX_UPLOAD_BYTES;
 
 /// Paths shared by every service subcommand.
@@ -110,30 +110,6 @@ pub struct ServeArgs {
     pub scan: ScanArgs,
     #[command(flatten)]
     pub mail: MailArgs,
-}
-
-/// The scan tools (shared by `serve` and `check --scan`).
-#[derive(Debug, Clone, Args)]
-pub struct ScanArgs {
-    /// The venv holding the pinned scan tools (made by `scripts/scan-tools.sh`).
-    #[arg(long, env = "PLUGINS_SCAN_VENV", default_value = crate::scan::DEFAULT_VENV)]
-    pub scan_venv: PathBuf,
-    /// Seconds each scan tool may run before it is killed (the scan is then incomplete).
-    #[arg(long, env = "PLUGINS_SCAN_TIMEOUT", default_value_t = 60)]
-    pub scan_timeout: u64,
-    /// Memory (address space) each scan tool may use, in MiB.
-    #[arg(long, env = "PLUGINS_SCAN_MEMORY_MB", default_value_t = 1024)]
-    pub scan_memory_mb: u64,
-}
-
-impl ScanArgs {
-    /// The tools with these limits, scratch space under `data_dir`.
-    pub fn scan_config(&self, data_dir: &std::path::Path) -> crate::config::ScanConfig {
-        let mut c = crate::config::ScanConfig::new(data_dir, self.scan_venv.clone());
-        c.tools.timeout = Duration::from_secs(self.scan_timeout.max(1));
-        c.tools.memory_bytes = self.scan_memory_mb.max(64) << 20;
-        c
-    }
 }
 
 /// Mail delivery.

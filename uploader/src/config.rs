@@ -97,6 +97,30 @@ impl ScanConfig {
     }
 }
 
+/// The scan tools (shared by `serve` and `check --scan`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScanArgs {
+    /// The venv holding the pinned scan tools (made by `scripts/scan-tools.sh`).
+    #[arg(long, env = "PLUGINS_SCAN_VENV", default_value = crate::scan::DEFAULT_VENV)]
+    pub scan_venv: PathBuf,
+    /// Seconds each scan tool may run before it is killed (the scan is then incomplete).
+    #[arg(long, env = "PLUGINS_SCAN_TIMEOUT", default_value_t = 60)]
+    pub scan_timeout: u64,
+    /// Memory (address space) each scan tool may use, in MiB.
+    #[arg(long, env = "PLUGINS_SCAN_MEMORY_MB", default_value_t = 1024)]
+    pub scan_memory_mb: u64,
+}
+
+impl ScanArgs {
+    /// The tools with these limits, scratch space under `data_dir`.
+    pub fn scan_config(&self, data_dir: &std::path::Path) -> ScanConfig {
+        let mut c = ScanConfig::new(data_dir, self.scan_venv.clone());
+        c.tools.timeout = Duration::from_secs(self.scan_timeout.max(1));
+        c.tools.memory_bytes = self.scan_memory_mb.max(64) << 20;
+        c
+    }
+}
+
 /// Settings of the mail sender.
 #[derive(Debug, Clone)]
 pub struct MailConfig {

@@ -16,7 +16,7 @@ use catalog::ids::TaskId;
 use catalog::plugins::PluginRow;
 use catalog::versions::VersionRow;
 
-use super::review::version_or_404;
+use super::version_or_404;
 use super::{
     ServiceError, ServiceResult, can_approve, can_edit, db, immediate, now, plugin_or_404,
 };

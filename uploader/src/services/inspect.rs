@@ -8,7 +8,7 @@ use catalog::names::PackageName;
 use catalog::plugins::PluginRow;
 use catalog::versions::VersionRow;
 
-use super::review::version_or_404;
+use super::version_or_404;
 use super::{ServiceError, ServiceResult, can_approve, can_edit, db, plugin_or_404};
 use crate::app::{App, AppState};
 use crate::review_diff::{self, DiffLimits, ReviewReport};

@@ -20,7 +20,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use catalog::accounts::User;
+use catalog::names::PluginVersion;
 use catalog::plugins::PluginRow;
+use catalog::versions::VersionRow;
 
 use crate::app::App;
 use crate::change_throttle::Throttled;
@@ -186,4 +188,40 @@ pub(crate) fn forbid_non_editor(
             plugin.package_name
         )))
     }
+}
+
+/// The version named in the URL (any stored spelling), or 404.
+pub(crate) fn version_or_404(
+    conn: &Connection,
+    plugin: &PluginRow,
+    version: &str,
+) -> ServiceResult<VersionRow> {
+    let not_found = || {
+        ServiceError::NotFound(format!(
+            "Plugin `{}` has no version `{version}`.",
+            plugin.package_name
+        ))
+    };
+    // A look-up, not a new version: rows stored under older rules stay reachable.
+    let v = PluginVersion::from_stored(version).map_err(|_| not_found())?;
+    catalog::versions::version_by_key(conn, plugin.id, v.key())?.ok_or_else(not_found)
+}
+
+/// One version's private view (editors, staff and trusted users).
+pub(crate) async fn version_info(
+    app: &App,
+    user: User,
+    package: &str,
+    version: &str,
+) -> ServiceResult<(PluginRow, VersionRow)> {
+    let (package, version) = (package.to_owned(), version.to_owned());
+    db(app, move |conn| {
+        let plugin = plugin_or_404(conn, &package)?;
+        if !user.can_approve {
+            forbid_non_editor(conn, &plugin, &user, "see its versions")?;
+        }
+        let row = version_or_404(conn, &plugin, &version)?;
+        Ok((plugin, row))
+    })
+    .await
 }

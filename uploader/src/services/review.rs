@@ -14,14 +14,15 @@ use catalog::accounts::User;
 use catalog::events::AuditEvent;
 use catalog::ids::{UserId, VersionId};
 use catalog::metadata::VersionMetadata;
-use catalog::names::PluginVersion;
 use catalog::plugins::PluginRow;
 use catalog::review::PendingVersion;
 use catalog::versions::VersionRow;
 
 use super::change::{self, Applied, Changed, Permission, Reach};
 use super::uploads::remove_unreferenced;
-use super::{ServiceError, ServiceResult, api_time, db, forbid_non_editor, plugin_or_404};
+use super::{
+    ServiceError, ServiceResult, api_time, db, forbid_non_editor, plugin_or_404, version_or_404,
+};
 use crate::app::App;
 use crate::mail::MailEvent;
 
@@ -45,23 +46,6 @@ impl Sha256Hex {
 pub(crate) enum Approval {
     Approve(Sha256Hex),
     Unapprove,
-}
-
-/// The version named in the URL (any stored spelling), or 404.
-pub(crate) fn version_or_404(
-    conn: &Connection,
-    plugin: &PluginRow,
-    version: &str,
-) -> ServiceResult<VersionRow> {
-    let not_found = || {
-        ServiceError::NotFound(format!(
-            "Plugin `{}` has no version `{version}`.",
-            plugin.package_name
-        ))
-    };
-    // A look-up, not a new version: rows stored under older rules stay reachable.
-    let v = PluginVersion::from_stored(version).map_err(|_| not_found())?;
-    catalog::versions::version_by_key(conn, plugin.id, v.key())?.ok_or_else(not_found)
 }
 
 /// The 409 of an approval whose zip is not the reviewed one.
@@ -136,25 +120,6 @@ pub(crate) async fn set_approval(
         app.mail_wake.notify_one();
     }
     applied
-}
-
-/// One version's private view (editors, staff and trusted users).
-pub(crate) async fn version_info(
-    app: &App,
-    user: User,
-    package: &str,
-    version: &str,
-) -> ServiceResult<(PluginRow, VersionRow)> {
-    let (package, version) = (package.to_owned(), version.to_owned());
-    db(app, move |conn| {
-        let plugin = plugin_or_404(conn, &package)?;
-        if !user.can_approve {
-            forbid_non_editor(conn, &plugin, &user, "see its versions")?;
-        }
-        let row = version_or_404(conn, &plugin, &version)?;
-        Ok((plugin, row))
-    })
-    .await
 }
 
 /// Versions awaiting review: staff see all, trusted users those of plugins they edit.

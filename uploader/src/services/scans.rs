@@ -18,7 +18,7 @@ use catalog::plugins::PluginRow;
 use catalog::versions::VersionRow;
 
 use super::change::{self, Changed, Permission, Reach};
-use super::review::version_or_404;
+use super::version_or_404;
 use super::{ServiceError, ServiceResult, can_edit, db, forbid_non_editor, plugin_or_404};
 use crate::app::{App, AppState};
 use crate::scan::ScanOptions;
@@ -70,7 +70,7 @@ pub(crate) async fn results(
     package: &str,
     version: &str,
 ) -> ServiceResult<(PluginRow, VersionRow, VersionChecks)> {
-    let (plugin, row) = super::review::version_info(app, user, package, version).await?;
+    let (plugin, row) = super::version_info(app, user, package, version).await?;
     let id = row.id;
     let checks = db(app, move |conn| version_checks(conn, id)).await?;
     Ok((plugin, row, checks))

@@ -24,8 +24,9 @@ use super::{
     PageError, PageResult, Visitor, checked_form, feedback, is_post, redirect_with, render,
 };
 use crate::app::App;
-use crate::services::review::{self, PluginPatch, version_or_404};
+use crate::services::review::{self, PluginPatch};
 use crate::services::scans;
+use crate::services::version_or_404;
 use crate::services::{ServiceError, can_edit, db, plugin_or_404};
 
 pub(crate) use upload::{add_plugin, version_add, version_update};
