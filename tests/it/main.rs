@@ -13,6 +13,7 @@ mod qgis;
 mod review_gate;
 mod review_metadata;
 mod scan_service;
+mod scan_web;
 mod serve;
 mod site;
 mod support;

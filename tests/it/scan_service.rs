@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::support::deploy::*;
 
 /// A plugin whose code holds an AWS access key (detect-secrets: critical).
-fn secret_zip(pkg: &str, version: &str) -> Vec<u8> {
+pub(crate) fn secret_zip(pkg: &str, version: &str) -> Vec<u8> {
     let mut files = vec![(format!("{pkg}/"), Vec::new())];
     files.extend(plugin_files(pkg, version));
     files.push((
@@ -22,21 +22,21 @@ fn secret_zip(pkg: &str, version: &str) -> Vec<u8> {
 
 /// A plugin calling `exec` (Bandit B102, medium: a waivable warning). (shell=True, B602, is
 /// high in the engine's rule table: a warning that cannot be waived.)
-fn shell_zip(pkg: &str, version: &str) -> Vec<u8> {
+pub(crate) fn shell_zip(pkg: &str, version: &str) -> Vec<u8> {
     let mut files = vec![(format!("{pkg}/"), Vec::new())];
     files.extend(plugin_files(pkg, version));
     files.push((format!("{pkg}/run.py"), b"def run(code):\n    exec(code)\n".to_vec()));
     stored_zip(&files)
 }
 
-fn version_json(d: &Deployment, pkg: &str, v: &str, bearer: &str) -> Value {
+pub(crate) fn version_json(d: &Deployment, pkg: &str, v: &str, bearer: &str) -> Value {
     let (status, body) = d.api("GET", &format!("/api/v1/plugins/{pkg}/versions/{v}"), bearer, None);
     assert_eq!(status, 200, "{body}");
     body
 }
 
 /// Waits on the API until the scan of `pkg` `v` finished; its JSON.
-fn scanned(d: &Deployment, pkg: &str, v: &str, bearer: &str) -> Value {
+pub(crate) fn scanned(d: &Deployment, pkg: &str, v: &str, bearer: &str) -> Value {
     poll("the scan to finish", Duration::from_secs(120), || {
         let j = version_json(d, pkg, v, bearer);
         (j["validation_status"] != "validating").then_some(j)

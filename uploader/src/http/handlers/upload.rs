@@ -217,6 +217,8 @@ pub(crate) async fn add(app: &App, req: &Request<Bytes>) -> ApiResult {
         "version": outcome.version.as_str(),
         "plugin_created": outcome.plugin_created,
         "approved": outcome.approved,
+        // Set in the upload's transaction: the scan runs after the answer.
+        "validation_status": catalog::checks::ScanStatus::Validating,
         "url": format!(
             "{base}{}",
             generator::urls::version_page(outcome.package.as_str(), outcome.version.as_str())

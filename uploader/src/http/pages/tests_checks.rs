@@ -163,3 +163,35 @@ async fn checks_forms_waive_override_and_rescan_from_the_review_page() {
     assert_eq!(env.count("SELECT count(*) FROM events WHERE action = 'scan.rescan'"), 1);
     assert!(get(&env, &ana, REVIEW).await.text().contains("Automated checks"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn my_plugins_shows_scan_badges_and_settings_take_vendored_folders_by_line() {
+    let env = env();
+    add_user(&env, "ana", false, false);
+    let jwt = login(&env, "ana").await;
+    let r = web_upload(&env, &jwt, &plugin_zip("scanned", "1.0")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    store_blocked_scan(&env);
+    let ana = session(&env, "ana").await;
+
+    let html = get(&env, &ana, "/plugins/my").await.text();
+    assert!(html.contains("class=\"badge scan-badge blocked\">blocked"), "{html}");
+    assert!(html.contains("/plugins/scanned/version/1.0/review/#checks"), "{html}");
+
+    let page = get(&env, &ana, "/plugins/scanned/update/").await;
+    let csrf = csrf_of(&page);
+    let path = "/plugins/scanned/update/";
+    let fields = |vendored: &'static str| {
+        vec![("owners", ""), ("maintainer", "ana"), ("vendored", vendored)]
+    };
+    let mut bad = fields("ext_libs\n\n../up");
+    bad.push(("csrfmiddlewaretoken", &csrf));
+    let r = post(&env, &ana, path, &bad).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("Vendored folders, line 3"), "{}", r.text());
+    let mut good = fields("ext_libs/\r\nvendor/six\n");
+    good.push(("csrfmiddlewaretoken", &csrf));
+    assert_eq!(post(&env, &ana, path, &good).await.status, StatusCode::SEE_OTHER);
+    let html = get(&env, &ana, path).await.text();
+    assert!(html.contains(">ext_libs\nvendor/six</textarea>"), "{html}");
+}
