@@ -576,6 +576,34 @@ pub fn status_counts(conn: &Connection) -> Result<Vec<(ScanStatus, u64)>> {
     rows.into_iter().map(|(s, n)| Ok((parse_status(&s)?, n.max(0) as u64))).collect()
 }
 
+/// A finished scan changed what the public pages of an approved version show ("checked",
+/// "QGIS 4 ready"): bumps the plugin's revision so that the generator renders them anew.
+pub fn scan_changed_public(conn: &Connection, plugin_id: PluginId) -> Result<()> {
+    crate::plugins::bump_revision(conn, plugin_id)
+}
+
+/// The scan status of many versions at once (`/plugins/my`), `None` for a version that has
+/// no scan row (uploaded before scans existed: "not scanned"). Versions not found are left out.
+pub fn scan_badges(
+    conn: &Connection,
+    versions: &[VersionId],
+) -> Result<HashMap<VersionId, Option<ScanStatus>>> {
+    let ids = serde_json::to_string(versions).context("failed to list version ids")?;
+    let mut stmt = conn.prepare(
+        "SELECT v.id, v.validation_status, s.version_id IS NOT NULL
+         FROM plugin_versions v LEFT JOIN scans s ON s.version_id = v.id
+         WHERE v.id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let rows = stmt
+        .query_map([ids], |r| {
+            Ok((r.get::<_, VersionId>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(id, s, scanned)| Ok((id, if scanned { Some(parse_status(&s)?) } else { None })))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -748,32 +776,4 @@ mod tests {
         let statuses = statuses_of_plugin(&fx.conn, fx.plugin).unwrap();
         assert_eq!(statuses[&fx.version], ScanStatus::Validating);
     }
-}
-
-/// A finished scan changed what the public pages of an approved version show ("checked",
-/// "QGIS 4 ready"): bumps the plugin's revision so that the generator renders them anew.
-pub fn scan_changed_public(conn: &Connection, plugin_id: PluginId) -> Result<()> {
-    crate::plugins::bump_revision(conn, plugin_id)
-}
-
-/// The scan status of many versions at once (`/plugins/my`), `None` for a version that has
-/// no scan row (uploaded before scans existed: "not scanned"). Versions not found are left out.
-pub fn scan_badges(
-    conn: &Connection,
-    versions: &[VersionId],
-) -> Result<HashMap<VersionId, Option<ScanStatus>>> {
-    let ids = serde_json::to_string(versions).context("failed to list version ids")?;
-    let mut stmt = conn.prepare(
-        "SELECT v.id, v.validation_status, s.version_id IS NOT NULL
-         FROM plugin_versions v LEFT JOIN scans s ON s.version_id = v.id
-         WHERE v.id IN (SELECT value FROM json_each(?1))",
-    )?;
-    let rows = stmt
-        .query_map([ids], |r| {
-            Ok((r.get::<_, VersionId>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    rows.into_iter()
-        .map(|(id, s, scanned)| Ok((id, if scanned { Some(parse_status(&s)?) } else { None })))
-        .collect()
 }
