@@ -9,6 +9,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
+use crate::scan_service::{scanned, secret_zip, shell_zip};
 use crate::site::node_tools;
 use crate::support::deploy::{Deployment, PASSWORD, metadata, plugin_files, stored_zip};
 use crate::support::workspace_root;
@@ -21,6 +22,23 @@ const REFUSED: &str = "1.2";
 const NEXT_LINE: &str = "        self.toolbar = None  # added in 1.1";
 const OLD_HOMEPAGE: &str = "https://example.org/wp_journey";
 const NEW_HOMEPAGE: &str = "https://example.org/wp_journey/home";
+/// Plugins of the author scanned before the script runs: one blocked by a secret, one with
+/// a waivable warning (their review pages are audited).
+const SCAN_BLOCKED: &str = "wp_blocked";
+const SCAN_WARNINGS: &str = "wp_warnings";
+
+/// Uploads the scanned plugins as `ada` and waits for their scans.
+fn scanned_plugins(d: &Deployment) {
+    let ada = d.user_token("ada");
+    for (pkg, zip, status) in [
+        (SCAN_BLOCKED, secret_zip(SCAN_BLOCKED, "1.0"), "blocked"),
+        (SCAN_WARNINGS, shell_zip(SCAN_WARNINGS, "1.0"), "validated"),
+    ] {
+        let r = d.upload("/plugins/add/", &ada, &zip, "p.zip").expect("upload");
+        assert_eq!(r.status, 201, "{}", r.text());
+        assert_eq!(scanned(d, pkg, "1.0", &ada)["validation_status"], status);
+    }
+}
 
 /// A zip of `files` with its top folder entry first.
 fn zip_of(files: Vec<(String, Vec<u8>)>) -> Vec<u8> {
@@ -103,6 +121,7 @@ fn config(d: &Deployment, dir: &Path, artifacts: &Path) -> Value {
             "refused": write("refused.zip", zip_of(plugin_files(PKG, REFUSED))),
         },
         "versions": {"first": FIRST, "next": NEXT, "refused": REFUSED},
+        "scan": {"blocked": SCAN_BLOCKED, "warnings": SCAN_WARNINGS, "version": "1.0"},
         "next_line": NEXT_LINE,
         "old_homepage": OLD_HOMEPAGE,
         "new_homepage": NEW_HOMEPAGE,
@@ -140,6 +159,7 @@ fn author_and_reviewer_journeys_in_headless_chromium_pass_axe_and_the_security_c
     d.user_add("ada", &[]); // "ana" is a demo account
     d.user_add("rita", &["--staff"]);
     d.user_add("otto", &[]);
+    scanned_plugins(&d);
     let dir = tempfile::tempdir().expect("temp dir");
     let artifacts = workspace_root().join("tests/artifacts/workplace");
     let _ = std::fs::remove_dir_all(&artifacts);
@@ -195,6 +215,9 @@ fn assert_accessible(r: &Value, artifacts: &Path) {
         "review-next",
         "review-feedback",
         "author-feedback",
+        "review-blocked",
+        "review-blocked-staff",
+        "review-warnings",
     ] {
         assert!(pages.iter().any(|p| p["name"] == name), "page {name} not audited: {r:#}");
     }

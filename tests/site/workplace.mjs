@@ -498,6 +498,28 @@ async function feedbackRound(reviewerPage, author) {
   });
 }
 
+// ---- Automated checks on the review page (issue 15) -------------------------------------
+
+async function scanPages(author, reviewerPage) {
+  await step("scan_pages", async () => {
+    const sc = cfg.scan;
+    const blocked = `/plugins/${sc.blocked}/version/${sc.version}/review/`;
+    await visit(author, blocked, 200, "review-blocked");
+    const text = await author.textContent("main");
+    check(text.includes("Blocked by the security scan"), "the blocked version's page has no error box");
+    check(await author.locator('a[href*="/api/v1/download/"]').count() === 0,
+      "the blocked version's page links its download");
+    await visit(reviewerPage, blocked, 200, "review-blocked-staff");
+    check(await reviewerPage.locator('form[action$="/override/"]').count() === 1,
+      "staff see no override form on a blocked version");
+    await visit(author, `/plugins/${sc.warnings}/version/${sc.version}/review/`, 200);
+    const waive = author.locator("details.waive summary").first();
+    check(await waive.count() === 1, "no waive form beside the waivable warning");
+    await waive.click();
+    await audit(author, "review-warnings");
+  });
+}
+
 // ---- The session -----------------------------------------------------------------------
 
 let failed = false;
@@ -516,6 +538,7 @@ try {
   await reviewerDiff(reviewerPage);
   await csrfRefused(author);
   await managementPages(author, reviewerPage, summary.steps.token_kept.id);
+  await scanPages(author, reviewerPage);
   summary.step = null;
 } catch (e) {
   failed = true;
