@@ -52,6 +52,15 @@ fn finding(rule: &str, severity: Severity, waivable: bool, tool: ScanTool) -> Fi
     }
 }
 
+/// Waits (on `scan_done`) until the fake scanner passed the upload's scan, so that its
+/// (non-transactional) writes cannot interleave with `store_blocked_scan`'s.
+async fn upload_scanned(env: &Env) {
+    let mut done = env.app.scan_done.subscribe();
+    while status(env) != ScanStatus::Validated {
+        done.changed().await.unwrap();
+    }
+}
+
 /// Stores a finished scan of `scanned` 1.0 with a secret (critical) and an `exec` (a
 /// waivable warning), as the worker would: blocked.
 fn store_blocked_scan(env: &Env) {
@@ -91,6 +100,7 @@ async fn checks_forms_waive_override_and_rescan_from_the_review_page() {
     let jwt = login(&env, "ana").await;
     let r = web_upload(&env, &jwt, &plugin_zip("scanned", "1.0")).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    upload_scanned(&env).await;
     store_blocked_scan(&env);
     let (ana, boss) = (session(&env, "ana").await, session(&env, "boss").await);
 
@@ -171,6 +181,7 @@ async fn my_plugins_shows_scan_badges_and_settings_take_vendored_folders_by_line
     let jwt = login(&env, "ana").await;
     let r = web_upload(&env, &jwt, &plugin_zip("scanned", "1.0")).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    upload_scanned(&env).await;
     store_blocked_scan(&env);
     let ana = session(&env, "ana").await;
 
