@@ -128,7 +128,9 @@ fn a_lost_edge_is_survived(c: &Cluster) {
     assert_eq!(status_of(c.edges[0], XML), 0, "edge 1 still answers");
     every_download_answers(c, 1, &entries(c, 1));
     c.start_process("edge-1", &[]);
-    poll("edge 1 back", Duration::from_secs(30), || (status_of(c.edges[0], XML) == 200).then_some(()));
+    poll("edge 1 back", Duration::from_secs(30), || {
+        (status_of(c.edges[0], XML) == 200).then_some(())
+    });
 }
 
 fn a_writer_killed_mid_publish_is_completed_by_the_next_build(c: &Cluster, boss: &str) {
@@ -141,9 +143,9 @@ fn a_writer_killed_mid_publish_is_completed_by_the_next_build(c: &Cluster, boss:
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["live"], false, "live although the publication was cut: {body}");
     // The edges keep serving the previous, complete documents, and their downloads.
-    for i in 0..2 {
-        assert_eq!(entries(c, i), before[i], "edge {}: the document changed", i + 1);
-        every_download_answers(c, i, &before[i]);
+    for (i, doc) in before.iter().enumerate() {
+        assert_eq!(&entries(c, i), doc, "edge {}: the document changed", i + 1);
+        every_download_answers(c, i, doc);
     }
     c.kill9("writer");
     c.start_process("writer", &[]);

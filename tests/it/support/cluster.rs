@@ -228,9 +228,7 @@ fn free_port_block(n: u16) -> u16 {
     let seed = std::process::id() as u16;
     (0..400u16)
         .map(|i| 20000 + (seed.wrapping_mul(7).wrapping_add(i * 97)) % 30000)
-        .find(|&base| {
-            (base..base + n).all(|p| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok())
-        })
+        .find(|&base| (base..base + n).all(|p| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok()))
         .expect("no block of free ports")
 }
 
