@@ -9,7 +9,8 @@ GARAGE_VERSION=2.5.0
 root="$PWD/target/garage/$GARAGE_VERSION"
 bin="$root/bin/garage"
 
-if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -q "v$GARAGE_VERSION"; then
+# `garage --version` prints e.g. `garage cargo:2.5.0 [features: ...]`.
+if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -qF "cargo:$GARAGE_VERSION "; then
     echo "$bin"
     exit 0
 fi
