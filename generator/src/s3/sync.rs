@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow};
-use futures_util::StreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use object_store::path::Path as ObjectPath;
 use object_store::{
     Attribute, Attributes, ObjectStore, ObjectStoreExt as _, PutOptions, PutPayload,
@@ -185,23 +185,15 @@ async fn publish(
     Ok(SyncState { release: String::new(), objects, orphans })
 }
 
-/// Puts `objects`, `opts.concurrency` at a time; returns the bytes put. Fails (naming the
-/// key) when any put still fails after its tries; the others are finished first.
+/// Puts `objects`, `opts.concurrency` at a time; returns the bytes put. The first put that
+/// still fails after its tries fails the phase (naming the key); the others in flight are
+/// dropped, so an unreachable store fails a sync in seconds, not once per object.
 async fn put_all(target: &Target, opts: &SyncOptions, objects: &[&Object]) -> Result<u64> {
-    let results: Vec<Result<u64>> = futures_util::stream::iter(objects.iter().copied())
+    futures_util::stream::iter(objects.iter().copied())
         .map(|o| put_one(target, opts, o))
         .buffer_unordered(opts.concurrency.max(1))
-        .collect()
-        .await;
-    let mut bytes = 0;
-    let mut failed = results.into_iter().filter_map(|r| r.map(|b| bytes += b).err());
-    match failed.next() {
-        None => Ok(bytes),
-        Some(first) => {
-            let others = failed.count();
-            Err(if others == 0 { first } else { first.context(format!("and {others} more")) })
-        }
-    }
+        .try_fold(0u64, |total, bytes| async move { Ok(total + bytes) })
+        .await
 }
 
 /// One put with its metadata, tried `opts.attempts` times.
