@@ -325,7 +325,9 @@ impl Rebuilder {
                 load_ms = r.load_ms,
                 render_ms = r.render_ms,
                 publish_ms = r.publish_ms,
-                s3_put = r.s3.as_ref().map(|s| s.objects_put),
+                // Objects and bytes put into the bucket, and the sync's time (S3 publishing).
+                s3_objects = r.s3.as_ref().map(|s| s.objects_put),
+                s3_bytes = r.s3.as_ref().map(|s| s.bytes_put),
                 s3_ms = r.s3.as_ref().map(|s| s.total_ms),
                 ms,
                 "site rebuilt"
