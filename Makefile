@@ -35,13 +35,16 @@ test: deps-test build
 	scripts/bench-abuse.sh --quick
 	scripts/bench-workplace.sh --quick
 	scripts/bench-scan.sh --quick
+	scripts/bench-cluster.sh 40 --quick
 
 # The scale benchmark at N=2500 (prints medians beside the machine's limits), then the
 # password-flood benchmark (staff latency under 300 connections of wrong credentials), then
 # the workplace pages' latencies (demo catalog and N=2500) and the service's RSS, then the
-# scan of a 107 KB and a 5 MB plugin and the upload request's time beside its scan.
+# scan of a 107 KB and a 5 MB plugin and the upload request's time beside its scan, then the
+# cluster: cold publication to Garage, an approval live on both edges, edge throughput.
 bench:
 	scripts/bench.sh 2500
 	scripts/bench-abuse.sh
 	scripts/bench-workplace.sh
 	scripts/bench-scan.sh
+	scripts/bench-cluster.sh 2500

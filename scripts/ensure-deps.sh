@@ -8,8 +8,11 @@
 #                                   (tests/site: vnu-jar, playwright-core, axe-core) from their
 #                                   lock file
 #                                   and qgis-plugin-ci 2.10.0 in target/venv-qpc (upload e2e),
-#                                   aiosmtpd in target/mail-venv (the tests' SMTP server)
-#   both                            the scan tools in target/scan-venv (scripts/scan-tools.sh)
+#                                   aiosmtpd in target/mail-venv (the tests' SMTP server),
+#                                   Garage in target/garage (scripts/garage.sh: the cluster
+#                                   test's object store, compiled once)
+#   cluster                         nginx and Garage (scripts/cluster.sh)
+#   all three                            the scan tools in target/scan-venv (scripts/scan-tools.sh)
 #
 # Nothing is skipped silently: if a package cannot be installed this script fails, and the
 # tests that need it fail too.
@@ -33,7 +36,7 @@ need_qgis() {
 
 packages=()
 case "${1:-}" in
-    serve) need_nginx && packages+=(nginx) ;;
+    serve | cluster) need_nginx && packages+=(nginx) ;;
     test)
         need_nginx && packages+=(nginx)
         need_qgis && packages+=(python3-qgis)
@@ -42,7 +45,7 @@ case "${1:-}" in
         need_node && packages+=(nodejs)
         need_npm && packages+=(npm)
         ;;
-    *) echo "usage: $0 serve|test" >&2; exit 2 ;;
+    *) echo "usage: $0 serve|test|cluster" >&2; exit 2 ;;
 esac
 
 # qgis-plugin-ci (PyPI) for the upload end-to-end test (tests/it/upload_e2e.rs), in a venv
@@ -84,6 +87,12 @@ ensure_mail_server() {
 }
 if [ "$1" = test ]; then
     ensure_mail_server
+fi
+
+# Garage, the replicated object store of `make cluster` and of the cluster test: pinned,
+# compiled once with `cargo install --locked` and cached under target/garage/.
+if [ "$1" = test ] || [ "$1" = cluster ]; then
+    "$(dirname "$0")/garage.sh" >/dev/null
 fi
 
 # The site tests' npm packages, pinned by tests/site/package-lock.json (no root needed).

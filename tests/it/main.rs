@@ -4,6 +4,7 @@
 
 mod abuse;
 mod check_scan;
+mod cluster;
 mod downloads;
 mod feedback;
 mod icons;

@@ -131,18 +131,20 @@ pub struct MailArgs {
     pub mail_retry: u64,
 }
 
-/// Where nginx writes the downloads log.
+/// Where nginx writes the downloads log(s).
 #[derive(Debug, Clone, Args)]
 pub struct DownloadsLogArgs {
     /// nginx's downloads log (`log_format downloads` in nginx/trees-http.conf); the default is
-    /// where `make serve` runs nginx.
+    /// where `make serve` runs nginx. Repeat it (or separate with commas in the env variable)
+    /// for several edges' logs: each is counted from its own committed position.
     #[arg(
         long = "downloads-log",
         visible_alias = "log",
         env = "PLUGINS_DOWNLOADS_LOG",
+        value_delimiter = ',',
         default_value = "target/nginx/logs/downloads.log"
     )]
-    pub log: PathBuf,
+    pub logs: Vec<PathBuf>,
 }
 
 /// `uploader count-downloads`: one ingest pass (for cron and tests).
@@ -193,7 +195,7 @@ impl ServeArgs {
             per_minute: self.changes_per_minute,
         };
         c.downloads = (!self.no_count).then(|| crate::config::CounterConfig {
-            log: self.downloads.log.clone(),
+            logs: self.downloads.logs.clone(),
             interval: Duration::from_secs(self.count_interval.max(1)),
             refresh: Duration::from_secs(self.stats_refresh),
         });
@@ -363,7 +365,7 @@ pub fn run_count(args: &CountArgs) -> ExitCode {
     init_logging();
     report((|| {
         let mut conn = catalog::open(&args.data.data)?;
-        let r = crate::downloads::ingest(&mut conn, &args.downloads.log)?;
+        let r = crate::downloads::ingest_all(&mut conn, &args.downloads.logs)?;
         println!(
             "counted {} downloads ({} of unknown versions dropped, {} log bytes{})",
             r.counted,

@@ -308,7 +308,8 @@ mod tests {
 /// Settings of the background download counter of `uploader serve` (`downloads`).
 #[derive(Debug, Clone)]
 pub struct CounterConfig {
-    pub log: PathBuf,
+    /// Every downloads log counted (one per nginx edge), each from its own position.
+    pub logs: Vec<PathBuf>,
     /// Pause between two ingest passes.
     pub interval: Duration,
     /// Least time between two rebuilds caused by new counts.

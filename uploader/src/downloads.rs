@@ -161,6 +161,20 @@ fn rotated_path(log: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// One ingest pass over every log (one per nginx edge), each from its own committed
+/// position: the sum of their reports.
+pub fn ingest_all(conn: &mut Connection, logs: &[PathBuf]) -> Result<IngestReport> {
+    let mut total = IngestReport::default();
+    for log in logs {
+        let r = ingest(conn, log).with_context(|| format!("counting `{}`", log.display()))?;
+        total.counted += r.counted;
+        total.unknown += r.unknown;
+        total.bytes += r.bytes;
+        total.restarted |= r.restarted;
+    }
+    Ok(total)
+}
+
 /// One ingest pass over the log at `log`: counts everything complete that was logged since
 /// the committed position. A missing log counts nothing.
 pub fn ingest(conn: &mut Connection, log: &Path) -> Result<IngestReport> {
@@ -245,9 +259,9 @@ pub async fn run_counter(config: CounterConfig, app: crate::app::App) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let log = config.log.clone();
+        let logs = config.logs.clone();
         // On the service's one writer connection (decisions §7), like every request.
-        match app.db(move |conn| ingest(conn, &log)).await {
+        match app.db(move |conn| ingest_all(conn, &logs)).await {
             Ok(rep) => {
                 if rep.counted > 0 || rep.unknown > 0 {
                     tracing::info!(

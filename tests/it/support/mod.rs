@@ -3,6 +3,7 @@
 //! HTTP/1.1 client that shows the exact bytes and headers nginx sends (no implicit
 //! decompression, redirects or Accept-Encoding).
 
+pub(crate) mod cluster;
 pub(crate) mod deploy;
 pub(crate) mod http;
 pub(crate) mod plugins;

@@ -113,6 +113,22 @@ fn aggregate_leaves_a_torn_last_line() {
 }
 
 #[test]
+fn every_edge_log_is_counted_from_its_own_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = catalog(dir.path());
+    let (edge1, edge2) = (dir.path().join("edge-1.log"), dir.path().join("edge-2.log"));
+    append(&edge1, &ok(DAY1, "alpha", "1.0").repeat(2));
+    append(&edge2, &ok(DAY1, "alpha", "1.0"));
+    let logs = [edge1.clone(), edge2.clone()];
+    assert_eq!(ingest_all(&mut conn, &logs).unwrap().counted, 3);
+    // Only what each log gained since the pass counts, whichever edge logged it.
+    append(&edge2, &ok(DAY1, "alpha", "1.0").repeat(4));
+    assert_eq!(ingest_all(&mut conn, &logs).unwrap().counted, 4);
+    assert_eq!(ingest_all(&mut conn, &logs).unwrap().counted, 0);
+    assert_eq!(counters(&conn, "alpha", "1.0").0, 7);
+}
+
+#[test]
 fn ingest_counts_exactly_once_and_keeps_the_torn_line() {
     let dir = tempfile::tempdir().unwrap();
     let mut conn = catalog(dir.path());
@@ -370,7 +386,7 @@ async fn the_background_counter_ingests_without_being_asked() {
     let log = dir.path().join("downloads.log");
     append(&log, &ok(DAY1, "alpha", "1.0").repeat(3));
     let config = CounterConfig {
-        log: log.clone(),
+        logs: vec![log.clone()],
         interval: Duration::from_secs(1),
         refresh: Duration::from_secs(600),
     };

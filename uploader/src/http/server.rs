@@ -360,7 +360,8 @@ pub async fn run_until(
     let app = crate::app::AppState::open(config, rebuild)?;
     crate::mail::sender::start(&app)?;
     if let Some(counter) = counter {
-        tracing::info!(log = %counter.log.display(), "counting downloads");
+        let logs: Vec<String> = counter.logs.iter().map(|l| l.display().to_string()).collect();
+        tracing::info!(logs = %logs.join(", "), "counting downloads");
         tokio::spawn(crate::downloads::run_counter(counter, Arc::clone(&app)));
     }
     tokio::spawn(crate::scan_worker::run(Arc::clone(&app)));

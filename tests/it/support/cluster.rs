@@ -1,0 +1,238 @@
+//! The several-machine deployment for end-to-end tests: `scripts/cluster.sh up` (three Garage
+//! nodes, the writer, two nginx edges) in a private state dir on free loopback ports, with
+//! helpers to stop and start its processes by name, create accounts on the writer, and read
+//! through either edge. Stopped (SIGTERM to the script, which stops what it started) on drop.
+
+use std::fs;
+use std::io::Write;
+use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::deploy::{PASSWORD, json_of, poll, uploader_binary};
+use super::http::{self, Response};
+
+/// How long `cluster.sh up` may take to answer (Garage's layout, the first build and its
+/// cold publication, two nginx).
+const START_LIMIT: Duration = Duration::from_secs(240);
+
+/// A running cluster.
+pub(crate) struct Cluster {
+    script: Child,
+    pub dir: PathBuf,
+    _tmp: tempfile::TempDir,
+    pub edges: [u16; 2],
+    pub writer_port: u16,
+    pub garage_base: u16,
+}
+
+impl Cluster {
+    /// Starts `scripts/cluster.sh up` with the demo catalog and waits for its `ready` file.
+    pub(crate) fn start() -> Self {
+        let tmp = tempfile::Builder::new().prefix("plugins-cluster-").tempdir().expect("tmp");
+        let dir = tmp.path().join("cluster");
+        let edges = [super::free_port(), super::free_port()];
+        let writer_port = super::free_port();
+        let garage_base = free_port_block(24);
+        let log = fs::File::create(tmp.path().join("cluster.log")).expect("cluster log");
+        let script = Command::new(super::workspace_root().join("scripts/cluster.sh"))
+            .arg("up")
+            .current_dir(super::workspace_root())
+            .env("CLUSTER_DIR", &dir)
+            .env("EDGE1_PORT", edges[0].to_string())
+            .env("EDGE2_PORT", edges[1].to_string())
+            .env("WRITER_PORT", writer_port.to_string())
+            .env("GARAGE_PORT_BASE", garage_base.to_string())
+            .env("CLUSTER_BUILD", "0")
+            .env("CLUSTER_SEED", "demo")
+            // The tests approve and unapprove many times in a row.
+            .env("PLUGINS_CHANGES_BURST", "1000")
+            .env("PLUGINS_CHANGES_PER_MINUTE", "1000")
+            .env_remove("PLUGINS_FAILPOINT")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("starting scripts/cluster.sh up");
+        let mut c = Self { script, dir, _tmp: tmp, edges, writer_port, garage_base };
+        let ready = c.dir.join("ready");
+        poll("scripts/cluster.sh up to write its ready file", START_LIMIT, || {
+            if let Ok(Some(status)) = c.script.try_wait() {
+                panic!("scripts/cluster.sh up exited ({status}):\n{}", c.log_text());
+            }
+            ready.is_file().then_some(())
+        });
+        c
+    }
+
+    pub(crate) fn log_text(&self) -> String {
+        let mut text = fs::read_to_string(self._tmp.path().join("cluster.log")).unwrap_or_default();
+        let writer = self.dir.join("writer/writer.log");
+        text.push_str(&format!("\n--- {} ---\n", writer.display()));
+        text.push_str(&fs::read_to_string(writer).unwrap_or_default());
+        text
+    }
+
+    /// The writer's data dir (catalog and stored zips).
+    pub(crate) fn writer_data(&self) -> PathBuf {
+        self.dir.join("writer/data")
+    }
+
+    /// The pid in `<name>.pid` (garage-1, edge-2, writer, ...).
+    pub(crate) fn pid(&self, name: &str) -> i32 {
+        let path = self.dir.join(format!("{name}.pid"));
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        text.trim().parse().unwrap_or_else(|e| panic!("{}: `{text}`: {e}", path.display()))
+    }
+
+    /// SIGKILLs the process `name` (and, for the writer, its build child: its whole process
+    /// group) and waits until it is gone.
+    pub(crate) fn kill9(&self, name: &str) {
+        let pid = self.pid(name);
+        let target = if name == "writer" { -pid } else { pid };
+        signal("KILL", target);
+        poll(&format!("{name} ({pid}) to die"), Duration::from_secs(20), || {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Gone, or a zombie its parent has not reaped yet.
+            (stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z")).then_some(())
+        });
+    }
+
+    /// `scripts/cluster.sh start <name>` with extra environment (e.g. a failpoint).
+    pub(crate) fn start_process(&self, name: &str, env: &[(&str, &str)]) {
+        let out = Command::new(super::workspace_root().join("scripts/cluster.sh"))
+            .args(["start", name])
+            .current_dir(super::workspace_root())
+            .env("CLUSTER_DIR", &self.dir)
+            .env("EDGE1_PORT", self.edges[0].to_string())
+            .env("EDGE2_PORT", self.edges[1].to_string())
+            .env("WRITER_PORT", self.writer_port.to_string())
+            .env("GARAGE_PORT_BASE", self.garage_base.to_string())
+            .env("PLUGINS_CHANGES_BURST", "1000")
+            .env("PLUGINS_CHANGES_PER_MINUTE", "1000")
+            .env_remove("PLUGINS_FAILPOINT")
+            .envs(env.iter().copied())
+            .output()
+            .expect("scripts/cluster.sh start");
+        assert!(
+            out.status.success(),
+            "scripts/cluster.sh start {name}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `garage status` as node 1 sees it (or another node if given).
+    pub(crate) fn garage(&self, node: u8, args: &[&str]) -> String {
+        let bin = super::workspace_root().join("target/garage/2.5.0/bin/garage");
+        let conf = self.dir.join(format!("garage-{node}/garage.toml"));
+        let out = Command::new(bin).arg("-c").arg(conf).args(args).output().expect("garage");
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    }
+
+    /// A request through edge `i` (0 or 1).
+    pub(crate) fn edge(&self, i: usize, path: &str, headers: &[(&str, &str)]) -> Response {
+        http::get(self.edges[i], path, headers)
+            .unwrap_or_else(|e| panic!("GET {path} on edge {}: {e:#}", i + 1))
+    }
+
+    /// An account on the writer (`uploader user add` on its catalog).
+    pub(crate) fn user_add(&self, name: &str, flags: &[&str]) {
+        let mut child = Command::new(uploader_binary())
+            .args(["user", "add", name, "--email", &format!("{name}@example.org")])
+            .args(flags)
+            .arg("--password-stdin")
+            .arg("--data")
+            .arg(self.writer_data())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("uploader user add");
+        child.stdin.take().expect("stdin").write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+        let out = child.wait_with_output().expect("uploader user add");
+        assert!(out.status.success(), "user add {name}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// A bearer token for `name`, asked through edge 1 (the service's paths are proxied).
+    pub(crate) fn token(&self, name: &str) -> String {
+        let body = json!({"username": name, "password": PASSWORD}).to_string();
+        let r = http::request(
+            self.edges[0],
+            "POST",
+            "/api/v1/token",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+        .expect("POST /api/v1/token");
+        assert_eq!(r.status, 200, "token for {name}: {}", r.text());
+        json_of(&r)["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Approves or unapproves `pkg` `version` through edge `i`, naming the stored bytes.
+    pub(crate) fn set_approved(
+        &self,
+        i: usize,
+        bearer: &str,
+        (pkg, version): (&str, &str),
+        approve: bool,
+    ) -> (u16, Value) {
+        let sha = stored_sha256(&self.writer_data(), pkg, version);
+        let action = if approve { "approve" } else { "unapprove" };
+        let auth = format!("Bearer {bearer}");
+        let r = http::request(
+            self.edges[i],
+            "POST",
+            &format!("/api/v1/plugins/{pkg}/versions/{version}/{action}"),
+            &[("Authorization", auth.as_str()), ("Content-Type", "application/json")],
+            json!({"sha256": sha}).to_string().as_bytes(),
+        )
+        .expect("approve request");
+        (r.status, json_of(&r))
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // SIGTERM to the script: its trap stops every process it started, then it exits.
+        signal("TERM", self.script.id() as i32);
+        let _ = poll("scripts/cluster.sh to stop", Duration::from_secs(60), || {
+            self.script.try_wait().ok().flatten()
+        });
+    }
+}
+
+/// `kill -<sig> -- <pid>` (a negative pid: the process group).
+fn signal(sig: &str, pid: i32) {
+    let _ = Command::new("kill").arg(format!("-{sig}")).arg("--").arg(pid.to_string()).status();
+}
+
+fn stored_sha256(data: &Path, pkg: &str, version: &str) -> String {
+    let conn = rusqlite::Connection::open(data.join("catalog.sqlite3")).expect("catalog");
+    conn.query_row(
+        "SELECT v.package_sha256 FROM plugin_versions v JOIN plugins p
+         ON p.id = v.plugin_id WHERE p.package_name = ?1 AND v.version = ?2",
+        [pkg, version],
+        |r| r.get(0),
+    )
+    .unwrap_or_else(|e| panic!("sha256 of {pkg} {version}: {e}"))
+}
+
+/// The first of `n` consecutive free ports (Garage's three nodes take base..base+23).
+fn free_port_block(n: u16) -> u16 {
+    let seed = std::process::id() as u16;
+    (0..400u16)
+        .map(|i| 20000 + (seed.wrapping_mul(7).wrapping_add(i * 97)) % 30000)
+        .find(|&base| (base..base + n).all(|p| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok()))
+        .expect("no block of free ports")
+}
+
+/// Reads a whole response's status through edge `port` (download URLs of plugins.xml).
+pub(crate) fn status_of(port: u16, path: &str) -> u16 {
+    http::request(port, "GET", path, &[], b"").map(|r| r.status).unwrap_or(0)
+}
