@@ -230,39 +230,115 @@ xml_chain_steps() {
         grep -v -e '^$' -e '^=404$'
 }
 
-# One step of the chain: a named location that asks for the step's object (its `.gz` for
-# gzip clients, then the plain one: @xml_<n>_plain), then the next step.
+# nginx allows a request 10 internal redirects (each `error_page 404 = @next` is one);
+# the chain has more steps than that. Its first MAIN_STEPS steps are walked in the edge's
+# server (after a legacy spelling's rewrite, and leaving room for the jump to the hop and
+# the 404 page), the rest in hop servers of the same nginx on unix sockets under --prefix,
+# HOP_STEPS each: a hop is a new request, with a budget of its own.
+MAIN_STEPS=7
+HOP_STEPS=10
+
+# The `.gz` suffix a step's object is asked with: site-wide documents (`/plugins/xml/...`)
+# all have their `.gz` object (gzip clients walk the `.gz` objects only, others the plain
+# ones: one object, one redirect per step); a package's own documents have none (nginx
+# compresses them on the fly). $edge_xml_gz (edge.conf.in) tells which $xml_prefix names.
+xml_step_suffix() {
+    case "$1" in
+        '${xml_prefix}'*) echo '$edge_xml_gz' ;;
+        /plugins/xml/*) echo '$edge_gz' ;;
+        *) die "plugins.xml step \`$1\` is neither site-wide nor \${xml_prefix}: which .gz does it have?" ;;
+    esac
+}
+
+# One step: the location asking for the step's object, then on a 404 $3: the next step or
+# the hop to the next segment (`@...`), the 404 page (the end, in the edge's server), or
+# nothing (the end, in a hop server: the 404 goes back to the server that asked).
 xml_chain_step() {
     local n="$1" step="$2" next="$3" first="$4"
     if [ -n "$first" ]; then echo "location = /plugins/plugins.xml {"; else echo "location @xml_$n {"; fi
-    echo "    rewrite ^ $step\$edge_gz break;"
-    echo "    error_page 404 = @xml_${n}_plain;"
-    echo "    include @CONF_DIR@/edge-plugins-xml-step.conf;"
-    echo "}"
-    echo "location @xml_${n}_plain {"
-    echo "    if (\$edge_gz = \"\") {"
-    echo "        return 404;"
-    echo "    }"
-    echo "    rewrite ^ $step break;"
-    if [ -n "$next" ]; then echo "    error_page 404 = @xml_$next;"; else echo "    error_page 404 /404.html;"; fi
+    echo "    rewrite ^ $step$(xml_step_suffix "$step") break;"
+    case "$next" in
+        @*) echo "    error_page 404 = $next;" ;;
+        /*) echo "    error_page 404 $next;" ;;
+    esac
     echo "    include @CONF_DIR@/edge-plugins-xml-step.conf;"
     echo "}"
 }
 
+# The jump to hop server $1: the request as the client's (same arguments, same
+# Accept-Encoding) to the hop's socket, whose answer passes as it is ($2: the edge's server
+# turns a 404 into its 404 page).
+xml_chain_hop() {
+    local k="$1" in_edge="$2"
+    echo "location @xml_hop_$k {"
+    echo "    rewrite ^ /plugins/plugins.xml break;"
+    [ -z "$in_edge" ] || echo "    error_page 404 /404.html;"
+    echo "    proxy_pass http://edge_xml_hop_$k;"
+    echo "    include @CONF_DIR@/edge-plugins-xml-hop.conf;"
+    echo "}"
+}
+
+# Steps $2..$3 (1-based, of the array `steps`) as one segment; $1: its hop number (0: the
+# edge's server).
+xml_chain_segment() {
+    local k="$1" from="$2" to="$3" count="${#steps[@]}" n next
+    for ((n = from; n <= to; n++)); do
+        next=""
+        if [ "$n" -lt "$to" ]; then
+            next="@xml_$((n + 1))"
+        elif [ "$n" -lt "$count" ]; then
+            next="@xml_hop_$((k + 1))"
+        elif [ "$k" = 0 ]; then
+            next="/404.html"
+        fi
+        xml_chain_step "$n" "${steps[n - 1]}" "$next" "$([ "$n" -eq "$from" ] && echo first)"
+    done
+    [ "$to" -ge "$count" ] || xml_chain_hop $((k + 1)) "$([ "$k" = 0 ] && echo edge)"
+}
+
+# The hop servers (http level): one upstream and one server per segment after the first.
+# Unix socket paths are limited to 107 bytes.
+xml_chain_hops() {
+    local count="${#steps[@]}" k=1 from=$((MAIN_STEPS + 1)) to sock
+    while [ "$from" -le "$count" ]; do
+        to=$((from + HOP_STEPS - 1))
+        [ "$to" -le "$count" ] || to="$count"
+        sock="$prefix/xml-hop-$k.sock"
+        [ "${#sock}" -lt 100 ] || die "--prefix is too long for the socket $sock (unix sockets: < 100 bytes)"
+        echo "# Steps $from to $to of the chain."
+        echo "upstream edge_xml_hop_$k {"
+        echo "    server unix:$sock;"
+        echo "    keepalive 8;"
+        echo "}"
+        echo "server {"
+        echo "    listen unix:$sock;"
+        echo "    server_name _;"
+        echo "    access_log off;"
+        echo "    recursive_error_pages on;"
+        echo "    proxy_intercept_errors on;"
+        xml_chain_segment "$k" "$from" "$to" | sed -e 's/^/    /'
+        echo "}"
+        from=$((to + 1)) k=$((k + 1))
+    done
+}
+
 render_edge_plugins_xml() {
-    local steps n=1 count
+    local count main_to
     mapfile -t steps < <(xml_chain_steps)
     count="${#steps[@]}"
     [ "$count" -gt 3 ] || die "could not read the plugins.xml chain from $here/plugins-xml.conf"
+    main_to=$((count < MAIN_STEPS ? count : MAIN_STEPS))
     {
         echo "# Generated by nginx/render.sh --edge from the try_files of $here/plugins-xml.conf:"
-        echo "# /plugins/plugins.xml?qgis=... walks the same $count documents, one object each."
-        for ((n = 1; n <= count; n++)); do
-            local next=""
-            [ "$n" -eq "$count" ] || next=$((n + 1))
-            xml_chain_step "$n" "${steps[n - 1]}" "$next" "$([ "$n" -eq 1 ] && echo first)"
-        done
+        echo "# /plugins/plugins.xml?qgis=... walks the same $count documents, one object each;"
+        echo "# steps 1 to $main_to here, the rest in the hop servers of edge-plugins-xml-hops.conf."
+        xml_chain_segment 0 1 "$main_to"
     } | write_rendered "$here/plugins-xml.conf" "$conf_dir/edge-plugins-xml.conf"
+    {
+        echo "# Generated by nginx/render.sh --edge from the try_files of $here/plugins-xml.conf:"
+        echo "# the hop servers of the plugins.xml chain (edge-plugins-xml.conf walks its first steps)."
+        xml_chain_hops
+    } | write_rendered "$here/plugins-xml.conf" "$conf_dir/edge-plugins-xml-hops.conf"
 }
 
 parse_args "$@"

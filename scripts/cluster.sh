@@ -53,10 +53,14 @@ die() { echo "cluster: $*" >&2; exit 1; }
 # ---- processes ---------------------------------------------------------------------------
 
 pid_of() { cat "$CLUSTER_DIR/$1.pid" 2>/dev/null || true; }
+# Alive: a process that is not a zombie (one killed with SIGKILL stays a zombie until its
+# parent reaps it, which for a process of `start`, reparented, may never happen).
 running() {
-    local pid
+    local pid state
     pid="$(pid_of "$1")"
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+    [ -n "$pid" ] || return 1
+    state="$(sed -e 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)"
+    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
 }
 known_name() {
     local n
@@ -284,13 +288,53 @@ render_edge() {
         --data-root "$writer_dir/data" --daemon off --workers 2 >/dev/null
 }
 
+# nginx's workers outlive a master killed with SIGKILL (and keep serving): each edge runs
+# as the first process of a PID namespace of its own, whose end the kernel makes the end of
+# all of them, so `kill -9 $(cat edge-N.pid)` stops the edge as a lost machine would be.
+# Without namespaces (no root, or a container that forbids them): one nginx process
+# (`master_process off`), which SIGKILL stops just as well.
+edge_isolation() {
+    if unshare --pid --fork --kill-child true >/dev/null 2>&1; then
+        echo namespace
+    else
+        echo single
+    fi
+}
+
+# The pid of the nginx under the process $1 (setsid, unshare): the first descendant that
+# runs nginx, once forked.
+nginx_pid_under() {
+    local pid="$1" child deadline=$((SECONDS + 10))
+    while [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != nginx ]; do
+        child="$(cat /proc/"$pid"/task/*/children 2>/dev/null | awk '{ print $1; exit }')"
+        if [ -n "$child" ]; then
+            pid="$child"
+        elif ! kill -0 "$pid" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+            return 1
+        else
+            sleep 0.05
+        fi
+    done
+    echo "$pid"
+}
+
 start_edge() {
-    local n="$1" prefix
+    local n="$1" prefix launcher pid
     prefix="$(edge_prefix "$n")"
     [ -f "$prefix/nginx.conf" ] || render_edge "$n"
-    setsid "$nginx_bin" -p "$prefix" -e "$prefix/logs/error.log" -c "$prefix/nginx.conf" \
-        >>"$prefix/logs/error.log" 2>&1 </dev/null &
-    echo $! >"$CLUSTER_DIR/edge-$n.pid"
+    # The hop servers' sockets of an nginx that was killed are left behind; a new one
+    # cannot bind them.
+    rm -f "$prefix"/xml-hop-*.sock
+    local nginx_cmd=("$nginx_bin" -p "$prefix" -e "$prefix/logs/error.log" -c "$prefix/nginx.conf")
+    if [ "$(edge_isolation)" = namespace ]; then
+        setsid unshare --pid --fork --kill-child "${nginx_cmd[@]}" \
+            >>"$prefix/logs/error.log" 2>&1 </dev/null &
+    else
+        setsid "${nginx_cmd[@]}" -g "master_process off;" >>"$prefix/logs/error.log" 2>&1 </dev/null &
+    fi
+    launcher=$!
+    pid="$(nginx_pid_under "$launcher")" || die "edge-$n did not start (see $prefix/logs/error.log)"
+    echo "$pid" >"$CLUSTER_DIR/edge-$n.pid"
 }
 
 edge_answers() {
@@ -329,7 +373,7 @@ stop_all() {
 }
 
 prepare() {
-    scripts/ensure-deps.sh serve
+    scripts/ensure-deps.sh cluster
     garage_bin="$(scripts/garage.sh)"
     if [ "$CLUSTER_BUILD" != 0 ]; then
         say "building release binaries"
