@@ -324,7 +324,7 @@ start_edge() {
     [ -f "$prefix/nginx.conf" ] || render_edge "$n"
     # The hop servers' sockets of an nginx that was killed are left behind; a new one
     # cannot bind them.
-    rm -f "$prefix"/xml-hop-*.sock
+    rm -f "$prefix"/xml-hop-*.sock "$prefix/nginx.pid"
     local nginx_cmd=("$nginx_bin" -p "$prefix" -e "$prefix/logs/error.log" -c "$prefix/nginx.conf")
     if [ "$(edge_isolation)" = namespace ]; then
         setsid unshare --pid --fork --kill-child "${nginx_cmd[@]}" \
@@ -335,6 +335,19 @@ start_edge() {
     launcher=$!
     pid="$(nginx_pid_under "$launcher")" || die "edge-$n did not start (see $prefix/logs/error.log)"
     echo "$pid" >"$CLUSTER_DIR/edge-$n.pid"
+    [ "$(edge_isolation)" = single ] || own_pid_file "$prefix/nginx.pid" "$pid"
+}
+
+# nginx writes its pid as its namespace sees it (1) to its pid file, which `nginx -s
+# reload` signals: once written, it gets the pid the machine knows it by.
+own_pid_file() {
+    local file="$1" pid="$2" deadline=$((SECONDS + 10))
+    until [ "$(cat "$file" 2>/dev/null)" = 1 ]; do
+        kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ] ||
+            die "$file: nginx (pid $pid) did not write it (see $(dirname "$file")/logs/error.log)"
+        sleep 0.05
+    done
+    echo "$pid" >"$file"
 }
 
 edge_answers() {
