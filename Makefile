@@ -3,6 +3,9 @@
 #
 #   make serve   the whole system on http://127.0.0.1:$(PORT)/ until Ctrl-C
 #                (PORT=8080, UPLOADER_PORT=8081; PLUGINS_DATA_DIR, PLUGINS_SITE_DIR, ...)
+#   make cluster the several-machine deployment on loopback until Ctrl-C: three Garage
+#                nodes, the writer and two nginx edges on :8091 and :8092
+#                (scripts/cluster.sh; CLUSTER_DIR, EDGE1_PORT, EDGE2_PORT, WRITER_PORT, ...)
 #   make test    every test of the workspace, end to end ones included (real nginx,
 #                QGIS's own plugin installer); a missing component fails, never skips
 
@@ -11,10 +14,13 @@ PORT ?= 8080
 UPLOADER_PORT ?= 8081
 CARGO ?= cargo
 
-.PHONY: serve test deps-test build bench
+.PHONY: serve cluster test deps-test build bench
 
 serve:
 	PORT=$(PORT) UPLOADER_PORT=$(UPLOADER_PORT) scripts/serve.sh
+
+cluster:
+	scripts/cluster.sh up
 
 deps-test:
 	scripts/ensure-deps.sh test
