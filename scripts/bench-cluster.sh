@@ -57,7 +57,7 @@ say "synthesising $n plugins into $data"
 now() { date +%s.%N; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-free_base() { echo $(( 20000 + (RANDOM % 1500) * 20 )); }
+free_base() { echo $(( 10000 + (RANDOM % 1000) * 20 )); }
 
 export CLUSTER_DIR="$cluster" CLUSTER_SEED=none CLUSTER_BUILD=0
 export GARAGE_PORT_BASE="$(free_base)"

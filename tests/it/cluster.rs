@@ -172,19 +172,29 @@ fn readers_see_only_complete_documents_during_50_approvals(c: &Cluster, boss: &s
     }
     stop.store(true, Ordering::SeqCst);
     for (i, r) in readers.into_iter().enumerate() {
-        let (docs, downloads) = r.join().expect("reader panicked");
-        assert!(docs >= 50, "edge {}: only {docs} documents read", i + 1);
-        eprintln!("edge {}: {docs} complete documents, {downloads} downloads checked", i + 1);
+        let (docs, distinct, downloads) = r.join().expect("reader panicked");
+        // Both states of the document (listed, not listed), each checked in full.
+        assert!(
+            docs >= 50 && distinct >= 2,
+            "edge {}: {docs} documents, {distinct} distinct",
+            i + 1
+        );
+        eprintln!(
+            "edge {}: {docs} complete documents ({distinct} distinct), {downloads} downloads checked",
+            i + 1
+        );
     }
     took.sort();
     eprintln!("approval → both edges: median {} ms", took[took.len() / 2].as_millis());
 }
 
 /// Reads `XML` through the edge on `port` (plain and gzip in turn) until `stop`: every
-/// document must parse completely and each of its downloads must answer 200 with a zip.
-/// Returns (documents read, downloads checked).
-fn read_until(port: u16, stop: &AtomicBool) -> (usize, usize) {
+/// document must parse completely, and each download of every distinct document must answer
+/// 200 with a zip (a document seen before was checked then). Returns (documents read,
+/// distinct documents, downloads checked).
+fn read_until(port: u16, stop: &AtomicBool) -> (usize, usize, usize) {
     let (mut docs, mut downloads) = (0, 0);
+    let mut seen = std::collections::HashSet::new();
     while !stop.load(Ordering::SeqCst) {
         let gzip = docs % 2 == 1;
         let headers: &[(&str, &str)] = if gzip { &[("Accept-Encoding", "gzip")] } else { &[] };
@@ -200,6 +210,10 @@ fn read_until(port: u16, stop: &AtomicBool) -> (usize, usize) {
             r.body
         };
         let doc = xml::parse(&body).unwrap_or_else(|e| panic!("incomplete document: {e:#}"));
+        docs += 1;
+        if !seen.insert(body) {
+            continue;
+        }
         for e in &doc {
             let path = path_of(&e.download_url);
             let d = crate::support::http::get(port, &path, &[]).expect("GET download");
@@ -207,7 +221,6 @@ fn read_until(port: u16, stop: &AtomicBool) -> (usize, usize) {
             assert!(d.body.starts_with(b"PK"), "{path} is not a zip");
             downloads += 1;
         }
-        docs += 1;
     }
-    (docs, downloads)
+    (docs, seen.len(), downloads)
 }

@@ -125,6 +125,12 @@ impl Cluster {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        if name == "writer" {
+            let port = self.writer_port;
+            poll("the writer's /healthz", Duration::from_secs(60), || {
+                http::get(port, "/healthz", &[]).ok().filter(|r| r.status == 200).map(|_| ())
+            });
+        }
     }
 
     /// `garage status` as node 1 sees it (or another node if given).
@@ -223,11 +229,13 @@ fn stored_sha256(data: &Path, pkg: &str, version: &str) -> String {
     .unwrap_or_else(|e| panic!("sha256 of {pkg} {version}: {e}"))
 }
 
-/// The first of `n` consecutive free ports (Garage's three nodes take base..base+23).
+/// The first of `n` consecutive free ports (Garage's three nodes take base..base+23), below
+/// the kernel's ephemeral range (32768 up), where an outgoing connection's source port
+/// could take one of them between this check and Garage's bind.
 fn free_port_block(n: u16) -> u16 {
     let seed = std::process::id() as u16;
     (0..400u16)
-        .map(|i| 20000 + (seed.wrapping_mul(7).wrapping_add(i * 97)) % 30000)
+        .map(|i| 10000 + (seed.wrapping_mul(7).wrapping_add(i * 97)) % 22000)
         .find(|&base| (base..base + n).all(|p| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok()))
         .expect("no block of free ports")
 }
