@@ -46,7 +46,7 @@ impl Phase {
 }
 
 /// Headers stored with an object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Metadata {
     pub content_type: &'static str,
     pub cache_control: &'static str,

@@ -7,7 +7,8 @@
 //! Failpoint (crash tests): with `PLUGINS_FAILPOINT=s3.before_site_documents` the process
 //! aborts right before the site-wide documents' phase, as a writer killed mid-publish.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -73,7 +74,11 @@ pub struct S3Report {
     /// False when the target already held this release (nothing put).
     pub synced: bool,
     pub objects: usize,
+    /// Objects stored: put, or copied inside the store from an object with the same bytes.
     pub objects_put: usize,
+    /// Of those, the copies (`split_copies`).
+    #[serde(default)]
+    pub objects_copied: usize,
     pub bytes_put: u64,
     pub objects_deleted: usize,
     /// Milliseconds of each phase, in order (assets, pages, package documents, site
@@ -158,15 +163,14 @@ async fn publish(
             failpoint(FAILPOINT_BEFORE_SITE_DOCUMENTS);
         }
         let t = Instant::now();
-        let puts: Vec<&Object> = planned
-            .iter()
-            .filter(|p| p.put && p.object.phase == phase)
-            .map(|p| &p.object)
-            .collect();
-        let bytes = put_all(target, opts, &puts)
-            .await
-            .with_context(|| format!("S3 publication of {phase:?} to {} failed", target.name))?;
-        report.objects_put += puts.len();
+        let changed: Vec<&Planned> =
+            planned.iter().filter(|p| p.put && p.object.phase == phase).collect();
+        let (puts, copies) = split_copies(&changed);
+        let failed = || format!("S3 publication of {phase:?} to {} failed", target.name);
+        let bytes = put_all(target, opts, &puts).await.with_context(failed)?;
+        copy_all(target, opts, &copies).await.with_context(failed)?;
+        report.objects_put += puts.len() + copies.len();
+        report.objects_copied += copies.len();
         report.bytes_put += bytes;
         report.phase_ms[i] = t.elapsed().as_millis() as u64;
     }
@@ -194,6 +198,45 @@ async fn put_all(target: &Target, opts: &SyncOptions, objects: &[&Object]) -> Re
         .buffer_unordered(opts.concurrency.max(1))
         .try_fold(0u64, |total, bytes| async move { Ok(total + bytes) })
         .await
+}
+
+/// Splits a phase's changed objects into those to put and server-side copies: of several
+/// objects with the same bytes and metadata (the identical plugins.xml variants of a
+/// release: 86 documents, 34 distinct, at 2,500 plugins), the first is put and the others
+/// are copied from it once it is stored, so their bytes cross the network once and the
+/// store shares their blocks.
+fn split_copies<'a>(changed: &[&'a Planned]) -> (Vec<&'a Object>, Vec<(&'a str, &'a Object)>) {
+    let mut first: HashMap<(&str, objects::Metadata), &str> = HashMap::new();
+    let (mut puts, mut copies) = (Vec::new(), Vec::new());
+    for p in changed {
+        let key = p.object.key.as_str();
+        match first.entry((p.sha256.as_str(), objects::metadata(key))) {
+            Entry::Occupied(e) => copies.push((*e.get(), &p.object)),
+            Entry::Vacant(e) => {
+                e.insert(key);
+                puts.push(&p.object);
+            }
+        }
+    }
+    (puts, copies)
+}
+
+/// Copies each `(from, object)` inside the store, `opts.concurrency` at a time (the copy
+/// keeps the source's metadata, which is the object's own by `split_copies`).
+async fn copy_all(target: &Target, opts: &SyncOptions, copies: &[(&str, &Object)]) -> Result<()> {
+    futures_util::stream::iter(copies.iter().copied())
+        .map(|(from, object)| copy_one(target, opts, from, object))
+        .buffer_unordered(opts.concurrency.max(1))
+        .try_collect::<Vec<()>>()
+        .await
+        .map(drop)
+}
+
+async fn copy_one(target: &Target, opts: &SyncOptions, from: &str, object: &Object) -> Result<()> {
+    let (from_path, to_path) = (object_path(from)?, object_path(&object.key)?);
+    retry(opts, || target.store.copy(&from_path, &to_path))
+        .await
+        .with_context(|| format!("failed to copy `{from}` to `{}` in {}", object.key, target.name))
 }
 
 /// One put with its metadata, tried `opts.attempts` times.

@@ -28,7 +28,8 @@ use crate::plan::{Content, Plan, TreeSource};
 #[derive(Default)]
 struct Recording {
     inner: InMemory,
-    /// ("put" | "delete", key), in the order the store saw them.
+    /// ("put" | "delete", key), in the order the store saw them (a copy is a "put" of its
+    /// destination).
     log: Arc<Mutex<Vec<(&'static str, String)>>>,
     /// Puts of keys starting with this prefix fail.
     fail_prefix: Mutex<Option<String>>,
@@ -118,6 +119,8 @@ impl ObjectStore for Recording {
         to: &ObjectPath,
         options: CopyOptions,
     ) -> object_store::Result<()> {
+        // A copy stores an object as a put does (identical documents are copied).
+        self.log.lock().unwrap().push(("put", to.to_string()));
         self.inner.copy_opts(from, to, options).await
     }
 }
