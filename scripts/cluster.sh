@@ -6,7 +6,9 @@
 #   scripts/cluster.sh up            everything, in the foreground until Ctrl-C/TERM, which
 #                                    stop everything it started (as `make serve`)
 #   scripts/cluster.sh start NAME    start one stopped process (garage-N, writer, edge-N)
-#                                    with the same settings, in the background
+#                                    with the same settings (and the caller's environment,
+#                                    e.g. PLUGINS_FAILPOINT for the writer), in the
+#                                    background; returns once an edge or the writer listens
 #   scripts/cluster.sh stop NAME     SIGTERM to one process
 #   scripts/cluster.sh status        each process: running (pid) or stopped
 #
@@ -22,6 +24,10 @@
 # nginx.conf, logs/access.log, logs/downloads.log, cache/), one pid file per process
 # (NAME.pid), and `ready` once both edges answer plugins.xml (a line `ready URL1 URL2`).
 # A second `up` reuses all of it: same secrets, layout, bucket and key.
+#
+# `kill -9 $(cat $CLUSTER_DIR/edge-N.pid)` stops that edge entirely (its nginx runs in a PID
+# namespace of its own, see start_edge); `kill -HUP` of it (or `nginx -s reload` with its
+# prefix) reloads its configuration.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
