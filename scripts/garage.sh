@@ -9,8 +9,8 @@ GARAGE_VERSION=2.5.0
 root="$PWD/target/garage/$GARAGE_VERSION"
 bin="$root/bin/garage"
 
-# (`garage --version` of a crates.io build says `garage cargo:2.5.0 [features: ...]`.)
-if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -qE "[^0-9.]v?${GARAGE_VERSION//./\\.}([^0-9.]|\$)"; then
+# `garage --version` prints e.g. `garage cargo:2.5.0 [features: ...]`.
+if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -qF "cargo:$GARAGE_VERSION "; then
     echo "$bin"
     exit 0
 fi

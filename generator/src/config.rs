@@ -1,5 +1,5 @@
 //! Resolved configuration of a generator run: where the catalog, the templates and the site
-//! live, and the public base URL written into plugins.xml and JSON.
+//! live, the public base URL written into plugins.xml and JSON, and the S3 target.
 
 use std::path::PathBuf;
 
@@ -13,6 +13,8 @@ pub struct Config {
     pub templates_dir: PathBuf,
     /// Absolute, without a trailing slash.
     pub base_url: String,
+    /// Where each release is also published (None: the local site only).
+    pub s3: Option<crate::s3::S3Config>,
 }
 
 impl Config {
@@ -31,6 +33,6 @@ impl Config {
             !base_url.contains(['"', '<', '>', '\'', ' ', '?', '#']),
             "base URL `{base_url}` must be a plain URL without quotes, spaces, query or fragment"
         );
-        Ok(Self { data_dir, site_dir, templates_dir, base_url })
+        Ok(Self { data_dir, site_dir, templates_dir, base_url, s3: None })
     }
 }

@@ -17,6 +17,13 @@
 //!
 //! `urls` and `escape` are leaves; `plan` imports nothing of this crate; `manifest` only
 //! `gzchunks` and `urls`.
+//!
+//! ```text
+//! lib (build_live) ──► s3 ──► urls, manifest, publish (current_release)
+//! ```
+//!
+//! `s3` publishes the current release to a bucket after the local publish; nothing but
+//! `lib` (and `config`, for its settings type) imports it.
 
 mod config;
 pub mod demo;
@@ -28,6 +35,7 @@ mod manifest;
 mod plan;
 pub mod publish;
 pub mod render;
+pub mod s3;
 pub mod synth;
 pub mod templates;
 pub mod urls;
@@ -49,6 +57,9 @@ pub struct BuildReport {
     pub render_ms: u128,
     pub publish_ms: u128,
     pub publish: publish::PublishReport,
+    /// The S3 publication (None without an S3 target).
+    #[serde(default)]
+    pub s3: Option<s3::S3Report>,
 }
 
 /// Loads the catalog and templates, renders everything, publishes.
@@ -64,9 +75,21 @@ pub fn build_with(config: &Config, templates: &templates::Templates) -> Result<B
     Ok(report)
 }
 
-/// Renders and publishes: when this returns, the new release is live. Old releases are left
-/// for `publish::collect_garbage`, so a caller waiting for "live" does not wait for deletions.
+/// Renders and publishes: when this returns, the new release is live, locally and (with an
+/// S3 target) in the bucket. Old releases are left for `publish::collect_garbage`, so a
+/// caller waiting for "live" does not wait for deletions.
 pub fn build_live(config: &Config, templates: &templates::Templates) -> Result<BuildReport> {
+    let mut report = build_local(config, templates)?;
+    // Also when nothing was rendered: a previous build may have died mid-publication.
+    if let Some(s3) = &config.s3 {
+        let _lock = publish::lock(&config.site_dir)?;
+        report.s3 = s3::publish(s3, &config.site_dir)?;
+    }
+    Ok(report)
+}
+
+/// Renders and publishes into the local site.
+fn build_local(config: &Config, templates: &templates::Templates) -> Result<BuildReport> {
     let t0 = Instant::now();
     let conn = catalog::open(&config.data_dir)?;
     let mut catalog = catalog::public::load_catalog(&conn)?;
@@ -100,6 +123,7 @@ pub fn build_live(config: &Config, templates: &templates::Templates) -> Result<B
             render_ms: (t2 - t1).as_millis(),
             publish_ms: 0,
             publish: publish::PublishReport { release, ..Default::default() },
+            s3: None,
         });
     }
     let renderer = render::Renderer::new(&input, tree_keys);
@@ -114,6 +138,7 @@ pub fn build_live(config: &Config, templates: &templates::Templates) -> Result<B
         render_ms: (t2 - t1).as_millis(),
         publish_ms: (t3 - t2).as_millis(),
         publish,
+        s3: None,
     })
 }
 

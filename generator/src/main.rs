@@ -34,11 +34,20 @@ struct Paths {
     /// Public base URL written into plugins.xml, JSON and feeds.
     #[arg(long, env = "PLUGINS_BASE_URL", default_value = "http://127.0.0.1:8080")]
     base_url: String,
+    #[command(flatten)]
+    s3: generator::s3::S3Args,
 }
 
 impl Paths {
     fn config(&self) -> Result<Config> {
-        Config::new(self.data.clone(), self.site.clone(), self.templates.clone(), &self.base_url)
+        let mut config = Config::new(
+            self.data.clone(),
+            self.site.clone(),
+            self.templates.clone(),
+            &self.base_url,
+        )?;
+        config.s3 = self.s3.config()?;
+        Ok(config)
     }
 }
 

@@ -454,6 +454,56 @@ pub fn package_document(rel: &str) -> Option<(&str, bool, &str)> {
     })
 }
 
+// ---- Object keys: where a published file is stored in an S3 bucket (`s3`).
+
+/// The object key of the published file `rel` (relative to a release, tree symlinks
+/// resolved), or None for a private file (never uploaded). Zips, plugins.xml documents and
+/// `404.html` keep their path (the edge maps requests to them, as nginx does to the files);
+/// `X.gz` is `X`'s key plus `.gz`; every other file is stored at its public URL path,
+/// decoded, with `index.html` appended to a directory URL (Garage's web endpoint answers
+/// `/a/b/` with the object `a/b/index.html`).
+pub fn object_key(rel: &str) -> Option<String> {
+    match public_address(rel) {
+        PublicAddress::Private(_) => None,
+        PublicAddress::Gzip(_) => Some(format!("{}.gz", object_key(rel.strip_suffix(".gz")?)?)),
+        PublicAddress::NotFoundPage(_) | PublicAddress::PackageRequest(_) => Some(rel.to_owned()),
+        PublicAddress::Url(url) => {
+            let is_zip = matches!(rel.split('/').collect::<Vec<_>>()[..],
+                ["plugins", pkg, file] if version_of_zip(pkg, file).is_some());
+            if is_zip {
+                return Some(rel.to_owned());
+            }
+            let path = percent_decode(url.trim_start_matches('/'))?;
+            Some(if path.is_empty() || path.ends_with('/') {
+                format!("{path}index.html")
+            } else {
+                path
+            })
+        }
+    }
+}
+
+/// Decodes `%XX` escapes (as [`segment`] writes them); None when the result is not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = (b[i] == b'%').then(|| s.get(i + 1..i + 3)).flatten();
+        match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            Some(v) => {
+                out.push(v);
+                i += 3;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// A page number as the site writes it: digits, no leading zero, at least 1.
 fn page_number(s: &str) -> Option<usize> {
     (!s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?

@@ -110,6 +110,8 @@ pub struct ServeArgs {
     pub scan: ScanArgs,
     #[command(flatten)]
     pub mail: MailArgs,
+    #[command(flatten)]
+    pub s3: generator::s3::S3Args,
 }
 
 /// Mail delivery.
@@ -158,12 +160,13 @@ pub struct CountArgs {
 
 impl ServeArgs {
     pub fn config(&self) -> Result<ServiceConfig> {
-        let site = generator::Config::new(
+        let mut site = generator::Config::new(
             self.data.data.clone(),
             self.site.clone(),
             self.templates.clone(),
             &self.base_url,
         )?;
+        site.s3 = self.s3.config()?;
         let env = std::env::var("PLUGINS_JWT_SECRET").ok();
         let secret = load_secret(
             self.secret_file.as_deref(),
@@ -205,7 +208,8 @@ impl ServeArgs {
 
 /// `uploader build-site` (hidden): one site build, run by the service's rebuild worker in a
 /// child process. Every path is explicit (no environment, no defaults), so the child builds
-/// exactly what the service would.
+/// exactly what the service would; the S3 credentials come as a file path or, when the
+/// service read them from its environment, as the two `PLUGINS_S3_*` variables.
 #[derive(Debug, Clone, Args)]
 pub struct BuildSiteArgs {
     #[arg(long)]
@@ -216,6 +220,8 @@ pub struct BuildSiteArgs {
     pub templates: PathBuf,
     #[arg(long)]
     pub base_url: String,
+    #[command(flatten)]
+    pub s3: generator::s3::S3Args,
 }
 
 /// `uploader user ...`.
@@ -323,6 +329,12 @@ pub fn run_serve(args: &ServeArgs) -> ExitCode {
     init_logging();
     report((|| {
         let config = args.config()?;
+        if let Some(s3) = &config.site.s3 {
+            generator::s3::check_bucket(s3).context(
+                "refusing to start: every build publishes to this S3 bucket (check \
+                 --s3-endpoint, --s3-bucket and the credentials, or unset --s3-endpoint)",
+            )?;
+        }
         // Every upload is scanned: without the pinned tools the service would only queue.
         config.scan.tools.check().context(
             "the scan tools are missing or broken: run `scripts/scan-tools.sh` (or pass \
@@ -348,12 +360,17 @@ pub fn run_build_site(args: &BuildSiteArgs) -> ExitCode {
         .with_ansi(false)
         .without_time()
         .try_init();
-    match generator::Config::new(
+    let config = generator::Config::new(
         args.data.clone(),
         args.site.clone(),
         args.templates.clone(),
         &args.base_url,
-    ) {
+    )
+    .and_then(|mut config| {
+        config.s3 = args.s3.config()?;
+        Ok(config)
+    });
+    match config {
         Ok(config) => crate::rebuild::run_child(&config),
         Err(e) => report(Err(e)),
     }

@@ -35,9 +35,20 @@ pub const SUBCOMMAND: &str = "build-site";
 const LIVE_PREFIX: &str = "live ";
 
 /// Environment variables the child keeps; everything else (the JWT secret above all) is
-/// cleared, since the child needs nothing but its arguments.
-const CHILD_ENV: &[&str] =
-    &["PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PLUGINS_LOG", "RAYON_NUM_THREADS"];
+/// cleared, since the child needs nothing but its arguments (and, with S3 credentials from
+/// the environment, those two variables: `generator::s3::S3Config::child_env`).
+/// `PLUGINS_FAILPOINT` lets the crash tests stop a child mid-publish.
+const CHILD_ENV: &[&str] = &[
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "PLUGINS_LOG",
+    "RAYON_NUM_THREADS",
+    "PLUGINS_FAILPOINT",
+];
 
 /// How much of the child's stderr a failure keeps for `last_error`.
 const STDERR_TAIL_LINES: usize = 20;
@@ -98,6 +109,11 @@ impl BuildCommand {
             // Backstop should the worker be dropped without `shutdown` (runtime torn down):
             // killing mid-publish is safe, publishing is atomic and the next start rebuilds.
             .kill_on_drop(true);
+        // The same S3 target: settings and a credentials file path as arguments, or the
+        // two credential variables; never a secret on the command line.
+        if let Some(s3) = &c.s3 {
+            cmd.args(s3.child_args()).envs(s3.child_env());
+        }
         cmd
     }
 }
@@ -309,6 +325,10 @@ impl Rebuilder {
                 load_ms = r.load_ms,
                 render_ms = r.render_ms,
                 publish_ms = r.publish_ms,
+                // Objects and bytes put into the bucket, and the sync's time (S3 publishing).
+                s3_objects = r.s3.as_ref().map(|s| s.objects_put),
+                s3_bytes = r.s3.as_ref().map(|s| s.bytes_put),
+                s3_ms = r.s3.as_ref().map(|s| s.total_ms),
                 ms,
                 "site rebuilt"
             ),
@@ -399,3 +419,6 @@ fn child_build(config: &generator::Config) -> Result<()> {
     generator::publish::collect_garbage(&config.site_dir)?;
     told.context("failed to report the live release to the service")
 }
+
+#[cfg(test)]
+mod tests;

@@ -189,3 +189,50 @@ fn urls_and_files_of_lists_and_trees() {
     assert_eq!(package_document_file("major-3", false), "xml-major-3.xml");
     assert_eq!(file_of(NEW_FEED), "plugins/feeds/new.xml");
 }
+
+#[test]
+fn object_keys_are_public_paths_decoded_and_documents_keep_their_path() {
+    let cases = [
+        ("index.html", Some("index.html")),
+        ("404.html", Some("404.html")),
+        ("plugins/p_k/version-1.2.0.html", Some("plugins/p_k/version/1.2.0/index.html")),
+        ("plugins/p_k/version-1.2.0.json", Some("plugins/p_k/version/1.2.0/json")),
+        ("plugins/p_k/version-1.0+büld.html", Some("plugins/p_k/version/1.0+büld/index.html")),
+        ("plugins/p_k/version-1.2.0~rc1.json", Some("plugins/p_k/version/1.2.0~rc1/json")),
+        ("plugins/p_k/p_k.1.2.0.zip", Some("plugins/p_k/p_k.1.2.0.zip")),
+        ("plugins/p_k/p_k.1.0+büld.zip", Some("plugins/p_k/p_k.1.0+büld.zip")),
+        ("plugins/p_k/icon-0123abcd.png", Some("plugins/p_k/icon-0123abcd.png")),
+        ("plugins/p_k/index.html", Some("plugins/p_k/index.html")),
+        ("plugins/p_k/json", Some("plugins/p_k/json")),
+        ("plugins/p_k/stats.json", Some("plugins/p_k/stats/json")),
+        ("plugins/p_k/stats.html", Some("plugins/p_k/stats/index.html")),
+        ("plugins/p_k/latest.json", Some("plugins/p_k/latest/json")),
+        ("plugins/popular/page-3.html", Some("plugins/popular/page/3/index.html")),
+        ("plugins/sort/name/page-2.html", Some("plugins/sort/name/page/2/index.html")),
+        ("plugins/tags/p2/gis.html", Some("plugins/tags/gis/page/2/index.html")),
+        ("plugins/tags/p1/gis.html", Some("plugins/tags/gis/index.html")),
+        ("plugins/tags/feed/gis.xml", Some("plugins/tags/gis/feed.xml")),
+        ("plugins/author/p1/Zoë van Dijk.html", Some("plugins/author/Zoë van Dijk/index.html")),
+        ("plugins/xml/3.34.xml", Some("plugins/xml/3.34.xml")),
+        ("plugins/xml/stable_only/d-3.3x.xml", Some("plugins/xml/stable_only/d-3.3x.xml")),
+        ("plugins/xml/3.34.xml.gz", Some("plugins/xml/3.34.xml.gz")),
+        ("plugins/p_k/xml-3.34.xml", Some("plugins/p_k/xml-3.34.xml")),
+        (
+            "plugins/p_k/xml-stable_only-newest.xml.gz",
+            Some("plugins/p_k/xml-stable_only-newest.xml.gz"),
+        ),
+        ("plugins/index.html.gz", Some("plugins/index.html.gz")),
+        ("plugins/page-2.html.gz", Some("plugins/page/2/index.html.gz")),
+        ("plugins/stats/json", Some("plugins/stats/json")),
+        ("static/style-0123abcd.css", Some("static/style-0123abcd.css")),
+        (".manifest.json", None),
+        ("plugins/.tmp-x/a.html", None),
+        (".manifest.json.gz", None),
+    ];
+    for (rel, key) in cases {
+        assert_eq!(object_key(rel).as_deref(), key, "{rel}");
+    }
+    assert_eq!(percent_decode("a%2Bb%C3%BC%7E"), Some("a+bü~".to_owned()));
+    assert_eq!(percent_decode("100%"), Some("100%".to_owned()));
+    assert_eq!(percent_decode("%FF"), None);
+}
