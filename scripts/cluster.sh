@@ -6,7 +6,9 @@
 #   scripts/cluster.sh up            everything, in the foreground until Ctrl-C/TERM, which
 #                                    stop everything it started (as `make serve`)
 #   scripts/cluster.sh start NAME    start one stopped process (garage-N, writer, edge-N)
-#                                    with the same settings, in the background
+#                                    with the same settings (and the caller's environment,
+#                                    e.g. PLUGINS_FAILPOINT for the writer), in the
+#                                    background; returns once an edge or the writer listens
 #   scripts/cluster.sh stop NAME     SIGTERM to one process
 #   scripts/cluster.sh status        each process: running (pid) or stopped
 #
@@ -22,6 +24,10 @@
 # nginx.conf, logs/access.log, logs/downloads.log, cache/), one pid file per process
 # (NAME.pid), and `ready` once both edges answer plugins.xml (a line `ready URL1 URL2`).
 # A second `up` reuses all of it: same secrets, layout, bucket and key.
+#
+# `kill -9 $(cat $CLUSTER_DIR/edge-N.pid)` stops that edge entirely (its nginx runs in a PID
+# namespace of its own, see start_edge); `kill -HUP` of it (or `nginx -s reload` with its
+# prefix) reloads its configuration.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -161,7 +167,7 @@ start_garage() {
     local i="$1" dir="$CLUSTER_DIR/garage-$1"
     [ -x "$garage_bin" ] || die "no Garage at $garage_bin (scripts/garage.sh installs it)"
     [ -f "$dir/garage.toml" ] || die "garage-$i has no configuration: run \`$0 up\` first"
-    RUST_LOG="${RUST_LOG:-garage=info}" setsid "$garage_bin" -c "$dir/garage.toml" server \
+    NO_COLOR=1 RUST_LOG="${RUST_LOG:-garage=info}" setsid "$garage_bin" -c "$dir/garage.toml" server \
         >>"$dir/garage.log" 2>&1 </dev/null &
     echo $! >"$CLUSTER_DIR/garage-$i.pid"
 }
@@ -183,17 +189,21 @@ retry() {
 
 node_id() { "$garage_bin" -c "$(garage_toml "$1")" node id -q 2>/dev/null; }
 
-# Nodes 2 and 3 connected to node 1, then one layout of all three with equal capacity,
-# applied once (a cluster that has a layout keeps it).
+# Nodes 2 and 3 connected to node 1 (retried: a node just started needs a moment before its
+# RPC answers), then one layout of all three with equal capacity, applied once: a cluster
+# whose layout is past version 0 keeps it.
 form_cluster() {
-    local i ids=()
+    local i ids=() version
     for i in 1 2 3; do
         retry 60 node_id "$i"
         ids+=("$(node_id "$i")")
     done
-    garage node connect "${ids[1]}" >/dev/null
-    garage node connect "${ids[2]}" >/dev/null
-    if garage layout show 2>/dev/null | grep -q "Current cluster layout version: 0"; then
+    retry 60 garage node connect "${ids[1]}"
+    retry 60 garage node connect "${ids[2]}"
+    retry 60 garage layout show
+    version="$(garage layout show | sed -n 's/^Current cluster layout version: *//p')"
+    [[ "$version" =~ ^[0-9]+$ ]] || die "no layout version in \`garage layout show\`"
+    if [ "$version" = 0 ]; then
         say "assigning the layout: three nodes, equal capacity"
         garage layout assign -z loopback -c 1G "${ids[0]%@*}" "${ids[1]%@*}" "${ids[2]%@*}" >/dev/null
         garage layout apply --version 1 >/dev/null
@@ -201,18 +211,27 @@ form_cluster() {
     retry 60 garage bucket list
 }
 
+# Whether the table `garage $1 list` (bucket: its aliases; key: its names) has the word $2
+# in a row.
+listed() {
+    local table
+    table="$(garage "$1" list)" || die "\`garage $1 list\` failed"
+    awk -v w="$2" 'NR > 1 { for (i = 1; i <= NF; i++) if ($i == w) found = 1 } END { exit !found }' <<<"$table"
+}
+
 # The bucket (website access on: the edges read it through the web endpoints) and the
-# writer's key (read and write on it), written to s3-credentials (contract §4 format).
+# writer's key (read and write on it), written to s3-credentials (contract §4 format). Each
+# is created only when `garage ... list` does not have it (a second `up` reuses both).
 ensure_bucket_and_key() {
-    garage bucket info "$BUCKET" >/dev/null 2>&1 || retry 30 garage bucket create "$BUCKET"
+    listed bucket "$BUCKET" || garage bucket create "$BUCKET" >/dev/null
     garage bucket website --allow "$BUCKET" >/dev/null
-    garage key info "$KEY_NAME" >/dev/null 2>&1 || garage key create "$KEY_NAME" >/dev/null
+    listed key "$KEY_NAME" || garage key create "$KEY_NAME" >/dev/null
     garage bucket allow --read --write "$BUCKET" --key "$KEY_NAME" >/dev/null
-    local info id secret
-    info="$(garage key info --show-secret "$KEY_NAME")"
-    id="$(sed -n 's/^Key ID:[[:space:]]*//p' <<<"$info" | tr -d ' ')"
-    secret="$(sed -n 's/^Secret key:[[:space:]]*//p' <<<"$info" | tr -d ' ')"
-    [ -n "$id" ] && [ -n "$secret" ] || die "could not read the key $KEY_NAME from \`garage key info\`"
+    local id secret
+    id="$(garage key info --key-id "$KEY_NAME" | tr -d ' \n')"
+    secret="$(garage key info --secret-key "$KEY_NAME" | tr -d ' \n')"
+    [[ "$id" =~ ^GK[0-9a-f]+$ ]] && [ -n "$secret" ] ||
+        die "could not read the key $KEY_NAME from \`garage key info\`"
     (
         umask 077
         printf '# The writer'"'"'s Garage key (scripts/cluster.sh): bucket %s, read and write.\naccess_key_id = %s\nsecret_access_key = %s\n' \
@@ -258,6 +277,18 @@ start_writer() {
     # shellcheck disable=SC2046 # the flags are words without spaces (checked paths)
     setsid target/release/uploader serve $(writer_args) >>"$writer_dir/writer.log" 2>&1 </dev/null &
     echo $! >"$CLUSTER_DIR/writer.pid"
+    wait_listening writer "$WRITER_PORT" "$writer_dir/writer.log"
+}
+
+# Started means answering: `start writer` returns once the service accepts connections (the
+# edges' service paths would answer 503 before), at most 60 s.
+wait_listening() {
+    local name="$1" port="$2" log="$3" deadline=$((SECONDS + 60))
+    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+        running "$name" || die "$name stopped at its start (see $log)"
+        [ "$SECONDS" -lt "$deadline" ] || die "$name does not listen on 127.0.0.1:$port after 60 s (see $log)"
+        sleep 0.05
+    done
 }
 
 # The demo catalog on the first run, then one build published to the bucket (the writer
@@ -382,6 +413,31 @@ stop_all() {
     rm -f "$CLUSTER_DIR/ready"
     for ((i = ${#NAMES[@]} - 1; i >= 0; i--)); do
         stop_one "${NAMES[i]}" 2>/dev/null || true
+    done
+    wait_stopped 30
+}
+
+# Returns once every process has exited (Garage takes a few seconds to stop its workers);
+# after $1 seconds, the ones left get SIGKILL (the writer with its build child: its process
+# group; an edge's workers end with it, see start_edge).
+wait_stopped() {
+    local deadline=$((SECONDS + $1)) name left
+    while true; do
+        left=()
+        for name in "${NAMES[@]}"; do running "$name" && left+=("$name"); done
+        [ ${#left[@]} -gt 0 ] || return 0
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            say "still running after $1 s, killed: ${left[*]}"
+            for name in "${left[@]}"; do
+                if [ "$name" = writer ]; then
+                    kill -KILL -- "-$(pid_of writer)" 2>/dev/null || true
+                else
+                    kill -KILL "$(pid_of "$name")" 2>/dev/null || true
+                fi
+            done
+            return 0
+        fi
+        sleep 0.1
     done
 }
 
