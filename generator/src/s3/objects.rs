@@ -129,8 +129,19 @@ pub struct Object {
     pub identity: Option<String>,
 }
 
-/// Every object of the release in `dir`, by key. Fails when two files map to one key.
+/// Every object of the release in `dir`, by key, but the site-wide plugins.xml documents
+/// the edges' `?qgis=` walk resolves to identical bytes without them (`walk_aliases`).
+/// Fails when two files map to one key.
 pub fn list(dir: &Path, manifest: &Manifest) -> Result<BTreeMap<String, Object>> {
+    let mut objects = list_all(dir, manifest)?;
+    for key in walk_aliases(&objects) {
+        objects.remove(&key);
+    }
+    Ok(objects)
+}
+
+/// Every object of the release in `dir`, by key.
+fn list_all(dir: &Path, manifest: &Manifest) -> Result<BTreeMap<String, Object>> {
     let mut objects = BTreeMap::new();
     for entry in walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name() {
         let entry = entry.with_context(|| format!("failed to list `{}`", dir.display()))?;
@@ -153,6 +164,57 @@ pub fn list(dir: &Path, manifest: &Manifest) -> Result<BTreeMap<String, Object>>
         }
     }
     Ok(objects)
+}
+
+/// The site-wide documents `plugins/xml/[stable_only/]<M>.<m>.xml` (and `.gz`) whose next
+/// lower minor in the same decade (`3.34` → `3.33`; never below `<M>.<m>0`) holds the same
+/// bytes. nginx's `?qgis=` chain (nginx/plugins-xml.conf) walks down the decade to the
+/// nearest document there is, so an edge answers `?qgis=3.34` with `3.33.xml` when
+/// `3.34.xml` is not stored: the same document. A release holds one document per minor,
+/// most of them identical (86 site-wide documents, 34 distinct, at 2,500 plugins), and
+/// every object an approval changes costs the store a quorum write; these need none.
+/// Identical means the same file: publishing hard-links identical variants.
+fn walk_aliases(objects: &BTreeMap<String, Object>) -> Vec<String> {
+    objects
+        .keys()
+        .filter(|key| {
+            lower_minor_key(key).and_then(|lower| objects.get(&lower)).is_some_and(|lower| {
+                objects.get(*key).is_some_and(|o| same_file(&o.path, &lower.path))
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// `plugins/xml/[stable_only/]<M>.<m>.xml[.gz]` → the same key one minor lower within
+/// its decade (last digit of `<m>` above 0).
+pub(super) fn lower_minor_key(key: &str) -> Option<String> {
+    let (plain, gz) = match key.strip_suffix(".gz") {
+        Some(p) => (p, ".gz"),
+        None => (key, ""),
+    };
+    let rest = plain.strip_prefix("plugins/xml/")?;
+    let (dir, file) = match rest.strip_prefix("stable_only/") {
+        Some(f) => ("stable_only/", f),
+        None => ("", rest),
+    };
+    let (major, minor) = file.strip_suffix(".xml")?.split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(major) || !digits(minor) {
+        return None;
+    }
+    let (head, last) = minor.split_at(minor.len() - 1);
+    let last = last.parse::<u8>().ok().filter(|d| *d > 0)?;
+    Some(format!("plugins/xml/{dir}{major}.{head}{}.xml{gz}", last - 1))
+}
+
+/// Whether two paths are the same file (one inode: hard links).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
 }
 
 /// What the manifest says about `rel`'s bytes: a site-wide file's content hash (and its

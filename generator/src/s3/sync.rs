@@ -295,7 +295,10 @@ where
 }
 
 /// The orphans after this sync: keys the old state referenced (or already held as
-/// orphans) that the new release does not, stamped when first found unreferenced.
+/// orphans) that the new release does not, stamped when first found unreferenced. A
+/// plugins.xml document is stamped 0, so it is deleted at once (after the last phase): no
+/// document names it, and an edge must not answer with it once the release no longer has it
+/// (its `?qgis=` chain would find it before the document that replaces it).
 fn orphans(
     old: &SyncState,
     objects: &BTreeMap<String, StoredObject>,
@@ -308,7 +311,8 @@ fn orphans(
         .map(|(k, t)| (k.clone(), *t))
         .collect();
     for key in old.objects.keys().filter(|k| !objects.contains_key(*k)) {
-        orphans.entry(key.clone()).or_insert(now);
+        let document = matches!(Phase::of(key), Phase::PackageDocuments | Phase::SiteDocuments);
+        orphans.entry(key.clone()).or_insert(if document { 0 } else { now });
     }
     orphans
 }

@@ -472,3 +472,26 @@ fn credentials_come_from_a_private_file_or_the_environment() {
 fn c_of(file: &Path) -> Credentials {
     config::read_credentials_file(file).unwrap()
 }
+
+#[test]
+fn the_walk_down_a_decade_names_the_next_lower_minor() {
+    use super::objects::lower_minor_key;
+    let cases = [
+        ("plugins/xml/3.34.xml", Some("plugins/xml/3.33.xml")),
+        ("plugins/xml/3.34.xml.gz", Some("plugins/xml/3.33.xml.gz")),
+        ("plugins/xml/stable_only/3.31.xml", Some("plugins/xml/stable_only/3.30.xml")),
+        ("plugins/xml/3.4.xml", Some("plugins/xml/3.3.xml")),
+        // A decade's first minor has nothing below it in the walk.
+        ("plugins/xml/3.30.xml", None),
+        ("plugins/xml/3.0.xml", None),
+        ("plugins/xml/3.10.xml", None),
+        // Labels, majors, the empty documents and package documents are never skipped.
+        ("plugins/xml/ltr.xml", None),
+        ("plugins/xml/major-3.xml", None),
+        ("plugins/xml/none/3.34.xml", None),
+        ("plugins/foo/xml-3.34.xml", None),
+    ];
+    for (key, lower) in cases {
+        assert_eq!(lower_minor_key(key).as_deref(), lower, "{key}");
+    }
+}
