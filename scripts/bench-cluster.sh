@@ -85,10 +85,20 @@ done
 t1=$(now)
 up_ms=$(ms "$t0" "$t1")
 writer_log="$cluster/writer/writer.log"
-# The first "site rebuilt" line: the cold build (fields from uploader/src/rebuild.rs).
-field() { grep -m1 'site rebuilt' "$writer_log" | sed -n "s/.*$1=\([0-9]*\).*/\1/p"; }
-cold_objects=$(field s3_objects) cold_bytes=$(field s3_bytes) cold_s3_ms=$(field s3_ms)
-cold_local_ms=$(field publish_ms)
+# The cold build is cluster.sh's `generator build` before the writer starts: its report
+# (one JSON line) is in the cluster's log.
+read -r cold_objects cold_bytes cold_s3_ms cold_local_ms < <(python3 - "$work/cluster.log" <<'PY'
+import json, sys
+for line in open(sys.argv[1], errors="replace"):
+    if line.startswith("{") and '"s3"' in line:
+        r = json.loads(line)
+        s3 = r.get("s3") or {}
+        print(s3.get("objects_put", "n/a"), s3.get("bytes_put", "n/a"), s3.get("total_ms", "n/a"), r.get("publish_ms", "n/a"))
+        break
+else:
+    print("n/a n/a n/a n/a")
+PY
+)
 release="$(readlink -f "$cluster/writer/site/current")"
 files=$(find -L "$release" -type f ! -name '.*' | wc -l)
 sync
