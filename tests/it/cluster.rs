@@ -131,11 +131,7 @@ fn a_lost_garage_node_is_survived_and_catches_up(c: &Cluster, boss: &str) {
     }
     // Writes still reach a quorum (2 of 3): an approval goes live on both edges.
     approve_and_wait(c, boss, true, Duration::from_secs(10));
-    c.start_process("garage-2", &[]);
-    poll("garage-2 back in the cluster", Duration::from_secs(60), || {
-        let status = c.garage(1, &["status"]);
-        (!status.contains("Failed nodes") && !status.contains("FAILED")).then_some(())
-    });
+    restart_node(c, "garage-2");
     // Node 2 is needed now: with node 3 gone, every quorum includes it. What was written
     // while it was down is served, and a change still goes live.
     c.kill9("garage-3");
@@ -144,8 +140,13 @@ fn a_lost_garage_node_is_survived_and_catches_up(c: &Cluster, boss: &str) {
         every_download_answers(c, i, &entries(c, i));
     }
     approve_and_wait(c, boss, false, Duration::from_secs(10));
-    c.start_process("garage-3", &[]);
-    poll("garage-3 back in the cluster", Duration::from_secs(60), || {
+    restart_node(c, "garage-3");
+}
+
+/// Starts the Garage node `name` again and waits until node 1 sees no failed node.
+fn restart_node(c: &Cluster, name: &str) {
+    c.start_process(name, &[]);
+    poll(&format!("{name} back in the cluster"), Duration::from_secs(60), || {
         let status = c.garage(1, &["status"]);
         (!status.contains("Failed nodes") && !status.contains("FAILED")).then_some(())
     });

@@ -4,7 +4,6 @@
 //! through either edge. Stopped (SIGTERM to the script, which stops what it started) on drop.
 
 use std::fs;
-use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -13,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::deploy::{PASSWORD, json_of, poll, uploader_binary};
+use super::deploy::{PASSWORD, json_of, poll, user_add_to};
 use super::http::{self, Response};
 
 /// How long `cluster.sh up` may take to answer (Garage's layout, the first build and its
@@ -149,20 +148,7 @@ impl Cluster {
 
     /// An account on the writer (`uploader user add` on its catalog).
     pub(crate) fn user_add(&self, name: &str, flags: &[&str]) {
-        let mut child = Command::new(uploader_binary())
-            .args(["user", "add", name, "--email", &format!("{name}@example.org")])
-            .args(flags)
-            .arg("--password-stdin")
-            .arg("--data")
-            .arg(self.writer_data())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("uploader user add");
-        child.stdin.take().expect("stdin").write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
-        let out = child.wait_with_output().expect("uploader user add");
-        assert!(out.status.success(), "user add {name}: {}", String::from_utf8_lossy(&out.stderr));
+        user_add_to(&self.writer_data(), name, flags);
     }
 
     /// A bearer token for `name`, asked through edge 1 (the service's paths are proxied).

@@ -171,24 +171,7 @@ impl Deployment {
     }
 
     pub(crate) fn user_add(&self, name: &str, flags: &[&str]) {
-        let mut child = Command::new(uploader_binary())
-            .args(["user", "add", name, "--email", &format!("{name}@example.org")])
-            .args(flags)
-            .arg("--password-stdin")
-            .arg("--data")
-            .arg(self.data())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("uploader user add");
-        child.stdin.take().expect("stdin").write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
-        let out = child.wait_with_output().expect("uploader user add");
-        assert!(
-            out.status.success(),
-            "uploader user add {name} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        user_add_to(self.data(), name, flags);
     }
 
     /// A request through nginx.
@@ -359,6 +342,28 @@ impl Drop for Deployment {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// `uploader user add <name> <flags>` on the catalog in `data` (password `PASSWORD`).
+pub(crate) fn user_add_to(data: &Path, name: &str, flags: &[&str]) {
+    let mut child = Command::new(uploader_binary())
+        .args(["user", "add", name, "--email", &format!("{name}@example.org")])
+        .args(flags)
+        .arg("--password-stdin")
+        .arg("--data")
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("uploader user add");
+    child.stdin.take().expect("stdin").write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().expect("uploader user add");
+    assert!(
+        out.status.success(),
+        "uploader user add {name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 pub(crate) fn json_of(r: &Response) -> Value {
