@@ -4,7 +4,6 @@
 
 mod abuse;
 mod check_scan;
-mod cluster;
 mod downloads;
 mod feedback;
 mod icons;

@@ -11,9 +11,9 @@ use catalog::model::Catalog;
 use catalog::names::QgisVersion;
 use serde_json::Value;
 
-use crate::support::{self, served};
+use crate::support::served;
 
-const PYTHON: &str = "/usr/bin/python3";
+use crate::support::probe::{PYTHON, require_qgis, run_probe_at};
 
 /// What QGIS shows for one plugin: stable and experimental versions ("" for none).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,21 +21,6 @@ struct Offer {
     stable: String,
     experimental: String,
     deprecated: bool,
-}
-
-/// Fails (never skips) when QGIS's Python bindings are missing.
-fn require_qgis() {
-    let ok = Command::new(PYTHON)
-        .args(["-c", "import qgis.core, sys; sys.path.insert(0, '/usr/share/qgis/python'); import pyplugin_installer.installer_data"])
-        .env("QT_QPA_PLATFORM", "offscreen")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "QGIS's Python bindings are missing ({PYTHON} cannot import qgis.core and pyplugin_installer): \
-         run `make test` (it installs them) or `apt-get install -y --no-install-recommends python3-qgis`"
-    );
 }
 
 /// The version of the installed QGIS, e.g. `3.22.16-Białowieża`.
@@ -51,42 +36,6 @@ fn real_qgis_version() -> String {
 /// The probe's JSON, and the throw-away profile it used.
 fn run_probe(pretend: Option<&str>, install: Option<(&str, bool)>) -> (Value, tempfile::TempDir) {
     run_probe_at(&format!("{}/plugins/plugins.xml", served().nginx.base_url()), pretend, install)
-}
-
-/// The probe against the repository `repo_url` (another site than the demo's).
-pub(crate) fn run_probe_at(
-    repo_url: &str,
-    pretend: Option<&str>,
-    install: Option<(&str, bool)>,
-) -> (Value, tempfile::TempDir) {
-    require_qgis();
-    let profile = tempfile::Builder::new().prefix("qgis-profile-").tempdir().expect("profile dir");
-    let script = support::workspace_root().join("tests/qgis/installer_probe.py");
-    let mut cmd = Command::new(PYTHON);
-    cmd.arg(&script)
-        .arg("--repo-url")
-        .arg(repo_url)
-        .arg("--profile")
-        .arg(profile.path())
-        .env("QT_QPA_PLATFORM", "offscreen")
-        .env_remove("PYTHONPATH")
-        .env_remove("PYTHONHOME");
-    if let Some(v) = pretend {
-        cmd.args(["--pretend-version", v]);
-    }
-    if let Some((id, experimental)) = install {
-        cmd.args(["--install", id]);
-        if experimental {
-            cmd.arg("--experimental");
-        }
-    }
-    let out = cmd.output().expect("running the QGIS installer probe");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "installer probe failed ({}):\n{stdout}\n{stderr}", out.status);
-    let json: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("probe output is not JSON ({e}):\n{stdout}\n{stderr}"));
-    (json, profile)
 }
 
 /// Parses `X.Y.Z` (anything after a `-` ignored), e.g. QGIS's `3.22.16-Białowieża`.

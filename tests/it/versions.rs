@@ -345,7 +345,7 @@ fn qgis_installer_loads_every_accepted_version_and_installs_a_tilde_version() {
     let s = version_site();
     let repo = format!("{}/plugins/plugins.xml", s.nginx.base_url());
     let (probe, profile) =
-        crate::qgis::run_probe_at(&repo, Some("3.34.0"), Some((TILDE_PLUGIN, false)));
+        crate::support::probe::run_probe_at(&repo, Some("3.34.0"), Some((TILDE_PLUGIN, false)));
     assert_eq!(probe["repository"]["state"], 2, "repository not loaded: {probe:#}");
     // QGIS compared every plugin's stable and experimental versions without failing.
     for pkg in PLUGINS {

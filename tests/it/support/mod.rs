@@ -3,10 +3,10 @@
 //! HTTP/1.1 client that shows the exact bytes and headers nginx sends (no implicit
 //! decompression, redirects or Accept-Encoding).
 
-pub(crate) mod cluster;
 pub(crate) mod deploy;
 pub(crate) mod http;
 pub(crate) mod plugins;
+pub(crate) mod probe;
 pub(crate) mod published;
 pub(crate) mod smtp;
 pub(crate) mod web;

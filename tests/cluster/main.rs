@@ -4,6 +4,17 @@
 //! live on both edges within 3 s; a Garage node, an edge and the writer (mid-publish) are
 //! lost and the edges keep serving complete documents; a reader through the edges during 50
 //! approvals only ever sees complete plugins.xml documents whose every download answers.
+//!
+//! Its own test binary: cargo runs test binaries one after another, so the cluster's
+//! timings (an approval live on both edges within 3 s) are not taken while the other
+//! end-to-end tests load the machine's 2 cores.
+
+// The shared harness (tests/it/support) has helpers only the single-machine tests use.
+#![allow(dead_code, unused_imports)]
+
+mod harness;
+#[path = "../it/support/mod.rs"]
+mod support;
 
 use std::io::Read as _;
 use std::sync::Arc;
@@ -11,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::cluster::{Cluster, status_of};
+use crate::harness::{Cluster, status_of};
 use crate::support::deploy::poll;
 use crate::support::xml;
 
@@ -41,7 +52,7 @@ fn qgis_installs_through_each_edge(c: &Cluster) {
     for (i, port) in c.edges.iter().enumerate() {
         let repo = format!("http://127.0.0.1:{port}/plugins/plugins.xml");
         let (probe, profile) =
-            crate::qgis::run_probe_at(&repo, Some("3.34.0"), Some((INSTALLED, false)));
+            crate::support::probe::run_probe_at(&repo, Some("3.34.0"), Some((INSTALLED, false)));
         assert_eq!(probe["repository"]["state"], 2, "edge {}: not loaded: {probe:#}", i + 1);
         let inst = &probe["install"];
         assert_eq!(inst["status"], "installed", "edge {}: {inst:#}", i + 1);

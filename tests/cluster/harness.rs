@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::deploy::{PASSWORD, json_of, poll, user_add_to};
-use super::http::{self, Response};
+use crate::support::deploy::{PASSWORD, json_of, poll, user_add_to};
+use crate::support::http::{self, Response};
 
 /// How long `cluster.sh up` may take to answer (Garage's layout, the first build and its
 /// cold publication, two nginx).
@@ -34,13 +34,13 @@ impl Cluster {
     pub(crate) fn start() -> Self {
         let tmp = tempfile::Builder::new().prefix("plugins-cluster-").tempdir().expect("tmp");
         let dir = tmp.path().join("cluster");
-        let edges = [super::free_port(), super::free_port()];
-        let writer_port = super::free_port();
+        let edges = [crate::support::free_port(), crate::support::free_port()];
+        let writer_port = crate::support::free_port();
         let garage_base = free_port_block(24);
         let log = fs::File::create(tmp.path().join("cluster.log")).expect("cluster log");
-        let script = Command::new(super::workspace_root().join("scripts/cluster.sh"))
+        let script = Command::new(crate::support::workspace_root().join("scripts/cluster.sh"))
             .arg("up")
-            .current_dir(super::workspace_root())
+            .current_dir(crate::support::workspace_root())
             .env("CLUSTER_DIR", &dir)
             .env("EDGE1_PORT", edges[0].to_string())
             .env("EDGE2_PORT", edges[1].to_string())
@@ -104,9 +104,9 @@ impl Cluster {
 
     /// `scripts/cluster.sh start <name>` with extra environment (e.g. a failpoint).
     pub(crate) fn start_process(&self, name: &str, env: &[(&str, &str)]) {
-        let out = Command::new(super::workspace_root().join("scripts/cluster.sh"))
+        let out = Command::new(crate::support::workspace_root().join("scripts/cluster.sh"))
             .args(["start", name])
-            .current_dir(super::workspace_root())
+            .current_dir(crate::support::workspace_root())
             .env("CLUSTER_DIR", &self.dir)
             .env("EDGE1_PORT", self.edges[0].to_string())
             .env("EDGE2_PORT", self.edges[1].to_string())
@@ -134,7 +134,7 @@ impl Cluster {
 
     /// `garage status` as node 1 sees it (or another node if given).
     pub(crate) fn garage(&self, node: u8, args: &[&str]) -> String {
-        let bin = super::workspace_root().join("target/garage/2.5.0/bin/garage");
+        let bin = crate::support::workspace_root().join("target/garage/2.5.0/bin/garage");
         let conf = self.dir.join(format!("garage-{node}/garage.toml"));
         let out = Command::new(bin).arg("-c").arg(conf).args(args).output().expect("garage");
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
