@@ -47,7 +47,8 @@ CLUSTER_READY_TIMEOUT="${CLUSTER_READY_TIMEOUT:-180}"
 BUCKET=plugins
 KEY_NAME=plugins-writer
 NAMES=(garage-1 garage-2 garage-3 writer edge-1 edge-2)
-GARAGE_VERSION=2.5.0
+# The pinned version is scripts/garage.sh's (its one place); `up` installs it there.
+GARAGE_VERSION="$(sed -n 's/^GARAGE_VERSION=//p' "$root/scripts/garage.sh")"
 garage_bin="$root/target/garage/$GARAGE_VERSION/bin/garage"
 nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 writer_dir="$CLUSTER_DIR/writer"

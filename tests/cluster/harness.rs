@@ -38,20 +38,10 @@ impl Cluster {
         let writer_port = crate::support::free_port();
         let garage_base = free_port_block(24);
         let log = fs::File::create(tmp.path().join("cluster.log")).expect("cluster log");
-        let script = Command::new(crate::support::workspace_root().join("scripts/cluster.sh"))
-            .arg("up")
-            .current_dir(crate::support::workspace_root())
-            .env("CLUSTER_DIR", &dir)
-            .env("EDGE1_PORT", edges[0].to_string())
-            .env("EDGE2_PORT", edges[1].to_string())
-            .env("WRITER_PORT", writer_port.to_string())
-            .env("GARAGE_PORT_BASE", garage_base.to_string())
+        let ports = Ports { edges, writer: writer_port, garage_base };
+        let script = cluster_script(&dir, ports, &["up"])
             .env("CLUSTER_BUILD", "0")
             .env("CLUSTER_SEED", "demo")
-            // The tests approve and unapprove many times in a row.
-            .env("PLUGINS_CHANGES_BURST", "1000")
-            .env("PLUGINS_CHANGES_PER_MINUTE", "1000")
-            .env_remove("PLUGINS_FAILPOINT")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -104,17 +94,9 @@ impl Cluster {
 
     /// `scripts/cluster.sh start <name>` with extra environment (e.g. a failpoint).
     pub(crate) fn start_process(&self, name: &str, env: &[(&str, &str)]) {
-        let out = Command::new(crate::support::workspace_root().join("scripts/cluster.sh"))
-            .args(["start", name])
-            .current_dir(crate::support::workspace_root())
-            .env("CLUSTER_DIR", &self.dir)
-            .env("EDGE1_PORT", self.edges[0].to_string())
-            .env("EDGE2_PORT", self.edges[1].to_string())
-            .env("WRITER_PORT", self.writer_port.to_string())
-            .env("GARAGE_PORT_BASE", self.garage_base.to_string())
-            .env("PLUGINS_CHANGES_BURST", "1000")
-            .env("PLUGINS_CHANGES_PER_MINUTE", "1000")
-            .env_remove("PLUGINS_FAILPOINT")
+        let ports =
+            Ports { edges: self.edges, writer: self.writer_port, garage_base: self.garage_base };
+        let out = cluster_script(&self.dir, ports, &["start", name])
             .envs(env.iter().copied())
             .output()
             .expect("scripts/cluster.sh start");
@@ -136,9 +118,9 @@ impl Cluster {
 
     /// `garage status` as node 1 sees it (or another node if given).
     pub(crate) fn garage(&self, node: u8, args: &[&str]) -> String {
-        let bin = crate::support::workspace_root().join("target/garage/2.5.0/bin/garage");
         let conf = self.dir.join(format!("garage-{node}/garage.toml"));
-        let out = Command::new(bin).arg("-c").arg(conf).args(args).output().expect("garage");
+        let out =
+            Command::new(garage_binary()).arg("-c").arg(conf).args(args).output().expect("garage");
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
     }
 
@@ -199,6 +181,42 @@ impl Drop for Cluster {
             self.script.try_wait().ok().flatten()
         });
     }
+}
+
+/// The cluster's ports.
+#[derive(Clone, Copy)]
+struct Ports {
+    edges: [u16; 2],
+    writer: u16,
+    garage_base: u16,
+}
+
+/// `scripts/cluster.sh <args>` for the cluster in `dir` on `ports`, with the change throttle
+/// opened (the tests approve and unapprove many times in a row) and no failpoint unless
+/// the caller sets one.
+fn cluster_script(dir: &Path, ports: Ports, args: &[&str]) -> Command {
+    let root = crate::support::workspace_root();
+    let mut cmd = Command::new(root.join("scripts/cluster.sh"));
+    cmd.args(args)
+        .current_dir(&root)
+        .env("CLUSTER_DIR", dir)
+        .env("EDGE1_PORT", ports.edges[0].to_string())
+        .env("EDGE2_PORT", ports.edges[1].to_string())
+        .env("WRITER_PORT", ports.writer.to_string())
+        .env("GARAGE_PORT_BASE", ports.garage_base.to_string())
+        .env("PLUGINS_CHANGES_BURST", "1000")
+        .env("PLUGINS_CHANGES_PER_MINUTE", "1000")
+        .env_remove("PLUGINS_FAILPOINT");
+    cmd
+}
+
+/// The pinned Garage, as `scripts/garage.sh` (which `cluster.sh up` ran) prints its path.
+fn garage_binary() -> PathBuf {
+    let out = Command::new(crate::support::workspace_root().join("scripts/garage.sh"))
+        .output()
+        .expect("scripts/garage.sh");
+    assert!(out.status.success(), "scripts/garage.sh: {}", String::from_utf8_lossy(&out.stderr));
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 /// `kill -<sig> -- <pid>` (a negative pid: the process group).
